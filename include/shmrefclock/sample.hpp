@@ -1,0 +1,28 @@
+// A time sample: what a source measured and what the outputs publish.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+
+namespace shmrefclock {
+
+// Leap indicator as the SHM segment and NTP carry it.
+enum class Leap : int { none = 0, insert = 1, remove = 2, unsynchronized = 3 };
+
+struct Sample {
+    // True UTC of the instant, as the source reports it (after `offset`).
+    timespec reference_time{};
+    // CLOCK_REALTIME at the instant the sample was received.
+    timespec receive_time{};
+    Leap leap = Leap::none;
+    // log2 seconds.
+    int precision = -1;
+};
+
+// Nanosecond arithmetic on timespec kept in one place so that every source
+// normalises the same way (tv_nsec always in [0, 1e9)).
+timespec timespec_add(timespec t, std::int64_t nanoseconds);
+std::int64_t timespec_diff_ns(timespec a, timespec b); // a - b
+std::int64_t offset_to_ns(double seconds);
+
+} // namespace shmrefclock

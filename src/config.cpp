@@ -1,0 +1,524 @@
+#include "config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <toml++/toml.h>
+
+#include "shmrefclock/shm.hpp"
+
+namespace shmrefclock {
+
+std::string_view to_string(SourceKind kind) {
+    switch (kind) {
+    case SourceKind::nmea:
+        return "nmea";
+    case SourceKind::pps:
+        return "pps";
+    case SourceKind::system:
+        return "system";
+    }
+    return "?";
+}
+
+std::string_view to_string(PpsEdge edge) {
+    return edge == PpsEdge::assert_edge ? "assert" : "clear";
+}
+
+int default_precision(SourceKind kind) {
+    switch (kind) {
+    case SourceKind::nmea:
+        return -1;
+    case SourceKind::pps:
+    case SourceKind::system:
+        return -20;
+    }
+    return -1;
+}
+
+bool is_log_level(std::string_view name) {
+    return std::find(std::begin(log_level_names), std::end(log_level_names), name) !=
+           std::end(log_level_names);
+}
+
+namespace {
+
+constexpr std::array<int, 9> valid_bauds = {4800,   9600,   19200,  38400, 57600,
+                                            115200, 230400, 460800, 921600};
+constexpr double max_offset = 86400.0;
+constexpr int max_name_length = 32;
+
+// Which keys a [[refclock]] may have, and for which sources.
+struct KeyRule {
+    std::string_view key;
+    bool nmea, pps, system;
+};
+constexpr KeyRule refclock_keys[] = {
+    {"name", true, true, true},       {"source", true, true, true},
+    {"unit", true, true, true},       {"offset", true, true, true},
+    {"precision", true, true, true},  {"perm", true, true, true},
+    {"interval", false, false, true}, {"device", true, true, false},
+    {"baud", true, false, false},     {"min-fixes", true, false, false},
+    {"lock", false, true, false},     {"edge", false, true, false},
+};
+
+class Validator {
+public:
+    explicit Validator(std::string path) : path_(std::move(path)) {}
+
+    void error(const toml::source_region& where, const std::string& message) {
+        errors_.push_back(
+            fmt::format("{}:{}:{}: {}", path_, where.begin.line, where.begin.column, message));
+    }
+    bool failed() const { return !errors_.empty(); }
+    std::string report() const {
+        std::string joined;
+        for (const auto& e : errors_) {
+            if (!joined.empty()) {
+                joined += '\n';
+            }
+            joined += e;
+        }
+        return joined;
+    }
+
+    std::optional<std::string> string(const toml::node& node, std::string_view key) {
+        if (auto v = node.as_string()) {
+            return v->get();
+        }
+        type_error(node, key, "a string");
+        return std::nullopt;
+    }
+
+    std::optional<std::int64_t> integer(const toml::node& node, std::string_view key,
+                                        std::int64_t min, std::int64_t max) {
+        auto v = node.as_integer();
+        if (v == nullptr) {
+            type_error(node, key, "an integer");
+            return std::nullopt;
+        }
+        if (v->get() < min || v->get() > max) {
+            error(node.source(),
+                  fmt::format("{} = {} is out of range ({}..{})", key, v->get(), min, max));
+            return std::nullopt;
+        }
+        return v->get();
+    }
+
+    std::optional<double> number(const toml::node& node, std::string_view key, double min,
+                                 double max) {
+        double value = 0;
+        if (auto f = node.as_floating_point()) {
+            value = f->get();
+        } else if (auto i = node.as_integer()) {
+            value = static_cast<double>(i->get());
+        } else {
+            type_error(node, key, "a number");
+            return std::nullopt;
+        }
+        if (!std::isfinite(value) || value < min || value > max) {
+            error(node.source(), fmt::format("{} = {} is out of range ({}..{})", key,
+                                             toml_text(node), min, max));
+            return std::nullopt;
+        }
+        return value;
+    }
+
+    std::optional<std::string> choice(const toml::node& node, std::string_view key,
+                                      std::initializer_list<std::string_view> allowed) {
+        auto text = string(node, key);
+        if (!text) {
+            return std::nullopt;
+        }
+        if (std::find(allowed.begin(), allowed.end(), *text) == allowed.end()) {
+            error(node.source(), fmt::format("{} = \"{}\" is not one of: {}", key, *text,
+                                             fmt::join(allowed, ", ")));
+            return std::nullopt;
+        }
+        return text;
+    }
+
+private:
+    static std::string_view type_name(const toml::node& node) {
+        switch (node.type()) {
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a float";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        default:
+            return "a date/time";
+        }
+    }
+    static std::string toml_text(const toml::node& node) {
+        std::ostringstream out;
+        node.visit([&out](const auto& n) { out << n; });
+        return out.str();
+    }
+    void type_error(const toml::node& node, std::string_view key, std::string_view wanted) {
+        error(node.source(), fmt::format("{} must be {}, not {}", key, wanted, type_name(node)));
+    }
+
+    std::string path_;
+    std::vector<std::string> errors_;
+};
+
+bool valid_name(std::string_view name) {
+    return !name.empty() && name.size() <= max_name_length &&
+           std::all_of(name.begin(), name.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+           });
+}
+
+std::optional<unsigned> parse_perm(std::string_view text) {
+    if (text.size() < 3 || text.size() > 4) {
+        return std::nullopt;
+    }
+    unsigned value = 0;
+    for (char c : text) {
+        if (c < '0' || c > '7') {
+            return std::nullopt;
+        }
+        value = value * 8 + static_cast<unsigned>(c - '0');
+    }
+    if (value > 0777) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+void parse_daemon(Validator& v, const toml::node& node, DaemonConfig& daemon) {
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+        v.error(node.source(), "daemon must be a table ([daemon])");
+        return;
+    }
+    for (auto&& [key, value] : *table) {
+        if (key.str() == "log-level") {
+            if (auto level = v.choice(value, "log-level", {"trace", "debug", "info", "warn",
+                                                           "error", "critical", "off"})) {
+                daemon.log_level = *level;
+            }
+        } else {
+            v.error(key.source(), fmt::format("unknown key '{}' in [daemon]", key.str()));
+        }
+    }
+}
+
+const KeyRule* find_rule(std::string_view key) {
+    for (const auto& rule : refclock_keys) {
+        if (rule.key == key) {
+            return &rule;
+        }
+    }
+    return nullptr;
+}
+
+bool applies(const KeyRule& rule, SourceKind source) {
+    switch (source) {
+    case SourceKind::nmea:
+        return rule.nmea;
+    case SourceKind::pps:
+        return rule.pps;
+    case SourceKind::system:
+        return rule.system;
+    }
+    return false;
+}
+
+// Parse one [[refclock]]; returns false if it is unusable for the
+// cross-refclock checks.
+bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) {
+    rc.line = static_cast<int>(table.source().begin.line);
+    bool ok = true;
+
+    // The source decides which keys apply, so read it first.
+    std::optional<SourceKind> source;
+    if (const toml::node* node = table.get("source")) {
+        if (auto text = v.choice(*node, "source", {"nmea", "pps", "system"})) {
+            source = *text == "nmea" ? SourceKind::nmea
+                     : *text == "pps" ? SourceKind::pps
+                                      : SourceKind::system;
+            rc.source = *source;
+        } else {
+            ok = false;
+        }
+    } else {
+        v.error(table.source(), "[[refclock]] is missing the required key 'source'");
+        ok = false;
+    }
+    rc.precision = default_precision(rc.source);
+
+    bool have_name = false, have_unit = false, have_device = false, have_lock = false;
+    for (auto&& [key, node] : table) {
+        const std::string_view k = key.str();
+        const KeyRule* rule = find_rule(k);
+        if (rule == nullptr) {
+            v.error(key.source(), fmt::format("unknown key '{}' in [[refclock]]", k));
+            ok = false;
+            continue;
+        }
+        if (source && !applies(*rule, *source)) {
+            v.error(key.source(), fmt::format("key '{}' does not apply to source \"{}\"", k,
+                                              to_string(*source)));
+            ok = false;
+            continue;
+        }
+        if (k == "source") {
+            continue;
+        } else if (k == "name") {
+            if (auto name = v.string(node, k)) {
+                if (!valid_name(*name)) {
+                    v.error(node.source(),
+                            fmt::format("name \"{}\" must be 1 to {} characters of A-Z a-z 0-9 . "
+                                        "_ -",
+                                        *name, max_name_length));
+                    ok = false;
+                } else if (*name == "system") {
+                    v.error(node.source(), "name \"system\" is reserved: lock = \"system\" means "
+                                           "the system clock");
+                    ok = false;
+                } else {
+                    rc.name = *name;
+                    have_name = true;
+                }
+            } else {
+                ok = false;
+            }
+        } else if (k == "unit") {
+            if (auto unit = v.integer(node, k, 0, shm_unit_max)) {
+                rc.unit = static_cast<int>(*unit);
+                have_unit = true;
+            } else {
+                ok = false;
+            }
+        } else if (k == "offset") {
+            if (auto offset = v.number(node, k, -max_offset, max_offset)) {
+                rc.offset = *offset;
+            }
+        } else if (k == "precision") {
+            if (auto precision = v.integer(node, k, -30, 0)) {
+                rc.precision = static_cast<int>(*precision);
+            }
+        } else if (k == "perm") {
+            if (auto text = v.string(node, k)) {
+                auto perm = parse_perm(*text);
+                if (!perm) {
+                    v.error(node.source(),
+                            fmt::format("perm = \"{}\" is not an octal mode like \"0600\"", *text));
+                } else if ((*perm & 0600) != 0600) {
+                    v.error(node.source(), fmt::format("perm = \"{}\" must let the owner read and "
+                                                       "write the segment (0600)",
+                                                       *text));
+                } else {
+                    rc.perm = *perm;
+                }
+            }
+        } else if (k == "interval") {
+            if (auto interval = v.number(node, k, 0.1, 3600.0)) {
+                rc.interval = *interval;
+            }
+        } else if (k == "device") {
+            if (auto device = v.string(node, k)) {
+                if (device->empty()) {
+                    v.error(node.source(), "device must not be empty");
+                } else {
+                    rc.device = *device;
+                    have_device = true;
+                }
+            }
+        } else if (k == "baud") {
+            if (auto baud = v.integer(node, k, 0, 10'000'000)) {
+                if (std::find(valid_bauds.begin(), valid_bauds.end(), *baud) ==
+                    valid_bauds.end()) {
+                    v.error(node.source(), fmt::format("baud = {} is not one of: {}", *baud,
+                                                       fmt::join(valid_bauds, ", ")));
+                } else {
+                    rc.baud = static_cast<int>(*baud);
+                }
+            }
+        } else if (k == "min-fixes") {
+            if (auto fixes = v.integer(node, k, 1, 60)) {
+                rc.min_fixes = static_cast<int>(*fixes);
+            }
+        } else if (k == "lock") {
+            if (auto lock = v.string(node, k)) {
+                rc.lock = *lock;
+                have_lock = true;
+            } else {
+                ok = false;
+            }
+        } else if (k == "edge") {
+            if (auto edge = v.choice(node, k, {"assert", "clear"})) {
+                rc.edge = *edge == "assert" ? PpsEdge::assert_edge : PpsEdge::clear_edge;
+            }
+        }
+    }
+
+    auto require = [&](bool present, std::string_view key) {
+        if (!present) {
+            v.error(table.source(),
+                    fmt::format("[[refclock]]{} is missing the required key '{}'",
+                                have_name ? fmt::format(" \"{}\"", rc.name) : "", key));
+            ok = false;
+        }
+    };
+    require(have_name, "name");
+    require(have_unit, "unit");
+    if (source && *source != SourceKind::system) {
+        require(have_device, "device");
+    }
+    if (source && *source == SourceKind::pps) {
+        require(have_lock, "lock");
+    }
+    return ok;
+}
+
+void check_refclocks_together(Validator& v, const toml::array& tables, Config& config,
+                              const std::vector<bool>& usable) {
+    std::map<std::string, const RefclockConfig*> by_name;
+    std::map<int, const RefclockConfig*> by_unit;
+    for (std::size_t i = 0; i < config.refclocks.size(); ++i) {
+        if (!usable[i]) {
+            continue;
+        }
+        const RefclockConfig& rc = config.refclocks[i];
+        const toml::table& table = *tables[i].as_table();
+        if (auto [it, added] = by_name.emplace(rc.name, &rc); !added) {
+            v.error(table.get("name")->source(),
+                    fmt::format("name \"{}\" is already used by the refclock at line {}", rc.name,
+                                it->second->line));
+        }
+        if (auto [it, added] = by_unit.emplace(rc.unit, &rc); !added) {
+            v.error(table.get("unit")->source(),
+                    fmt::format("unit {} is already used by refclock \"{}\" (line {})", rc.unit,
+                                it->second->name, it->second->line));
+        }
+    }
+    for (std::size_t i = 0; i < config.refclocks.size(); ++i) {
+        const RefclockConfig& rc = config.refclocks[i];
+        if (!usable[i] || rc.source != SourceKind::pps || rc.lock == "system") {
+            continue;
+        }
+        const toml::node& where = *tables[i].as_table()->get("lock");
+        auto it = by_name.find(rc.lock);
+        if (it == by_name.end()) {
+            v.error(where.source(), fmt::format("lock = \"{}\" names no refclock (use the name of "
+                                                "an nmea or system refclock, or \"system\")",
+                                                rc.lock));
+        } else if (it->second->source == SourceKind::pps) {
+            v.error(where.source(),
+                    fmt::format("lock = \"{}\" is a pps refclock; a pulse must be numbered by a "
+                                "source that tells the time (nmea or system)",
+                                rc.lock));
+        }
+    }
+}
+
+} // namespace
+
+Config parse_config(std::string_view text, const std::string& path) {
+    toml::table root;
+    try {
+        root = toml::parse(text, path);
+    } catch (const toml::parse_error& e) {
+        const auto& begin = e.source().begin;
+        throw ConfigError(fmt::format("{}:{}:{}: {}", path, begin.line, begin.column,
+                                      std::string(e.description())));
+    }
+
+    Validator v(path);
+    Config config;
+    config.path = path;
+    const toml::array* tables = nullptr;
+    for (auto&& [key, node] : root) {
+        if (key.str() == "daemon") {
+            parse_daemon(v, node, config.daemon);
+        } else if (key.str() == "refclock") {
+            tables = node.as_array();
+            if (tables == nullptr || !tables->is_array_of_tables()) {
+                v.error(node.source(), "refclock must be an array of tables ([[refclock]])");
+                tables = nullptr;
+            }
+        } else {
+            v.error(key.source(), fmt::format("unknown key '{}' (expected [daemon] or "
+                                              "[[refclock]])",
+                                              key.str()));
+        }
+    }
+    if (tables == nullptr || tables->empty()) {
+        if (!v.failed()) {
+            v.error(toml::source_region{{1, 1}, {1, 1}, nullptr},
+                    "no [[refclock]] is configured: there is nothing to run");
+        }
+        throw ConfigError(v.report());
+    }
+
+    std::vector<bool> usable;
+    for (const toml::node& node : *tables) {
+        RefclockConfig rc;
+        usable.push_back(parse_refclock(v, *node.as_table(), rc));
+        config.refclocks.push_back(std::move(rc));
+    }
+    check_refclocks_together(v, *tables, config, usable);
+    if (v.failed()) {
+        throw ConfigError(v.report());
+    }
+    return config;
+}
+
+Config load_config(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw ConfigError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) {
+        throw ConfigError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+    }
+    return parse_config(text.str(), path);
+}
+
+std::string describe(const Config& config) {
+    std::string out;
+    for (const auto& rc : config.refclocks) {
+        out += fmt::format("refclock \"{}\": {} -> {}, offset {:+.9f} s, precision {}, perm {:04o}",
+                           rc.name, to_string(rc.source), describe_unit(rc.unit), rc.offset,
+                           rc.precision, rc.perm);
+        switch (rc.source) {
+        case SourceKind::system:
+            out += fmt::format(", every {} s", rc.interval);
+            break;
+        case SourceKind::nmea:
+            out += fmt::format(", device {}, {} baud, {} fixes before the first sample", rc.device,
+                               rc.baud, rc.min_fixes);
+            break;
+        case SourceKind::pps:
+            out += fmt::format(", device {}, {} edge, numbered by {}", rc.device,
+                               to_string(rc.edge), rc.lock);
+            break;
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+} // namespace shmrefclock

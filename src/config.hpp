@@ -1,0 +1,71 @@
+// The configuration file (DESIGN.md, "Configuration"), read with toml++ and
+// validated into plain structs. Every problem is reported as
+// FILE:LINE:COLUMN: message, the way compilers do, so that editors jump to it.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shmrefclock {
+
+enum class SourceKind { nmea, pps, system };
+enum class PpsEdge { assert_edge, clear_edge };
+
+std::string_view to_string(SourceKind kind);
+std::string_view to_string(PpsEdge edge);
+
+struct RefclockConfig {
+    std::string name;
+    SourceKind source = SourceKind::system;
+    int unit = 0;
+    double offset = 0.0;
+    int precision = 0;
+    unsigned perm = 0600;
+    int line = 0; // of the [[refclock]] header, for messages
+
+    // system
+    double interval = 1.0;
+    // nmea and pps
+    std::string device;
+    // nmea
+    int baud = 9600;
+    int min_fixes = 3;
+    // pps
+    std::string lock;
+    PpsEdge edge = PpsEdge::assert_edge;
+};
+
+struct DaemonConfig {
+    std::string log_level = "info";
+};
+
+struct Config {
+    std::string path;
+    DaemonConfig daemon;
+    std::vector<RefclockConfig> refclocks;
+};
+
+// All problems found in a file, one "FILE:LINE:COLUMN: message" per line.
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// The default precision (log2 s) per source, also documented in
+// shmrefclock.conf(5): NMEA sentences arrive with ~0.5 s of uncertainty, a
+// kernel PPS edge and the system clock read are microsecond-class.
+int default_precision(SourceKind kind);
+
+inline constexpr std::string_view default_config_path = "/etc/shmrefclock.conf";
+inline constexpr std::string_view log_level_names[] = {"trace", "debug",    "info", "warn",
+                                                       "error", "critical", "off"};
+bool is_log_level(std::string_view name);
+
+Config parse_config(std::string_view text, const std::string& path);
+Config load_config(const std::string& path);
+
+// What --check-config prints: one line per refclock.
+std::string describe(const Config& config);
+
+} // namespace shmrefclock

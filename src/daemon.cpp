@@ -1,0 +1,149 @@
+#include "daemon.hpp"
+
+#include <csignal>
+#include <stdexcept>
+#include <sys/signalfd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "log.hpp"
+#include "notify.hpp"
+#include "shmrefclock/shm.hpp"
+
+namespace shmrefclock {
+
+namespace {
+
+sigset_t handled_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    return set;
+}
+
+} // namespace
+
+Daemon::Daemon(Config config, std::optional<std::string> log_level_override)
+    : config_(std::move(config)), log_level_override_(std::move(log_level_override)) {}
+
+Daemon::~Daemon() = default;
+
+std::string Daemon::effective_log_level(const Config& config) const {
+    return log_level_override_ ? *log_level_override_ : config.daemon.log_level;
+}
+
+std::vector<std::unique_ptr<Refclock>> Daemon::build(const Config& config) {
+    std::vector<std::unique_ptr<Refclock>> refclocks;
+    for (const auto& rc : config.refclocks) {
+        refclocks.push_back(
+            std::make_unique<Refclock>(rc, loop_, [this] { report_status(); }));
+    }
+    return refclocks;
+}
+
+int Daemon::run() {
+    // Signals arrive through the loop like everything else; a write to a
+    // closed chrony socket must be an error code, not a death.
+    const sigset_t set = handled_signals();
+    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) {
+        throw std::runtime_error("sigprocmask failed");
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    signals_.reset(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!signals_.valid()) {
+        throw std::runtime_error("signalfd failed");
+    }
+    loop_.watch(signals_.get(), [this](const timespec&) { on_signal(); });
+
+    refclocks_ = build(config_);
+    for (auto& refclock : refclocks_) {
+        refclock->start();
+        spdlog::info("refclock \"{}\": {} -> {}", refclock->config().name,
+                     to_string(refclock->config().source), describe_unit(refclock->config().unit));
+    }
+
+    if (auto usec = notify::watchdog_usec()) {
+        // Half the period, as sd_watchdog_enabled(3) recommends, from the
+        // loop itself: a stuck loop stops the pings.
+        const auto period_ns = static_cast<std::int64_t>(*usec) * 1000 / 2;
+        watchdog_.arm(period_ns, period_ns);
+        loop_.watch(watchdog_.fd(), [this](const timespec&) {
+            if (watchdog_.expirations() > 0) {
+                notify::watchdog();
+            }
+        });
+        spdlog::debug("watchdog: pinging every {} ms", period_ns / 1'000'000);
+    }
+
+    notify::ready();
+    report_status();
+    spdlog::info("running with {} refclock(s) from {}", refclocks_.size(), config_.path);
+    loop_.run();
+
+    notify::stopping();
+    spdlog::info("stopping: clearing valid on every unit");
+    refclocks_.clear();
+    return 0;
+}
+
+void Daemon::on_signal() {
+    signalfd_siginfo info{};
+    while (::read(signals_.get(), &info, sizeof info) == sizeof info) {
+        switch (info.ssi_signo) {
+        case SIGHUP:
+            reload();
+            break;
+        case SIGTERM:
+        case SIGINT:
+            spdlog::info("received {}", info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            loop_.stop();
+            return;
+        default:
+            break;
+        }
+    }
+}
+
+void Daemon::reload() {
+    notify::reloading();
+    spdlog::info("SIGHUP: reloading {}", config_.path);
+    try {
+        Config next = load_config(config_.path);
+        // Attach the new segments before letting go of the old refclocks, so
+        // that a refused segment leaves the running configuration intact.
+        auto built = build(next);
+        refclocks_.clear();
+        refclocks_ = std::move(built);
+        config_ = std::move(next);
+        set_log_level(effective_log_level(config_));
+        for (auto& refclock : refclocks_) {
+            refclock->start();
+        }
+        spdlog::info("reloaded: {} refclock(s)", refclocks_.size());
+        status_note_.clear();
+    } catch (const std::exception& e) {
+        // ConfigError already lists FILE:LINE:COLUMN lines; ShmError names the unit.
+        spdlog::error("reload failed, keeping the running configuration:\n{}", e.what());
+        status_note_ = "reload failed, running the previous configuration (see the log)";
+    }
+    notify::ready();
+    report_status();
+}
+
+void Daemon::report_status() {
+    std::string line = status_note_;
+    for (const auto& refclock : refclocks_) {
+        if (!line.empty()) {
+            line += "; ";
+        }
+        line += refclock->status();
+    }
+    if (line != last_status_) {
+        notify::status(line);
+        last_status_ = line;
+    }
+}
+
+} // namespace shmrefclock

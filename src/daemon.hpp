@@ -1,0 +1,44 @@
+// The daemon: owns the event loop, the refclocks and health reporting.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "event_loop.hpp"
+#include "refclock.hpp"
+
+namespace shmrefclock {
+
+class Daemon {
+public:
+    // `log_level_override` is --log-level, which wins over the file on
+    // start-up and on every reload.
+    Daemon(Config config, std::optional<std::string> log_level_override);
+    ~Daemon();
+
+    // Attach every segment (throws ShmError on a refused one), report
+    // READY=1 and run until SIGTERM/SIGINT. Returns the exit code.
+    int run();
+
+private:
+    std::vector<std::unique_ptr<Refclock>> build(const Config& config);
+    void on_signal();
+    void reload();
+    void report_status();
+    std::string effective_log_level(const Config& config) const;
+
+    Config config_;
+    std::optional<std::string> log_level_override_;
+    EventLoop loop_;
+    UniqueFd signals_;
+    Timer watchdog_;
+    std::vector<std::unique_ptr<Refclock>> refclocks_;
+    std::string last_status_;
+    // Shown first in STATUS= until the next successful reload.
+    std::string status_note_;
+};
+
+} // namespace shmrefclock

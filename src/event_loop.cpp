@@ -1,0 +1,109 @@
+#include "event_loop.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+
+namespace shmrefclock {
+
+namespace {
+[[noreturn]] void fail(const char* what) {
+    throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+}
+} // namespace
+
+timespec realtime_now() {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now;
+}
+
+timespec monotonic_now() {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now;
+}
+
+EventLoop::EventLoop() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {
+    if (!epoll_.valid()) {
+        fail("epoll_create1");
+    }
+}
+
+EventLoop::Registration EventLoop::watch(int fd, Handler handler) {
+    const Registration id = next_++;
+    // Registrations, not fds, go into epoll: a handler may close an fd and a
+    // new one may get the same number within one batch of events.
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = id;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
+        fail("epoll_ctl(ADD)");
+    }
+    watches_.emplace(id, Watch{fd, std::move(handler)});
+    return id;
+}
+
+void EventLoop::unwatch(Registration registration) {
+    auto it = watches_.find(registration);
+    if (it == watches_.end()) {
+        return;
+    }
+    // The fd may already be closed by its owner; then the kernel dropped it.
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.fd, nullptr);
+    watches_.erase(it);
+}
+
+void EventLoop::run() {
+    running_ = true;
+    constexpr int batch = 16;
+    epoll_event events[batch];
+    while (running_) {
+        const int n = epoll_wait(epoll_.get(), events, batch, -1);
+        const timespec stamp = realtime_now();
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            fail("epoll_wait");
+        }
+        for (int i = 0; i < n && running_; ++i) {
+            auto it = watches_.find(events[i].data.u64);
+            if (it == watches_.end()) {
+                continue; // unwatched by an earlier handler in this batch
+            }
+            // Copy: the handler may unwatch itself.
+            Handler handler = it->second.handler;
+            handler(stamp);
+        }
+    }
+}
+
+Timer::Timer() : fd_(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) {
+    if (!fd_.valid()) {
+        fail("timerfd_create");
+    }
+}
+
+void Timer::arm(std::int64_t first_ns, std::int64_t period_ns) {
+    constexpr std::int64_t ns = 1'000'000'000;
+    itimerspec spec{};
+    spec.it_value = {static_cast<time_t>(first_ns / ns), static_cast<long>(first_ns % ns)};
+    spec.it_interval = {static_cast<time_t>(period_ns / ns), static_cast<long>(period_ns % ns)};
+    if (timerfd_settime(fd_.get(), 0, &spec, nullptr) != 0) {
+        fail("timerfd_settime");
+    }
+}
+
+std::uint64_t Timer::expirations() {
+    std::uint64_t count = 0;
+    if (::read(fd_.get(), &count, sizeof count) != sizeof count) {
+        return 0;
+    }
+    return count;
+}
+
+} // namespace shmrefclock

@@ -1,0 +1,62 @@
+// The daemon's one event loop: epoll over every fd, stamped with
+// CLOCK_REALTIME the moment epoll_wait returns (DESIGN.md, "Architecture"),
+// so a source never measures its own dispatch delay.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <map>
+
+#include "unique_fd.hpp"
+
+namespace shmrefclock {
+
+class EventLoop {
+public:
+    // Called with the receive stamp of the wake-up that found fd ready.
+    using Handler = std::function<void(const timespec& stamp)>;
+    using Registration = std::uint64_t;
+
+    EventLoop();
+    // Watch fd (not owned) for input. The handler must tolerate spurious
+    // calls: fds are non-blocking and a wake-up may find nothing to read.
+    Registration watch(int fd, Handler handler);
+    // Safe to call from inside a handler, for any registration.
+    void unwatch(Registration registration);
+
+    // Dispatch until stop() is called.
+    void run();
+    void stop() { running_ = false; }
+
+private:
+    struct Watch {
+        int fd;
+        Handler handler;
+    };
+    UniqueFd epoll_;
+    std::map<Registration, Watch> watches_;
+    Registration next_ = 1;
+    bool running_ = false;
+};
+
+// A periodic CLOCK_MONOTONIC timerfd, owned.
+class Timer {
+public:
+    Timer();
+    // First expiry after `first_ns`, then every `period_ns` (0: once).
+    void arm(std::int64_t first_ns, std::int64_t period_ns);
+    void disarm() { arm(0, 0); }
+    // Consume the expirations; returns how many (0 on a spurious wake-up).
+    std::uint64_t expirations();
+    int fd() const { return fd_.get(); }
+
+private:
+    UniqueFd fd_;
+};
+
+// CLOCK_REALTIME and CLOCK_MONOTONIC now.
+timespec realtime_now();
+timespec monotonic_now();
+
+} // namespace shmrefclock

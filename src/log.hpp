@@ -1,0 +1,36 @@
+// Logging setup: the journal when stderr is connected to it
+// ($JOURNAL_STREAM, see systemd.exec(5)), else stderr.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace shmrefclock {
+
+// `level` must be one of log_level_names (validated by config or CLI).
+void setup_logging(std::string_view level);
+void set_log_level(std::string_view level);
+
+// A repeated failure (a device that keeps failing) is logged the first time,
+// then counted and summarised once per `period` while it goes on.
+class RateLimitedLog {
+public:
+    explicit RateLimitedLog(std::chrono::seconds period = std::chrono::seconds(60))
+        : period_(period) {}
+    // Log `message` now or count it; the message text identifies the failure.
+    void error(const std::string& message);
+    // The failure has stopped: forget it so that the next one is logged.
+    void reset();
+
+private:
+    std::chrono::seconds period_;
+    std::string last_;
+    std::uint64_t suppressed_ = 0;
+    std::chrono::steady_clock::time_point last_logged_{};
+};
+
+} // namespace shmrefclock

@@ -1,0 +1,138 @@
+// Command line (CLI11) -> config -> daemon or a subcommand. The only place
+// that maps failures to exit codes (DESIGN.md, "Command line"):
+// 0 ok, 1 configuration error, 2 usage error, 3 runtime failure.
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "config.hpp"
+#include "config_h.hpp"
+#include "daemon.hpp"
+#include "log.hpp"
+#include "monitor.hpp"
+#include "shmrefclock/shm.hpp"
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_config = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_runtime = 3;
+
+struct Arguments {
+    std::string config_path{shmrefclock::default_config_path};
+    std::string log_level;
+    bool check_config = false;
+    std::string units = "0-3";
+    std::uint64_t count = 0;
+    bool json = false;
+};
+
+std::optional<shmrefclock::Config> load(const std::string& path) {
+    try {
+        return shmrefclock::load_config(path);
+    } catch (const shmrefclock::ConfigError& e) {
+        std::cerr << e.what() << '\n';
+        return std::nullopt;
+    }
+}
+
+int run_daemon(const Arguments& args) {
+    auto config = load(args.config_path);
+    if (!config) {
+        return exit_config;
+    }
+    std::optional<std::string> level_override;
+    if (!args.log_level.empty()) {
+        level_override = args.log_level;
+    }
+    shmrefclock::setup_logging(level_override.value_or(config->daemon.log_level));
+    try {
+        shmrefclock::Daemon daemon(std::move(*config), level_override);
+        return daemon.run();
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        return exit_runtime;
+    }
+}
+
+int run_monitor(const Arguments& args, bool config_given) {
+    shmrefclock::setup_logging(args.log_level.empty() ? "info" : args.log_level);
+    shmrefclock::MonitorOptions options;
+    options.json = args.json;
+    if (args.count > 0) {
+        options.count = args.count;
+    }
+    if (config_given) {
+        auto config = load(args.config_path);
+        if (!config) {
+            return exit_config;
+        }
+        for (const auto& rc : config->refclocks) {
+            options.units.push_back(rc.unit);
+        }
+    } else {
+        std::string error;
+        auto units = shmrefclock::parse_unit_list(args.units, error);
+        if (!units) {
+            std::cerr << "--units: " << error << '\n';
+            return exit_usage;
+        }
+        options.units = *units;
+    }
+    return shmrefclock::run_monitor(options, std::cout);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"shmrefclock: a reference-clock daemon for the NTP shared-memory segments read "
+                 "by ntpd, NTPsec and chrony"};
+    app.set_version_flag("--version", std::string("shmrefclock ") + SHMREFCLOCK_VERSION);
+    Arguments args;
+    std::vector<std::string> levels(std::begin(shmrefclock::log_level_names),
+                                    std::end(shmrefclock::log_level_names));
+
+    app.add_option("-c,--config", args.config_path, "configuration file")
+        ->capture_default_str();
+    app.add_option("--log-level", args.log_level, "log level, overriding [daemon] log-level")
+        ->check(CLI::IsMember(levels));
+    app.add_flag("--check-config", args.check_config,
+                 "validate the configuration, print what would run, and exit");
+
+    auto* monitor = app.add_subcommand(
+        "monitor", "watch SHM units written by anyone (read-only; never clears valid)");
+    auto* monitor_config =
+        monitor->add_option("-c,--config", args.config_path, "watch the units this file configures");
+    auto* monitor_units =
+        monitor->add_option("--units", args.units, "units to watch, e.g. 0-3 or 0,2,5-7")
+            ->capture_default_str();
+    monitor_config->excludes(monitor_units);
+    monitor->add_option("--count", args.count, "exit after this many samples")
+        ->check(CLI::PositiveNumber);
+    monitor->add_flag("--json", args.json, "one JSON object per line");
+
+    app.require_subcommand(0, 1);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e); // prints help/version or the error
+        return code == 0 ? exit_ok : exit_usage;
+    }
+
+    if (monitor->parsed()) {
+        return run_monitor(args, monitor_config->count() > 0);
+    }
+    if (args.check_config) {
+        auto config = load(args.config_path);
+        if (!config) {
+            return exit_config;
+        }
+        std::cout << args.config_path << ": OK\n" << shmrefclock::describe(*config);
+        return exit_ok;
+    }
+    return run_daemon(args);
+}

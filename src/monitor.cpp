@@ -1,0 +1,147 @@
+#include "monitor.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <csignal>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "shmrefclock/shm.hpp"
+#include "time_format.hpp"
+
+namespace shmrefclock {
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+std::optional<int> parse_unit(std::string_view text) {
+    int value = -1;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < 0 ||
+        value > shm_unit_max) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+// What identifies one write: a mode-0 writer does not bump count.
+struct SampleId {
+    int count;
+    timespec receive;
+    timespec reference;
+    bool operator==(const SampleId& o) const {
+        return count == o.count && receive.tv_sec == o.receive.tv_sec &&
+               receive.tv_nsec == o.receive.tv_nsec && reference.tv_sec == o.reference.tv_sec &&
+               reference.tv_nsec == o.reference.tv_nsec;
+    }
+};
+
+void print(std::ostream& out, int unit, const ShmSnapshot& snap, bool json) {
+    const Sample& s = snap.sample;
+    const double difference =
+        static_cast<double>(timespec_diff_ns(s.reference_time, s.receive_time)) / 1e9;
+    if (json) {
+        out << fmt::format("{{\"unit\":{},\"clock\":\"{}\",\"receive\":\"{}\","
+                           "\"clock_sec\":{},\"clock_nsec\":{},\"receive_sec\":{},"
+                           "\"receive_nsec\":{},\"clock_minus_receive\":{:.9f},\"leap\":{},"
+                           "\"precision\":{},\"mode\":{},\"count\":{},\"valid\":{}}}\n",
+                           unit, format_utc(s.reference_time), format_utc(s.receive_time),
+                           s.reference_time.tv_sec, s.reference_time.tv_nsec,
+                           s.receive_time.tv_sec, s.receive_time.tv_nsec, difference,
+                           static_cast<int>(s.leap), s.precision, snap.mode, snap.count,
+                           snap.valid);
+    } else {
+        out << fmt::format("unit {:<3} clock {}  receive {}  clock-receive {:+.9f}  leap {}  "
+                           "precision {}\n",
+                           unit, format_utc(s.reference_time), format_utc(s.receive_time),
+                           difference, static_cast<int>(s.leap), s.precision);
+    }
+    out.flush();
+}
+
+} // namespace
+
+std::optional<std::vector<int>> parse_unit_list(const std::string& text, std::string& error) {
+    std::vector<int> units;
+    std::string_view rest = text;
+    while (true) {
+        const auto comma = rest.find(',');
+        const std::string_view item = rest.substr(0, comma);
+        const auto dash = item.find('-');
+        auto first = parse_unit(item.substr(0, dash));
+        auto last = dash == std::string_view::npos ? first : parse_unit(item.substr(dash + 1));
+        if (!first || !last || *last < *first) {
+            error = fmt::format("\"{}\" is not a unit or a range of units (0..{}, e.g. 0-3 or "
+                                "0,2,5-7)",
+                                item, shm_unit_max);
+            return std::nullopt;
+        }
+        for (int u = *first; u <= *last; ++u) {
+            if (std::find(units.begin(), units.end(), u) == units.end()) {
+                units.push_back(u);
+            }
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        rest = rest.substr(comma + 1);
+    }
+    return units;
+}
+
+int run_monitor(const MonitorOptions& options, std::ostream& out) {
+    std::signal(SIGINT, [](int) { interrupted = true; });
+    std::signal(SIGTERM, [](int) { interrupted = true; });
+
+    std::map<int, std::optional<ShmReader>> readers;
+    std::map<int, SampleId> seen;
+    std::uint64_t printed = 0;
+    // The NTP daemons poll once a second; 20 ms sees every write of a
+    // once-a-second source before they clear `valid`, at negligible cost.
+    constexpr auto poll = std::chrono::milliseconds(20);
+    while (!interrupted) {
+        for (int unit : options.units) {
+            auto& reader = readers[unit];
+            if (!reader) {
+                try {
+                    reader = ShmReader::open(unit);
+                } catch (const ShmError& e) {
+                    spdlog::error("{}", e.what());
+                    return 3;
+                }
+                if (!reader) {
+                    continue; // not created yet: keep looking
+                }
+            }
+            auto snap = reader->read();
+            if (!snap) {
+                continue; // being written: next round
+            }
+            const SampleId id{snap->count, snap->sample.receive_time,
+                              snap->sample.reference_time};
+            auto it = seen.find(unit);
+            const bool first = it == seen.end();
+            if (!first && it->second == id) {
+                continue;
+            }
+            seen[unit] = id;
+            // What was there before we looked is only a sample if still valid.
+            if (first && snap->valid != 1) {
+                continue;
+            }
+            print(out, unit, *snap, options.json);
+            if (options.count && ++printed >= *options.count) {
+                return 0;
+            }
+        }
+        std::this_thread::sleep_for(poll);
+    }
+    return 0;
+}
+
+} // namespace shmrefclock

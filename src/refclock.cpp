@@ -1,0 +1,46 @@
+#include "refclock.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace shmrefclock {
+
+Refclock::Refclock(const RefclockConfig& config, EventLoop& loop,
+                   std::function<void()> on_health_changed)
+    : config_(config), on_health_changed_(std::move(on_health_changed)) {
+    outputs_.push_back(make_shm_output(config_.unit, config_.perm));
+    source_ = make_source(config_, loop, *this);
+}
+
+Refclock::~Refclock() {
+    // The source goes first so that nothing publishes into withdrawn outputs.
+    source_.reset();
+    for (auto& output : outputs_) {
+        output->withdraw();
+    }
+}
+
+void Refclock::start() { source_->start(); }
+
+std::string Refclock::status() const { return config_.name + ": " + source_->health(); }
+
+void Refclock::publish(const Sample& measured) {
+    Sample sample = measured;
+    sample.reference_time = timespec_add(sample.reference_time, offset_to_ns(config_.offset));
+    sample.precision = config_.precision;
+    for (auto& output : outputs_) {
+        output->write(sample);
+    }
+    latest_ = sample;
+    spdlog::trace("{}: sample reference {}.{:09d} receive {}.{:09d}", config_.name,
+                  sample.reference_time.tv_sec, sample.reference_time.tv_nsec,
+                  sample.receive_time.tv_sec, sample.receive_time.tv_nsec);
+}
+
+void Refclock::withdraw() {
+    for (auto& output : outputs_) {
+        output->withdraw();
+    }
+    latest_.reset();
+}
+
+} // namespace shmrefclock

@@ -1,0 +1,46 @@
+// One [[refclock]]: a source, its calibration (offset, precision) and its
+// outputs. Sources report here; outputs see only finished samples.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "outputs/output.hpp"
+#include "sources/source.hpp"
+
+namespace shmrefclock {
+
+class EventLoop;
+
+class Refclock : public SourceSink {
+public:
+    // Attaches the outputs (throws ShmError if a segment is refused); the
+    // source does nothing until start().
+    Refclock(const RefclockConfig& config, EventLoop& loop,
+             std::function<void()> on_health_changed);
+    ~Refclock() override;
+
+    void start();
+    const RefclockConfig& config() const { return config_; }
+    // "name: health" for STATUS=.
+    std::string status() const;
+    // The latest published sample (offset applied), while the source is current.
+    const std::optional<Sample>& latest() const { return latest_; }
+
+    void publish(const Sample& sample) override;
+    void withdraw() override;
+    void health_changed() override { on_health_changed_(); }
+
+private:
+    RefclockConfig config_;
+    std::function<void()> on_health_changed_;
+    std::vector<std::unique_ptr<Output>> outputs_;
+    std::optional<Sample> latest_;
+    std::unique_ptr<Source> source_;
+};
+
+} // namespace shmrefclock

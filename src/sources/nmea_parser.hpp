@@ -1,0 +1,172 @@
+// NMEA 0183 time parser: bytes from a GNSS receiver in, UTC times out.
+//
+// Pure: no I/O, no clocks, no logging, no heap. The caller feeds whatever it
+// read (any chunking) and gets one Sentence per time-bearing sentence (RMC,
+// ZDA, GGA, GLL, GNS from any talker). Everything else is counted, never
+// thrown: a receiver that sends garbage must not be able to crash the daemon
+// or make it publish a wrong second.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string_view>
+
+namespace shmrefclock::nmea {
+
+enum class SentenceType : std::uint8_t { rmc, zda, gga, gll, gns };
+
+// Why a decoded sentence carries no time that may be published.
+enum class InvalidReason : std::uint8_t {
+    none,
+    no_time,         // the time-of-day field is empty
+    status_void,     // RMC/GLL status is not 'A' (usually 'V': navigation receiver warning)
+    no_fix,          // GGA quality 0 or 0 satellites used; mode indicator 'N' (GNS: all 'N')
+    not_gnss,        // GGA quality 7/8, mode 'M'/'S': manual input or simulator, not the sky
+    no_recent_fix,   // ZDA: no fix was reported within 2 s of it (ZDA has no status field)
+    no_date,         // time of day only, and no date has been carried from RMC/ZDA yet
+};
+
+// Where a sentence's date came from.
+enum class DateSource : std::uint8_t {
+    none,     // no date known: the sentence has no full UTC time
+    sentence, // its own date field (RMC ddmmyy, ZDA dd,mm,yyyy)
+    carried,  // the latest valid RMC/ZDA date, moved across midnight when needed
+};
+
+// UTC time of day exactly as the receiver wrote it. `second` is 60 only
+// during an inserted leap second (23:59:60).
+struct TimeOfDay {
+    int hour = 0;
+    int minute = 0;
+    int second = 0;
+    std::uint32_t nanosecond = 0; // the fraction, truncated to 9 digits
+};
+
+struct Sentence {
+    SentenceType type = SentenceType::rmc;
+    // The address field: talker (2 letters, e.g. "GN") + formatter ("RMC").
+    std::array<char, 5> address{};
+
+    std::string_view talker() const noexcept { return {address.data(), 2}; }
+    std::string_view name() const noexcept { return {address.data(), address.size()}; }
+
+    std::optional<TimeOfDay> time;
+
+    DateSource date = DateSource::none;
+    // The date was before the parser's floor and was moved forward by
+    // 1024-week steps (a receiver that missed a GPS week-number rollover).
+    bool date_repaired = false;
+
+    // The reported instant as POSIX time (UTC, no leap seconds), when both a
+    // time of day and a date are known -- also for invalid sentences, for
+    // diagnosis. Only publish it when `valid`.
+    //
+    // POSIX time has no name for 23:59:60. Like the Linux kernel, which steps
+    // CLOCK_REALTIME back at the end of an inserted second and so reads
+    // 23:59:59 twice, the leap second is reported as 23:59:59 (tv_nsec keeps
+    // the fraction) with `leap_second` set. That is the value CLOCK_REALTIME
+    // holds during the leap second, so a sample taken then compares right;
+    // a consumer that does not want to publish through the leap skips it.
+    std::optional<timespec> utc;
+    bool leap_second = false;
+
+    // A fix backs this time and it is complete: `utc` may be published.
+    bool valid = false;
+    InvalidReason reason = InvalidReason::no_time;
+
+    // Position in the byte stream (counting every byte fed since construction
+    // or reset()) of the sentence's '$' and one past its line terminator, so
+    // that a caller can find which read delivered the start of a cycle.
+    std::uint64_t stream_begin = 0;
+    std::uint64_t stream_end = 0;
+};
+
+struct Counters {
+    std::uint64_t sentences = 0;    // RMC/ZDA/GGA/GLL/GNS decoded (valid or not)
+    std::uint64_t bad_checksum = 0; // checksum wrong, or no "*HH" at all
+    std::uint64_t malformed = 0;    // checksum right, but a field is out of range or not a number
+    std::uint64_t garbage = 0;      // runs of bytes that are not a sentence (non-printable, stray)
+    std::uint64_t over_long = 0;    // lines longer than Parser::max_line, dropped
+    std::uint64_t unsupported = 0;  // vendor ($P...) and other sentences we do not use
+};
+
+class Parser {
+public:
+    // NMEA 0183 limits a sentence to 82 characters including "\r\n"; some
+    // receivers (Trimble RTK GGA, u-blox NMEA 4.11) exceed it. Longer lines
+    // are dropped as over-long, never buffered.
+    static constexpr std::size_t max_line = 256;
+    // 1024 GPS weeks: a receiver with a 10-bit week number that missed a
+    // rollover (1999-08-22, 2019-04-07) reports a date this many days early.
+    static constexpr int gps_rollover_days = 1024 * 7;
+
+    // `floor` is the earliest plausible date (the daemon's build date). It
+    // picks the century of RMC's two-digit year, so that the year lies in
+    // [floor year - 50, floor year + 50), and a date before it is moved on by
+    // 1024-week steps until it is not. Precondition: floor.ok().
+    explicit Parser(std::chrono::year_month_day floor) noexcept;
+
+    // Feed any number of bytes; `on_sentence(const Sentence&)` is called for
+    // each RMC/ZDA/GGA/GLL/GNS decoded, in stream order.
+    template <typename OnSentence>
+    void feed(std::string_view bytes, OnSentence&& on_sentence) {
+        for (const char byte : bytes) {
+            if (const Sentence* decoded = push(byte)) {
+                on_sentence(*decoded);
+            }
+        }
+    }
+
+    // One byte; returns the sentence that byte completed, if any. The
+    // pointer is valid until the next call.
+    const Sentence* push(char byte) noexcept;
+
+    const Counters& counters() const noexcept { return counters_; }
+
+    // Forget the partial line, the carried date and the last fix status (the
+    // device was reopened: nothing before it vouches for what follows).
+    // Counters and the stream position are kept.
+    void reset() noexcept;
+
+private:
+    enum class Framing : std::uint8_t { between_lines, in_sentence, discarding };
+
+    struct CarriedDate {
+        std::int64_t day = 0;        // days since 1970-01-01
+        std::int32_t second = 0;     // second of day it was last confirmed at (0..86400)
+        bool repaired = false;
+    };
+
+    struct FixStatus {
+        bool valid = false;
+        std::int32_t second = 0;     // second of day of the sentence that reported it
+    };
+
+    const Sentence* end_line() noexcept;
+    const Sentence* decode_line(std::string_view line) noexcept;
+    void forget_fix() noexcept;
+
+    std::int64_t floor_day_;
+    int floor_year_;
+
+    std::array<char, max_line> line_{};
+    std::size_t line_length_ = 0;
+    Framing framing_ = Framing::between_lines;
+    std::uint64_t position_ = 0;
+    std::uint64_t line_begin_ = 0;
+
+    std::optional<CarriedDate> carried_;
+    std::optional<FixStatus> fix_;
+
+    Sentence sentence_;
+    Counters counters_;
+};
+
+std::string_view to_string(SentenceType type) noexcept;
+std::string_view to_string(InvalidReason reason) noexcept;
+
+} // namespace shmrefclock::nmea

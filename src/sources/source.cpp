@@ -1,0 +1,24 @@
+#include "sources/source.hpp"
+
+#include <stdexcept>
+
+#include "config.hpp"
+#include "sources/system.hpp"
+
+namespace shmrefclock {
+
+std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop,
+                                    SourceSink& sink) {
+    switch (config.source) {
+    case SourceKind::system:
+        return std::make_unique<SystemSource>(loop, sink, config.interval, config.precision);
+    case SourceKind::nmea:
+    case SourceKind::pps:
+        break;
+    }
+    throw std::runtime_error("refclock \"" + config.name + "\": source \"" +
+                             std::string(to_string(config.source)) +
+                             "\" is not available in this version");
+}
+
+} // namespace shmrefclock

@@ -1,0 +1,43 @@
+// The interface between a time source and its refclock (after chrony's
+// refclock.h: a driver only reports samples; the refclock publishes them).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "shmrefclock/sample.hpp"
+
+namespace shmrefclock {
+
+class EventLoop;
+struct RefclockConfig;
+
+// What a source reports to.
+class SourceSink {
+public:
+    virtual ~SourceSink() = default;
+    // A new sample; its reference time is what the source measured, before
+    // the refclock's `offset`.
+    virtual void publish(const Sample& sample) = 0;
+    // The source has no current time (silent, unplugged, no fix): readers
+    // must not take the last sample any more.
+    virtual void withdraw() = 0;
+    // health() changed.
+    virtual void health_changed() = 0;
+};
+
+class Source {
+public:
+    virtual ~Source() = default;
+    // Open devices and register with the loop. Failures to open a device are
+    // not fatal: the source retries and reports them through health().
+    virtual void start() = 0;
+    // A short state for STATUS= and logs, e.g. "3D fix" or "no device".
+    virtual std::string health() const = 0;
+};
+
+// Chosen in one place: the source a refclock's config asks for.
+std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop,
+                                    SourceSink& sink);
+
+} // namespace shmrefclock

@@ -1,0 +1,11 @@
+#pragma once
+
+#include <ctime>
+#include <string>
+
+namespace shmrefclock {
+
+// ISO 8601 UTC with nanoseconds: 2026-11-21T19:30:01.000123456Z
+std::string format_utc(const timespec& t);
+
+} // namespace shmrefclock

@@ -1,0 +1,125 @@
+#include <catch2/catch.hpp>
+
+#include "config.hpp"
+
+using namespace shmrefclock;
+
+namespace {
+Config parse(const std::string& text) { return parse_config(text, "test.conf"); }
+} // namespace
+
+TEST_CASE("a minimal system refclock gets the documented defaults") {
+    const Config c = parse("[[refclock]]\nname = \"s\"\nsource = \"system\"\nunit = 2\n");
+    REQUIRE(c.refclocks.size() == 1);
+    const RefclockConfig& rc = c.refclocks[0];
+    CHECK(rc.name == "s");
+    CHECK(rc.source == SourceKind::system);
+    CHECK(rc.unit == 2);
+    CHECK(rc.offset == 0.0);
+    CHECK(rc.precision == -20);
+    CHECK(rc.perm == 0600);
+    CHECK(rc.interval == 1.0);
+    CHECK(c.daemon.log_level == "info");
+}
+
+TEST_CASE("the DESIGN.md example parses with every key") {
+    const Config c = parse(R"(
+[daemon]
+log-level = "debug"
+
+[[refclock]]
+name = "gps"
+source = "nmea"
+device = "/dev/ttyACM0"
+baud = 115200
+unit = 0
+offset = 0.2
+precision = -3
+perm = "0640"
+min-fixes = 5
+
+[[refclock]]
+name = "pps"
+source = "pps"
+device = "/dev/pps0"
+unit = 1
+lock = "gps"
+edge = "clear"
+
+[[refclock]]
+name = "off-by-one"
+source = "system"
+unit = 2
+offset = -1
+interval = 0.5
+)");
+    REQUIRE(c.refclocks.size() == 3);
+    CHECK(c.daemon.log_level == "debug");
+    const auto& gps = c.refclocks[0];
+    CHECK(gps.source == SourceKind::nmea);
+    CHECK(gps.device == "/dev/ttyACM0");
+    CHECK(gps.baud == 115200);
+    CHECK(gps.offset == Approx(0.2));
+    CHECK(gps.precision == -3);
+    CHECK(gps.perm == 0640);
+    CHECK(gps.min_fixes == 5);
+    const auto& pps = c.refclocks[1];
+    CHECK(pps.lock == "gps");
+    CHECK(pps.edge == PpsEdge::clear_edge);
+    CHECK(pps.precision == -20);
+    const auto& system = c.refclocks[2];
+    CHECK(system.offset == -1.0); // an integer is accepted for a float key
+    CHECK(system.interval == 0.5);
+    CHECK(gps.line == 5);
+}
+
+TEST_CASE("nmea and pps defaults") {
+    const Config c = parse("[[refclock]]\nname = \"g\"\nsource = \"nmea\"\ndevice = "
+                           "\"tcp://127.0.0.1:2947\"\nunit = 0\n"
+                           "[[refclock]]\nname = \"p\"\nsource = \"pps\"\ndevice = "
+                           "\"/dev/pps0\"\nunit = 1\nlock = \"system\"\n");
+    CHECK(c.refclocks[0].baud == 9600);
+    CHECK(c.refclocks[0].min_fixes == 3);
+    CHECK(c.refclocks[0].precision == -1);
+    CHECK(c.refclocks[1].edge == PpsEdge::assert_edge);
+    CHECK(c.refclocks[1].lock == "system");
+}
+
+TEST_CASE("errors carry FILE:LINE:COLUMN and all of them are reported") {
+    try {
+        parse("[[refclock]]\nname = \"a\"\nsource = \"system\"\nunit = 300\nbogus = 1\n");
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        const std::string what = e.what();
+        CHECK_THAT(what, Catch::Contains("test.conf:4:8: unit = 300 is out of range (0..255)"));
+        CHECK_THAT(what, Catch::Contains("test.conf:5:1: unknown key 'bogus'"));
+    }
+}
+
+TEST_CASE("perm accepts 3 or 4 octal digits with owner rw") {
+    auto perm_of = [](const std::string& perm) {
+        return parse("[[refclock]]\nname = \"a\"\nsource = \"system\"\nunit = 1\nperm = \"" +
+                     perm + "\"\n")
+            .refclocks[0]
+            .perm;
+    };
+    CHECK(perm_of("600") == 0600);
+    CHECK(perm_of("0666") == 0666);
+    CHECK_THROWS_AS(perm_of("0400"), ConfigError);
+    CHECK_THROWS_AS(perm_of("0800"), ConfigError);
+    CHECK_THROWS_AS(perm_of("1600"), ConfigError);
+    CHECK_THROWS_AS(perm_of("06"), ConfigError);
+}
+
+TEST_CASE("describe names every refclock") {
+    const Config c = parse("[[refclock]]\nname = \"off\"\nsource = \"system\"\nunit = 2\noffset "
+                           "= -1.0\n");
+    const std::string text = describe(c);
+    CHECK_THAT(text, Catch::Contains("refclock \"off\": system -> SHM unit 2 (key 0x4e545032)"));
+    CHECK_THAT(text, Catch::Contains("offset -1.000000000 s"));
+}
+
+TEST_CASE("a file that cannot be read is a config error naming it") {
+    CHECK_THROWS_WITH(load_config("/nonexistent/shmrefclock.conf"),
+                      Catch::Contains("/nonexistent/shmrefclock.conf: cannot read"));
+}

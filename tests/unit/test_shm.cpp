@@ -1,0 +1,263 @@
+// The SHM writer against real SysV segments (the suite runs in its own IPC
+// namespace, see tests/unit/meson.build).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <thread>
+
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include "shmrefclock/shm.hpp"
+
+using namespace shmrefclock;
+
+namespace {
+
+// Raw access to a segment as the readers see it, independent of ShmReader.
+struct RawSegment {
+    int id;
+    ShmTime* time;
+    explicit RawSegment(int unit) {
+        id = shmget(shm_key(unit), 0, 0);
+        REQUIRE(id >= 0);
+        void* p = shmat(id, nullptr, 0);
+        REQUIRE(p != reinterpret_cast<void*>(-1));
+        time = static_cast<ShmTime*>(p);
+    }
+    ~RawSegment() { shmdt(time); }
+    shmid_ds stat() const {
+        shmid_ds ds{};
+        REQUIRE(shmctl(id, IPC_STAT, &ds) == 0);
+        return ds;
+    }
+};
+
+void remove_segment(int unit) {
+    const int id = shmget(shm_key(unit), 0, 0);
+    if (id >= 0) {
+        shmctl(id, IPC_RMID, nullptr);
+    }
+}
+
+// Make a segment as someone else might have: given size, mode and owner.
+void prepare_segment(int unit, std::size_t size, int mode, uid_t owner = 0) {
+    remove_segment(unit);
+    const int id = shmget(shm_key(unit), size, IPC_CREAT | IPC_EXCL | mode);
+    REQUIRE(id >= 0);
+    if (owner != 0) {
+        shmid_ds ds{};
+        REQUIRE(shmctl(id, IPC_STAT, &ds) == 0);
+        ds.shm_perm.uid = owner;
+        REQUIRE(shmctl(id, IPC_SET, &ds) == 0);
+    }
+}
+
+Sample make_sample(time_t ref_sec, long ref_nsec, time_t rcv_sec, long rcv_nsec) {
+    Sample s;
+    s.reference_time = {ref_sec, ref_nsec};
+    s.receive_time = {rcv_sec, rcv_nsec};
+    s.leap = Leap::none;
+    s.precision = -20;
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("struct shmTime has the readers' layout") {
+    // The same numbers as ntpd's refclock_shm.c and DESIGN.md's table; the
+    // static_asserts in shm.hpp already hold these at compile time, this
+    // keeps the table visible in the test report.
+    CHECK(sizeof(ShmTime) == 96);
+    CHECK(offsetof(ShmTime, count) == 4);
+    CHECK(offsetof(ShmTime, clockTimeStampSec) == 8);
+    CHECK(offsetof(ShmTime, receiveTimeStampSec) == 24);
+    CHECK(offsetof(ShmTime, leap) == 36);
+    CHECK(offsetof(ShmTime, valid) == 48);
+    CHECK(offsetof(ShmTime, clockTimeStampNSec) == 52);
+    CHECK(offsetof(ShmTime, receiveTimeStampNSec) == 56);
+    CHECK(shm_key(0) == 0x4e545030);
+    CHECK(shm_key(255) == 0x4e54512f);
+}
+
+TEST_CASE("a new segment is created 0600 with mode 1 and written field by field") {
+    remove_segment(7);
+    {
+        ShmWriter writer(7, 0600);
+        RawSegment raw(7);
+        const shmid_ds ds = raw.stat();
+        CHECK((ds.shm_perm.mode & 0777) == 0600);
+        CHECK(ds.shm_segsz == 96);
+        CHECK(ds.shm_perm.uid == geteuid());
+        CHECK(raw.time->mode == 1);
+        CHECK(raw.time->valid == 0);
+
+        const int count_before = raw.time->count;
+        writer.write(make_sample(1700000000, 123456789, 1700000001, 987654321));
+        CHECK(raw.time->mode == 1);
+        CHECK(raw.time->count == count_before + 2);
+        CHECK(raw.time->valid == 1);
+        CHECK(raw.time->clockTimeStampSec == 1700000000);
+        CHECK(raw.time->clockTimeStampNSec == 123456789u);
+        CHECK(raw.time->receiveTimeStampSec == 1700000001);
+        CHECK(raw.time->receiveTimeStampNSec == 987654321u);
+        CHECK(raw.time->leap == 0);
+        CHECK(raw.time->precision == -20);
+        for (int d : raw.time->dummy) {
+            CHECK(d == 0);
+        }
+    }
+    // Detached on destruction: valid cleared, segment still there.
+    RawSegment after(7);
+    CHECK(after.time->valid == 0);
+    CHECK(after.stat().shm_nattch == 1); // only `after` itself
+    remove_segment(7);
+}
+
+TEST_CASE("USec is NSec / 1000 truncated, never rounded") {
+    remove_segment(8);
+    ShmWriter writer(8, 0600);
+    RawSegment raw(8);
+    // 999999999 ns rounds to 1000000 us but must truncate to 999999, which
+    // is what chrony's NSec/1000 == USec and NTPsec's NSec - USec*1000 < 1000
+    // checks accept.
+    const long cases[] = {0, 999, 1000, 1999, 500500, 999999999};
+    for (long nsec : cases) {
+        writer.write(make_sample(1700000000, nsec, 1700000000, 999999999 - nsec));
+        CHECK(raw.time->clockTimeStampUSec == static_cast<int>(nsec / 1000));
+        CHECK(raw.time->receiveTimeStampUSec == static_cast<int>((999999999 - nsec) / 1000));
+        CHECK(raw.time->clockTimeStampNSec - static_cast<unsigned>(raw.time->clockTimeStampUSec) * 1000u < 1000u);
+    }
+    remove_segment(8);
+}
+
+TEST_CASE("clear_valid leaves the sample but withdraws it") {
+    remove_segment(9);
+    ShmWriter writer(9, 0600);
+    RawSegment raw(9);
+    writer.write(make_sample(1700000000, 5, 1700000000, 6));
+    REQUIRE(raw.time->valid == 1);
+    writer.clear_valid();
+    CHECK(raw.time->valid == 0);
+    CHECK(raw.time->clockTimeStampSec == 1700000000);
+    remove_segment(9);
+}
+
+TEST_CASE("an existing acceptable segment is reused, not recreated") {
+    prepare_segment(10, 96, 0600);
+    const int id_before = shmget(shm_key(10), 0, 0);
+    ShmWriter writer(10, 0600);
+    CHECK(shmget(shm_key(10), 0, 0) == id_before);
+    // A larger segment (some writers pad) is fine too.
+    prepare_segment(11, 4096, 0600);
+    CHECK_NOTHROW(ShmWriter(11, 0600));
+    // perm "0666" asks for world-writable: then such a segment is accepted.
+    prepare_segment(12, 96, 0666);
+    CHECK_NOTHROW(ShmWriter(12, 0666));
+    remove_segment(10);
+    remove_segment(11);
+    remove_segment(12);
+}
+
+TEST_CASE("bad existing segments are refused with a message naming the unit and the problem") {
+    SECTION("smaller than struct shmTime") {
+        prepare_segment(20, 64, 0600);
+        CHECK_THROWS_WITH(ShmWriter(20, 0600),
+                          Catch::Contains("SHM unit 20") && Catch::Contains("64 bytes") &&
+                              Catch::Contains("smaller"));
+    }
+    SECTION("world-writable when perm did not ask for it") {
+        prepare_segment(21, 96, 0666);
+        CHECK_THROWS_WITH(ShmWriter(21, 0600), Catch::Contains("SHM unit 21") &&
+                                                   Catch::Contains("0666") &&
+                                                   Catch::Contains("writable by others"));
+    }
+    SECTION("group-writable when perm did not ask for it") {
+        prepare_segment(22, 96, 0620);
+        CHECK_THROWS_WITH(ShmWriter(22, 0644), Catch::Contains("SHM unit 22") &&
+                                                   Catch::Contains("writable by group"));
+    }
+    SECTION("owned by another user") {
+        // We run as root in the test namespace, so root may hand the
+        // segment to nobody (65534); then it is no longer ours or root's.
+        REQUIRE(geteuid() == 0);
+        prepare_segment(23, 96, 0600, 65534);
+        CHECK_THROWS_WITH(ShmWriter(23, 0600),
+                          Catch::Contains("SHM unit 23") && Catch::Contains("uid 65534"));
+    }
+    SECTION("a refused segment is left alone") {
+        prepare_segment(24, 64, 0600);
+        const int id = shmget(shm_key(24), 0, 0);
+        CHECK_THROWS_AS(ShmWriter(24, 0600), ShmError);
+        CHECK(shmget(shm_key(24), 0, 0) == id);
+    }
+    for (int unit = 20; unit <= 24; ++unit) {
+        remove_segment(unit);
+    }
+}
+
+TEST_CASE("ShmReader is read-only and reports a missing segment") {
+    remove_segment(30);
+    CHECK_FALSE(ShmReader::open(30).has_value());
+    ShmWriter writer(30, 0600);
+    writer.write(make_sample(1700000000, 250000000, 1700000001, 250000000));
+    auto reader = ShmReader::open(30);
+    REQUIRE(reader.has_value());
+    auto snap = reader->read();
+    REQUIRE(snap.has_value());
+    CHECK(snap->valid == 1);
+    CHECK(snap->sample.reference_time.tv_sec == 1700000000);
+    CHECK(snap->sample.receive_time.tv_nsec == 250000000);
+    RawSegment raw(30);
+    CHECK(raw.time->valid == 1); // reading did not clear it
+    remove_segment(30);
+}
+
+TEST_CASE("a mode-1 reader never sees a torn sample over a million writes") {
+    remove_segment(40);
+    ShmWriter writer(40, 0600);
+    auto reader = ShmReader::open(40);
+    REQUIRE(reader.has_value());
+
+    // Every field of write i is derived from i, so a mix of two writes is
+    // detectable: reference sec = i, reference nsec = i % 1e9 ... receive
+    // sec = 2i, receive nsec = (7i) % 1e9, precision = -(i % 30).
+    constexpr long writes = 1'000'000;
+    std::atomic<bool> done{false};
+    std::atomic<long> accepted{0}, torn{0}, busy{0};
+    std::thread reading([&] {
+        while (!done.load(std::memory_order_relaxed)) {
+            auto snap = reader->read(1);
+            if (!snap) {
+                ++busy;
+                continue;
+            }
+            if (snap->valid != 1) {
+                continue;
+            }
+            const long i = snap->sample.reference_time.tv_sec;
+            const bool consistent = snap->sample.reference_time.tv_nsec == i % 1'000'000'000 &&
+                                    snap->sample.receive_time.tv_sec == 2 * i &&
+                                    snap->sample.receive_time.tv_nsec == (7 * i) % 1'000'000'000 &&
+                                    snap->sample.precision == -static_cast<int>(i % 30) &&
+                                    snap->clock_usec == (i % 1'000'000'000) / 1000;
+            ++(consistent ? accepted : torn);
+        }
+    });
+    for (long i = 1; i <= writes; ++i) {
+        Sample s;
+        s.reference_time = {i, i % 1'000'000'000};
+        s.receive_time = {2 * i, (7 * i) % 1'000'000'000};
+        s.precision = -static_cast<int>(i % 30);
+        writer.write(s);
+    }
+    done = true;
+    reading.join();
+    INFO("accepted " << accepted << ", rejected as busy " << busy);
+    CHECK(torn == 0);
+    // The test means something only if the reader raced the writer a lot.
+    CHECK(accepted > 1000);
+    remove_segment(40);
+}
