@@ -128,8 +128,9 @@ void Daemon::reload() {
         spdlog::error("reload failed, keeping the running configuration:\n{}", e.what());
         status_note_ = "reload failed, running the previous configuration (see the log)";
     }
-    notify::ready();
+    // STATUS= first, so that the manager shows the outcome when the reload ends.
     report_status();
+    notify::ready();
 }
 
 void Daemon::report_status() {

@@ -55,18 +55,16 @@ public:
             flush();
             current_ = key;
         }
-        if (sentence.valid && !first_valid_) {
-            first_valid_ = sentence;
-        }
+        cycle_.add(sentence);
     }
 
     // Ends the current cycle, writing it if it had a valid time.
     void flush() {
-        if (first_valid_) {
-            write(*first_valid_);
+        if (const nmea::Sentence* time = cycle_.time()) {
+            write(*time);
             ++cycles_;
         }
-        first_valid_.reset();
+        cycle_.clear();
         current_.reset();
     }
 
@@ -101,7 +99,7 @@ private:
     std::ostream& out_;
     bool json_;
     std::optional<CycleSecond> current_;
-    std::optional<nmea::Sentence> first_valid_;
+    nmea::Cycle cycle_;
     std::uint64_t cycles_ = 0;
 };
 

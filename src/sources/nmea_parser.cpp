@@ -86,7 +86,7 @@ public:
     }
 
 private:
-    // More than any field this parser reads (GGA's satellite count is field 7).
+    // More than any field this parser reads (RMC's mode indicator is field 12).
     std::array<std::string_view, 16> stored_{};
     std::size_t count_ = 0;
 };
@@ -176,9 +176,11 @@ FixReport rmc_or_gll_fix(std::string_view status, std::string_view mode) noexcep
     return {};
 }
 
-// A fix that uses no satellites is a contradiction: the Hemisphere in
-// hemi.log reports quality 1 with "00" satellites for several seconds before
-// its first real fix.
+// Quality 1 with "00" satellites used: the Hemisphere in hemi.log and the
+// SiRF in haicom-305N.log say so for seconds while acquiring, and gpsd calls
+// it no fix. But the Furuno GT-88 (furuno_gl_ga.log) counts only GPS
+// satellites here and sends "00" with a GLONASS+Galileo fix, so this vouches
+// for nothing without vetoing the rest of the cycle.
 bool no_satellites_used(std::string_view satellites) noexcept {
     return !satellites.empty() && satellites.size() <= 2 && all_digits(satellites) &&
            number(satellites) == 0;
@@ -206,7 +208,7 @@ FixReport gga_fix(std::string_view quality, std::string_view satellites) noexcep
         return {Field::ok, InvalidReason::no_fix};
     }
     if (no_satellites_used(satellites)) {
-        return {Field::ok, InvalidReason::no_fix};
+        return {Field::ok, InvalidReason::no_satellites};
     }
     return {};
 }
@@ -226,7 +228,7 @@ FixReport gns_fix(std::string_view modes, std::string_view satellites) noexcept 
         }
     }
     if (reason == InvalidReason::none && no_satellites_used(satellites)) {
-        reason = InvalidReason::no_fix;
+        reason = InvalidReason::no_satellites;
     }
     return {Field::ok, reason};
 }
@@ -244,12 +246,12 @@ struct Layout {
 //   RMC  1 time, 2 status, 9 ddmmyy, 12 mode (2.3+), 13 nav status (4.1+)
 //   GLL  5 time, 6 status, 7 mode (2.3+)
 //   GGA  1 time, 6 quality, 7 satellites used
-//   GNS  1 time, 6 modes, 7 satellites used, 13 nav status (4.1+)
+//   GNS  1 time, 6 modes (one per constellation), 7 satellites used, 13 nav status (4.1+)
 //   ZDA  1 time, 2 day, 3 month, 4 year, 5-6 local zone (ignored: the time is UTC)
 constexpr std::array<Layout, 5> layouts{{
     {"RMC", SentenceType::rmc, 1, 10},
     {"ZDA", SentenceType::zda, 1, 5},
-    {"GGA", SentenceType::gga, 1, 8},
+    {"GGA", SentenceType::gga, 1, 7},
     {"GLL", SentenceType::gll, 5, 7},
     {"GNS", SentenceType::gns, 1, 7},
 }};
@@ -503,8 +505,10 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
         sentence.leap_second = time.second == 60;
     }
 
+    // What the sentence says about the fix comes first: "$GPRMC,,V,..." is a
+    // receiver without a fix more than it is a sentence without a time.
     InvalidReason reason = fix.reason;
-    if (!has_time) {
+    if (reason == InvalidReason::none && !has_time) {
         reason = InvalidReason::no_time;
     } else if (layout->type == SentenceType::zda) {
         // ZDA has no status of its own, yet receivers keep sending it from
@@ -539,6 +543,36 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
     return &sentence;
 }
 
+void Cycle::add(const Sentence& sentence) noexcept {
+    switch (sentence.reason) {
+    case InvalidReason::status_void:
+    case InvalidReason::no_fix:
+    case InvalidReason::not_gnss:
+        no_fix_reported_ = true;
+        break;
+    case InvalidReason::none:
+        if (!first_valid_) {
+            first_valid_ = sentence;
+        }
+        break;
+    case InvalidReason::no_satellites:
+    case InvalidReason::no_time:
+    case InvalidReason::no_recent_fix:
+    case InvalidReason::no_date:
+        // Nothing against the fix: ZDA and GGA before the cycle's RMC, say.
+        break;
+    }
+}
+
+const Sentence* Cycle::time() const noexcept {
+    return first_valid_ && !no_fix_reported_ ? &*first_valid_ : nullptr;
+}
+
+void Cycle::clear() noexcept {
+    first_valid_.reset();
+    no_fix_reported_ = false;
+}
+
 std::string_view to_string(SentenceType type) noexcept {
     switch (type) {
     case SentenceType::rmc:
@@ -567,6 +601,8 @@ std::string_view to_string(InvalidReason reason) noexcept {
         return "no fix";
     case InvalidReason::not_gnss:
         return "manual or simulated";
+    case InvalidReason::no_satellites:
+        return "0 satellites used";
     case InvalidReason::no_recent_fix:
         return "no fix reported within 2 s";
     case InvalidReason::no_date:

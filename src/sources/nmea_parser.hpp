@@ -24,8 +24,9 @@ enum class InvalidReason : std::uint8_t {
     none,
     no_time,         // the time-of-day field is empty
     status_void,     // RMC/GLL status is not 'A' (usually 'V': navigation receiver warning)
-    no_fix,          // GGA quality 0 or 0 satellites used; mode indicator 'N' (GNS: all 'N')
+    no_fix,          // GGA quality 0; mode indicator 'N' (GNS: 'N' for every constellation)
     not_gnss,        // GGA quality 7/8, mode 'M'/'S': manual input or simulator, not the sky
+    no_satellites,   // GGA/GNS fix that uses "00" satellites (not a veto: see Cycle)
     no_recent_fix,   // ZDA: no fix was reported within 2 s of it (ZDA has no status field)
     no_date,         // time of day only, and no date has been carried from RMC/ZDA yet
 };
@@ -164,6 +165,28 @@ private:
 
     Sentence sentence_;
     Counters counters_;
+};
+
+// What one reporting cycle -- the sentences a receiver sends about one
+// second -- says about the time. The caller decides where cycles begin (the
+// daemon by arrival time, `decode` by the second reported) and add()s each
+// decoded sentence of the cycle.
+class Cycle {
+public:
+    void add(const Sentence& sentence) noexcept;
+
+    // The cycle's time: its first valid sentence, unless another sentence of
+    // the same cycle reported no fix (status 'V', quality 0, mode 'N', or a
+    // simulator): a receiver that contradicts itself within a second is not
+    // believed. ZDA without a recent fix, a sentence without a date and a
+    // fix with "00" satellites are no evidence against the others.
+    const Sentence* time() const noexcept;
+
+    void clear() noexcept;
+
+private:
+    std::optional<Sentence> first_valid_;
+    bool no_fix_reported_ = false;
 };
 
 std::string_view to_string(SentenceType type) noexcept;
