@@ -1,6 +1,8 @@
 #include "decode.hpp"
 
 #include <array>
+#include <chrono>
+#include <cstdint>
 #include <istream>
 #include <optional>
 #include <ostream>
@@ -24,12 +26,10 @@ std::string iso8601(const timespec& utc, bool leap_second) {
     }
     const std::chrono::year_month_day date{std::chrono::sys_days{std::chrono::days{day}}};
     // The parser reports 23:59:60 as 23:59:59 with the flag; show its name.
-    if (leap_second) {
-        ++second;
-    }
+    const std::int64_t shown_second = second % 60 + (leap_second ? 1 : 0);
     return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", static_cast<int>(date.year()),
                        static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                       second / 3600, second / 60 % 60, second % 60, utc.tv_nsec / 1000000);
+                       second / 3600, second / 60 % 60, shown_second, utc.tv_nsec / 1000000);
 }
 
 // The cycle's key: the second of the day it reports. Keyed on the time of
@@ -51,7 +51,7 @@ public:
             return;
         }
         const CycleSecond key{sentence.time->hour, sentence.time->minute, sentence.time->second};
-        if (!current_ || !(*current_ == key)) {
+        if (!current_ || *current_ != key) {
             flush();
             current_ = key;
         }

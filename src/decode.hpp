@@ -24,8 +24,9 @@ struct DecodeOptions {
 // Reads a whole capture from `in` (lines starting with '#' are gpsd's
 // metadata and skipped) and writes to `out` one line per reporting cycle
 // that has a valid time. A cycle is the run of sentences reporting the same
-// UTC second (a capture file has no timing to go by); its time is that of
-// its first valid sentence.
+// second (a capture file has no timing to go by); its time is that of its
+// first valid sentence, and it has none if one of its sentences reported no
+// fix (nmea::Cycle).
 //
 // Text:  2015-03-18T17:19:26.000Z GNRMC [repaired] [leap-second]
 // JSON:  {"time":"2015-03-18T17:19:26.000Z","sentence":"GNRMC"[,"repaired":true]

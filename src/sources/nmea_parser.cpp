@@ -330,8 +330,8 @@ void Parser::forget_fix() noexcept {
 }
 
 const Sentence* Parser::decode_line(std::string_view line) noexcept {
-    // $<body>*HH: the checksum is mandatory for every sentence we use (NMEA
-    // 0183 3.0+), and a line without one may be any fragment at all.
+    // $<body>*HH. The checksum is what tells a sentence from line noise, so
+    // a line without one is rejected: it may be any fragment at all.
     const std::size_t star = line.find('*');
     if (star == std::string_view::npos || line.size() - star != 3) {
         ++counters_.bad_checksum;
@@ -394,8 +394,8 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
             if (ddmmyy.size() == 6 && all_digits(ddmmyy)) {
                 day_of_month = number(ddmmyy.substr(0, 2));
                 month = number(ddmmyy.substr(2, 2));
-                // The century is the one that puts the year within 50 years
-                // of the floor's: RMC has carried a 2-digit year since 1983.
+                // RMC's year has two digits: the century is the one that
+                // puts it within 50 years of the floor's year.
                 const int base = floor_year_ - 50;
                 year = base + ((number(ddmmyy.substr(4, 2)) - base) % 100 + 100) % 100;
                 date_field = Field::ok;

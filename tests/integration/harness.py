@@ -13,9 +13,11 @@ and `main` takes care of the rest:
   `lo`, so ntpd's port 123 is private too) and then drops CAP_SYS_TIME from all
   of its capability sets, bounding set included, so that no process it starts
   (chronyd, ntpd, the daemon under test) can adjust the real clock whatever
-  its configuration says. NTPsec 1.2.2 does call ntp_adjtime(2) at start-up
-  even with `disable kernel`; without CAP_SYS_TIME that fails with EPERM,
-  which it logs and ignores.
+  its configuration says. This is load-bearing: NTPsec 1.2.2 makes two
+  clock-changing clock_adjtime(2) calls at start-up (start_kern_loop,
+  set_freq) even with `disable ntp`, `disable kernel` and -x; without
+  CAP_SYS_TIME they fail with EPERM, which it logs and ignores. (chronyd -x
+  makes none.)
 - A private temporary directory (kept when SHMREFCLOCK_IT_KEEP=1).
 - Processes started with `Context.start` get their stdout and stderr in a log
   file in that directory, die with the test (PR_SET_PDEATHSIG), and are
@@ -169,12 +171,17 @@ def _loopback_up():
     """Bring up `lo` in the new network namespace (down when created)."""
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
     layout = "16sh14x"  # struct ifreq: name, flags
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        ifreq = fcntl.ioctl(sock, siocgifflags, struct.pack(layout, b"lo", 0))
-        flags = struct.unpack(layout, ifreq)[1]
-        if not flags & iff_up:
-            fcntl.ioctl(sock, siocsifflags,
-                        struct.pack(layout, b"lo", flags | iff_up))
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            ifreq = fcntl.ioctl(sock, siocgifflags,
+                                struct.pack(layout, b"lo", 0))
+            flags = struct.unpack(layout, ifreq)[1]
+            if not flags & iff_up:
+                fcntl.ioctl(sock, siocsifflags,
+                            struct.pack(layout, b"lo", flags | iff_up))
+    except OSError as err:
+        raise Fail(f"cannot bring up lo in the test's network namespace: "
+                   f"{err}") from None
 
 
 # ----------------------------------------------------------------------------

@@ -153,11 +153,12 @@ log refclocks tracking
                         "expected Normal (we write leap 0)")
 
     fast = system_time_fast(tracking["System time"])
-    log(f"'System time': {fast:+.9f} s fast, expected {expected_fast:+.9f} "
+    log(f"'System time': {tracking['System time']!r} = {fast:+.9f} s "
+        f"(+ = fast), expected {expected_fast:+.9f} "
         f"(error {(fast - expected_fast) * 1e6:+.1f} us)")
     if abs(fast - expected_fast) > TOLERANCE:
-        failures.append(f"System time {fast:+.9f} s fast, expected "
-                        f"{expected_fast:+.9f} +/- {TOLERANCE}")
+        failures.append(f"System time {tracking['System time']!r}, expected "
+                        f"{expected_fast:.9f} seconds fast +/- {TOLERANCE}")
 
     correction = float(tracking_csv[4])  # signed: negative = clock is fast
     log(f"-c tracking correction: {correction:+.9f} s, expected "

@@ -67,4 +67,4 @@ def body(ctx):
 
 
 if __name__ == "__main__":
-    harness.main("configs", body, timeout=60)
+    harness.main("configs", body, timeout=50)

@@ -2,7 +2,8 @@
 # Check that every man page in MANDIR renders cleanly:
 #   - `man --warnings -l` (groff with warnings on) prints nothing on stderr;
 #   - the page is not empty and renders to more than its header;
-#   - its NAME section is one that mandb/whatis/apropos can index (lexgrog).
+#   - its NAME section is one that mandb/whatis/apropos can index (lexgrog);
+#   - mandoc -Tlint finds no warning (only where mandoc is installed).
 #
 # Usage: test_manpages.sh MANDIR
 #   MANDIR  a directory holding the pages (shmrefclock.8, shmrefclock.conf.5,
@@ -69,6 +70,15 @@ for page in "${pages[@]}"; do
         if ! lexgrog "$page" >"$work/lexgrog" 2>&1; then
             echo "FAIL: $name: lexgrog cannot parse its NAME section:"
             sed 's/^/    /' "$work/lexgrog"
+            problems=$((problems + 1))
+        fi
+    fi
+    # mandoc, where installed, catches what groff lets pass (empty blocks,
+    # bad macro arguments); STYLE notes are not failures.
+    if command -v mandoc >/dev/null 2>&1; then
+        if ! mandoc -Tlint -W warning "$page" >"$work/lint" 2>&1; then
+            echo "FAIL: $name: mandoc -Tlint:"
+            sed 's/^/    /' "$work/lint"
             problems=$((problems + 1))
         fi
     fi

@@ -14,9 +14,8 @@ sample (same reference and receive time). Checked:
   from the daemon);
 - the monitor maps the segment read-only (/proc/PID/maps: no 'w' on the
   SYSV mapping) and leaves `valid` set: right after it exits, the segment
-  still holds the last sample it printed, with valid = 1;
-- on SIGTERM the daemon exits 0, clears `valid` and leaves the segment in
-  place (never IPC_RMID: the NTP daemon stays attached to it).
+  still holds the last sample it printed, with valid = 1.
+(What the daemon does to the segment on SIGTERM is test_notify.py's.)
 """
 
 import calendar
@@ -109,7 +108,10 @@ def run_monitor(ctx, binary, count, reader, seen):
         seen.setdefault(sample.key(), sample)
         perms = perms or sysv_mapping_perms(monitor.pid, UNIT)
         time.sleep(0.01)
-    after = reader.read()  # before the daemon's next write, ~1 s away
+    # Right away: the daemon's next write is ~1 s away. The monitor may
+    # have read its last sample after our last poll: keep this one too.
+    after = reader.read()
+    seen.setdefault(after.key(), after)
     lines = [json.loads(text) for text in monitor.output().splitlines()
              if text.startswith("{")]
     return lines, monitor.returncode, after, perms
@@ -117,7 +119,7 @@ def run_monitor(ctx, binary, count, reader, seen):
 
 def body(ctx):
     binary = harness.daemon_binary()
-    daemon, _ = ctx.start_daemon(
+    ctx.start_daemon(
         ctx.daemon_config(unit=UNIT, offset=OFFSET, interval=INTERVAL), UNIT)
 
     failures = []
@@ -149,12 +151,12 @@ def body(ctx):
                 failures.append(f"our reader never saw the sample the "
                                 f"monitor printed: {line}")
                 continue
-            log(f"ours: {ours}")
+            diffs = compare(line, ours)
             error = ours.offset - OFFSET
-            log(f"    reference - receive {ours.offset:+.9f} s, expected "
-                f"{OFFSET:+.9f} (error {error * 1e9:+.0f} ns); monitor "
-                "agrees" if not compare(line, ours) else "")
-            failures += [f"sample {key}: {d}" for d in compare(line, ours)]
+            log(f"ours: {ours}\n    reference - receive {ours.offset:+.9f} s"
+                f", expected {OFFSET:+.9f} (error {error * 1e9:+.0f} ns); "
+                f"monitor {'differs' if diffs else 'agrees in every field'}")
+            failures += [f"sample {key}: {d}" for d in diffs]
             if abs(error) > TOLERANCE:
                 failures.append(f"reference - receive {ours.offset:+.9f}, "
                                 f"expected {OFFSET:+.9f} +/- {TOLERANCE}")
@@ -191,20 +193,8 @@ def body(ctx):
             failures.append("could not check valid: the daemon kept writing "
                             "before the monitor exited")
 
-        # Shutdown: exit 0, valid cleared, segment kept.
-        code = daemon.stop()
-        final = reader.read()
-        info = harness.segment_info(UNIT)
-        log(f"daemon exit {code} on SIGTERM; segment: {info}; {final}")
-        if code != 0:
-            failures.append(f"daemon exited {code} on SIGTERM, expected 0")
-        if final.valid != 0:
-            failures.append("valid still set after the daemon stopped")
-        if info is None:
-            failures.append("the daemon removed the segment on exit")
-
     check(not failures, "; ".join(failures))
 
 
 if __name__ == "__main__":
-    harness.main("monitor", body, timeout=60)
+    harness.main("monitor", body, timeout=50)

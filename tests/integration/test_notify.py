@@ -142,4 +142,4 @@ def body(ctx):
 
 
 if __name__ == "__main__":
-    harness.main("notify", body, timeout=60)
+    harness.main("notify", body, timeout=50)

@@ -103,4 +103,4 @@ def body(ctx):
 
 
 if __name__ == "__main__":
-    harness.main("ntpshmmon", body, timeout=80)
+    harness.main("ntpshmmon", body, timeout=50)

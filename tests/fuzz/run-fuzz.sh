@@ -1,0 +1,96 @@
+#!/bin/sh
+# Build the NMEA parser's libFuzzer target and run it for FUZZ_SECONDS
+# (default 60), seeded with the receiver captures in tests/data/nmea-captures.
+#
+#   tests/fuzz/run-fuzz.sh OUTPUT_DIR
+#
+# OUTPUT_DIR gets the binary, the corpus (kept between runs, so a later run
+# starts where the last one stopped) and, on a finding, the crashing input
+# in OUTPUT_DIR/artifacts/; the exit status is then non-zero. Reproduce a
+# finding with: OUTPUT_DIR/fuzz_nmea_parser OUTPUT_DIR/artifacts/crash-...
+# Needs clang with libFuzzer (Debian: clang-14, libclang-rt-14-dev);
+# CXX overrides the compiler.
+set -eu
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 OUTPUT_DIR" >&2
+    exit 2
+fi
+out=$1
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+captures=$root/tests/data/nmea-captures
+cxx=${CXX:-clang++}
+seconds=${FUZZ_SECONDS:-60}
+
+mkdir -p "$out/corpus" "$out/seeds" "$out/artifacts"
+
+"$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Werror \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -I"$root/src" "$here/fuzz_nmea_parser.cpp" "$root/src/sources/nmea_parser.cpp" \
+    -o "$out/fuzz_nmea_parser"
+
+# Seeds: each capture in pieces of 20 lines, behind the target's two option
+# bytes (see fuzz_nmea_parser.cpp): once as sent, fed whole, and once with
+# checksums rewritten, fed in 7-byte chunks, with the floor at 2026-03-16.
+rm -f "$out/seeds/"*
+found=0
+for log in "$captures"/*.log; do
+    found=1
+    name=$(basename "$log" .log)
+    split -l 20 -d -a 3 "$log" "$out/seeds/$name."
+done
+if [ "$found" -eq 0 ]; then
+    echo "$0: no captures in $captures" >&2
+    exit 2
+fi
+for piece in "$out/seeds/"*; do
+    { printf '\000\000'; cat "$piece"; } >"$piece.a"
+    { printf '\007\007'; cat "$piece"; } >"$piece.b"
+    rm "$piece"
+done
+
+# Tokens the mutator can splice in: addresses, statuses, dates around the
+# pivots and rollovers, the leap second, framing.
+cat >"$out/nmea.dict" <<'EOF'
+"$GPRMC,"
+"$GNRMC,"
+"$GPGGA,"
+"$GNGGA,"
+"$GPZDA,"
+"$GPGLL,"
+"$GNGNS,"
+"$PGRME,"
+"!AIVDM,"
+",A,"
+",V,"
+",N*"
+",A*"
+",D,"
+"NDD"
+"235960"
+"235959.999"
+"000000"
+"311299"
+"010100"
+"290200"
+"220899"
+"22,08,1999"
+"31,12,2016"
+"*"
+"\x0d\x0a"
+"\x0a"
+EOF
+
+echo "fuzzing for $seconds s; corpus $out/corpus"
+# libFuzzer's own exit status for a finding is 77, which meson reads as
+# "skipped": ask for 1.
+"$out/fuzz_nmea_parser" \
+    -max_total_time="$seconds" \
+    -error_exitcode=1 \
+    -max_len=4096 \
+    -timeout=10 \
+    -dict="$out/nmea.dict" \
+    -artifact_prefix="$out/artifacts/" \
+    -print_final_stats=1 \
+    "$out/corpus" "$out/seeds"
