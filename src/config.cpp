@@ -69,6 +69,7 @@ constexpr KeyRule refclock_keys[] = {
     {"interval", false, false, true}, {"device", true, true, false},
     {"baud", true, false, false},     {"min-fixes", true, false, false},
     {"lock", false, true, false},     {"edge", false, true, false},
+    {"sock", true, true, true},       {"pps", true, false, false},
 };
 
 class Validator {
@@ -266,7 +267,7 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
     }
     rc.precision = default_precision(rc.source);
 
-    bool have_name = false, have_unit = false, have_device = false, have_lock = false;
+    bool have_name = false, have_device = false, have_lock = false;
     for (auto&& [key, node] : table) {
         const std::string_view k = key.str();
         const KeyRule* rule = find_rule(k);
@@ -305,9 +306,23 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
         } else if (k == "unit") {
             if (auto unit = v.integer(node, k, 0, shm_unit_max)) {
                 rc.unit = static_cast<int>(*unit);
-                have_unit = true;
             } else {
                 ok = false;
+            }
+        } else if (k == "sock") {
+            if (auto sock = v.string(node, k)) {
+                // sun_path holds 108 bytes with the terminating NUL.
+                if (sock->empty() || sock->front() != '/' || sock->size() > 107) {
+                    v.error(node.source(), fmt::format("sock = \"{}\" must be an absolute path "
+                                                       "of at most 107 characters",
+                                                       *sock));
+                } else {
+                    rc.sock = *sock;
+                }
+            }
+        } else if (k == "pps") {
+            if (auto pps = v.choice(node, k, {"dcd"})) {
+                rc.pps_dcd = true;
             }
         } else if (k == "offset") {
             if (auto offset = v.number(node, k, -max_offset, max_offset)) {
@@ -381,7 +396,13 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
         }
     };
     require(have_name, "name");
-    require(have_unit, "unit");
+    if (!rc.unit && !table.contains("sock") && ok) {
+        v.error(table.source(),
+                fmt::format("[[refclock]]{} has neither 'unit' nor 'sock': it would publish "
+                            "nowhere",
+                            have_name ? fmt::format(" \"{}\"", rc.name) : ""));
+        ok = false;
+    }
     if (source && *source != SourceKind::system) {
         require(have_device, "device");
     }
@@ -406,9 +427,12 @@ void check_refclocks_together(Validator& v, const toml::array& tables, Config& c
                     fmt::format("name \"{}\" is already used by the refclock at line {}", rc.name,
                                 it->second->line));
         }
-        if (auto [it, added] = by_unit.emplace(rc.unit, &rc); !added) {
+        if (!rc.unit) {
+            continue;
+        }
+        if (auto [it, added] = by_unit.emplace(*rc.unit, &rc); !added) {
             v.error(table.get("unit")->source(),
-                    fmt::format("unit {} is already used by refclock \"{}\" (line {})", rc.unit,
+                    fmt::format("unit {} is already used by refclock \"{}\" (line {})", *rc.unit,
                                 it->second->name, it->second->line));
         }
     }
@@ -500,16 +524,24 @@ Config load_config(const std::string& path) {
 std::string describe(const Config& config) {
     std::string out;
     for (const auto& rc : config.refclocks) {
+        std::string outputs;
+        if (rc.unit) {
+            outputs = describe_unit(*rc.unit);
+        }
+        if (!rc.sock.empty()) {
+            outputs += (outputs.empty() ? "" : " + ") + fmt::format("chrony SOCK {}", rc.sock);
+        }
         out += fmt::format("refclock \"{}\": {} -> {}, offset {:+.9f} s, precision {}, perm {:04o}",
-                           rc.name, to_string(rc.source), describe_unit(rc.unit), rc.offset,
-                           rc.precision, rc.perm);
+                           rc.name, to_string(rc.source), outputs, rc.offset, rc.precision,
+                           rc.perm);
         switch (rc.source) {
         case SourceKind::system:
             out += fmt::format(", every {} s", rc.interval);
             break;
         case SourceKind::nmea:
-            out += fmt::format(", device {}, {} baud, {} fixes before the first sample", rc.device,
-                               rc.baud, rc.min_fixes);
+            out += fmt::format(", device {}, {} baud, {} fixes before the first sample{}",
+                               rc.device, rc.baud, rc.min_fixes,
+                               rc.pps_dcd ? ", PPS on DCD" : "");
             break;
         case SourceKind::pps:
             out += fmt::format(", device {}, {} edge, numbered by {}", rc.device,

@@ -3,6 +3,7 @@
 // FILE:LINE:COLUMN: message, the way compilers do, so that editors jump to it.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -19,7 +20,10 @@ std::string_view to_string(PpsEdge edge);
 struct RefclockConfig {
     std::string name;
     SourceKind source = SourceKind::system;
-    int unit = 0;
+    // SHM unit; absent when the refclock only feeds a chrony SOCK socket.
+    std::optional<int> unit;
+    // chrony SOCK refclock socket path (empty: none).
+    std::string sock;
     double offset = 0.0;
     int precision = 0;
     unsigned perm = 0600;
@@ -32,6 +36,8 @@ struct RefclockConfig {
     // nmea
     int baud = 9600;
     int min_fixes = 3;
+    // pps = "dcd": attach the PPS line discipline to the serial port.
+    bool pps_dcd = false;
     // pps
     std::string lock;
     PpsEdge edge = PpsEdge::assert_edge;

@@ -38,7 +38,7 @@ std::vector<std::unique_ptr<Refclock>> Daemon::build(const Config& config) {
     std::vector<std::unique_ptr<Refclock>> refclocks;
     for (const auto& rc : config.refclocks) {
         refclocks.push_back(
-            std::make_unique<Refclock>(rc, loop_, [this] { report_status(); }));
+            std::make_unique<Refclock>(rc, loop_, *this, [this] { report_status(); }));
     }
     return refclocks;
 }
@@ -61,7 +61,7 @@ int Daemon::run() {
     for (auto& refclock : refclocks_) {
         refclock->start();
         spdlog::info("refclock \"{}\": {} -> {}", refclock->config().name,
-                     to_string(refclock->config().source), describe_unit(refclock->config().unit));
+                     to_string(refclock->config().source), refclock->describe_outputs());
     }
 
     if (auto usec = notify::watchdog_usec()) {
@@ -131,6 +131,15 @@ void Daemon::reload() {
     // STATUS= first, so that the manager shows the outcome when the reload ends.
     report_status();
     notify::ready();
+}
+
+std::optional<Sample> Daemon::latest_sample(std::string_view name) const {
+    for (const auto& refclock : refclocks_) {
+        if (refclock->config().name == name) {
+            return refclock->latest();
+        }
+    }
+    return std::nullopt;
 }
 
 void Daemon::report_status() {

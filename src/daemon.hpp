@@ -12,16 +12,18 @@
 
 namespace shmrefclock {
 
-class Daemon {
+class Daemon : public RefclockDirectory {
 public:
     // `log_level_override` is --log-level, which wins over the file on
     // start-up and on every reload.
     Daemon(Config config, std::optional<std::string> log_level_override);
-    ~Daemon();
+    ~Daemon() override;
 
     // Attach every segment (throws ShmError on a refused one), report
     // READY=1 and run until SIGTERM/SIGINT. Returns the exit code.
     int run();
+
+    std::optional<Sample> latest_sample(std::string_view name) const override;
 
 private:
     std::vector<std::unique_ptr<Refclock>> build(const Config& config);

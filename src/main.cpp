@@ -72,7 +72,13 @@ int run_monitor(const Arguments& args, bool config_given) {
             return exit_config;
         }
         for (const auto& rc : config->refclocks) {
-            options.units.push_back(rc.unit);
+            if (rc.unit) {
+                options.units.push_back(*rc.unit);
+            }
+        }
+        if (options.units.empty()) {
+            std::cerr << args.config_path << ": configures no SHM unit to watch\n";
+            return exit_config;
         }
     } else {
         std::string error;

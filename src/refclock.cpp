@@ -5,10 +5,20 @@
 namespace shmrefclock {
 
 Refclock::Refclock(const RefclockConfig& config, EventLoop& loop,
-                   std::function<void()> on_health_changed)
+                   const RefclockDirectory& directory, std::function<void()> on_health_changed)
     : config_(config), on_health_changed_(std::move(on_health_changed)) {
-    outputs_.push_back(make_shm_output(config_.unit, config_.perm));
-    source_ = make_source(config_, loop, *this);
+    if (config_.unit) {
+        outputs_.push_back(make_shm_output(*config_.unit, config_.perm));
+    }
+    source_ = make_source(config_, loop, *this, directory);
+}
+
+std::string Refclock::describe_outputs() const {
+    std::string text;
+    for (const auto& output : outputs_) {
+        text += (text.empty() ? "" : " + ") + output->describe();
+    }
+    return text;
 }
 
 Refclock::~Refclock() {

@@ -20,7 +20,7 @@ class Refclock : public SourceSink {
 public:
     // Attaches the outputs (throws ShmError if a segment is refused); the
     // source does nothing until start().
-    Refclock(const RefclockConfig& config, EventLoop& loop,
+    Refclock(const RefclockConfig& config, EventLoop& loop, const RefclockDirectory& directory,
              std::function<void()> on_health_changed);
     ~Refclock() override;
 
@@ -28,6 +28,8 @@ public:
     const RefclockConfig& config() const { return config_; }
     // "name: health" for STATUS=.
     std::string status() const;
+    // "SHM unit 0 (key 0x4e545030)" and/or "chrony SOCK /run/chrony.sock".
+    std::string describe_outputs() const;
     // The latest published sample (offset applied), while the source is current.
     const std::optional<Sample>& latest() const { return latest_; }
 

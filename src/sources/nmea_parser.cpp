@@ -28,7 +28,9 @@ constexpr std::int64_t gps_epoch_day =
 // Whether a field is there, and if so whether it made sense.
 enum class Field : std::uint8_t { empty, ok, bad };
 
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
 
 bool all_digits(std::string_view text) noexcept {
     return std::all_of(text.begin(), text.end(), is_digit);
@@ -57,7 +59,9 @@ int hex_digit(char c) noexcept {
     return -1;
 }
 
-bool is_upper(char c) noexcept { return c >= 'A' && c <= 'Z'; }
+bool is_upper(char c) noexcept {
+    return c >= 'A' && c <= 'Z';
+}
 
 // The comma-separated fields of a sentence body; field 0 is the address.
 // Missing trailing fields read as empty.
@@ -67,9 +71,8 @@ public:
         std::size_t start = 0;
         while (true) {
             const std::size_t comma = body.find(',', start);
-            const std::string_view field =
-                body.substr(start, comma == std::string_view::npos ? body.size() - start
-                                                                   : comma - start);
+            const std::string_view field = body.substr(
+                start, comma == std::string_view::npos ? body.size() - start : comma - start);
             if (count_ < stored_.size()) {
                 stored_[count_] = field;
             }
@@ -355,10 +358,9 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
     // standard address is a 2-letter talker and a 3-letter formatter.
     const bool standard = line[0] == '$' && address.size() == 5 && address[0] != 'P' &&
                           std::all_of(address.begin(), address.end(), is_upper);
-    const auto layout =
-        std::find_if(layouts.begin(), layouts.end(), [&](const Layout& candidate) {
-            return standard && candidate.formatter == address.substr(2);
-        });
+    const auto layout = std::find_if(layouts.begin(), layouts.end(), [&](const Layout& candidate) {
+        return standard && candidate.formatter == address.substr(2);
+    });
     if (layout == layouts.end()) {
         ++counters_.unsupported;
         return nullptr;
@@ -429,8 +431,8 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
         // A receiver whose 10-bit week number rolled over without it knowing
         // (april6_2019.log: 1999-08-22 after 2019-04-06) is 1024 weeks early.
         if (*day < floor_day_) {
-            const std::int64_t steps = (floor_day_ - *day + gps_rollover_days - 1) /
-                                       gps_rollover_days;
+            const std::int64_t steps =
+                (floor_day_ - *day + gps_rollover_days - 1) / gps_rollover_days;
             *day += steps * gps_rollover_days;
             repaired = true;
         }
@@ -498,8 +500,8 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
     if (has_time && day) {
         timespec utc{};
         // 23:59:60 reads as 23:59:59 again; see Sentence::utc.
-        utc.tv_sec = static_cast<time_t>(*day * seconds_per_day +
-                                         std::min(second, seconds_per_day - 1));
+        utc.tv_sec =
+            static_cast<time_t>(*day * seconds_per_day + std::min(second, seconds_per_day - 1));
         utc.tv_nsec = static_cast<long>(time.nanosecond);
         sentence.utc = utc;
         sentence.leap_second = time.second == 60;

@@ -22,13 +22,13 @@ enum class SentenceType : std::uint8_t { rmc, zda, gga, gll, gns };
 // Why a decoded sentence carries no time that may be published.
 enum class InvalidReason : std::uint8_t {
     none,
-    no_time,         // the time-of-day field is empty
-    status_void,     // RMC/GLL status is not 'A' (usually 'V': navigation receiver warning)
-    no_fix,          // GGA quality 0; mode indicator 'N' (GNS: 'N' for every constellation)
-    not_gnss,        // GGA quality 7/8, mode 'M'/'S': manual input or simulator, not the sky
-    no_satellites,   // GGA/GNS fix that uses "00" satellites (not a veto: see Cycle)
-    no_recent_fix,   // ZDA: no fix was reported within 2 s of it (ZDA has no status field)
-    no_date,         // time of day only, and no date has been carried from RMC/ZDA yet
+    no_time,       // the time-of-day field is empty
+    status_void,   // RMC/GLL status is not 'A' (usually 'V': navigation receiver warning)
+    no_fix,        // GGA quality 0; mode indicator 'N' (GNS: 'N' for every constellation)
+    not_gnss,      // GGA quality 7/8, mode 'M'/'S': manual input or simulator, not the sky
+    no_satellites, // GGA/GNS fix that uses "00" satellites (not a veto: see Cycle)
+    no_recent_fix, // ZDA: no fix was reported within 2 s of it (ZDA has no status field)
+    no_date,       // time of day only, and no date has been carried from RMC/ZDA yet
 };
 
 // Where a sentence's date came from.
@@ -113,8 +113,7 @@ public:
 
     // Feed any number of bytes; `on_sentence(const Sentence&)` is called for
     // each RMC/ZDA/GGA/GLL/GNS decoded, in stream order.
-    template <typename OnSentence>
-    void feed(std::string_view bytes, OnSentence&& on_sentence) {
+    template <typename OnSentence> void feed(std::string_view bytes, OnSentence&& on_sentence) {
         for (const char byte : bytes) {
             if (const Sentence* decoded = push(byte)) {
                 on_sentence(*decoded);
@@ -137,14 +136,14 @@ private:
     enum class Framing : std::uint8_t { between_lines, in_sentence, discarding };
 
     struct CarriedDate {
-        std::int64_t day = 0;        // days since 1970-01-01
-        std::int32_t second = 0;     // second of day it was last confirmed at (0..86400)
+        std::int64_t day = 0;    // days since 1970-01-01
+        std::int32_t second = 0; // second of day it was last confirmed at (0..86400)
         bool repaired = false;
     };
 
     struct FixStatus {
         bool valid = false;
-        std::int32_t second = 0;     // second of day of the sentence that reported it
+        std::int32_t second = 0; // second of day of the sentence that reported it
     };
 
     const Sentence* end_line() noexcept;

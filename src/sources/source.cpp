@@ -8,7 +8,8 @@
 namespace shmrefclock {
 
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop,
-                                    SourceSink& sink) {
+                                    SourceSink& sink, const RefclockDirectory& directory) {
+    (void)directory; // for pps
     switch (config.source) {
     case SourceKind::system:
         return std::make_unique<SystemSource>(loop, sink, config.interval, config.precision);

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "shmrefclock/sample.hpp"
 
@@ -36,8 +38,18 @@ public:
     virtual std::string health() const = 0;
 };
 
+// The other refclocks, as a PPS source sees them to number its pulses
+// (`lock`). Looked up by name at every pulse, so a reload is seen at once.
+class RefclockDirectory {
+public:
+    virtual ~RefclockDirectory() = default;
+    // The named refclock's latest published sample (its `offset` applied),
+    // or nothing if it has none or has withdrawn it (stale).
+    virtual std::optional<Sample> latest_sample(std::string_view name) const = 0;
+};
+
 // Chosen in one place: the source a refclock's config asks for.
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop,
-                                    SourceSink& sink);
+                                    SourceSink& sink, const RefclockDirectory& directory);
 
 } // namespace shmrefclock

@@ -14,7 +14,7 @@ TEST_CASE("a minimal system refclock gets the documented defaults") {
     const RefclockConfig& rc = c.refclocks[0];
     CHECK(rc.name == "s");
     CHECK(rc.source == SourceKind::system);
-    CHECK(rc.unit == 2);
+    CHECK(rc.unit == std::optional<int>(2));
     CHECK(rc.offset == 0.0);
     CHECK(rc.precision == -20);
     CHECK(rc.perm == 0600);
@@ -122,4 +122,16 @@ TEST_CASE("describe names every refclock") {
 TEST_CASE("a file that cannot be read is a config error naming it") {
     CHECK_THROWS_WITH(load_config("/nonexistent/shmrefclock.conf"),
                       Catch::Contains("/nonexistent/shmrefclock.conf: cannot read"));
+}
+
+TEST_CASE("a refclock may publish to a chrony socket only, or to both") {
+    const Config c = parse("[[refclock]]\nname = \"a\"\nsource = \"system\"\nsock = "
+                           "\"/run/chrony.a.sock\"\n"
+                           "[[refclock]]\nname = \"g\"\nsource = \"nmea\"\ndevice = \"/dev/ttyS0\"\n"
+                           "unit = 0\nsock = \"/run/chrony.g.sock\"\npps = \"dcd\"\n");
+    CHECK_FALSE(c.refclocks[0].unit.has_value());
+    CHECK(c.refclocks[0].sock == "/run/chrony.a.sock");
+    CHECK(c.refclocks[1].unit == std::optional<int>(0));
+    CHECK(c.refclocks[1].pps_dcd);
+    CHECK_THAT(describe(c), Catch::Contains("chrony SOCK /run/chrony.a.sock"));
 }
