@@ -17,6 +17,9 @@ struct Sample {
     Leap leap = Leap::none;
     // log2 seconds.
     int precision = -1;
+    // A PPS pulse numbered by the system clock rather than by a time source:
+    // chrony's SOCK refclock then numbers the second itself (sock_sample.pulse).
+    bool pulse = false;
 };
 
 // Nanosecond arithmetic on timespec kept in one place so that every source

@@ -25,12 +25,12 @@ using namespace shmrefclock::nmea;
 
 namespace {
 
-#define FUZZ_CHECK(condition)                                                                     \
-    do {                                                                                          \
-        if (!(condition)) {                                                                       \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);    \
-            std::abort();                                                                         \
-        }                                                                                         \
+#define FUZZ_CHECK(condition)                                                                      \
+    do {                                                                                           \
+        if (!(condition)) {                                                                        \
+            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);     \
+            std::abort();                                                                          \
+        }                                                                                          \
     } while (false)
 
 constexpr std::int64_t seconds_per_day = 86400;
@@ -82,8 +82,8 @@ void check_sentence(const Sentence& s, std::string_view text, std::int64_t floor
         FUZZ_CHECK(s.utc->tv_sec >= (floor_day - 1) * seconds_per_day);
         // ZDA years have 4 digits, RMC years are within 50 of the floor's,
         // and a repair never goes more than 1024 weeks past the floor.
-        FUZZ_CHECK(s.utc->tv_sec < std::max(last_day, floor_day + Parser::gps_rollover_days) *
-                                       seconds_per_day);
+        FUZZ_CHECK(s.utc->tv_sec <
+                   std::max(last_day, floor_day + Parser::gps_rollover_days) * seconds_per_day);
     } else {
         FUZZ_CHECK(!s.leap_second);
     }

@@ -77,8 +77,7 @@ std::string rmc(std::string_view time, std::string_view status, std::string_view
 std::string gga(std::string_view time, std::string_view quality = "1",
                 std::string_view talker = "GP", std::string_view satellites = "08") {
     return framed(std::string{talker} + "GGA," + std::string{time} + ",4807.038,N,01131.000,E," +
-                  std::string{quality} + "," + std::string{satellites} +
-                  ",0.9,545.4,M,46.9,M,,");
+                  std::string{quality} + "," + std::string{satellites} + ",0.9,545.4,M,46.9,M,,");
 }
 
 std::string zda(std::string_view time, std::string_view dd_mm_yyyy) {
@@ -134,8 +133,8 @@ TEST_CASE("the test's own checksum matches real receivers'", "[nmea]") {
 }
 
 TEST_CASE("RMC: time, date and a valid fix", "[nmea]") {
-    const Sentence s = parse_one(
-        "$GNRMC,081411.000,A,5541.1955,N,03737.2872,E,0.60,301.29,260514,,,A*74\r\n");
+    const Sentence s =
+        parse_one("$GNRMC,081411.000,A,5541.1955,N,03737.2872,E,0.60,301.29,260514,,,A*74\r\n");
     CHECK(s.type == SentenceType::rmc);
     CHECK(s.talker() == "GN");
     CHECK(s.name() == "GNRMC");
@@ -158,14 +157,14 @@ TEST_CASE("RMC: time, date and a valid fix", "[nmea]") {
 TEST_CASE("RMC field sets of NMEA 2.0 to 4.1", "[nmea]") {
     const std::int64_t expected = utc(2010, 6, 20, 17, 57, 36);
     SECTION("NMEA 2.0: no mode indicator (TomTom, SiRF)") {
-        const Sentence s = parse_one(
-            "$GPRMC,175736,A,5125.8714,N,00524.2350,E,3.1865,276.241,200610,,*2A\r\n");
+        const Sentence s =
+            parse_one("$GPRMC,175736,A,5125.8714,N,00524.2350,E,3.1865,276.241,200610,,*2A\r\n");
         CHECK(s.valid);
         CHECK(s.utc->tv_sec == expected);
     }
     SECTION("NMEA 2.0 without the magnetic variation fields") {
-        const Sentence s = parse_one(
-            framed("GPRMC,175736,A,5125.8714,N,00524.2350,E,3.1865,276.241,200610"));
+        const Sentence s =
+            parse_one(framed("GPRMC,175736,A,5125.8714,N,00524.2350,E,3.1865,276.241,200610"));
         CHECK(s.valid);
         CHECK(s.utc->tv_sec == expected);
     }
@@ -181,8 +180,8 @@ TEST_CASE("RMC field sets of NMEA 2.0 to 4.1", "[nmea]") {
         CHECK(parse_one(rmc("175736", "A", "200610", ",,,M")).reason == InvalidReason::not_gnss);
     }
     SECTION("NMEA 4.1: nav status 'V' means 'not provided', not 'invalid' (u-blox ZED-F9P)") {
-        const Sentence s = parse_one(
-            "$GNRMC,003956.00,A,4552.65403,S,17030.00668,E,0.025,,120419,,,A,V*07\r\n");
+        const Sentence s =
+            parse_one("$GNRMC,003956.00,A,4552.65403,S,17030.00668,E,0.025,,120419,,,A,V*07\r\n");
         CHECK(s.valid);
         CHECK(s.utc->tv_sec == utc(2019, 4, 12, 0, 39, 56));
     }
@@ -202,8 +201,8 @@ TEST_CASE("RMC field sets of NMEA 2.0 to 4.1", "[nmea]") {
 TEST_CASE("any two-letter talker", "[nmea]") {
     for (const std::string talker : {"GP", "GN", "GL", "GA", "GB", "BD", "GQ", "GI", "QZ", "ZZ"}) {
         CAPTURE(talker);
-        const Sentence s = parse_one(
-            framed(talker + "RMC,120000.00,A,4807.038,N,01131.000,E,0.0,0.0,010124,,,A"));
+        const Sentence s =
+            parse_one(framed(talker + "RMC,120000.00,A,4807.038,N,01131.000,E,0.0,0.0,010124,,,A"));
         CHECK(s.talker() == talker);
         CHECK(s.name() == talker + "RMC");
         CHECK(s.valid);
@@ -324,8 +323,8 @@ TEST_CASE("GLL with and without the NMEA 2.3 mode field", "[nmea]") {
     CHECK(parse_one(parser, framed("GPGLL,4404.14066,N,12118.85481,W,171925.00,A")).valid);
     CHECK(parse_one(parser, framed("GPGLL,4404.14066,N,12118.85481,W,171925.00,A,N")).reason ==
           InvalidReason::no_fix);
-    CHECK(parse_one(parser, "$GPGLL,0000.0000000,N,00000.0000000,E,212406.000,V,N*42\r\n")
-              .reason == InvalidReason::status_void);
+    CHECK(parse_one(parser, "$GPGLL,0000.0000000,N,00000.0000000,E,212406.000,V,N*42\r\n").reason ==
+          InvalidReason::status_void);
 }
 
 TEST_CASE("GNS: one mode character per constellation", "[nmea]") {
@@ -415,9 +414,9 @@ TEST_CASE("missing and empty fields", "[nmea]") {
 TEST_CASE("out-of-range and non-numeric fields are rejected and counted", "[nmea]") {
     Parser parser{floor_2000};
     SECTION("times") {
-        for (const char* time : {"240000", "236000", "235961", "120060", "126000", "12000",
-                                 "1200", "12a000", "120000,5", "120000.5x", "-12000", " 120000",
-                                 "120000 "}) {
+        for (const char* time :
+             {"240000", "236000", "235961", "120060", "126000", "12000", "1200", "12a000",
+              "120000,5", "120000.5x", "-12000", " 120000", "120000 "}) {
             CAPTURE(time);
             CHECK(parse(parser, rmc(time, "A", "200610")).empty());
         }
@@ -436,9 +435,9 @@ TEST_CASE("out-of-range and non-numeric fields are rejected and counted", "[nmea
               utc(2016, 2, 29, 12, 0, 0));
     }
     SECTION("ZDA dates") {
-        for (const char* dd_mm_yyyy : {"30,02,2016", "01,13,2016", "32,01,2016", "00,01,2016",
-                                       "1,01,2016", "01,1,2016", "01,01,16", "01,01,20160",
-                                       "01,01,2O16"}) {
+        for (const char* dd_mm_yyyy :
+             {"30,02,2016", "01,13,2016", "32,01,2016", "00,01,2016", "1,01,2016", "01,1,2016",
+              "01,01,16", "01,01,20160", "01,01,2O16"}) {
             CAPTURE(dd_mm_yyyy);
             CHECK(parse(parser, zda("120000", dd_mm_yyyy)).empty());
         }
@@ -514,8 +513,8 @@ TEST_CASE("two-digit years across the 2099/2100 pivot", "[nmea]") {
 
 TEST_CASE("1024-week rollover repair", "[nmea]") {
     SECTION("april6_2019.log: a Telit HE910 reporting 1999-08-22 after the 2019 rollover") {
-        const Sentence s = parse_one(
-            "$GPRMC,000231.42,A,4829.0005,N,00022.0016,E,0.16,212.28,220899,,,A*59\r\n");
+        const Sentence s =
+            parse_one("$GPRMC,000231.42,A,4829.0005,N,00022.0016,E,0.16,212.28,220899,,,A*59\r\n");
         CHECK(s.valid);
         CHECK(s.date_repaired);
         CHECK(s.utc->tv_sec == 1554595351); // date -u -d '2019-04-07 00:02:31' +%s
@@ -643,7 +642,7 @@ TEST_CASE("fractional seconds, any number of digits", "[nmea]") {
         {"120000.05", 50000000},
         {"120000.099", 99000000},
         {"120000.123456789", 123456789},
-        {"120000.1234567891", 123456789},  // beyond nanoseconds: truncated
+        {"120000.1234567891", 123456789},   // beyond nanoseconds: truncated
         {"120000.999999999999", 999999999}, // never rounded into the next second
     };
     for (const auto& [time, nanoseconds] : cases) {
@@ -669,7 +668,7 @@ std::string mixed_stream() {
     text += gga("235959.10");
     text += "$GPRMC,235959.10,A,4807.0\r\n"; // truncated, no checksum
     text += framed("GPGLL,4807.038,N,01131.000,E,235960.10,A,A");
-    text += "$GPRMC,000000.1";                // cut short by the next '$'
+    text += "$GPRMC,000000.1"; // cut short by the next '$'
     text += rmc("000000.10", "A", "010117");
     text += std::string("$GPGGA,000001.10,4807.0\0\0\0,N\r\n", 29);
     text += "$GPRMC,000001.10,A,4807.038,N,01131.000,E,022.4,084.4,010117,,,A*00\r\n";
@@ -719,8 +718,7 @@ TEST_CASE("chunked feeding: byte by byte and in random chunks gives the same", "
         got.clear();
         std::size_t at = 0;
         while (at < text.size()) {
-            const std::size_t length =
-                std::uniform_int_distribution<std::size_t>{0, 90}(random);
+            const std::size_t length = std::uniform_int_distribution<std::size_t>{0, 90}(random);
             const auto more = parse(chunked, std::string_view{text}.substr(at, length));
             got.insert(got.end(), more.begin(), more.end());
             at += length;
