@@ -15,6 +15,7 @@
 #include <toml++/toml.h>
 
 #include "shmrefclock/shm.hpp"
+#include "sources/nmea_device.hpp"
 
 namespace shmrefclock {
 
@@ -352,8 +353,17 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
             }
         } else if (k == "device") {
             if (auto device = v.string(node, k)) {
+                std::string host, port;
+                std::string url_error;
+                try {
+                    parse_tcp_url(*device, host, port);
+                } catch (const DeviceError& e) {
+                    url_error = e.what();
+                }
                 if (device->empty()) {
                     v.error(node.source(), "device must not be empty");
+                } else if (!url_error.empty()) {
+                    v.error(node.source(), fmt::format("device = {}", url_error));
                 } else {
                     rc.device = *device;
                     have_device = true;

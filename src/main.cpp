@@ -1,7 +1,12 @@
 // Command line (CLI11) -> config -> daemon or a subcommand. The only place
 // that maps failures to exit codes (DESIGN.md, "Command line"):
 // 0 ok, 1 configuration error, 2 usage error, 3 runtime failure.
+#include <fstream>
 #include <iostream>
+#include <chrono>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -11,6 +16,7 @@
 #include "config.hpp"
 #include "config_h.hpp"
 #include "daemon.hpp"
+#include "decode.hpp"
 #include "log.hpp"
 #include "monitor.hpp"
 #include "shmrefclock/shm.hpp"
@@ -29,7 +35,46 @@ struct Arguments {
     std::string units = "0-3";
     std::uint64_t count = 0;
     bool json = false;
+    std::string capture;
+    std::string not_before = "2000-01-01";
 };
+
+// YYYY-MM-DD -> a valid date.
+std::optional<std::chrono::year_month_day> parse_date(const std::string& text) {
+    int y = 0;
+    unsigned m = 0, d = 0;
+    char extra = 0;
+    if (text.size() != 10 || std::sscanf(text.c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &extra) != 3) {
+        return std::nullopt;
+    }
+    const std::chrono::year_month_day date{std::chrono::year{y}, std::chrono::month{m},
+                                           std::chrono::day{d}};
+    if (!date.ok()) {
+        return std::nullopt;
+    }
+    return date;
+}
+
+int run_decode(const Arguments& args) {
+    shmrefclock::DecodeOptions options;
+    options.json = args.json;
+    options.summary = &std::cerr;
+    auto floor = parse_date(args.not_before);
+    if (!floor) {
+        std::cerr << "--not-before: \"" << args.not_before << "\" is not a date YYYY-MM-DD\n";
+        return exit_usage;
+    }
+    options.not_before = *floor;
+    if (args.capture == "-") {
+        return shmrefclock::decode_capture(std::cin, std::cout, options);
+    }
+    std::ifstream in(args.capture, std::ios::binary);
+    if (!in) {
+        std::cerr << args.capture << ": cannot read: " << std::strerror(errno) << '\n';
+        return exit_runtime;
+    }
+    return shmrefclock::decode_capture(in, std::cout, options);
+}
 
 std::optional<shmrefclock::Config> load(const std::string& path) {
     try {
@@ -121,6 +166,16 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     monitor->add_flag("--json", args.json, "one JSON object per line");
 
+    auto* decode = app.add_subcommand(
+        "decode", "decode an NMEA capture and print the time each reporting cycle reports");
+    decode->add_flag("--json", args.json, "one JSON object per cycle");
+    decode->add_option("--not-before", args.not_before,
+                       "earliest plausible date (YYYY-MM-DD), for two-digit years and GPS "
+                       "week-rollover repair")
+        ->capture_default_str();
+    decode->add_option("capture", args.capture, "capture file, or - for standard input")
+        ->required();
+
     app.require_subcommand(0, 1);
     try {
         app.parse(argc, argv);
@@ -129,6 +184,9 @@ int main(int argc, char** argv) {
         return code == 0 ? exit_ok : exit_usage;
     }
 
+    if (decode->parsed()) {
+        return run_decode(args);
+    }
     if (monitor->parsed()) {
         return run_monitor(args, monitor_config->count() > 0);
     }

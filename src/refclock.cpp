@@ -10,6 +10,9 @@ Refclock::Refclock(const RefclockConfig& config, EventLoop& loop,
     if (config_.unit) {
         outputs_.push_back(make_shm_output(*config_.unit, config_.perm));
     }
+    if (!config_.sock.empty()) {
+        outputs_.push_back(make_chrony_sock_output(config_.sock));
+    }
     source_ = make_source(config_, loop, *this, directory);
 }
 

@@ -20,5 +20,8 @@ public:
 
 // The SHM unit output; throws ShmError when the segment is refused.
 std::unique_ptr<Output> make_shm_output(int unit, unsigned perm);
+// chrony's SOCK refclock socket at `path`; never throws for an absent chronyd
+// (it connects when chronyd appears).
+std::unique_ptr<Output> make_chrony_sock_output(const std::string& path);
 
 } // namespace shmrefclock

@@ -3,9 +3,16 @@
 #include <stdexcept>
 
 #include "config.hpp"
+#include "config_h.hpp"
+#include "sources/nmea.hpp"
 #include "sources/system.hpp"
 
 namespace shmrefclock {
+
+std::chrono::year_month_day release_date() {
+    return std::chrono::year{SHMREFCLOCK_RELEASE_YEAR} / SHMREFCLOCK_RELEASE_MONTH /
+           SHMREFCLOCK_RELEASE_DAY;
+}
 
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop,
                                     SourceSink& sink, const RefclockDirectory& directory) {
@@ -14,6 +21,7 @@ std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loo
     case SourceKind::system:
         return std::make_unique<SystemSource>(loop, sink, config.interval, config.precision);
     case SourceKind::nmea:
+        return std::make_unique<NmeaSource>(loop, sink, config, release_date());
     case SourceKind::pps:
         break;
     }

@@ -2,6 +2,7 @@
 // refclock.h: a driver only reports samples; the refclock publishes them).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,11 @@ public:
     // or nothing if it has none or has withdrawn it (stale).
     virtual std::optional<Sample> latest_sample(std::string_view name) const = 0;
 };
+
+// The earliest date a receiver can truly report: no GNSS receiver tells a
+// time before this release was made. It is the NMEA parser's floor for
+// two-digit years and GPS week-rollover repair (nmea_parser.hpp).
+std::chrono::year_month_day release_date();
 
 // Chosen in one place: the source a refclock's config asks for.
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop,

@@ -1,0 +1,69 @@
+#include "sources/pps_numbering.hpp"
+
+namespace shmrefclock {
+
+namespace {
+
+constexpr std::int64_t ns_per_s = 1'000'000'000;
+constexpr long half_second_ns = 500'000'000;
+
+// Round `carried` to the nearest second (half a second rounds up) and judge
+// the distance against the lock window.
+PulseNumbering round_to_second(PulseNumbering result) {
+    const timespec& carried = result.carried;
+    const time_t second = carried.tv_nsec >= half_second_ns ? carried.tv_sec + 1 : carried.tv_sec;
+    result.residual_ns = carried.tv_nsec >= half_second_ns ? carried.tv_nsec - ns_per_s
+                                                           : carried.tv_nsec;
+    if (result.residual_ns > pps_lock_window_ns || result.residual_ns < -pps_lock_window_ns) {
+        result.verdict = PulseVerdict::outside_window;
+        return result;
+    }
+    result.verdict = PulseVerdict::numbered;
+    result.second = timespec{second, 0};
+    return result;
+}
+
+} // namespace
+
+std::string_view to_string(PulseVerdict verdict) {
+    switch (verdict) {
+    case PulseVerdict::numbered:
+        return "numbered";
+    case PulseVerdict::no_lock_time:
+        return "lock has no current time";
+    case PulseVerdict::lock_stale:
+        return "lock sample is more than 2 s old";
+    case PulseVerdict::lock_in_future:
+        return "lock sample is more than 2 s after the pulse";
+    case PulseVerdict::outside_window:
+        return "lock time is more than 0.4 s from a second";
+    }
+    return "?";
+}
+
+PulseNumbering number_pulse(timespec pulse, const std::optional<Sample>& lock) {
+    PulseNumbering result;
+    if (!lock) {
+        result.verdict = PulseVerdict::no_lock_time;
+        return result;
+    }
+    result.lock_age_ns = timespec_diff_ns(pulse, lock->receive_time);
+    result.carried = timespec_add(lock->reference_time, result.lock_age_ns);
+    if (result.lock_age_ns < -pps_max_lock_age_ns) {
+        result.verdict = PulseVerdict::lock_in_future;
+        return result;
+    }
+    if (result.lock_age_ns > pps_max_lock_age_ns) {
+        result.verdict = PulseVerdict::lock_stale;
+        return result;
+    }
+    return round_to_second(result);
+}
+
+PulseNumbering number_pulse_by_system_clock(timespec pulse) {
+    PulseNumbering result;
+    result.carried = pulse;
+    return round_to_second(result);
+}
+
+} // namespace shmrefclock

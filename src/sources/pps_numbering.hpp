@@ -1,0 +1,66 @@
+// Which second a PPS pulse marks (DESIGN.md, "Behaviour", PPS). Pure: the
+// pulse's kernel timestamp and the lock's latest sample in, a second or the
+// reason for dropping the pulse out; no fds, no clocks read here.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string_view>
+
+#include "shmrefclock/sample.hpp"
+
+namespace shmrefclock {
+
+// A lock sample received more than this before the pulse is stale
+// (DESIGN.md: "older than 2 s"); chrony's RCL_AddPulse() ignores a pulse more
+// than 2 s away from its lock's sample in either direction, and so do we.
+// Exactly 2 s is accepted.
+inline constexpr std::int64_t pps_max_lock_age_ns = 2'000'000'000;
+// The lock's time carried to the pulse must be within this of the second it
+// rounds to (DESIGN.md, "chrony's lock window"). Exactly 0.4 s is accepted.
+inline constexpr std::int64_t pps_lock_window_ns = 400'000'000;
+
+enum class PulseVerdict {
+    numbered,
+    // The lock refclock has no current sample (never had one, or withdrawn).
+    no_lock_time,
+    // Its latest sample was received more than 2 s before the pulse.
+    lock_stale,
+    // Its latest sample was received more than 2 s after the pulse: the
+    // pulse waited that long to be handled, or the clock stepped.
+    lock_in_future,
+    // The carried-forward time is more than 0.4 s from any second.
+    outside_window,
+};
+
+// A short phrase for logs, e.g. "lock sample is more than 2 s old".
+std::string_view to_string(PulseVerdict verdict);
+
+struct PulseNumbering {
+    PulseVerdict verdict = PulseVerdict::no_lock_time;
+    // The second the pulse marks (tv_nsec 0); set when numbered.
+    timespec second{};
+    // The lock's time at the pulse: its reference time + (pulse − its
+    // receive time); the pulse itself for the system clock. Set unless there
+    // is no lock sample.
+    timespec carried{};
+    // carried − the nearest second, in [-0.5 s, +0.5 s); set with `carried`
+    // once the lock's age has passed.
+    std::int64_t residual_ns = 0;
+    // pulse − the lock sample's receive time (negative when the sample
+    // arrived after the edge but before the pulse was handled, which is
+    // legitimate: the loop may see both in one batch); 0 for the system
+    // clock.
+    std::int64_t lock_age_ns = 0;
+};
+
+// Number a pulse from a refclock's latest sample (its `offset` already
+// applied, as RefclockDirectory returns it).
+PulseNumbering number_pulse(timespec pulse, const std::optional<Sample>& lock);
+
+// lock = "system": the system clock numbers the pulse, i.e. the carried time
+// is the pulse's own kernel timestamp.
+PulseNumbering number_pulse_by_system_clock(timespec pulse);
+
+} // namespace shmrefclock
