@@ -73,13 +73,34 @@ constexpr KeyRule refclock_keys[] = {
     {"sock", true, true, true},       {"pps", true, false, false},
 };
 
+// Messages quote what the file says, and a file can hold any byte: escape
+// control characters so that each problem stays one printable line
+// (found by tests/fuzz/fuzz_config.cpp: toml++ quotes the offending byte).
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (byte < 0x20 || byte == 0x7f) {
+            out += fmt::format("\\x{:02x}", byte);
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 class Validator {
 public:
     explicit Validator(std::string path) : path_(std::move(path)) {}
 
     void error(const toml::source_region& where, const std::string& message) {
-        errors_.push_back(
-            fmt::format("{}:{}:{}: {}", path_, where.begin.line, where.begin.column, message));
+        errors_.push_back(fmt::format("{}:{}:{}: {}", path_, where.begin.line, where.begin.column,
+                                      printable(message)));
     }
     bool failed() const { return !errors_.empty(); }
     std::string report() const {
@@ -475,7 +496,7 @@ Config parse_config(std::string_view text, const std::string& path) {
     } catch (const toml::parse_error& e) {
         const auto& begin = e.source().begin;
         throw ConfigError(fmt::format("{}:{}:{}: {}", path, begin.line, begin.column,
-                                      std::string(e.description())));
+                                      printable(e.description())));
     }
 
     Validator v(path);

@@ -29,6 +29,8 @@ std::string_view to_string(PulseVerdict verdict) {
     switch (verdict) {
     case PulseVerdict::numbered:
         return "numbered";
+    case PulseVerdict::pulse_late:
+        return "pulse was handled more than 2 s after its edge";
     case PulseVerdict::no_lock_time:
         return "lock has no current time";
     case PulseVerdict::lock_stale:
@@ -41,8 +43,12 @@ std::string_view to_string(PulseVerdict verdict) {
     return "?";
 }
 
-PulseNumbering number_pulse(timespec pulse, const std::optional<Sample>& lock) {
+PulseNumbering number_pulse(timespec pulse, const std::optional<Sample>& lock, timespec handled) {
     PulseNumbering result;
+    if (timespec_diff_ns(handled, pulse) > pps_max_lock_age_ns) {
+        result.verdict = PulseVerdict::pulse_late;
+        return result;
+    }
     if (!lock) {
         result.verdict = PulseVerdict::no_lock_time;
         return result;
@@ -60,8 +66,12 @@ PulseNumbering number_pulse(timespec pulse, const std::optional<Sample>& lock) {
     return round_to_second(result);
 }
 
-PulseNumbering number_pulse_by_system_clock(timespec pulse) {
+PulseNumbering number_pulse_by_system_clock(timespec pulse, timespec handled) {
     PulseNumbering result;
+    if (timespec_diff_ns(handled, pulse) > pps_max_lock_age_ns) {
+        result.verdict = PulseVerdict::pulse_late;
+        return result;
+    }
     result.carried = pulse;
     return round_to_second(result);
 }

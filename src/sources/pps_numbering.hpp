@@ -3,6 +3,7 @@
 // reason for dropping the pulse out; no fds, no clocks read here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <ctime>
 #include <optional>
@@ -12,10 +13,10 @@
 
 namespace shmrefclock {
 
-// A lock sample received more than this before the pulse is stale
-// (DESIGN.md: "older than 2 s"); chrony's RCL_AddPulse() ignores a pulse more
-// than 2 s away from its lock's sample in either direction, and so do we.
-// Exactly 2 s is accepted.
+// The limit on ages (exactly 2 s is accepted): a lock sample received more
+// than this before the pulse is stale (DESIGN.md: "older than 2 s"), and like
+// chrony's RCL_AddPulse() we also refuse one received more than this after
+// the pulse; a pulse handled more than this after its edge is late.
 inline constexpr std::int64_t pps_max_lock_age_ns = 2'000'000'000;
 // The lock's time carried to the pulse must be within this of the second it
 // rounds to (DESIGN.md, "chrony's lock window"). Exactly 0.4 s is accepted.
@@ -23,6 +24,10 @@ inline constexpr std::int64_t pps_lock_window_ns = 400'000'000;
 
 enum class PulseVerdict {
     numbered,
+    // The pulse reached the event loop more than 2 s after its edge (a
+    // stalled loop, or an old event reported by a freshly opened device):
+    // its sample would be stale before it is read.
+    pulse_late,
     // The lock refclock has no current sample (never had one, or withdrawn).
     no_lock_time,
     // Its latest sample was received more than 2 s before the pulse.
@@ -33,6 +38,7 @@ enum class PulseVerdict {
     // The carried-forward time is more than 0.4 s from any second.
     outside_window,
 };
+inline constexpr std::size_t pulse_verdict_count = 6;
 
 // A short phrase for logs, e.g. "lock sample is more than 2 s old".
 std::string_view to_string(PulseVerdict verdict);
@@ -55,12 +61,13 @@ struct PulseNumbering {
     std::int64_t lock_age_ns = 0;
 };
 
-// Number a pulse from a refclock's latest sample (its `offset` already
-// applied, as RefclockDirectory returns it).
-PulseNumbering number_pulse(timespec pulse, const std::optional<Sample>& lock);
+// Number a pulse (the kernel's timestamp of the edge) from a refclock's
+// latest sample (its `offset` already applied, as RefclockDirectory returns
+// it). `handled`: CLOCK_REALTIME when the pulse reached the event loop.
+PulseNumbering number_pulse(timespec pulse, const std::optional<Sample>& lock, timespec handled);
 
 // lock = "system": the system clock numbers the pulse, i.e. the carried time
 // is the pulse's own kernel timestamp.
-PulseNumbering number_pulse_by_system_clock(timespec pulse);
+PulseNumbering number_pulse_by_system_clock(timespec pulse, timespec handled);
 
 } // namespace shmrefclock

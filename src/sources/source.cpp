@@ -5,6 +5,7 @@
 #include "config.hpp"
 #include "config_h.hpp"
 #include "sources/nmea.hpp"
+#include "sources/pps.hpp"
 #include "sources/system.hpp"
 
 namespace shmrefclock {
@@ -16,14 +17,13 @@ std::chrono::year_month_day release_date() {
 
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop,
                                     SourceSink& sink, const RefclockDirectory& directory) {
-    (void)directory; // for pps
     switch (config.source) {
     case SourceKind::system:
         return std::make_unique<SystemSource>(loop, sink, config.interval, config.precision);
     case SourceKind::nmea:
         return std::make_unique<NmeaSource>(loop, sink, config, release_date());
     case SourceKind::pps:
-        break;
+        return std::make_unique<PpsSource>(config, loop, sink, directory);
     }
     throw std::runtime_error("refclock \"" + config.name + "\": source \"" +
                              std::string(to_string(config.source)) +

@@ -1,0 +1,111 @@
+// source = "pps": kernel PPS through the RFC 2783 API (<sys/timepps.h>,
+// pps-tools), each pulse numbered by the `lock` refclock or the system clock
+// (pps_numbering.hpp).
+//
+// One thread per open device does nothing but block in time_pps_fetch() (1 s
+// timeout) and forward what it returns through a pipe to the event loop
+// (DESIGN.md, "Architecture": "a PPS wait that must block may own one
+// thread"). The pulse's time is the kernel's timestamp of the edge, so
+// neither the thread's nor the loop's wake-up latency enters the sample.
+//
+// The device is never fatal: a missing, refused or vanished /dev/ppsN is
+// retried with back-off (1 s doubling to 30 s) and reported by health().
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config.hpp"
+#include "event_loop.hpp"
+#include "log.hpp"
+#include "sources/pps_numbering.hpp"
+#include "sources/source.hpp"
+
+namespace shmrefclock {
+
+class PpsSource : public Source {
+public:
+    PpsSource(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
+              const RefclockDirectory& directory);
+    // Joins the fetch thread: up to its 1 s fetch timeout.
+    ~PpsSource() override;
+    PpsSource(const PpsSource&) = delete;
+    PpsSource& operator=(const PpsSource&) = delete;
+
+    void start() override;
+    std::string health() const override { return health_; }
+
+    // No pulse published for this long: withdraw (DESIGN.md: a source that
+    // stops delivering goes stale within 2 s).
+    static constexpr std::int64_t stale_after_ns = 2'000'000'000;
+    // No fetch result at all for this long: reopen the device. The kernel
+    // does not fail PPS_FETCH on a device that was unregistered (a USB
+    // adapter unplugged, pps-ldisc detached); its waits just time out, so
+    // silence is the only sign. Reopening is harmless when the receiver
+    // merely has no pulse output (many do not pulse without a fix).
+    static constexpr std::int64_t reopen_after_silence_ns = 5'000'000'000;
+
+    // Fetch results that did not become a sample, by reason.
+    struct Counters {
+        std::uint64_t published = 0;
+        std::uint64_t repeated = 0; // sequence number seen before: no new pulse
+        std::array<std::uint64_t, pulse_verdict_count> by_verdict{}; // by PulseVerdict
+    };
+
+    const Counters& counters() const { return counters_; }
+
+    // What the fetch thread sends for each time_pps_fetch() return.
+    struct FetchRecord;
+
+private:
+    struct Capture;
+
+    void open_device();
+    void fail(const std::string& message);
+    void close_device();
+    void on_records(const timespec& stamp);
+    void on_record(const FetchRecord& record, const timespec& stamp);
+    void on_device_timer();
+    void on_stale_timer();
+    // `log`: false for failures, which device_log_ reports.
+    void set_health(std::string health, bool log = true);
+    std::string lock_description() const;
+
+    std::string name_;
+    std::string device_;
+    std::string lock_;
+    PpsEdge edge_;
+    EventLoop& loop_;
+    SourceSink& sink_;
+    const RefclockDirectory& directory_;
+
+    // While the device is closed: when to retry opening it. While it is
+    // open: the silence watchdog (reopen_after_silence_ns).
+    Timer device_timer_;
+    // stale_after_ns after the latest published sample.
+    Timer stale_timer_;
+    EventLoop::Registration device_timer_watch_ = 0;
+    EventLoop::Registration stale_timer_watch_ = 0;
+    EventLoop::Registration records_watch_ = 0;
+    std::unique_ptr<Capture> capture_;
+
+    std::int64_t retry_delay_s_ = 1;
+    std::optional<unsigned long> last_sequence_;
+    unsigned long last_other_sequence_ = 0;
+    bool valid_ = false;    // a sample is published and not withdrawn
+    bool starting_ = false; // inside start()
+    Counters counters_;
+
+    std::string health_;
+    // Health changes are logged at info, each distinct text at most every
+    // 60 s: a lock that flaps every other second must not flood the journal.
+    std::map<std::string, std::chrono::steady_clock::time_point> health_logged_;
+    RateLimitedLog device_log_;
+};
+
+} // namespace shmrefclock
