@@ -1,7 +1,7 @@
 #!/bin/bash
 # The test command (README, .ci/run): install what is missing, then build and
 # run every suite twice, once plain with -Werror and once with ASan + UBSan
-# (-fno-sanitize-recover=all), then fuzz the NMEA parser. Ends with one line
+# (-fno-sanitize-recover=all), then run the fuzz targets. Ends with one line
 # "N passed, N failed, N skipped" counted from meson's testlog.json files.
 set -uo pipefail
 cd "$(dirname "$0")/.."
