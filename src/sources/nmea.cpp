@@ -116,6 +116,7 @@ void NmeaSource::open_device() {
         return;
     }
     spdlog::info("{}: opened {} ({})", config_.name, config_.device, device_.description);
+    opened_monotonic_ = monotonic_now();
     device_errors_.reset();
     parser_.reset();
     cycle_.clear();
@@ -157,9 +158,16 @@ void NmeaSource::on_first_byte(const timespec& stamp) {
         start = timespec_add(stamp, -(queued - 1) * byte_time_ns(config_.baud));
     }
     in_cycle_ = true;
-    cycle_stamped_ = true;
     cycle_start_ = start;
     cycle_start_monotonic_ = monotonic_now();
+    // Right after an open the line's past is unknown (tcflush dropped what
+    // was queued; a TCP peer sends from wherever it is): a byte that comes
+    // at once may be the middle of a cycle, and its stamp would be late by
+    // the part we missed. Only a line seen quiet for as long as a gap that
+    // ends a cycle vouches for the stamp.
+    cycle_stamped_ =
+        timespec_diff_ns(cycle_start_monotonic_, opened_monotonic_) >= 2 * batch_period_ns;
+    cycle_sentences_ = 0;
     cycle_.clear();
     // From here on the batch timer reads; the fd would wake us per byte.
     unwatch_device();
@@ -198,6 +206,7 @@ void NmeaSource::on_batch() {
                    "the baud rate?)");
         cycle_.clear();
         cycle_stamped_ = false;
+        cycle_sentences_ = 0;
         cycle_start_monotonic_ = monotonic_now();
         return;
     }
@@ -215,7 +224,10 @@ bool NmeaSource::read_available(std::size_t& got) {
         if (n > 0) {
             got += static_cast<std::size_t>(n);
             parser_.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)),
-                         [this](const nmea::Sentence& sentence) { cycle_.add(sentence); });
+                         [this](const nmea::Sentence& sentence) {
+                             cycle_.add(sentence);
+                             ++cycle_sentences_;
+                         });
             continue;
         }
         if (n < 0 && errno == EINTR) {
@@ -243,12 +255,23 @@ void NmeaSource::finish_cycle() {
         reported_ = now;
     }
     const nmea::Sentence* time = cycle_.time();
+    if (time == nullptr && cycle_sentences_ == 0) {
+        // Nothing that bears a time: line noise between cycles, or a cycle
+        // whose every sentence failed its checksum. That says nothing about
+        // the fix, so like a missed cycle it neither counts nor breaks the
+        // run of agreeing cycles (the next time is still checked against
+        // the time elapsed since the last one).
+        return;
+    }
     if (time == nullptr) {
         check_.consecutive = 0;
         set_health(published_ ? health_ : "no fix");
         return;
     }
     if (!cycle_stamped_) {
+        spdlog::debug("{}: cycle {} from {} not published: its first byte was not seen after a "
+                      "quiet line",
+                      config_.name, format_utc(*time->utc), time->name());
         return;
     }
     if (time->leap_second) {
@@ -294,7 +317,10 @@ void NmeaSource::on_stale() {
     spdlog::warn("{}: no valid time for 2 s; withdrawing the sample", config_.name);
     sink_.withdraw();
     published_ = false;
-    check_.reset();
+    // The last good cycle is kept: a cycle whose time follows it by the time
+    // elapsed is published at once (one unreadable cycle is already 2 s
+    // without a time). A cycle without a fix has restarted the count, a
+    // time that jumped is caught by the check, a reopen starts afresh.
     set_health("stale: no valid time for 2 s");
 }
 

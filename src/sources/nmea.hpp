@@ -84,8 +84,11 @@ private:
     bool in_cycle_ = false;
     // The cycle began after a quiet line, so its first byte's stamp is good.
     bool cycle_stamped_ = false;
+    // Time-bearing sentences (valid or not) decoded in the cycle.
+    int cycle_sentences_ = 0;
     timespec cycle_start_{};
     timespec cycle_start_monotonic_{};
+    timespec opened_monotonic_{};
     CycleCheck check_;
     bool published_ = false;
     nmea::Counters reported_{};

@@ -213,16 +213,16 @@ void PpsSource::open_device() {
     capture->records_write.reset(pipe_fds[1]);
     {
         const AllSignalsBlocked blocked;
-        capture->thread = std::jthread(forward_fetches, handle, capture->records_write.get(),
-                                       assert_edge);
+        capture->thread =
+            std::jthread(forward_fetches, handle, capture->records_write.get(), assert_edge);
     }
     capture_ = std::move(capture);
     records_watch_ = loop_.watch(capture_->records_read.get(),
                                  [this](const timespec& stamp) { on_records(stamp); });
     last_sequence_.reset();
     device_log_.reset();
-    spdlog::info("{}: capturing the {} edge of {}, numbered by {}", name_, to_string(edge_),
-                 device_, lock_description());
+    log_info(fmt::format("capturing the {} edge of {}, numbered by {}", to_string(edge_), device_,
+                         lock_description()));
     set_health(fmt::format("waiting for pulses on {}", device_));
 }
 
@@ -247,9 +247,8 @@ void PpsSource::close_device() {
 
 void PpsSource::on_records(const timespec& stamp) {
     FetchRecord record;
-    while (capture_ &&
-           ::read(capture_->records_read.get(), &record, sizeof record) ==
-               static_cast<ssize_t>(sizeof record)) {
+    while (capture_ && ::read(capture_->records_read.get(), &record, sizeof record) ==
+                           static_cast<ssize_t>(sizeof record)) {
         on_record(record, stamp);
     }
 }
@@ -339,7 +338,6 @@ void PpsSource::on_record(const FetchRecord& record, const timespec& stamp) {
     // second itself (sock_sample.pulse).
     sample.pulse = lock_ == "system";
     sink_.publish(sample);
-    ++counters_.published;
     valid_ = true;
     stale_timer_.arm(stale_after_ns, 0);
     set_health(fmt::format("locked to {}", lock_description()));
@@ -351,10 +349,19 @@ void PpsSource::on_stale_timer() {
     }
     valid_ = false;
     sink_.withdraw();
-    spdlog::debug("{}: no pulse numbered for {} s: sample withdrawn", name_,
-                  stale_after_ns / ns_per_s);
+    log_info(
+        fmt::format("no pulse numbered for {} s: sample withdrawn", stale_after_ns / ns_per_s));
     if (health_.starts_with("locked to ")) {
         set_health(fmt::format("waiting for pulses on {}", device_));
+    }
+}
+
+void PpsSource::log_info(const std::string& message) {
+    const auto now = std::chrono::steady_clock::now();
+    auto [it, first] = info_logged_.try_emplace(message, now);
+    if (first || now - it->second >= std::chrono::seconds(60)) {
+        it->second = now;
+        spdlog::info("{}: {}", name_, message);
     }
 }
 
@@ -363,11 +370,8 @@ void PpsSource::set_health(std::string health, bool log) {
         return;
     }
     health_ = std::move(health);
-    const auto now = std::chrono::steady_clock::now();
-    auto [it, first] = health_logged_.try_emplace(health_, now);
-    if (log && (first || now - it->second >= std::chrono::seconds(60))) {
-        it->second = now;
-        spdlog::info("{}: {}", name_, health_);
+    if (log) {
+        log_info(health_);
     }
     // During start() the daemon reports STATUS= itself, after READY=1.
     if (!starting_) {

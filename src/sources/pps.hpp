@@ -50,16 +50,17 @@ public:
     // merely has no pulse output (many do not pulse without a fix).
     static constexpr std::int64_t reopen_after_silence_ns = 5'000'000'000;
 
-    // Fetch results that did not become a sample, by reason.
+    // What became of the pulses fetched since start().
     struct Counters {
-        std::uint64_t published = 0;
         std::uint64_t repeated = 0; // sequence number seen before: no new pulse
-        std::array<std::uint64_t, pulse_verdict_count> by_verdict{}; // by PulseVerdict
+        // Indexed by PulseVerdict: numbered (published) or why dropped.
+        std::array<std::uint64_t, pulse_verdict_count> by_verdict{};
     };
 
     const Counters& counters() const { return counters_; }
 
-    // What the fetch thread sends for each time_pps_fetch() return.
+    // What the fetch thread sends for each time_pps_fetch() return (public
+    // for the thread's function in pps.cpp).
     struct FetchRecord;
 
 private:
@@ -70,10 +71,13 @@ private:
     void close_device();
     void on_records(const timespec& stamp);
     void on_record(const FetchRecord& record, const timespec& stamp);
-    void on_device_timer();
     void on_stale_timer();
     // `log`: false for failures, which device_log_ reports.
     void set_health(std::string health, bool log = true);
+    // State changes are logged at info, each distinct text at most every
+    // 60 s: a lock that flaps every other second, or a silent device reopened
+    // every 5 s, must not flood the journal.
+    void log_info(const std::string& message);
     std::string lock_description() const;
 
     std::string name_;
@@ -84,8 +88,7 @@ private:
     SourceSink& sink_;
     const RefclockDirectory& directory_;
 
-    // While the device is closed: when to retry opening it. While it is
-    // open: the silence watchdog (reopen_after_silence_ns).
+    // When to retry opening the device.
     Timer device_timer_;
     // stale_after_ns after the latest published sample.
     Timer stale_timer_;
@@ -102,9 +105,7 @@ private:
     Counters counters_;
 
     std::string health_;
-    // Health changes are logged at info, each distinct text at most every
-    // 60 s: a lock that flaps every other second must not flood the journal.
-    std::map<std::string, std::chrono::steady_clock::time_point> health_logged_;
+    std::map<std::string, std::chrono::steady_clock::time_point> info_logged_;
     RateLimitedLog device_log_;
 };
 

@@ -12,8 +12,8 @@ constexpr long half_second_ns = 500'000'000;
 PulseNumbering round_to_second(PulseNumbering result) {
     const timespec& carried = result.carried;
     const time_t second = carried.tv_nsec >= half_second_ns ? carried.tv_sec + 1 : carried.tv_sec;
-    result.residual_ns = carried.tv_nsec >= half_second_ns ? carried.tv_nsec - ns_per_s
-                                                           : carried.tv_nsec;
+    result.residual_ns =
+        carried.tv_nsec >= half_second_ns ? carried.tv_nsec - ns_per_s : carried.tv_nsec;
     if (result.residual_ns > pps_lock_window_ns || result.residual_ns < -pps_lock_window_ns) {
         result.verdict = PulseVerdict::outside_window;
         return result;
