@@ -74,16 +74,16 @@ struct PpsSource::Capture {
 
 namespace {
 
-// The fetch thread's whole job. It blocks in time_pps_fetch() and forwards
-// every return to the loop; it decides nothing about pulses. It ends itself
-// on an error or after a silence, so that the loop never waits to join it
-// (a stalled loop would delay every other source's receive stamps).
 void send_record(int out, const PpsSource::FetchRecord& record) {
     // Non-blocking: a full pipe means the loop is stuck, and then this pulse
     // is lost either way.
     [[maybe_unused]] const ssize_t written = ::write(out, &record, sizeof record);
 }
 
+// The fetch thread's whole job. It blocks in time_pps_fetch() and forwards
+// every return to the loop; it decides nothing about pulses. It ends itself
+// on an error or after a silence, so that the loop never waits to join it
+// (a stalled loop would delay every other source's receive stamps).
 void forward_fetches(const std::stop_token& stop, pps_handle_t handle, int out, bool assert_edge) {
     int silent = 0;
     while (!stop.stop_requested()) {
