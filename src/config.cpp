@@ -434,7 +434,11 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
                             have_name ? fmt::format(" \"{}\"", rc.name) : ""));
         ok = false;
     }
-    if (source && *source != SourceKind::system) {
+    // A pps refclock may leave `device` out when its lock is an nmea refclock
+    // with pps = "dcd": the device is the one the line discipline creates,
+    // whose number is only known at run time (checked in
+    // check_refclocks_together).
+    if (source && *source == SourceKind::nmea) {
         require(have_device, "device");
     }
     if (source && *source == SourceKind::pps) {
@@ -483,6 +487,20 @@ void check_refclocks_together(Validator& v, const toml::array& tables, Config& c
                     fmt::format("lock = \"{}\" is a pps refclock; a pulse must be numbered by a "
                                 "source that tells the time (nmea or system)",
                                 rc.lock));
+        }
+    }
+    for (std::size_t i = 0; i < config.refclocks.size(); ++i) {
+        const RefclockConfig& rc = config.refclocks[i];
+        if (!usable[i] || rc.source != SourceKind::pps || !rc.device.empty()) {
+            continue;
+        }
+        auto it = by_name.find(rc.lock);
+        if (it == by_name.end() || !it->second->pps_dcd) {
+            v.error(tables[i].as_table()->source(),
+                    fmt::format("[[refclock]] \"{}\" is missing the required key 'device' (it "
+                                "may be left out only when lock names an nmea refclock with pps "
+                                "= \"dcd\")",
+                                rc.name));
         }
     }
 }
@@ -575,7 +593,8 @@ std::string describe(const Config& config) {
                                rc.pps_dcd ? ", PPS on DCD" : "");
             break;
         case SourceKind::pps:
-            out += fmt::format(", device {}, {} edge, numbered by {}", rc.device,
+            out += fmt::format(", device {}, {} edge, numbered by {}",
+                               rc.device.empty() ? "DCD of " + rc.lock : rc.device,
                                to_string(rc.edge), rc.lock);
             break;
         }

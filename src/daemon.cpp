@@ -142,6 +142,15 @@ std::optional<Sample> Daemon::latest_sample(std::string_view name) const {
     return std::nullopt;
 }
 
+std::optional<std::string> Daemon::pps_device(std::string_view name) const {
+    for (const auto& refclock : refclocks_) {
+        if (refclock->config().name == name) {
+            return refclock->pps_device();
+        }
+    }
+    return std::nullopt;
+}
+
 void Daemon::report_status() {
     std::string line = status_note_;
     for (const auto& refclock : refclocks_) {

@@ -24,6 +24,7 @@ public:
     int run();
 
     std::optional<Sample> latest_sample(std::string_view name) const override;
+    std::optional<std::string> pps_device(std::string_view name) const override;
 
 private:
     std::vector<std::unique_ptr<Refclock>> build(const Config& config);

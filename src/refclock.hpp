@@ -32,6 +32,7 @@ public:
     std::string describe_outputs() const;
     // The latest published sample (offset applied), while the source is current.
     const std::optional<Sample>& latest() const { return latest_; }
+    std::optional<std::string> pps_device() const { return source_->pps_device(); }
 
     void publish(const Sample& sample) override;
     void withdraw() override;

@@ -111,8 +111,8 @@ void forward_fetches(const std::stop_token& stop, pps_handle_t handle, int out, 
 
 PpsSource::PpsSource(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
                      const RefclockDirectory& directory)
-    : name_(config.name), device_(config.device), lock_(config.lock), edge_(config.edge),
-      loop_(loop), sink_(sink), directory_(directory),
+    : name_(config.name), device_(config.device), dcd_(config.device.empty()), lock_(config.lock),
+      edge_(config.edge), loop_(loop), sink_(sink), directory_(directory),
       health_(fmt::format("not started ({})", config.device)) {}
 
 PpsSource::~PpsSource() {
@@ -146,6 +146,16 @@ std::string PpsSource::lock_description() const {
 
 void PpsSource::open_device() {
     close_device();
+    if (dcd_) {
+        // pps = "dcd" on the lock: the line discipline on its serial port
+        // registered a /dev/ppsN whose number is only known now.
+        auto found = directory_.pps_device(lock_);
+        if (!found) {
+            fail(fmt::format("no PPS device on {}'s DCD line yet", lock_));
+            return;
+        }
+        device_ = *found;
+    }
     // Read-only is enough: fetching needs no write access, and setting
     // parameters is a matter of CAP_SYS_TIME, not of the file mode.
     UniqueFd device(::open(device_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));

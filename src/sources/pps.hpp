@@ -82,6 +82,8 @@ private:
 
     std::string name_;
     std::string device_;
+    // `device` left out: the PPS device of the lock's DCD line (pps = "dcd").
+    bool dcd_ = false;
     std::string lock_;
     PpsEdge edge_;
     EventLoop& loop_;

@@ -37,6 +37,9 @@ public:
     virtual void start() = 0;
     // A short state for STATUS= and logs, e.g. "3D fix" or "no device".
     virtual std::string health() const = 0;
+    // The /dev/ppsN this source's device carries (nmea with pps = "dcd"),
+    // while it is open.
+    virtual std::optional<std::string> pps_device() const { return std::nullopt; }
 };
 
 // The other refclocks, as a PPS source sees them to number its pulses
@@ -47,6 +50,8 @@ public:
     // The named refclock's latest published sample (its `offset` applied),
     // or nothing if it has none or has withdrawn it (stale).
     virtual std::optional<Sample> latest_sample(std::string_view name) const = 0;
+    // The PPS device the named refclock's source carries (pps = "dcd").
+    virtual std::optional<std::string> pps_device(std::string_view name) const = 0;
 };
 
 // The earliest date a receiver can truly report: no GNSS receiver tells a

@@ -135,3 +135,12 @@ TEST_CASE("a refclock may publish to a chrony socket only, or to both") {
     CHECK(c.refclocks[1].pps_dcd);
     CHECK_THAT(describe(c), Catch::Contains("chrony SOCK /run/chrony.a.sock"));
 }
+
+TEST_CASE("a pps refclock locked to an nmea refclock with pps = dcd needs no device") {
+    const Config c = parse("[[refclock]]\nname = \"gps\"\nsource = \"nmea\"\ndevice = "
+                           "\"/dev/ttyUSB0\"\nunit = 0\npps = \"dcd\"\n"
+                           "[[refclock]]\nname = \"pps\"\nsource = \"pps\"\nlock = \"gps\"\n"
+                           "unit = 1\n");
+    CHECK(c.refclocks[1].device.empty());
+    CHECK_THAT(describe(c), Catch::Contains("device DCD of gps"));
+}
