@@ -32,7 +32,6 @@ bytes inside the cycle (`inside`), send bytes between cycles (`between`),
 send nothing (`silent`).
 """
 
-import calendar
 import dataclasses
 import errno
 import os
@@ -171,13 +170,14 @@ class CycleRecord:
     delivered: bool        # someone had the device open at the first byte
     dropped: int           # bytes the device did not take (buffer full)
     max_late_ns: int = 0   # the latest a byte was written after its due time
+    max_gap_ns: int = 0    # the longest time between two bytes' writes
 
     @property
     def stalled(self):
-        """This process was held up mid-cycle for about a batch period (25
+        """This process was held up mid-cycle for most of a batch period (25
         ms): the daemon may rightly see two cycles. Nothing wrong may be
         published, but the cycle may be lost."""
-        return self.max_late_ns > 15_000_000
+        return self.max_gap_ns > 15_000_000
 
     @property
     def reported_ns(self):
@@ -199,10 +199,11 @@ class FakeReceiver:
         self.fix = True
         self.silent = False
         self.cycles = []        # CycleRecord, in order
-        self.opens = []         # realtime ns the device was opened (pty) / connected (tcp)
+        self.opens = []         # realtime ns: opened (pty), connected (tcp)
         self.closes = []        # realtime ns it was closed by the other side
         self.pty_events = []    # (realtime ns, "closed"/"created") by us
-        self.chunks = []        # between-cycle writes: (start ns, end ns, size, dropped)
+        # Between-cycle writes: (start ns, end ns, size, dropped).
+        self.chunks = []
         self._lock = threading.RLock()
         self._cycle_written = threading.Condition(self._lock)
         self._stop = threading.Event()
@@ -229,7 +230,7 @@ class FakeReceiver:
     def open_pty(self):
         """A new pty behind the symlink (atomically replaced)."""
         master, slave = os.openpty()
-        tty.setraw(slave)  # no echo, no line editing before the daemon's own setup
+        tty.setraw(slave)  # no echo before the daemon sets the line up
         target = os.ttyname(slave)
         os.close(slave)    # only the daemon holds the slave: see opens/closes
         os.set_blocking(master, False)
@@ -373,9 +374,9 @@ class FakeReceiver:
     def _write_paced(self, data, start_ns):
         """Byte i at start + i byte times; bytes the device did not take are
         dropped (a UART overruns too). (first_write_ns, first_written_ns,
-        end_ns, dropped, max_late_ns)."""
-        first = first_done = None
-        dropped = max_late = 0
+        end_ns, dropped, max_late_ns, max_gap_ns)."""
+        first = first_done = previous = None
+        dropped = max_late = max_gap = 0
         for i in range(len(data)):
             due = start_ns + i * self.byte_ns
             if sleep_until(due, self._stop):
@@ -384,9 +385,13 @@ class FakeReceiver:
             taken = self._write(data[i:i + 1])
             if first is None:
                 first, first_done = before, realtime_ns()
+            else:
+                max_gap = max(max_gap, before - previous)
+            previous = before
             max_late = max(max_late, before - due)
             dropped += 1 - taken
-        return first, first_done, realtime_ns(), dropped, max_late
+        return (first, first_done, realtime_ns(), dropped, max_late,
+                max_gap)
 
     def _render(self, plan):
         data = cycle_sentences(plan.reported, plan.fix, plan.bad_checksum,
@@ -416,19 +421,19 @@ class FakeReceiver:
                 data = self._render(plan)
                 delivered = self._connected()
                 if plan.paced:
-                    first, first_done, end, dropped, late = self._write_paced(
-                        data, start_ns)
+                    (first, first_done, end, dropped, late,
+                     gap) = self._write_paced(data, start_ns)
                 else:
                     first = realtime_ns()
                     dropped = self._write_all(data, timeout=0.5)
                     first_done = end = realtime_ns()
-                    late = first - start_ns
+                    late, gap = first - start_ns, 0
                 if first is None:
                     return  # stopped
                 record = CycleRecord(plan.index, boundary, plan.reported,
                                      plan.truthful, plan.label, first,
                                      first_done, end, len(data), delivered,
-                                     dropped, late)
+                                     dropped, late, gap)
                 with self._lock:
                     self.cycles.append(record)
                     self._cycle_written.notify_all()
@@ -562,7 +567,7 @@ class SegmentWatcher:
     def __init__(self, unit, interval=0.02):
         self.unit = unit
         self.interval = interval
-        self.samples = []       # Observation, first sighting of each valid sample
+        self.samples = []       # Observation: first sighting of each
         self.valid_changes = [] # (seen_ns, valid)
         self.reads = 0
         self._stop = threading.Event()
@@ -665,8 +670,9 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
         expected = record.reported_ns + offset_ns
         if sample.clock_ns != expected:
             problems.append(f"reference {sample.clock_ns} != cycle "
-                            f"{record.index}'s reported {utc_text(record.reported)}"
-                            f" + offset = {expected}: {sample}")
+                            f"{record.index}'s reported "
+                            f"{utc_text(record.reported)} + offset = "
+                            f"{expected}: {sample}")
         elif not record.truthful:
             problems.append(f"published cycle {record.index} "
                             f"({record.label or 'faulty'}, reported "
@@ -687,8 +693,9 @@ def excused(receiver, min_fixes):
     result = set()
     for record in receiver.cycles:
         if record.stalled:
-            harness.log(f"{receiver.name}: cycle {record.index} stalled: a "
-                        f"byte written {record.max_late_ns / 1e6:.1f} ms late")
+            harness.log(f"{receiver.name}: cycle {record.index} stalled: "
+                        f"{record.max_gap_ns / 1e6:.1f} ms between two "
+                        "bytes")
             result.update(range(record.index, record.index + min_fixes + 1))
     return result
 
@@ -702,9 +709,10 @@ def percentile(values, fraction):
 
 def sanitizer_reports(text):
     """Lines of a log that a sanitizer (or a crash) wrote."""
-    markers = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
-               "runtime error:", "ThreadSanitizer", "Segmentation fault",
-               "terminate called", "Assertion")
+    markers = ("AddressSanitizer", "LeakSanitizer",
+               "UndefinedBehaviorSanitizer", "ThreadSanitizer",
+               "runtime error:", "Segmentation fault", "terminate called",
+               "Assertion")
     return [line for line in text.splitlines()
             if any(marker in line for marker in markers)]
 

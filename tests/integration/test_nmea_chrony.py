@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""chronyd selects an NMEA refclock fed by a fake receiver (fake_receiver.py)
+over a pty paced at 9600 baud.
+
+The receiver starts each cycle DELAY = 0.1 s after the UTC second it
+reports, as many receivers do; the daemon is configured with offset = DELAY
+(DESIGN.md: "NMEA that arrives 0.2 s after the second it names wants 0.2").
+So each sample's reference time is the true second + DELAY and its receive
+time is when the cycle's first byte arrived, which the receiver wrote at
+that same instant: the system clock and the reported time agree but for
+the stamping latency (~0.1 ms), and the error of pacing a pty from Python.
+
+chronyd runs with -x (never touches the clock; the harness also drops
+CAP_SYS_TIME) and `refclock SHM 0 dpoll 0 poll 0 filter 1 refid NMEA`: one
+measurement per sample. Checked:
+- `chronyc sources` marks NMEA selected (`#*`), `chronyc tracking` names
+  it as the reference;
+- "System time" (the correction chrony would make, never applied under -x)
+  is within TOLERANCE of 0: the system clock vs the receiver's time;
+- every raw offset in refclocks.log (reference - receive) is in
+  [-TOLERANCE, 0]: the receive stamp can only come after the write;
+- meanwhile our own reader sees only samples whose reference is exactly
+  the reported second + DELAY, stamped within TOLERANCE of the first byte.
+"""
+
+import re
+import time
+
+import fake_receiver
+import harness
+from fake_receiver import NS, FakeReceiver, SegmentWatcher, toml_string
+from harness import Fail, check, log
+
+UNIT = 0
+DELAY = 0.1
+# The stamp is at the first byte (~0.1 ms), not after RMC (~75 ms in).
+TOLERANCE = 0.005
+REFID_HEX = "4E4D4541"  # "NMEA"
+
+
+def parse_tracking(text):
+    fields = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            fields[name.strip()] = value.strip()
+    return fields
+
+
+def system_time_fast(value):
+    """'0.000100000 seconds fast of NTP time' -> +0.0001 (slow: negative)."""
+    match = re.fullmatch(r"([0-9.]+) seconds (fast|slow) of NTP time", value)
+    check(match is not None, f"unexpected 'System time' value: {value!r}")
+    magnitude = float(match.group(1))
+    return magnitude if match.group(2) == "fast" else -magnitude
+
+
+def refclock_raw_offsets(path):
+    """'Raw offset' of each NMEA sample in chrony's refclocks.log."""
+    offsets = []
+    for line in path.read_text().splitlines():
+        cols = line.split()
+        # Date Time Refid DP L P Raw-offset Cooked-offset Disp.; '-' for DP
+        # marks the filter's outputs, not raw samples.
+        if len(cols) == 9 and cols[2] == "NMEA" and cols[3] != "-":
+            offsets.append(float(cols[6]))
+    return offsets
+
+
+def body(ctx):
+    chronyd = harness.require_program("/usr/sbin/chronyd", "chrony")
+    chronyc = harness.require_program("chronyc", "chrony")
+    harness.daemon_binary()
+
+    sock = ctx.path("chronyd.sock")
+    conf = ctx.write("chrony.conf", f"""\
+# Only the SHM refclock, each sample one measurement (poll 0, filter 1).
+refclock SHM {UNIT} dpoll 0 poll 0 filter 1 refid NMEA
+port 0
+cmdport 0
+bindcmdaddress {sock}
+pidfile {ctx.path("chronyd.pid")}
+driftfile {ctx.path("chrony.drift")}
+logdir {ctx.tmp}
+log refclocks tracking
+""")
+    # chronyd first, as on a real system: it creates the segment (0600).
+    chronyd_proc = ctx.start("chronyd",
+                             [chronyd, "-x", "-d", "-u", "root", "-f", conf])
+    info = harness.wait_for_segment(UNIT, 10, watch=[chronyd_proc])
+    log(f"segment created by chronyd: {info}")
+
+    receiver = FakeReceiver(ctx.tmp, "gnss0", delay=DELAY).start()
+    watcher = SegmentWatcher(UNIT).start()
+    try:
+        config = fake_receiver.daemon_config(ctx, [{
+            "name": '"gps"', "source": '"nmea"',
+            "device": toml_string(receiver.device), "unit": UNIT,
+            "offset": repr(DELAY), "min-fixes": 3}])
+        started = time.monotonic()
+        daemon = ctx.start("shmrefclock",
+                           [harness.daemon_binary(), "-c", config])
+
+        def chronyc_cmd(*args):
+            done = ctx.run("chronyc", [chronyc, "-h", sock, "-n", *args],
+                           timeout=10)
+            check(done.returncode == 0,
+                  f"chronyc {' '.join(args)} failed: {done.stderr.strip()}")
+            return done.stdout
+
+        def selected():
+            tracking = parse_tracking(chronyc_cmd("tracking"))
+            return tracking.get("Reference ID", "").startswith(REFID_HEX)
+
+        harness.wait_until(selected, 30, "chrony to select the NMEA refclock",
+                           interval=0.5, watch=[chronyd_proc, daemon])
+        log(f"chrony selected NMEA {time.monotonic() - started:.1f} s after "
+            "the daemon started")
+        time.sleep(3)  # a few more samples: steady state
+        tracking_text = chronyc_cmd("tracking")
+        sources = chronyc_cmd("sources")
+        log("chronyc tracking:\n" + tracking_text.rstrip())
+        log("chronyc sources (last line): " + sources.strip().splitlines()[-1])
+        chronyd_proc.stop()  # its logs are complete now
+        check(daemon.running(), "the daemon exited")
+    finally:
+        watcher.stop()
+        receiver.stop()
+
+    failures = []
+    tracking = parse_tracking(tracking_text)
+    if not tracking.get("Reference ID", "").startswith(REFID_HEX):
+        failures.append("chrony deselected NMEA: "
+                        f"{tracking.get('Reference ID')}")
+    source_line = sources.strip().splitlines()[-1]
+    if not source_line.startswith("#* NMEA"):
+        failures.append(f"NMEA is not the selected source: {source_line!r}")
+
+    fast = system_time_fast(tracking["System time"])
+    log(f"'System time': {tracking['System time']!r} = {fast * 1e6:+.1f} us "
+        f"(+ = system clock ahead of the receiver's time), expected 0 "
+        f"+/- {TOLERANCE * 1e3:.0f} ms")
+    if abs(fast) > TOLERANCE:
+        failures.append(f"System time {tracking['System time']!r}, expected "
+                        f"0 +/- {TOLERANCE} s")
+
+    raw = refclock_raw_offsets(ctx.path("refclocks.log"))
+    if raw:
+        log(f"refclocks.log raw offsets (reference - receive), {len(raw)} "
+            f"samples: min {min(raw) * 1e6:+.1f} us, median "
+            f"{fake_receiver.percentile(raw, 0.5) * 1e6:+.1f} us, max "
+            f"{max(raw) * 1e6:+.1f} us")
+    if len(raw) < 3:
+        failures.append(f"only {len(raw)} NMEA samples in refclocks.log")
+    bad = [x for x in raw if not -TOLERANCE <= x <= 1e-6]
+    if bad:
+        failures.append(f"{len(bad)} raw offsets outside [-{TOLERANCE}, 0]: "
+                        f"{bad[:5]}")
+
+    samples, _ = watcher.snapshot()
+    problems, good = fake_receiver.verify_samples(
+        samples, receiver, round(DELAY * NS), round(TOLERANCE * NS))
+    log(f"our reader saw {len(samples)} samples, {len(good)} right")
+    failures += problems
+    if not good:
+        failures.append("our reader saw no sample")
+
+    if failures:
+        raise Fail("; ".join(failures))
+
+
+if __name__ == "__main__":
+    harness.main("nmea-chrony", body, timeout=50)
