@@ -7,10 +7,13 @@
 #include <cstring>
 
 #include <sys/ioctl.h>
+#include <system_error>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "sources/pps_dcd.hpp"
 #include "time_format.hpp"
 
 namespace shmrefclock {
@@ -116,6 +119,9 @@ void NmeaSource::open_device() {
         return;
     }
     spdlog::info("{}: opened {} ({})", config_.name, config_.device, device_.description);
+    if (config_.pps_dcd) {
+        attach_pps();
+    }
     opened_monotonic_ = monotonic_now();
     device_errors_.reset();
     parser_.reset();
@@ -126,8 +132,41 @@ void NmeaSource::open_device() {
     set_health(fmt::format("waiting for data on {}", config_.device));
 }
 
+void NmeaSource::attach_pps() {
+    // The line discipline lives on this fd: its /dev/ppsN goes away when the
+    // fd is closed, and a reopened port registers a new one.
+    pps_device_.reset();
+    if (!device_.is_tty) {
+        spdlog::error("{}: pps = \"dcd\" needs a serial port, not {}", config_.name,
+                      config_.device);
+        return;
+    }
+    try {
+        attach_pps_line_discipline(device_.fd.get());
+    } catch (const std::system_error& e) {
+        device_errors_.error(fmt::format("{}: PPS on DCD: {}", config_.name, e.what()));
+        return;
+    }
+    const char* tty = ttyname(device_.fd.get());
+    if (tty == nullptr) {
+        device_errors_.error(fmt::format("{}: PPS on DCD: ttyname: {}", config_.name,
+                                         std::strerror(errno)));
+        return;
+    }
+    pps_device_ = find_pps_device_for_tty("/sys", tty);
+    if (pps_device_) {
+        spdlog::info("{}: PPS line discipline attached to {}: pulses on {}", config_.name, tty,
+                     *pps_device_);
+    } else {
+        device_errors_.error(fmt::format("{}: PPS line discipline attached to {}, but no "
+                                         "/sys/class/pps/*/path names it",
+                                         config_.name, tty));
+    }
+}
+
 void NmeaSource::device_failed(const std::string& message) {
     unwatch_device();
+    pps_device_.reset();
     device_.fd.reset();
     batch_timer_.disarm();
     in_cycle_ = false;

@@ -44,6 +44,7 @@ public:
     ~NmeaSource() override;
     void start() override;
     std::string health() const override;
+    std::optional<std::string> pps_device() const override { return pps_device_; }
 
     // The quiet gap that ends a cycle, and the batch period while reading
     // one: a gap longer than two periods always starts a new cycle, one
@@ -57,6 +58,8 @@ public:
 
 private:
     void open_device();
+    // pps = "dcd": attach the PPS line discipline and find its /dev/ppsN.
+    void attach_pps();
     void device_failed(const std::string& message);
     void on_first_byte(const timespec& stamp);
     void on_batch();
@@ -93,6 +96,7 @@ private:
     bool published_ = false;
     nmea::Counters reported_{};
     std::string health_ = "starting";
+    std::optional<std::string> pps_device_;
 };
 
 } // namespace shmrefclock

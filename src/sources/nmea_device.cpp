@@ -120,6 +120,7 @@ NmeaDevice open_serial(const std::string& device, int baud) {
     struct stat st {};
     const bool burst = fstat(fd, &st) == 0 && is_burst_tty(major(st.st_rdev));
     result.line_rate = !burst;
+    result.is_tty = true;
     result.description = burst ? "pty or USB CDC-ACM (no line rate)"
                                : fmt::format("serial {} baud", baud);
     return result;
