@@ -9,9 +9,11 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <system_error>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "config.hpp"
 #include "config_h.hpp"
@@ -20,6 +22,7 @@
 #include "log.hpp"
 #include "monitor.hpp"
 #include "shmrefclock/shm.hpp"
+#include "status.hpp"
 
 namespace {
 
@@ -137,6 +140,32 @@ int run_monitor(const Arguments& args, bool config_given) {
     return shmrefclock::run_monitor(options, std::cout);
 }
 
+// Without -c, a missing default config is not an error: show the kernel part
+// (say so on stderr, so that --json stays one document on stdout). Any other
+// config problem is, as everywhere: exit 1, nothing on stdout.
+int run_status(const Arguments& args, bool config_given) {
+    shmrefclock::setup_logging(args.log_level.empty() ? "warn" : args.log_level);
+    std::optional<shmrefclock::Config> config;
+    if (config_given || ::access(args.config_path.c_str(), F_OK) == 0 || errno != ENOENT) {
+        config = load(args.config_path);
+        if (!config) {
+            return exit_config;
+        }
+    } else {
+        std::cerr << args.config_path
+                  << " does not exist: showing the kernel clock only (-c FILE for refclocks)\n";
+    }
+    try {
+        const auto report = shmrefclock::collect_status(config ? &*config : nullptr);
+        std::cout << (args.json ? shmrefclock::format_status_json(report)
+                                : shmrefclock::format_status(report));
+    } catch (const std::system_error& e) {
+        std::cerr << "status: " << e.what() << '\n';
+        return exit_runtime;
+    }
+    return exit_ok;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -176,6 +205,14 @@ int main(int argc, char** argv) {
     decode->add_option("capture", args.capture, "capture file, or - for standard input")
         ->required();
 
+    auto* status = app.add_subcommand(
+        "status", "the kernel clock discipline state (ntp_adjtime, read-only) and each configured "
+                  "refclock's segment and sample");
+    auto* status_config = status->add_option("-c,--config", args.config_path,
+                                             "show the refclocks this file configures");
+    status_config->capture_default_str();
+    status->add_flag("--json", args.json, "one JSON document");
+
     app.require_subcommand(0, 1);
     try {
         app.parse(argc, argv);
@@ -189,6 +226,9 @@ int main(int argc, char** argv) {
     }
     if (monitor->parsed()) {
         return run_monitor(args, monitor_config->count() > 0);
+    }
+    if (status->parsed()) {
+        return run_status(args, status_config->count() > 0);
     }
     if (args.check_config) {
         auto config = load(args.config_path);

@@ -45,8 +45,7 @@ namespace {
 // send() failures after which the connection is worth keeping: the datagram
 // could not be queued now, but the same chronyd is still there.
 bool transient(int err) {
-    return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == ENOMEM ||
-           err == EINTR;
+    return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == ENOMEM || err == EINTR;
 }
 
 } // namespace
@@ -54,12 +53,14 @@ bool transient(int err) {
 ChronySockOutput::ChronySockOutput(std::string path) : path_(std::move(path)) {
     // chronyd may start after us; write() connects then. Logged by write(),
     // so that a failure is reported once, with the samples it costs.
-    if (const int err = connect_socket(); err == 0) {
+    if (connect_socket() == 0) {
         spdlog::info("chrony SOCK {}: connected", path_);
     }
 }
 
-std::string ChronySockOutput::describe() const { return "chrony SOCK " + path_; }
+std::string ChronySockOutput::describe() const {
+    return "chrony SOCK " + path_;
+}
 
 int ChronySockOutput::connect_socket() {
     socket_.reset();
@@ -81,6 +82,7 @@ int ChronySockOutput::connect_socket() {
         return errno;
     }
     socket_ = std::move(fd);
+    ++connections_;
     return 0;
 }
 
@@ -95,57 +97,49 @@ int ChronySockOutput::send_sample(const SockSample& datagram) {
     return n == static_cast<ssize_t>(sizeof(datagram)) ? 0 : EMSGSIZE;
 }
 
-void ChronySockOutput::write(const Sample& sample) {
-    const SockSample datagram = make_sock_sample(sample);
-    // At most one (re)connection per sample: a restarted chronyd has unlinked
-    // and re-bound the path, so our old socket's peer is gone (send() fails
-    // with ECONNREFUSED, then ENOTCONN); connecting again reaches the new one.
-    bool connected_now = false;
-    int err = 0;
-    const char* failed = "send";
-    if (!socket_.valid()) {
-        err = connect_socket();
-        failed = "connect";
-        connected_now = err == 0;
-    }
-    if (err == 0) {
-        err = send_sample(datagram);
-        failed = "send";
-        if (err != 0 && !transient(err) && !connected_now) {
-            err = connect_socket();
-            failed = "connect";
-            connected_now = err == 0;
-            if (err == 0) {
-                err = send_sample(datagram);
-                failed = "send";
-            }
+ChronySockOutput::Attempt ChronySockOutput::deliver(const SockSample& datagram) {
+    if (socket_.valid()) {
+        const int err = send_sample(datagram);
+        if (err == 0 || transient(err)) {
+            return {err, "send", false};
         }
+        // The peer is gone: a restarted chronyd has unlinked and re-bound the
+        // path, and our socket still points at the old one (send() fails with
+        // ECONNREFUSED, then ENOTCONN). Connecting again reaches the new one.
     }
-    if (err == 0) {
+    // At most one connect() per sample; for AF_UNIX it never blocks.
+    if (const int err = connect_socket(); err != 0) {
+        return {err, "connect", false};
+    }
+    return {send_sample(datagram), "send", true};
+}
+
+void ChronySockOutput::write(const Sample& sample) {
+    const Attempt attempt = deliver(make_sock_sample(sample));
+    if (attempt.error == 0) {
         ++sent_;
         if (failing_) {
             failures_.reset();
             spdlog::info("chrony SOCK {}: delivering samples again ({} dropped so far)", path_,
                          dropped_);
             failing_ = false;
-        } else if (connected_now) {
+        } else if (attempt.connected) {
             spdlog::info("chrony SOCK {}: connected", path_);
         }
         return;
     }
     ++dropped_;
     failing_ = true;
-    if (transient(err)) {
+    if (transient(attempt.error)) {
         failures_.error(fmt::format("chrony SOCK {}: chronyd is not taking samples fast enough "
                                     "({}: {}); dropping them",
-                                    path_, failed, std::strerror(err)));
+                                    path_, attempt.step, std::strerror(attempt.error)));
         return;
     }
-    socket_.reset(); // reconnect with the next sample
     failures_.error(fmt::format("chrony SOCK {}: {}: {} (is chronyd running with "
                                 "\"refclock SOCK {}\", and may we write to it?); dropping "
                                 "samples until it is",
-                                path_, failed, std::strerror(err), path_));
+                                path_, attempt.step, std::strerror(attempt.error), path_));
 }
 
 std::unique_ptr<Output> make_chrony_sock_output(const std::string& path) {

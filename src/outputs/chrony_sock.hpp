@@ -63,8 +63,16 @@ public:
     // Samples not delivered: chronyd absent, restarting, or too slow.
     std::uint64_t dropped() const { return dropped_; }
     bool connected() const { return socket_.valid(); }
+    // Successful connect() calls: 1, plus one per chronyd restart seen.
+    std::uint64_t connections() const { return connections_; }
 
 private:
+    struct Attempt {
+        int error;        // errno, 0 when the datagram was queued
+        const char* step; // "connect" or "send", for messages
+        bool connected;   // a connection was made for this sample
+    };
+    Attempt deliver(const SockSample& datagram);
     // errno of a failed connect(), or 0.
     int connect_socket();
     // errno of a failed send(), or 0.
@@ -74,6 +82,7 @@ private:
     UniqueFd socket_;
     std::uint64_t sent_ = 0;
     std::uint64_t dropped_ = 0;
+    std::uint64_t connections_ = 0;
     bool failing_ = false; // the last sample was dropped
     RateLimitedLog failures_;
 };

@@ -49,8 +49,8 @@ struct Receiver {
         address.sun_family = AF_UNIX;
         REQUIRE(path.size() < sizeof(address.sun_path));
         std::memcpy(address.sun_path, path.data(), path.size());
-        REQUIRE(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address),
-                       sizeof(address)) == 0);
+        REQUIRE(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) ==
+                0);
     }
     // One datagram as chrony's recv() sees it, or nullopt if none is queued.
     std::optional<std::vector<unsigned char>> receive() const {
@@ -67,8 +67,8 @@ struct Receiver {
 
 // The 40 bytes chrony expects, laid out by hand from refclock_sock.c's
 // struct on LP64 (tv_sec 8, tv_usec 8, double 8, four ints), not from SockSample.
-std::vector<unsigned char> expected_bytes(std::int64_t tv_sec, std::int64_t tv_usec,
-                                          double offset, int pulse, int leap) {
+std::vector<unsigned char> expected_bytes(std::int64_t tv_sec, std::int64_t tv_usec, double offset,
+                                          int pulse, int leap) {
     std::vector<unsigned char> bytes(40, 0xee);
     auto put = [&bytes](std::size_t at, const auto& value) {
         std::memcpy(bytes.data() + at, &value, sizeof(value));
@@ -166,6 +166,7 @@ TEST_CASE("SOCK reconnects when chronyd re-creates its socket") {
         CHECK(*got == expected_bytes(1700000001, 0, -1.0, 0, 0));
         CHECK(output.sent() == 2);
         CHECK(output.dropped() == 0);
+        CHECK(output.connections() == 2);
     }
     SECTION("down for a while: dropped and counted, then delivered again") {
         first.reset();
@@ -221,7 +222,9 @@ TEST_CASE("SOCK drops samples when chronyd does not read them, without blocking"
         output.write(make_sample({1700000000, 0}, {1700000000, i}));
     }
     REQUIRE(output.dropped() > 0);
-    CHECK(output.connected()); // the same chronyd: keep the connection
+    // The same chronyd, only slow: keep the connection, never reconnect.
+    CHECK(output.connected());
+    CHECK(output.connections() == 1);
     const auto queued = output.sent();
     // Reading frees the queue; delivery resumes on the same connection.
     int drained = 0;

@@ -1,0 +1,537 @@
+#include "status.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <sys/un.h>
+
+#include "time_format.hpp"
+#include "unique_fd.hpp"
+
+namespace shmrefclock {
+
+// The kernel's names (include/uapi/linux/timex.h), which ntptime also prints
+// without the STA_ prefix.
+const StatusBit status_bits[16] = {
+    {STA_PLL, "STA_PLL"},
+    {STA_PPSFREQ, "STA_PPSFREQ"},
+    {STA_PPSTIME, "STA_PPSTIME"},
+    {STA_FLL, "STA_FLL"},
+    {STA_INS, "STA_INS"},
+    {STA_DEL, "STA_DEL"},
+    {STA_UNSYNC, "STA_UNSYNC"},
+    {STA_FREQHOLD, "STA_FREQHOLD"},
+    {STA_PPSSIGNAL, "STA_PPSSIGNAL"},
+    {STA_PPSJITTER, "STA_PPSJITTER"},
+    {STA_PPSWANDER, "STA_PPSWANDER"},
+    {STA_PPSERROR, "STA_PPSERROR"},
+    {STA_CLOCKERR, "STA_CLOCKERR"},
+    {STA_NANO, "STA_NANO"},
+    {STA_MODE, "STA_MODE"},
+    {STA_CLK, "STA_CLK"},
+};
+
+namespace {
+
+constexpr std::string_view state_names[] = {"TIME_OK",  "TIME_INS",  "TIME_DEL",
+                                            "TIME_OOP", "TIME_WAIT", "TIME_ERROR"};
+
+// What each state means (adjtimex(2)); TIME_ERROR is returned while the
+// clock is unsynchronized (STA_UNSYNC or STA_CLOCKERR) or the PPS signal is
+// in error in a mode that uses it.
+std::string_view state_meaning(int state) {
+    switch (state) {
+    case TIME_OK:
+        return "clock synchronized, no leap second pending";
+    case TIME_INS:
+        return "a leap second will be inserted at the end of the UTC day";
+    case TIME_DEL:
+        return "a leap second will be deleted at the end of the UTC day";
+    case TIME_OOP:
+        return "leap second in progress";
+    case TIME_WAIT:
+        return "a leap second has occurred";
+    case TIME_ERROR:
+        return "clock not synchronized (or PPS in error)";
+    default:
+        return "unknown";
+    }
+}
+
+std::string_view leap_name(Leap leap) {
+    switch (leap) {
+    case Leap::none:
+        return "none";
+    case Leap::insert:
+        return "insert";
+    case Leap::remove:
+        return "delete";
+    case Leap::unsynchronized:
+        return "unsynchronized";
+    }
+    return "invalid";
+}
+
+// Offsets and jitter are in ns under STA_NANO, else in us; always show ns.
+long long nanoseconds(const KernelClock& k, long value) {
+    return (k.status & STA_NANO) ? value : static_cast<long long>(value) * 1000;
+}
+
+// freq, ppsfreq, tolerance and stabil are ppm with a 16-bit binary fraction.
+double ppm(long scaled) {
+    return static_cast<double>(scaled) / 65536.0;
+}
+
+timespec kernel_time(const KernelClock& k) {
+    return timespec{k.time_sec, static_cast<long>(nanoseconds(k, k.time_frac))};
+}
+
+std::vector<std::string_view> set_bits(unsigned status) {
+    std::vector<std::string_view> names;
+    for (const auto& bit : status_bits) {
+        if (status & bit.mask) {
+            names.push_back(bit.name);
+        }
+    }
+    return names;
+}
+
+std::string key_text(int unit) {
+    return fmt::format("{:#010x}", static_cast<unsigned>(shm_key(unit)));
+}
+
+double seconds(std::int64_t ns) {
+    return static_cast<double>(ns) / 1e9;
+}
+
+bool never_written(const ShmSnapshot& snap) {
+    return snap.count == 0 && snap.sample.receive_time.tv_sec == 0 &&
+           snap.sample.receive_time.tv_nsec == 0;
+}
+
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        switch (c) {
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+            } else {
+                out += c;
+            }
+        }
+    }
+    return out + "\"";
+}
+
+std::string json_or_null(bool present, const std::string& json) {
+    return present ? json : "null";
+}
+
+// PPS calibration interval 2^shift s. The kernel keeps shift in 2..8
+// (PPS_INTMIN..PPS_INTMAX, kernel/time/ntp.c) and reports 0 when built
+// without CONFIG_NTP_PPS, where the PPS fields are all unused zeros.
+std::string pps_interval(int shift) {
+    if (shift == 0) {
+        return "none (shift 0: kernel without CONFIG_NTP_PPS, hardpps unavailable)";
+    }
+    if (shift < 0 || shift > 30) {
+        return fmt::format("? (shift {})", shift);
+    }
+    return fmt::format("{} s (shift {})", 1L << shift, shift);
+}
+
+} // namespace
+
+std::string clock_state_name(int state) {
+    if (state >= 0 && state < static_cast<int>(std::size(state_names))) {
+        return std::string(state_names[state]);
+    }
+    return fmt::format("TIME_#{}", state);
+}
+
+// ---------------------------------------------------------------------------
+// Text
+
+std::string format_status(const StatusReport& report) {
+    std::string out;
+    auto line = [&out](std::string_view label, const std::string& value) {
+        out += fmt::format("  {:<15}{}\n", label, value);
+    };
+    const KernelClock& k = report.kernel;
+    const auto names = set_bits(k.status);
+
+    out += "kernel clock (ntp_adjtime, read-only)\n";
+    line("state",
+         fmt::format("{} ({}): {}", clock_state_name(k.state), k.state, state_meaning(k.state)));
+    line("ntp_gettime", fmt::format("{} ({})", clock_state_name(k.gettime_state), k.gettime_state));
+    line("status",
+         fmt::format("{:#06x} {}", k.status,
+                     names.empty() ? "(none)" : fmt::format("{}", fmt::join(names, " "))));
+    line("offset", fmt::format("{:+} ns", nanoseconds(k, k.offset)));
+    line("frequency", fmt::format("{:+.6f} ppm", ppm(k.freq)));
+    line("maxerror", fmt::format("{} us", k.maxerror));
+    line("esterror", fmt::format("{} us", k.esterror));
+    line("constant", fmt::format("{}", k.constant));
+    line("precision", fmt::format("{} us", k.precision));
+    line("tolerance", fmt::format("{:.6f} ppm", ppm(k.tolerance)));
+    line("tick", fmt::format("{} us", k.tick));
+    line("TAI offset", fmt::format("{} s", k.tai));
+    line("time", format_utc(kernel_time(k)));
+    line("PPS frequency", fmt::format("{:+.6f} ppm", ppm(k.ppsfreq)));
+    line("PPS jitter", fmt::format("{} ns", nanoseconds(k, k.jitter)));
+    line("PPS interval", pps_interval(k.shift));
+    line("PPS stability", fmt::format("{:.6f} ppm", ppm(k.stabil)));
+    line("PPS counts",
+         fmt::format("calcnt {} (calibrations), errcnt {} (errors),", k.calcnt, k.errcnt));
+    line("", fmt::format("jitcnt {} (jitter exceeded), stbcnt {} (stability exceeded)", k.jitcnt,
+                         k.stbcnt));
+
+    for (const auto& rc : report.refclocks) {
+        out += fmt::format("refclock \"{}\" ({})\n", rc.name, rc.source);
+        if (rc.unit) {
+            const UnitStatus& u = *rc.unit;
+            line("SHM unit", fmt::format("{} (key {})", u.unit, key_text(u.unit)));
+            if (!u.segment) {
+                line("segment", "no segment");
+            } else {
+                const SegmentInfo& s = *u.segment;
+                line("segment", fmt::format("shmid {}, owner uid {}, creator uid {}, mode {:04o}, "
+                                            "{} bytes, {} attached",
+                                            s.shmid, s.uid, s.cuid, s.mode, s.size, s.nattch));
+            }
+            if (!u.problem.empty()) {
+                line("sample", "not readable: " + u.problem);
+            } else if (u.snapshot) {
+                const ShmSnapshot& snap = *u.snapshot;
+                const Sample& sample = snap.sample;
+                if (never_written(snap)) {
+                    line("sample", fmt::format("none yet (never written), mode {}, valid {}",
+                                               snap.mode, snap.valid));
+                } else {
+                    line("sample", fmt::format("{}, count {}, mode {}",
+                                               snap.valid == 1 ? "valid" : "not valid", snap.count,
+                                               snap.mode));
+                    line("clock", format_utc(sample.reference_time));
+                    line("receive", format_utc(sample.receive_time));
+                    line("clock-receive",
+                         fmt::format("{:+.9f} s", seconds(timespec_diff_ns(sample.reference_time,
+                                                                           sample.receive_time))));
+                    line("age",
+                         fmt::format("{:.3f} s",
+                                     seconds(timespec_diff_ns(report.now, sample.receive_time))));
+                    line("leap", fmt::format("{} ({})", static_cast<int>(sample.leap),
+                                             leap_name(sample.leap)));
+                    line("precision", fmt::format("{}", sample.precision));
+                }
+            }
+        }
+        if (!rc.sock.empty()) {
+            line("chrony SOCK", rc.sock_problem.empty()
+                                    ? rc.sock
+                                    : fmt::format("{} ({})", rc.sock, rc.sock_problem));
+        }
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------
+// JSON
+
+std::string format_status_json(const StatusReport& report) {
+    const KernelClock& k = report.kernel;
+    std::string bits;
+    for (const auto name : set_bits(k.status)) {
+        bits += (bits.empty() ? "" : ",") + json_string(name);
+    }
+    const timespec time = kernel_time(k);
+    std::string out = fmt::format(
+        "{{\"kernel\":{{\"state\":{},\"state_code\":{},\"gettime_state\":{},"
+        "\"gettime_state_code\":{},\"status\":{},\"status_hex\":\"{:#06x}\","
+        "\"status_bits\":[{}],\"offset_ns\":{},\"frequency_ppm\":{},\"freq\":{},"
+        "\"maxerror_us\":{},\"esterror_us\":{},\"constant\":{},\"precision_us\":{},"
+        "\"tolerance_ppm\":{},\"tick_us\":{},\"tai_offset_s\":{},\"time\":{},\"time_sec\":{},"
+        "\"time_nsec\":{},\"pps\":{{\"frequency_ppm\":{},\"jitter_ns\":{},\"shift\":{},"
+        "\"stability_ppm\":{},\"calcnt\":{},\"errcnt\":{},\"jitcnt\":{},\"stbcnt\":{}}}}},",
+        json_string(clock_state_name(k.state)), k.state,
+        json_string(clock_state_name(k.gettime_state)), k.gettime_state, k.status, k.status, bits,
+        nanoseconds(k, k.offset), ppm(k.freq), k.freq, k.maxerror, k.esterror, k.constant,
+        k.precision, ppm(k.tolerance), k.tick, k.tai, json_string(format_utc(time)), time.tv_sec,
+        time.tv_nsec, ppm(k.ppsfreq), nanoseconds(k, k.jitter), k.shift, ppm(k.stabil), k.calcnt,
+        k.errcnt, k.jitcnt, k.stbcnt);
+    out +=
+        fmt::format("\"now\":{},\"config\":{},\"refclocks\":[", json_string(format_utc(report.now)),
+                    json_or_null(!report.config_path.empty(), json_string(report.config_path)));
+
+    bool first = true;
+    for (const auto& rc : report.refclocks) {
+        out += first ? "" : ",";
+        first = false;
+        std::string segment = "null", sample = "null", problem = "null";
+        if (rc.unit && rc.unit->segment) {
+            const SegmentInfo& s = *rc.unit->segment;
+            segment = fmt::format("{{\"shmid\":{},\"uid\":{},\"cuid\":{},\"mode\":\"{:04o}\","
+                                  "\"size\":{},\"nattch\":{}}}",
+                                  s.shmid, s.uid, s.cuid, s.mode, s.size, s.nattch);
+        }
+        if (rc.unit && !rc.unit->problem.empty()) {
+            problem = json_string(rc.unit->problem);
+        }
+        if (rc.unit && rc.unit->snapshot) {
+            const ShmSnapshot& snap = *rc.unit->snapshot;
+            const Sample& s = snap.sample;
+            sample = fmt::format(
+                "{{\"clock\":{},\"receive\":{},\"clock_sec\":{},\"clock_nsec\":{},"
+                "\"receive_sec\":{},\"receive_nsec\":{},\"clock_minus_receive\":{:.9f},"
+                "\"age\":{:.9f},\"leap\":{},\"precision\":{},\"mode\":{},\"count\":{},"
+                "\"valid\":{}}}",
+                json_string(format_utc(s.reference_time)), json_string(format_utc(s.receive_time)),
+                s.reference_time.tv_sec, s.reference_time.tv_nsec, s.receive_time.tv_sec,
+                s.receive_time.tv_nsec, seconds(timespec_diff_ns(s.reference_time, s.receive_time)),
+                seconds(timespec_diff_ns(report.now, s.receive_time)), static_cast<int>(s.leap),
+                s.precision, snap.mode, snap.count, snap.valid);
+        }
+        out += fmt::format(
+            "{{\"name\":{},\"source\":{},\"unit\":{},\"key\":{},\"segment\":{},\"sample\":{},"
+            "\"problem\":{},\"sock\":{},\"sock_problem\":{}}}",
+            json_string(rc.name), json_string(rc.source),
+            json_or_null(rc.unit.has_value(), rc.unit ? std::to_string(rc.unit->unit) : ""),
+            json_or_null(rc.unit.has_value(), rc.unit ? json_string(key_text(rc.unit->unit)) : ""),
+            segment, sample, problem, json_or_null(!rc.sock.empty(), json_string(rc.sock)),
+            json_or_null(!rc.sock_problem.empty(), json_string(rc.sock_problem)));
+    }
+    return out + "]}\n";
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+KernelClock read_kernel_clock() {
+    KernelClock k;
+    ntptimeval ntv{};
+    k.gettime_state = ntp_gettime(&ntv);
+    if (k.gettime_state < 0) {
+        throw std::system_error(errno, std::generic_category(), "ntp_gettime");
+    }
+    k.time_sec = ntv.time.tv_sec;
+    k.time_frac = ntv.time.tv_usec;
+    // modes 0: read only. The kernel changes nothing and checks no capability
+    // (adjtimex(2): "If the modes field is zero, ... an unprivileged process").
+    timex tx{};
+    tx.modes = 0;
+    k.state = ntp_adjtime(&tx);
+    if (k.state < 0) {
+        throw std::system_error(errno, std::generic_category(), "ntp_adjtime");
+    }
+    k.status = static_cast<unsigned>(tx.status);
+    k.offset = tx.offset;
+    k.freq = tx.freq;
+    k.maxerror = tx.maxerror;
+    k.esterror = tx.esterror;
+    k.constant = tx.constant;
+    k.precision = tx.precision;
+    k.tolerance = tx.tolerance;
+    k.tick = tx.tick;
+    k.ppsfreq = tx.ppsfreq;
+    k.jitter = tx.jitter;
+    k.shift = tx.shift;
+    k.stabil = tx.stabil;
+    k.jitcnt = tx.jitcnt;
+    k.calcnt = tx.calcnt;
+    k.errcnt = tx.errcnt;
+    k.stbcnt = tx.stbcnt;
+    k.tai = tx.tai;
+    return k;
+}
+
+std::optional<SegmentInfo> parse_sysvipc_shm(std::string_view text, key_t key) {
+    // Columns by header name: the kernel has added columns over time (rss, swap).
+    std::istringstream in{std::string(text)};
+    std::string header;
+    if (!std::getline(in, header)) {
+        return std::nullopt;
+    }
+    std::vector<std::string> columns;
+    {
+        std::istringstream names(header);
+        for (std::string name; names >> name;) {
+            columns.push_back(name);
+        }
+    }
+    auto index = [&columns](std::string_view name) -> std::optional<std::size_t> {
+        for (std::size_t i = 0; i < columns.size(); ++i) {
+            if (columns[i] == name) {
+                return i;
+            }
+        }
+        return std::nullopt;
+    };
+    const auto i_key = index("key"), i_id = index("shmid"), i_perms = index("perms"),
+               i_size = index("size"), i_nattch = index("nattch"), i_uid = index("uid"),
+               i_cuid = index("cuid");
+    if (!i_key || !i_id || !i_perms || !i_size || !i_nattch || !i_uid || !i_cuid) {
+        return std::nullopt;
+    }
+    for (std::string row; std::getline(in, row);) {
+        std::istringstream fields(row);
+        std::vector<std::string> values;
+        for (std::string value; fields >> value;) {
+            values.push_back(value);
+        }
+        if (values.size() < columns.size()) {
+            continue;
+        }
+        try {
+            // The kernel prints the key as a signed decimal int and perms in octal.
+            if (std::stol(values[*i_key]) != static_cast<long>(key)) {
+                continue;
+            }
+            SegmentInfo info;
+            info.shmid = std::stoi(values[*i_id]);
+            info.mode = static_cast<unsigned>(std::stoul(values[*i_perms], nullptr, 8)) & 0777;
+            info.size = std::stoull(values[*i_size]);
+            info.nattch = std::stoul(values[*i_nattch]);
+            info.uid = static_cast<uid_t>(std::stoul(values[*i_uid]));
+            info.cuid = static_cast<uid_t>(std::stoul(values[*i_cuid]));
+            return info;
+        } catch (const std::exception&) {
+            continue; // a malformed line is not our segment
+        }
+    }
+    return std::nullopt;
+}
+
+UnitStatus read_unit_status(int unit) {
+    UnitStatus u;
+    u.unit = unit;
+    // Look up only (no IPC_CREAT): status never creates a segment, which
+    // would take the unit from the daemon that should own it.
+    const int id = shmget(shm_key(unit), 0, 0);
+    if (id < 0) {
+        if (errno != ENOENT) {
+            u.segment = SegmentInfo{};
+            u.problem = fmt::format("cannot look up the segment: {}", std::strerror(errno));
+        }
+        return u;
+    }
+    // IPC_STAT before attaching, so that nattch does not count us.
+    shmid_ds ds{};
+    if (shmctl(id, IPC_STAT, &ds) == 0) {
+        SegmentInfo info;
+        info.shmid = id;
+        info.uid = ds.shm_perm.uid;
+        info.cuid = ds.shm_perm.cuid;
+        info.mode = ds.shm_perm.mode & 0777;
+        info.size = ds.shm_segsz;
+        info.nattch = ds.shm_nattch;
+        u.segment = info;
+    } else {
+        // IPC_STAT needs read permission; /proc/sysvipc/shm shows the same
+        // to everyone (in our IPC namespace), so a non-root user still sees
+        // who owns a 0600 segment.
+        std::ifstream proc("/proc/sysvipc/shm");
+        std::ostringstream text;
+        text << proc.rdbuf();
+        u.segment = parse_sysvipc_shm(text.str(), shm_key(unit));
+        if (!u.segment) {
+            u.segment = SegmentInfo{};
+            u.segment->shmid = id;
+        }
+    }
+    try {
+        auto reader = ShmReader::open(unit);
+        if (!reader) {
+            u.segment.reset(); // removed between the two looks
+            return u;
+        }
+        u.snapshot = reader->read();
+        if (!u.snapshot) {
+            u.problem = "being written: count kept changing while reading";
+        }
+    } catch (const ShmError& e) {
+        u.problem = e.what();
+    }
+    return u;
+}
+
+namespace {
+
+// Empty when a datagram could be sent to `path` now; else why not.
+// connect() on a datagram socket sends nothing: chronyd does not notice.
+std::string check_sock(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        return fmt::format("{}: chronyd is not running with this SOCK refclock",
+                           std::strerror(errno));
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        return "not a socket";
+    }
+    sockaddr_un address{};
+    if (path.size() >= sizeof(address.sun_path)) {
+        return "path too long for a Unix socket";
+    }
+    UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) {
+        return fmt::format("socket: {}", std::strerror(errno));
+    }
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.data(), path.size());
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+        if (errno == ECONNREFUSED) {
+            return "nobody is bound to it: left behind by a chronyd that stopped";
+        }
+        return fmt::format("cannot connect: {}", std::strerror(errno));
+    }
+    return {};
+}
+
+} // namespace
+
+StatusReport collect_status(const Config* config) {
+    StatusReport report;
+    report.kernel = read_kernel_clock();
+    if (config != nullptr) {
+        report.config_path = config->path;
+        for (const auto& rc : config->refclocks) {
+            RefclockStatus status;
+            status.name = rc.name;
+            status.source = std::string(to_string(rc.source));
+            if (rc.unit) {
+                status.unit = read_unit_status(*rc.unit);
+            }
+            status.sock = rc.sock;
+            if (!rc.sock.empty()) {
+                status.sock_problem = check_sock(rc.sock);
+            }
+            report.refclocks.push_back(std::move(status));
+        }
+    }
+    // After the segments were read, so that the age of a sample read is never negative.
+    clock_gettime(CLOCK_REALTIME, &report.now);
+    return report;
+}
+
+} // namespace shmrefclock
