@@ -26,9 +26,9 @@ made to itself. How chrony 4.3 shows the offset, each with its own sign:
   is selected, then ~0 (the cooked offset); `sourcestats` "Offset" likewise.
 """
 
-import re
 import time
 
+import chrony
 import harness
 from harness import Fail, check, log
 
@@ -38,69 +38,12 @@ TOLERANCE = 0.001      # 1 ms
 REFID_HEX = "53484D32"  # "SHM2"
 
 
-def parse_tracking(text):
-    fields = {}
-    for line in text.splitlines():
-        name, sep, value = line.partition(":")
-        if sep:
-            fields[name.strip()] = value.strip()
-    return fields
-
-
-def system_time_fast(value):
-    """'1.000000000 seconds fast of NTP time' -> +1.0 (slow -> negative)."""
-    match = re.fullmatch(r"([0-9.]+) seconds (fast|slow) of NTP time", value)
-    check(match is not None, f"unexpected 'System time' value: {value!r}")
-    magnitude = float(match.group(1))
-    return magnitude if match.group(2) == "fast" else -magnitude
-
-
-def refclock_raw_offsets(path):
-    """'Raw offset' of each sample in chrony's refclocks.log."""
-    offsets = []
-    for line in path.read_text().splitlines():
-        cols = line.split()
-        # Date Time Refid DP L P Raw-offset Cooked-offset Disp.; lines with
-        # '-' for DP are the filtered outputs, not raw samples.
-        if len(cols) == 9 and cols[2] == "SHM2" and cols[3] != "-":
-            offsets.append(float(cols[6]))
-    return offsets
-
-
-def tracking_log_offsets(path):
-    """'Offset' of each clock update from the SHM2 source in tracking.log."""
-    offsets = []
-    for line in path.read_text().splitlines():
-        cols = line.split()
-        # Date Time IP St Freq Skew Offset L Co Offset-sd Rem.corr ...
-        if len(cols) >= 7 and cols[2] == "SHM2":
-            offsets.append(float(cols[6]))
-    return offsets
-
-
 def body(ctx):
-    chronyd = harness.require_program("/usr/sbin/chronyd", "chrony")
-    chronyc = harness.require_program("chronyc", "chrony")
+    chronyd = chrony.Chronyd(ctx, [f"refclock SHM {UNIT} {chrony.FAST} refid SHM2"])
     harness.daemon_binary()  # skip early if there is nothing to test
-
-    sock = ctx.path("chronyd.sock")
-    conf = ctx.write("chrony.conf", f"""\
-# Only the SHM refclock: one sample per second (dpoll 0), each one a
-# measurement (poll 0, filter 1), so chrony selects it after ~3 samples.
-refclock SHM {UNIT} dpoll 0 poll 0 filter 1 refid SHM2
-# No network at all: no NTP port, no UDP command port.
-port 0
-cmdport 0
-bindcmdaddress {sock}
-pidfile {ctx.path("chronyd.pid")}
-driftfile {ctx.path("chrony.drift")}
-logdir {ctx.tmp}
-log refclocks tracking
-""")
-    # -x: never touch the system clock. chronyd first, as on a real system:
-    # it creates the segment (0600, root) and the daemon attaches to it.
-    chronyd_proc = ctx.start("chronyd",
-                             [chronyd, "-x", "-d", "-u", "root", "-f", conf])
+    # chronyd first, as on a real system: it creates the segment (0600,
+    # root) and the daemon attaches to it.
+    chronyd_proc = chronyd.start()
     info = harness.wait_for_segment(UNIT, 10, watch=[chronyd_proc])
     log(f"segment created by chronyd: {info}")
 
@@ -108,15 +51,10 @@ log refclocks tracking
     daemon, _ = ctx.start_daemon(ctx.daemon_config(unit=UNIT, offset=OFFSET),
                                  UNIT)
 
-    def chronyc_cmd(*args):
-        done = ctx.run("chronyc", [chronyc, "-h", sock, "-n", *args],
-                       timeout=10)
-        check(done.returncode == 0,
-              f"chronyc {' '.join(args)} failed: {done.stderr.strip()}")
-        return done.stdout
+    chronyc_cmd = chronyd.chronyc
 
     def selected():
-        tracking = parse_tracking(chronyc_cmd("tracking"))
+        tracking = chrony.parse_tracking(chronyc_cmd("tracking"))
         if tracking.get("Reference ID", "").startswith(REFID_HEX):
             return tracking
         return None
@@ -128,7 +66,7 @@ log refclocks tracking
     # A few more samples, so that what follows is steady state.
     time.sleep(3)
     tracking_text = chronyc_cmd("tracking")
-    tracking = parse_tracking(tracking_text)
+    tracking = chrony.parse_tracking(tracking_text)
     sources = chronyc_cmd("sources")
     sourcestats = chronyc_cmd("sourcestats")
     tracking_csv = chronyc_cmd("-c", "tracking").strip().split(",")
@@ -152,7 +90,7 @@ log refclocks tracking
         failures.append(f"leap status {tracking['Leap status']!r}, "
                         "expected Normal (we write leap 0)")
 
-    fast = system_time_fast(tracking["System time"])
+    fast = chrony.system_time_fast(tracking["System time"])
     log(f"'System time': {tracking['System time']!r} = {fast:+.9f} s "
         f"(+ = fast), expected {expected_fast:+.9f} "
         f"(error {(fast - expected_fast) * 1e6:+.1f} us)")
@@ -167,7 +105,7 @@ log refclocks tracking
         failures.append(f"-c tracking correction {correction:+.9f}, expected "
                         f"{OFFSET:+.9f}")
 
-    updates = tracking_log_offsets(ctx.path("tracking.log"))
+    updates = chrony.tracking_log_offsets(ctx.path("tracking.log"), "SHM2")
     log(f"tracking.log offsets of SHM2 clock updates: {updates}")
     if not updates:
         failures.append("no SHM2 clock update in tracking.log")
@@ -175,7 +113,7 @@ log refclocks tracking
         failures.append(f"first clock update's offset {updates[0]:+.9f}, "
                         f"expected {expected_fast:+.9f} (local ahead)")
 
-    raw = refclock_raw_offsets(ctx.path("refclocks.log"))
+    raw = chrony.refclock_raw_offsets(ctx.path("refclocks.log"), "SHM2")
     log(f"refclocks.log raw offsets (reference - receive), {len(raw)} "
         f"samples: min {min(raw, default=float('nan')):+.6f} max "
         f"{max(raw, default=float('nan')):+.6f}, expected {OFFSET:+.6f}")

@@ -23,10 +23,10 @@ measurement per sample. Checked:
   the reported second + DELAY, stamped within TOLERANCE of the first byte.
 """
 
-import re
 import time
 
 import fake_receiver
+import chrony
 import harness
 from fake_receiver import NS, FakeReceiver, SegmentWatcher, toml_string
 from harness import Fail, check, log
@@ -38,55 +38,11 @@ TOLERANCE = 0.005
 REFID_HEX = "4E4D4541"  # "NMEA"
 
 
-def parse_tracking(text):
-    fields = {}
-    for line in text.splitlines():
-        name, sep, value = line.partition(":")
-        if sep:
-            fields[name.strip()] = value.strip()
-    return fields
-
-
-def system_time_fast(value):
-    """'0.000100000 seconds fast of NTP time' -> +0.0001 (slow: negative)."""
-    match = re.fullmatch(r"([0-9.]+) seconds (fast|slow) of NTP time", value)
-    check(match is not None, f"unexpected 'System time' value: {value!r}")
-    magnitude = float(match.group(1))
-    return magnitude if match.group(2) == "fast" else -magnitude
-
-
-def refclock_raw_offsets(path):
-    """'Raw offset' of each NMEA sample in chrony's refclocks.log."""
-    offsets = []
-    for line in path.read_text().splitlines():
-        cols = line.split()
-        # Date Time Refid DP L P Raw-offset Cooked-offset Disp.; '-' for DP
-        # marks the filter's outputs, not raw samples.
-        if len(cols) == 9 and cols[2] == "NMEA" and cols[3] != "-":
-            offsets.append(float(cols[6]))
-    return offsets
-
-
 def body(ctx):
-    chronyd = harness.require_program("/usr/sbin/chronyd", "chrony")
-    chronyc = harness.require_program("chronyc", "chrony")
+    chronyd = chrony.Chronyd(ctx, [f"refclock SHM {UNIT} {chrony.FAST} refid NMEA"])
     harness.daemon_binary()
-
-    sock = ctx.path("chronyd.sock")
-    conf = ctx.write("chrony.conf", f"""\
-# Only the SHM refclock, each sample one measurement (poll 0, filter 1).
-refclock SHM {UNIT} dpoll 0 poll 0 filter 1 refid NMEA
-port 0
-cmdport 0
-bindcmdaddress {sock}
-pidfile {ctx.path("chronyd.pid")}
-driftfile {ctx.path("chrony.drift")}
-logdir {ctx.tmp}
-log refclocks tracking
-""")
     # chronyd first, as on a real system: it creates the segment (0600).
-    chronyd_proc = ctx.start("chronyd",
-                             [chronyd, "-x", "-d", "-u", "root", "-f", conf])
+    chronyd_proc = chronyd.start()
     info = harness.wait_for_segment(UNIT, 10, watch=[chronyd_proc])
     log(f"segment created by chronyd: {info}")
 
@@ -101,15 +57,10 @@ log refclocks tracking
         daemon = ctx.start("shmrefclock",
                            [harness.daemon_binary(), "-c", config])
 
-        def chronyc_cmd(*args):
-            done = ctx.run("chronyc", [chronyc, "-h", sock, "-n", *args],
-                           timeout=10)
-            check(done.returncode == 0,
-                  f"chronyc {' '.join(args)} failed: {done.stderr.strip()}")
-            return done.stdout
+        chronyc_cmd = chronyd.chronyc
 
         def selected():
-            tracking = parse_tracking(chronyc_cmd("tracking"))
+            tracking = chrony.parse_tracking(chronyc_cmd("tracking"))
             return tracking.get("Reference ID", "").startswith(REFID_HEX)
 
         harness.wait_until(selected, 30, "chrony to select the NMEA refclock",
@@ -128,7 +79,7 @@ log refclocks tracking
         receiver.stop()
 
     failures = []
-    tracking = parse_tracking(tracking_text)
+    tracking = chrony.parse_tracking(tracking_text)
     if not tracking.get("Reference ID", "").startswith(REFID_HEX):
         failures.append("chrony deselected NMEA: "
                         f"{tracking.get('Reference ID')}")
@@ -136,7 +87,7 @@ log refclocks tracking
     if not source_line.startswith("#* NMEA"):
         failures.append(f"NMEA is not the selected source: {source_line!r}")
 
-    fast = system_time_fast(tracking["System time"])
+    fast = chrony.system_time_fast(tracking["System time"])
     log(f"'System time': {tracking['System time']!r} = {fast * 1e6:+.1f} us "
         f"(+ = system clock ahead of the receiver's time), expected 0 "
         f"+/- {TOLERANCE * 1e3:.0f} ms")
@@ -144,7 +95,7 @@ log refclocks tracking
         failures.append(f"System time {tracking['System time']!r}, expected "
                         f"0 +/- {TOLERANCE} s")
 
-    raw = refclock_raw_offsets(ctx.path("refclocks.log"))
+    raw = chrony.refclock_raw_offsets(ctx.path("refclocks.log"), "NMEA")
     if raw:
         log(f"refclocks.log raw offsets (reference - receive), {len(raw)} "
             f"samples: min {min(raw) * 1e6:+.1f} us, median "

@@ -23,8 +23,8 @@ test_chrony.py for how chrony 4.3 shows offsets under -x). Expected within
 import random
 import time
 
+import chrony
 import harness
-import test_chrony
 import test_pps
 from harness import Fail, check, log
 
@@ -35,40 +35,17 @@ EXPECTED_RAW = -EDGE_OFFSET_NS / 1e9   # reference - receive
 EXPECTED_FAST = EDGE_OFFSET_NS / 1e9   # system clock ahead of true time
 
 
-def raw_offsets(path, refid):
-    """'Raw offset' of each sample of one refid in chrony's refclocks.log."""
-    offsets = []
-    for line in path.read_text().splitlines():
-        cols = line.split()
-        if len(cols) == 9 and cols[2] == refid and cols[3] != "-":
-            offsets.append(float(cols[6]))
-    return offsets
-
-
 def body(ctx):
-    chronyd = harness.require_program("/usr/sbin/chronyd", "chrony")
-    chronyc = harness.require_program("chronyc", "chrony")
     daemon = harness.daemon_binary()
     library = test_pps.emulator_library()
     seed = random.randrange(1, 2**62)
     log(f"emulator jitter seed {seed} (SHMREFCLOCK_PPS_SEED)")
 
-    sock = ctx.path("chronyd.sock")
-    conf = ctx.write("chrony.conf", f"""\
-# One sample per second, each a measurement (as in test_chrony.py). PPS3
-# numbered by the system clock is logged but not selectable.
-refclock SHM 1 dpoll 0 poll 0 filter 1 refid PPS1
-refclock SHM 3 dpoll 0 poll 0 filter 1 refid PPS3 noselect
-port 0
-cmdport 0
-bindcmdaddress {sock}
-pidfile {ctx.path("chronyd.pid")}
-driftfile {ctx.path("chrony.drift")}
-logdir {ctx.tmp}
-log refclocks tracking
-""")
-    chronyd_proc = ctx.start("chronyd",
-                             [chronyd, "-x", "-d", "-u", "root", "-f", conf])
+    # PPS3, numbered by the system clock, is logged but not selectable.
+    chronyd = chrony.Chronyd(ctx, [
+        f"refclock SHM 1 {chrony.FAST} refid PPS1",
+        f"refclock SHM 3 {chrony.FAST} refid PPS3 noselect"])
+    chronyd_proc = chronyd.start()
     harness.wait_for_segment(1, 10, watch=[chronyd_proc])
 
     config = ctx.write("shmrefclock.conf", """\
@@ -98,15 +75,10 @@ unit = 3
     started = time.monotonic()
     proc = ctx.start("shmrefclock", [daemon, "-c", config], env=env)
 
-    def chronyc_cmd(*args):
-        done = ctx.run("chronyc", [chronyc, "-h", sock, "-n", *args],
-                       timeout=10)
-        check(done.returncode == 0,
-              f"chronyc {' '.join(args)} failed: {done.stderr.strip()}")
-        return done.stdout
+    chronyc_cmd = chronyd.chronyc
 
     def selected():
-        tracking = test_chrony.parse_tracking(chronyc_cmd("tracking"))
+        tracking = chrony.parse_tracking(chronyc_cmd("tracking"))
         return tracking if tracking.get("Reference ID", "").startswith(
             "50505331") else None  # "PPS1"
 
@@ -116,7 +88,7 @@ unit = 3
         "daemon started")
     time.sleep(3)
     tracking_text = chronyc_cmd("tracking")
-    tracking = test_chrony.parse_tracking(tracking_text)
+    tracking = chrony.parse_tracking(tracking_text)
     sources = chronyc_cmd("sources")
     tracking_csv = chronyc_cmd("-c", "tracking").strip().split(",")
     log("chronyc tracking:\n" + tracking_text.rstrip())
@@ -126,7 +98,7 @@ unit = 3
     failures = []
     if not any(line.startswith("#* PPS1") for line in sources.splitlines()):
         failures.append("PPS1 is not the selected source")
-    fast = test_chrony.system_time_fast(tracking["System time"])
+    fast = chrony.system_time_fast(tracking["System time"])
     log(f"'System time' {fast * 1e6:+.3f} us fast, expected "
         f"{EXPECTED_FAST * 1e6:+.3f} us "
         f"(error {(fast - EXPECTED_FAST) * 1e6:+.3f} us)")
@@ -140,7 +112,7 @@ unit = 3
         failures.append(f"-c tracking correction {correction:+.9f}, expected "
                         f"{-EXPECTED_FAST:+.9f}")
     for refid in ("PPS1", "PPS3"):
-        raw = raw_offsets(ctx.path("refclocks.log"), refid)
+        raw = chrony.refclock_raw_offsets(ctx.path("refclocks.log"), refid)
         if raw:
             mean = sum(raw) / len(raw)
             log(f"{refid} raw offsets (reference - receive), {len(raw)} "

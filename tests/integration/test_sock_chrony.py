@@ -21,8 +21,8 @@ chronyd selects the source again, without a restart of the daemon.
 
 import time
 
+import chrony
 import harness
-import test_chrony
 from harness import Fail, check, log
 
 OFFSET = -1.0          # configured: reference = system clock + OFFSET
@@ -32,38 +32,13 @@ REFID_HEX = "534F434B"  # "SOCK"
 DOWN_SECONDS = 3       # chronyd away long enough to drop a few samples
 
 
-def raw_offsets(path):
-    """'Raw offset' of each SOCK sample in chrony's refclocks.log."""
-    if not path.exists():
-        return []
-    offsets = []
-    for line in path.read_text().splitlines():
-        cols = line.split()
-        # Date Time Refid DP L P Raw-offset Cooked-offset Disp.
-        if len(cols) == 9 and cols[2] == REFID and cols[3] != "-":
-            offsets.append(float(cols[6]))
-    return offsets
-
-
 def body(ctx):
-    chronyd = harness.require_program("/usr/sbin/chronyd", "chrony")
-    chronyc = harness.require_program("chronyc", "chrony")
     daemon_binary = harness.daemon_binary()
-
     refclock_sock = ctx.path("refclock.sock")
-    cmd_sock = ctx.path("chronyd.sock")
-    conf = ctx.write("chrony.conf", f"""\
-# Each datagram is one measurement (poll 0, filter 1), so chrony selects the
-# source after a few samples.
-refclock SOCK {refclock_sock} poll 0 filter 1 refid {REFID}
-port 0
-cmdport 0
-bindcmdaddress {cmd_sock}
-pidfile {ctx.path("chronyd.pid")}
-driftfile {ctx.path("chrony.drift")}
-logdir {ctx.tmp}
-log refclocks tracking
-""")
+    # Each datagram is one measurement (poll 0, filter 1), so chrony selects
+    # the source after a few samples.
+    chronyd = chrony.Chronyd(
+        ctx, [f"refclock SOCK {refclock_sock} poll 0 filter 1 refid {REFID}"])
     daemon_conf = ctx.write("shmrefclock.conf", f"""\
 [[refclock]]
 name = "off-by-one"
@@ -74,22 +49,17 @@ interval = 1.0
 """)
 
     def start_chronyd(name):
-        proc = ctx.start(name, [chronyd, "-x", "-d", "-u", "root", "-f", conf])
+        proc = chronyd.start(name)
         # chronyd binds the refclock socket at start-up (sock_initialise).
         harness.wait_until(lambda: refclock_sock.exists(), 10,
                            f"{name} to bind {refclock_sock}", watch=[proc])
         return proc
 
-    def chronyc_cmd(*args):
-        done = ctx.run("chronyc", [chronyc, "-h", cmd_sock, "-n", *args],
-                       timeout=10)
-        check(done.returncode == 0,
-              f"chronyc {' '.join(args)} failed: {done.stderr.strip()}")
-        return done.stdout
+    chronyc_cmd = chronyd.chronyc
 
     def wait_selected(procs, what):
         def selected():
-            tracking = test_chrony.parse_tracking(chronyc_cmd("tracking"))
+            tracking = chrony.parse_tracking(chronyc_cmd("tracking"))
             if tracking.get("Reference ID", "").startswith(REFID_HEX):
                 return tracking
             return None
@@ -100,7 +70,7 @@ interval = 1.0
 
     def check_offsets(label, failures):
         tracking_text = chronyc_cmd("tracking")
-        tracking = test_chrony.parse_tracking(tracking_text)
+        tracking = chrony.parse_tracking(tracking_text)
         sources = chronyc_cmd("sources").strip().splitlines()[-1]
         csv = chronyc_cmd("-c", "tracking").strip().split(",")
         log(f"{label}: chronyc tracking:\n{tracking_text.rstrip()}")
@@ -111,7 +81,7 @@ interval = 1.0
         if not sources.startswith(f"#* {REFID}"):
             failures.append(f"{label}: {REFID} is not the selected source: "
                             f"{sources!r}")
-        fast = test_chrony.system_time_fast(tracking["System time"])
+        fast = chrony.system_time_fast(tracking["System time"])
         expected_fast = -OFFSET
         log(f"{label}: 'System time' {fast:+.9f} s (+ = fast), expected "
             f"{expected_fast:+.9f} (error {(fast - expected_fast) * 1e6:+.1f} "
@@ -128,7 +98,7 @@ interval = 1.0
                             f"{tracking['Leap status']!r}, expected Normal")
 
     def check_raw(label, path, failures):
-        raw = raw_offsets(path)
+        raw = chrony.refclock_raw_offsets(path, REFID)
         log(f"{label}: {path.name} raw offsets (reference - receive), "
             f"{len(raw)} samples: min {min(raw, default=float('nan')):+.6f} "
             f"max {max(raw, default=float('nan')):+.6f}, expected "
