@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""chronyd selects the PPS unit (`refclock SHM 1`) and measures the edge.
+"""chronyd selects the PPS unit (`refclock SHM 1`, then `refclock SOCK`)
+and measures the edge.
 
 The daemon runs with the emulated /dev/pps0 (test_pps.py, pps-emulator): its
 assert edges come EDGE_OFFSET_NS = +20 us after each second of the system
@@ -48,7 +49,8 @@ def body(ctx):
     chronyd_proc = chronyd.start()
     harness.wait_for_segment(1, 10, watch=[chronyd_proc])
 
-    config = ctx.write("shmrefclock.conf", """\
+    sock = ctx.path("pps.sock")
+    config = ctx.write("shmrefclock.conf", f"""\
 [[refclock]]
 name = "clock"
 source = "system"
@@ -61,6 +63,7 @@ source = "pps"
 device = "/dev/pps0"
 lock = "clock"
 unit = 1
+sock = "{sock}"
 
 [[refclock]]
 name = "pps-system"
@@ -75,17 +78,39 @@ unit = 3
     started = time.monotonic()
     proc = ctx.start("shmrefclock", [daemon, "-c", config], env=env)
 
+    failures = check_selected(ctx, chronyd, chronyd_proc, proc, "PPS1",
+                              ("PPS1", "PPS3"), started)
+
+    # The same pulses over chrony's SOCK refclock, from a second chronyd
+    # started while the daemon runs: its SOCK output connects once the
+    # socket exists.
+    sock_chronyd = chrony.Chronyd(
+        ctx, [f"refclock SOCK {sock} poll 0 filter 1 refid PPSS"],
+        name="chronyd-sock")
+    started = time.monotonic()
+    sock_proc = sock_chronyd.start("chronyd-sock")
+    failures += check_selected(ctx, sock_chronyd, sock_proc, proc, "PPSS",
+                               ("PPSS",), started)
+    if failures:
+        raise Fail("; ".join(failures))
+
+
+def check_selected(ctx, chronyd, chronyd_proc, proc, refid, raw_refids,
+                   started):
+    """Wait until chronyd selects `refid`, then compare what it measured
+    with the emulated edge; the list of failures."""
+    refid_hex = refid.encode().hex().upper()
     chronyc_cmd = chronyd.chronyc
 
     def selected():
         tracking = chrony.parse_tracking(chronyc_cmd("tracking"))
         return tracking if tracking.get("Reference ID", "").startswith(
-            "50505331") else None  # "PPS1"
+            refid_hex) else None
 
-    harness.wait_until(selected, 40, "chrony to select the PPS1 refclock",
+    harness.wait_until(selected, 40, f"chrony to select the {refid} refclock",
                        interval=0.5, watch=[chronyd_proc, proc])
-    log(f"chrony selected PPS1 {time.monotonic() - started:.1f} s after the "
-        "daemon started")
+    log(f"chrony selected {refid} {time.monotonic() - started:.1f} s after "
+        "starting")
     time.sleep(3)
     tracking_text = chronyc_cmd("tracking")
     tracking = chrony.parse_tracking(tracking_text)
@@ -96,39 +121,38 @@ unit = 3
     chronyd_proc.stop()
 
     failures = []
-    if not any(line.startswith("#* PPS1") for line in sources.splitlines()):
-        failures.append("PPS1 is not the selected source")
+    if not any(line.startswith(f"#* {refid}") for line in sources.splitlines()):
+        failures.append(f"{refid} is not the selected source")
     fast = chrony.system_time_fast(tracking["System time"])
-    log(f"'System time' {fast * 1e6:+.3f} us fast, expected "
+    log(f"{refid}: 'System time' {fast * 1e6:+.3f} us fast, expected "
         f"{EXPECTED_FAST * 1e6:+.3f} us "
         f"(error {(fast - EXPECTED_FAST) * 1e6:+.3f} us)")
     if abs(fast - EXPECTED_FAST) > TOLERANCE:
-        failures.append(f"System time {tracking['System time']!r}: expected "
-                        f"{EXPECTED_FAST:.9f} s fast +/- {TOLERANCE}")
+        failures.append(f"{refid}: System time {tracking['System time']!r}: "
+                        f"expected {EXPECTED_FAST:.9f} s fast +/- {TOLERANCE}")
     correction = float(tracking_csv[4])
-    log(f"-c tracking correction {correction * 1e6:+.3f} us, expected "
-        f"{-EXPECTED_FAST * 1e6:+.3f} us")
+    log(f"{refid}: -c tracking correction {correction * 1e6:+.3f} us, "
+        f"expected {-EXPECTED_FAST * 1e6:+.3f} us")
     if abs(correction + EXPECTED_FAST) > TOLERANCE:
-        failures.append(f"-c tracking correction {correction:+.9f}, expected "
-                        f"{-EXPECTED_FAST:+.9f}")
-    for refid in ("PPS1", "PPS3"):
-        raw = chrony.refclock_raw_offsets(ctx.path("refclocks.log"), refid)
+        failures.append(f"{refid}: -c tracking correction {correction:+.9f}, "
+                        f"expected {-EXPECTED_FAST:+.9f}")
+    for raw_refid in raw_refids:
+        raw = chrony.refclock_raw_offsets(ctx.path("refclocks.log"), raw_refid)
         if raw:
             mean = sum(raw) / len(raw)
-            log(f"{refid} raw offsets (reference - receive), {len(raw)} "
+            log(f"{raw_refid} raw offsets (reference - receive), {len(raw)} "
                 f"samples: mean {mean * 1e6:+.3f} us, min "
                 f"{min(raw) * 1e6:+.3f} max {max(raw) * 1e6:+.3f}, expected "
                 f"{EXPECTED_RAW * 1e6:+.3f} +/- {JITTER_NS / 1e3:.0f} us "
                 "jitter")
         if len(raw) < 3:
-            failures.append(f"{refid}: only {len(raw)} samples in "
+            failures.append(f"{raw_refid}: only {len(raw)} samples in "
                             "refclocks.log")
         bad = [x for x in raw if abs(x - EXPECTED_RAW) > TOLERANCE]
         if bad:
-            failures.append(f"{refid}: {len(bad)} raw offsets more than "
+            failures.append(f"{raw_refid}: {len(bad)} raw offsets more than "
                             f"{TOLERANCE} s from {EXPECTED_RAW}: {bad[:5]}")
-    if failures:
-        raise Fail("; ".join(failures))
+    return failures
 
 
 if __name__ == "__main__":
