@@ -40,8 +40,18 @@ void check_ranges(const shmrefclock::Config& config) {
         FUZZ_CHECK((rc.perm & 0600) == 0600 && rc.perm <= 0777);
         FUZZ_CHECK(rc.interval >= 0.1 && rc.interval <= 3600.0);
         FUZZ_CHECK(rc.min_fixes >= 1 && rc.min_fixes <= 60);
-        if (rc.source != shmrefclock::SourceKind::system) {
+        if (rc.source == shmrefclock::SourceKind::nmea) {
             FUZZ_CHECK(!rc.device.empty());
+        }
+    }
+    // A pps refclock without a device takes it from its lock's DCD line.
+    for (const auto& rc : config.refclocks) {
+        if (rc.source == shmrefclock::SourceKind::pps && rc.device.empty()) {
+            bool dcd_lock = false;
+            for (const auto& lock : config.refclocks) {
+                dcd_lock = dcd_lock || (lock.name == rc.lock && lock.pps_dcd);
+            }
+            FUZZ_CHECK(dcd_lock);
         }
     }
 }
