@@ -1,0 +1,960 @@
+#!/usr/bin/env python3
+"""shmrefclock against gpsd: receive-stamp latency, jitter, CPU and memory.
+
+One run feeds the daemons the same realistic u-blox NMEA cycles once a
+second, side by side, first paced at the line rate (one byte every 10/baud s
+on an absolute schedule) and then in one burst (one write per cycle), and
+prints a markdown table.
+
+- shmrefclock reads a pty (the slave end, through a symlink); the bench
+  writes the master end.
+- gpsd writes no NTP SHM for pty sources, so it gets the same bytes through
+  TCP instead: the bench listens on 127.0.0.1 and gpsd is started with
+  `tcp://127.0.0.1:PORT` (the ser2net case); TCP_NODELAY, one send per byte
+  when paced. A second shmrefclock reads its own TCP copy the same way, so
+  that the two daemons are also compared on the same transport
+  (--no-tcp-twin to leave it out).
+- Receive-stamp latency = the segment's receiveTimeStamp minus the instant
+  (CLOCK_REALTIME, taken just before the write(2)) the cycle's first byte
+  was written to that daemon's channel. Samples are read by polling the
+  segments and matched to their cycle by clockTimeStampSec.
+- CPU = utime+stime from /proc/PID/stat over each mode's window, as % of one
+  core (schedstat, in ns, is shown next to it: stat ticks are 10 ms).
+  Peak RSS = VmHWM at the end of the run.
+
+Everything runs in a private IPC and network namespace (unshare --ipc
+--net), and gpsd in a nested IPC namespace of its own (it creates units 0-7
+when it starts and writes 0, as root, for its first device); shmrefclock is
+on --unit (default 2, and 3 for the TCP twin). No segment or port of the
+host is touched. The feeder runs SCHED_FIFO (it stands in for the UART
+hardware) and stays off the CPUs while the daemons stamp a cycle; the
+daemons run as ordinary processes unless --daemon-fifo, --daemon-nice or
+--daemon-cpus say otherwise.
+
+Standard library only. Usage: bench/bench.py [--quick] [--cycles N] ...
+See bench/README.md.
+"""
+
+import argparse
+import ctypes
+import ctypes.util
+import datetime
+import fcntl
+import gc
+import json
+import math
+import os
+import platform
+import selectors
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import tty
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NS_GUARD = "SHMREFCLOCK_BENCH_IN_NS"
+CMDLINE_ENV = "SHMREFCLOCK_BENCH_CMDLINE"
+NS_PER_S = 1_000_000_000
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# ----------------------------------------------------------------------------
+# The NMEA cycles: a u-blox NEO-M8N (tests/data/nmea-captures/neo-m8n.log),
+# one capture cycle after the other, in the receiver's own order (the
+# time-bearing RMC first): RMC VTG GGA GSA GLGSV x3 GLL, ~470 bytes. Times
+# and dates are rewritten to the second the cycle is sent in, checksums
+# recomputed. Without the capture, one built-in cycle from it is repeated.
+
+DEFAULT_CAPTURE = os.path.join(REPO, "tests", "data", "nmea-captures",
+                               "neo-m8n.log")
+BUILTIN_CYCLE = [
+    "GNRMC,171926.00,A,4404.14063,N,12118.85478,W,0.117,,180315,,,A",
+    "GNVTG,,T,,M,0.117,N,0.216,K,A",
+    "GNGGA,171926.00,4404.14063,N,12118.85478,W,1,12,0.91,1147.2,M,-21.3,M,,",
+    "GNGSA,A,3,01,11,31,14,22,32,04,25,03,,,,1.56,0.91,1.27",
+    "GLGSV,3,1,10,66,37,078,26,67,62,349,26,68,20,296,24,75,04,018,",
+    "GLGSV,3,2,10,76,43,057,25,77,43,139,26,78,04,176,19,82,25,245,25",
+    "GLGSV,3,3,10,83,27,309,29,84,01,353,",
+    "GNGLL,4404.14063,N,12118.85478,W,171926.00,A,A",
+]
+# Where the time (hhmmss.ss) and date (ddmmyy) fields are.
+TIME_FIELD = {"RMC": 1, "GGA": 1, "GLL": 5}
+DATE_FIELD = {"RMC": 9}
+KEEP = ["RMC", "VTG", "GGA", "GSA", "GSV", "GSV", "GSV", "GLL"]
+
+
+def load_cycles(path):
+    """The capture's complete cycles as lists of sentence bodies."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return [BUILTIN_CYCLE]
+    cycles, current = [], None
+    for line in lines:
+        if not line.startswith("$") or "*" not in line:
+            continue
+        body = line[1:line.rindex("*")]
+        kind = body[2:5]
+        if kind == "RMC":
+            current = []
+            cycles.append(current)
+        if current is None:
+            continue
+        if kind == "GSV" and not body.startswith("GLGSV"):
+            continue  # GPGSV x4 would make the cycle ~750 bytes
+        if kind == "GSA" and any(b[2:5] == "GSA" for b in current):
+            continue
+        current.append(body)
+    complete = [c for c in cycles if [b[2:5] for b in c] == KEEP]
+    return complete or [BUILTIN_CYCLE]
+
+
+def nmea_sentence(body):
+    checksum = 0
+    for byte in body.encode("ascii"):
+        checksum ^= byte
+    return f"${body}*{checksum:02X}\r\n"
+
+
+def nmea_cycle(cycle, second):
+    """`cycle`'s sentences reporting UTC second `second` (POSIX time)."""
+    utc = datetime.datetime.fromtimestamp(second, datetime.timezone.utc)
+    out = []
+    for body in cycle:
+        fields = body.split(",")
+        kind = fields[0][2:5]
+        if kind in TIME_FIELD:
+            fields[TIME_FIELD[kind]] = utc.strftime("%H%M%S") + ".00"
+        if kind in DATE_FIELD:
+            fields[DATE_FIELD[kind]] = utc.strftime("%d%m%y")
+        out.append(nmea_sentence(",".join(fields)))
+    return "".join(out).encode("ascii")
+
+
+def realtime_ns():
+    return time.clock_gettime_ns(time.CLOCK_REALTIME)
+
+
+# ----------------------------------------------------------------------------
+# The feeder: a child process (no GIL shared with the poller), SCHED_FIFO.
+# Protocol on stdin/stdout, one JSON object per line.
+
+def feeder_main(tcp_names, capture):
+    """Writes each cycle to the pty and to one TCP connection per name in
+    `tcp_names`, in that order, byte by byte or in one write."""
+    master, slave = os.openpty()
+    tty.setraw(slave)  # no echo into the master before the daemon opens it
+    listeners = {}
+    for name in tcp_names:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listeners[name] = listener
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
+        sched = "SCHED_FIFO 50"
+    except (OSError, AttributeError) as err:
+        sched = f"SCHED_OTHER (SCHED_FIFO refused: {err})"
+    emit({"pty": os.ttyname(slave), "sched": sched,
+          "ports": {n: l.getsockname()[1] for n, l in listeners.items()}})
+    conns = {}
+    deadline = time.monotonic() + 30
+    selector = selectors.DefaultSelector()
+    for name, listener in listeners.items():
+        selector.register(listener, selectors.EVENT_READ, name)
+    while len(conns) < len(listeners):
+        ready = selector.select(timeout=max(0, deadline - time.monotonic()))
+        if not ready:
+            emit({"error": "no TCP connection from "
+                  + ", ".join(n for n in listeners if n not in conns)
+                  + " within 30 s"})
+            return 1
+        for key, _ in ready:
+            conn, _ = key.fileobj.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conns[key.data] = conn
+            selector.unregister(key.fileobj)
+    emit({"connected": True})
+    plan = json.loads(sys.stdin.readline())
+    cycles = load_cycles(capture)
+    byte_ns = 10 * NS_PER_S / plan["baud"]  # 8N1: 10 bits a byte
+    phase_ns = int(plan["phase"] * NS_PER_S)
+    # The pty last: loopback TCP is delivered (and its reader woken) inside
+    # send(), while the pty's bytes wait for a kworker to push them to the
+    # line discipline; that kworker must not wait for the feeder's sends.
+    writers = [(name, conns[name].sendall) for name in tcp_names]
+    pty_writer = ("pty", lambda data: os.write(master, data))
+    if plan["pty_first"]:
+        writers.insert(0, pty_writer)
+    else:
+        writers.append(pty_writer)
+    gc.disable()
+    for index, mode in enumerate(plan["modes"]):
+        second = plan["start_sec"] + index
+        data = nmea_cycle(cycles[index % len(cycles)], second)
+        start = second * NS_PER_S + phase_ns
+        first = {}
+        late = []
+        chunks = [data] if mode == "burst" else \
+            [data[i:i + 1] for i in range(len(data))]
+        for i, chunk in enumerate(chunks):
+            target = start + int(i * byte_ns)
+            sleep_until(target)
+            late.append(realtime_ns() - target)
+            for name, write in writers:
+                if i == 0:
+                    first[name] = realtime_ns()
+                write(chunk)
+        late.sort()
+        # Report when every daemon is done with the cycle, not at the
+        # instant the bytes land: waking the parent then would compete
+        # with the daemons for the CPUs.
+        sleep_until(start + plan["report_after_ns"])
+        emit({"index": index, "second": second, "mode": mode,
+              "bytes": len(data), "first_ns": first, "end_ns": realtime_ns(),
+              "late_median_ns": late[len(late) // 2],
+              "late_max_ns": late[-1]})
+    # Let the daemons finish the last cycle before the line goes away.
+    time.sleep(1.0)
+    emit({"done": True})
+    sys.stdin.readline()  # the parent says when to close
+    return 0
+
+
+def sleep_until(target_ns):
+    remaining = target_ns - realtime_ns()
+    if remaining > 0:
+        time.sleep(remaining / NS_PER_S)
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+# ----------------------------------------------------------------------------
+# SysV SHM, read-only (struct shmTime, 96 bytes on 64-bit Linux)
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+_libc.shmget.restype = ctypes.c_int
+_libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+_libc.shmat.restype = ctypes.c_void_p
+SHM_KEY_BASE = 0x4E545030  # "NTP0"
+SHM_RDONLY = 0o10000
+SHM_SIZE = 96
+# mode, count, clockSec, clockUSec, recvSec, recvUSec, leap, precision,
+# nsamples, valid, clockNSec, recvNSec
+SHM_LAYOUT = struct.Struct("=ii q i4x q i iiii II 32x4x")
+assert SHM_LAYOUT.size == SHM_SIZE
+
+
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+CLONE_NEWIPC = 0x08000000
+
+
+class Segment:
+    """One unit's segment, attached read-only; in the IPC namespace of
+    process `ns_pid` if given (the attachment outlives the setns back)."""
+
+    def __init__(self, unit, ns_pid=None):
+        self.unit = unit
+        self.ns_pid = ns_pid
+        self.addr = None
+        self.last = None
+
+    def attach(self):
+        if self.addr is not None:
+            return True
+        if self.ns_pid is None:
+            return self._attach_here()
+        own = os.open("/proc/self/ns/ipc", os.O_RDONLY)
+        try:
+            target = os.open(f"/proc/{self.ns_pid}/ns/ipc", os.O_RDONLY)
+        except OSError:
+            os.close(own)
+            return False
+        try:
+            if _libc.setns(target, CLONE_NEWIPC) != 0:
+                raise SystemExit(f"bench: setns: {os.strerror(ctypes.get_errno())}")
+            return self._attach_here()
+        finally:
+            if _libc.setns(own, CLONE_NEWIPC) != 0:
+                raise SystemExit("bench: cannot return to the bench's IPC "
+                                 "namespace")
+            os.close(own)
+            os.close(target)
+
+    def _attach_here(self):
+        shmid = _libc.shmget(SHM_KEY_BASE + self.unit, 0, 0)
+        if shmid < 0:
+            return False
+        addr = _libc.shmat(shmid, None, SHM_RDONLY)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            return False
+        self.addr = addr
+        return True
+
+    def poll(self):
+        """A new valid sample as (clock_sec, clock_nsec, receive_ns), or None."""
+        if not self.attach():
+            return None
+        for _ in range(100):
+            raw = ctypes.string_at(self.addr, SHM_SIZE)
+            fields = SHM_LAYOUT.unpack(raw)
+            after = ctypes.c_int.from_address(self.addr + 4).value
+            if fields[1] == after:
+                break
+        else:
+            return None
+        (_mode, count, clock_sec, _cus, recv_sec, _rus, _leap, _prec, _ns,
+         valid, clock_nsec, recv_nsec) = fields
+        key = (count, clock_sec, clock_nsec, recv_sec, recv_nsec)
+        if not valid or key == self.last:
+            return None
+        self.last = key
+        return clock_sec, clock_nsec, recv_sec * NS_PER_S + recv_nsec
+
+
+# ----------------------------------------------------------------------------
+# /proc
+
+def proc_usage(pid):
+    """CPU ticks (utime+stime), schedstat ns and wait ns over all threads,
+    voluntary+involuntary context switches, peak and current RSS (kB)."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    nice, rt_priority, policy = int(fields[16]), int(fields[37]), int(fields[38])
+    run_ns = wait_ns = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                run, wait, _ = f.read().split()
+            run_ns += int(run)
+            wait_ns += int(wait)
+        except OSError:
+            pass
+    status = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            status[key] = value.strip()
+    switches = (int(status.get("voluntary_ctxt_switches", 0)) +
+                int(status.get("nonvoluntary_ctxt_switches", 0)))
+    kb = lambda k: int(status.get(k, "0 kB").split()[0])
+    return {"ticks": ticks, "run_ns": run_ns, "wait_ns": wait_ns,
+            "switches": switches, "hwm_kb": kb("VmHWM"), "rss_kb": kb("VmRSS"),
+            "anon_kb": kb("RssAnon"), "file_kb": kb("RssFile"),
+            "sched": (f"SCHED_FIFO {rt_priority}" if policy == 1 else
+                      f"SCHED_RR {rt_priority}" if policy == 2 else
+                      f"nice {nice}")}
+
+
+def system_busy():
+    """(busy, steal, total) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values[:8]) - idle, values[7], sum(values[:8])
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+# ----------------------------------------------------------------------------
+# Set-up
+
+def build(build_dir):
+    """The daemon as a user builds it (the project's default buildtype,
+    minsize), without tests, in its own build directory."""
+    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
+        run_checked(["meson", "setup", build_dir, REPO, "-Dtests=disabled"])
+    run_checked(["ninja", "-C", build_dir, "src/shmrefclock"])
+    return os.path.join(build_dir, "src", "shmrefclock")
+
+
+def run_checked(cmd):
+    print(f"+ {shlex.join(cmd)}", file=sys.stderr, flush=True)
+    result = subprocess.run(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-4000:])
+        sys.exit(f"bench: {cmd[0]} failed (exit {result.returncode})")
+
+
+def loopback_up():
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    layout = "16sh14x"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        flags = struct.unpack(layout, fcntl.ioctl(
+            sock, siocgifflags, struct.pack(layout, b"lo", 0)))[1]
+        if not flags & iff_up:
+            fcntl.ioctl(sock, siocsifflags,
+                        struct.pack(layout, b"lo", flags | iff_up))
+
+
+def reexec_in_namespaces():
+    if os.environ.get(NS_GUARD) == "1":
+        return
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        sys.exit("bench: unshare(1) (util-linux) is needed")
+    cmd = [unshare, "--ipc", "--net", "--", sys.executable,
+           os.path.abspath(__file__)] + sys.argv[1:]
+    os.execve(unshare, cmd, dict(os.environ, **{NS_GUARD: "1"}))
+
+
+def machine_description():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def tool_version(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def git_revision():
+    try:
+        git = ["git", "--no-optional-locks", "-C", REPO]
+        rev = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(git + ["status", "--porcelain", "--", "src",
+                                      "include", "meson.build"],
+                               capture_output=True, text=True).stdout.strip()
+        return rev + (" + uncommitted changes in src/" if dirty else "")
+    except OSError:
+        return "?"
+
+
+# ----------------------------------------------------------------------------
+# The run
+
+class Daemon:
+    def __init__(self, name, label, cmd, unit, channel, log_path, args,
+                 own_ipc_namespace=False):
+        self.name, self.label, self.unit, self.channel = name, label, unit, channel
+        if own_ipc_namespace:
+            # unshare execs the daemon: same pid.
+            cmd = [shutil.which("unshare") or "unshare", "--ipc", "--"] + cmd
+        self.samples = []  # (clock_sec, clock_nsec, receive_ns, seen_ns)
+        self.log = open(log_path, "w")
+
+        def prepare():
+            libc = ctypes.CDLL(None)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+            if args.daemon_nice:
+                os.nice(args.daemon_nice)
+            if args.daemon_cpus:
+                os.sched_setaffinity(0, parse_cpus(args.daemon_cpus))
+            if args.daemon_fifo:
+                os.sched_setscheduler(0, os.SCHED_FIFO,
+                                      os.sched_param(args.daemon_fifo))
+
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdout=self.log,
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=prepare)
+        self.segment = Segment(unit, self.proc.pid if own_ipc_namespace
+                               else None)
+
+    def poll(self):
+        sample = self.segment.poll()
+        if sample is not None:
+            self.samples.append(sample + (realtime_ns(),))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def parse_cpus(text):
+    cpus = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def percentile(sorted_values, fraction):
+    """Nearest rank."""
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def run(args):
+    wanted = set(args.only.split(",")) if args.only else \
+        {"shmrefclock", "gpsd"} | ({"shmrefclock-tcp"} if args.tcp_twin else set())
+    unknown = wanted - {"shmrefclock", "gpsd", "shmrefclock-tcp"}
+    if unknown:
+        raise SystemExit(f"bench: --only: unknown {', '.join(sorted(unknown))}")
+    tmp = tempfile.mkdtemp(prefix="shmrefclock-bench-")
+    loopback_up()
+    gpsd_version = tool_version([args.gpsd, "-V"]).split()
+    gpsd_label = (f"gpsd {gpsd_version[1]} (TCP)" if len(gpsd_version) > 1
+                  else "gpsd (TCP)")
+    tcp_names = [n for n in ("gpsd", "shmrefclock-tcp") if n in wanted]
+    feeder = subprocess.Popen([sys.executable, os.path.abspath(__file__),
+                               "_feeder", args.capture] + tcp_names,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, bufsize=1)
+    hello = json.loads(feeder.stdout.readline())
+    link = os.path.join(tmp, "gps0")
+    os.symlink(hello["pty"], link)
+
+    def shmrefclock_config(name, device, unit):
+        path = os.path.join(tmp, f"{name}.conf")
+        with open(path, "w") as f:
+            f.write(f'[[refclock]]\nname = "gps"\nsource = "nmea"\n'
+                    f'device = "{device}"\nbaud = {args.baud}\n'
+                    f'unit = {unit}\nmin-fixes = 1\n')
+        return [args.binary, "-c", path]
+
+    daemons = []
+    if "shmrefclock" in wanted:
+        daemons.append(Daemon(
+            "shmrefclock", "shmrefclock (pty)",
+            shmrefclock_config("shmrefclock", link, args.unit),
+            args.unit, "pty", os.path.join(tmp, "shmrefclock.log"), args))
+    if "gpsd" in wanted:
+        daemons.append(Daemon("gpsd", gpsd_label,
+               [args.gpsd, "-N", "-n", "-b", "-D", "0", "-S", "2947",
+                "-F", os.path.join(tmp, "gpsd.sock"),
+                f"tcp://127.0.0.1:{hello['ports']['gpsd']}"], 0, "gpsd",
+               os.path.join(tmp, "gpsd.log"), args,
+               own_ipc_namespace=True))  # gpsd creates units 0-7
+    if "shmrefclock-tcp" in wanted:
+        port = hello["ports"]["shmrefclock-tcp"]
+        daemons.append(Daemon(
+            "shmrefclock-tcp", "shmrefclock (TCP)",
+            shmrefclock_config("shmrefclock-tcp", f"tcp://127.0.0.1:{port}",
+                               args.unit + 1),
+            args.unit + 1, "shmrefclock-tcp",
+            os.path.join(tmp, "shmrefclock-tcp.log"), args))
+    try:
+        line = feeder.stdout.readline()
+        status = json.loads(line) if line else {"error": "feeder died"}
+        if "error" in status:
+            raise SystemExit(f"bench: {status['error']}")
+        time.sleep(1.0)  # shmrefclock opens its pty
+        for d in daemons:
+            if d.proc.poll() is not None:
+                raise SystemExit(f"bench: {d.name} exited "
+                                 f"({d.proc.returncode}); see {d.log.name}")
+        modes = (["paced"] * args.warmup + ["paced"] * args.cycles +
+                 ["burst"] * args.cycles)
+        start_sec = time.time_ns() // NS_PER_S + 2
+        feeder.stdin.write(json.dumps({"start_sec": start_sec, "modes": modes,
+                                       "baud": args.baud,
+                                       "pty_first": args.pty_first,
+                                       "report_after_ns": int(0.8 * NS_PER_S),
+                                       "phase": args.phase}) + "\n")
+        feeder.stdin.flush()
+        # Measurement windows: each mode's cycles, from just before its first
+        # cycle to just before the cycle after its last.
+        phase_ns = int(args.phase * NS_PER_S)
+        first_paced = start_sec + args.warmup
+        windows = {
+            "paced": (first_paced, first_paced + args.cycles),
+            "burst": (first_paced + args.cycles, first_paced + 2 * args.cycles),
+        }
+        edges = sorted({s for w in windows.values() for s in w})
+        edge_ns = {s: s * NS_PER_S + phase_ns - 50_000_000 for s in edges}
+        usage = {}  # (daemon, edge second) -> proc_usage
+        busy = {}   # edge second -> system_busy
+        load = {}
+        cycles = {}
+        fd = feeder.stdout.fileno()
+        os.set_blocking(fd, False)
+        selector = selectors.DefaultSelector()
+        selector.register(fd, selectors.EVENT_READ)
+        pending = ""
+        done = False
+        poll_s = args.poll_ms / 1000
+        quiet_before_ns, quiet_after_ns = 3_000_000, 5_000_000
+        while not done:
+            # Stay asleep from just before a cycle's first byte until the
+            # daemons have stamped it, so as not to compete with them.
+            now = realtime_ns()
+            wake = now + int(poll_s * NS_PER_S)
+            in_second = (wake - phase_ns) % NS_PER_S
+            if in_second < quiet_after_ns or in_second > NS_PER_S - quiet_before_ns:
+                wake += (quiet_after_ns - in_second) % NS_PER_S
+            for _ in selector.select(timeout=max(0, wake - now) / NS_PER_S):
+                chunk = os.read(fd, 65536).decode()
+                if not chunk:
+                    raise SystemExit("bench: the feeder died")
+                pending += chunk
+                while "\n" in pending:
+                    line, pending = pending.split("\n", 1)
+                    msg = json.loads(line)
+                    if msg.get("done"):
+                        done = True
+                    elif "second" in msg:
+                        cycles[msg["second"]] = msg
+            for d in daemons:
+                d.poll()
+            now = realtime_ns()
+            for s in edges:
+                if s not in busy and now >= edge_ns[s]:
+                    busy[s] = system_busy()
+                    load[s] = loadavg()
+                    for d in daemons:
+                        usage[(d.name, s)] = proc_usage(d.proc.pid)
+                    usage[("bench", s)] = (proc_usage(feeder.pid)["run_ns"] +
+                                           proc_usage(os.getpid())["run_ns"])
+            for d in daemons:
+                if d.proc.poll() is not None:
+                    raise SystemExit(f"bench: {d.name} exited "
+                                     f"({d.proc.returncode}); see {d.log.name}")
+        final = {d.name: proc_usage(d.proc.pid) for d in daemons}
+        feeder.stdin.write("\n")
+        feeder.stdin.flush()
+        feeder.wait(timeout=10)
+    except BaseException:
+        print(f"bench: logs kept in {tmp}", file=sys.stderr)
+        raise
+    finally:
+        for d in daemons:
+            d.stop()
+        if feeder.poll() is None:
+            feeder.kill()
+    results = analyse(args, daemons, cycles, windows, usage, busy, load, final)
+    lo, hi = min(edges), max(edges)
+    bench_cpu = (100 * (usage[("bench", hi)] - usage[("bench", lo)]) / 1e9
+                 / (hi - lo)) if ("bench", hi) in usage else float("nan")
+    report(args, daemons, cycles, results, windows, busy, load, start_sec,
+           hello, bench_cpu, final)
+    if args.samples_csv:
+        write_csv(args.samples_csv, daemons, cycles, windows)
+    if args.keep:
+        print(f"\nLogs kept in {tmp}", file=sys.stderr)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def mode_of(second, windows):
+    for mode, (lo, hi) in windows.items():
+        if lo <= second < hi:
+            return mode
+    return None
+
+
+def analyse(args, daemons, cycles, windows, usage, busy, load, final):
+    results = {}
+    for d in daemons:
+        matched = {}
+        d.unmatched = 0
+        for clock_sec, _cns, receive_ns, _seen in d.samples:
+            if clock_sec in cycles and clock_sec not in matched:
+                matched[clock_sec] = receive_ns - cycles[clock_sec]["first_ns"][d.channel]
+            else:
+                d.unmatched += 1  # a second never sent, or twice
+        for mode, (lo, hi) in windows.items():
+            lat = sorted(matched[s] / 1e6 for s in range(lo, hi) if s in matched)
+            r = {"expected": hi - lo, "matched": len(lat)}
+            if lat:
+                med = statistics.median(lat)
+                r["outliers"] = sum(1 for v in lat if v > med + 0.5)
+                r.update(median=med,
+                         p99=percentile(lat, 0.99), min=lat[0], max=lat[-1],
+                         jitter=statistics.stdev(lat) if len(lat) > 1 else 0.0)
+            a, b = usage.get((d.name, lo)), usage.get((d.name, hi))
+            if a and b:
+                seconds = hi - lo
+                r["cpu"] = 100 * (b["ticks"] - a["ticks"]) / CLK_TCK / seconds
+                r["ticks"] = b["ticks"] - a["ticks"]
+                r["cpu_sched"] = 100 * (b["run_ns"] - a["run_ns"]) / 1e9 / seconds
+                r["wakeups"] = (b["switches"] - a["switches"]) / seconds
+                r["wait_ms"] = (b["wait_ns"] - a["wait_ns"]) / 1e6 / seconds
+            r["hwm_kb"] = final[d.name]["hwm_kb"]
+            results[(d.name, mode)] = r
+    return results
+
+
+def fmt_ms(v):
+    return "–" if v is None else (f"{v:.3f} ms" if v < 10 else f"{v:.1f} ms")
+
+
+def ratio(a, b):
+    if a is None or b is None or b <= 0:
+        return "–"
+    return f"×{a / b:.0f}" if a / b >= 10 else f"×{a / b:.1f}"
+
+
+def report(args, daemons, cycles, results, windows, busy, load, start_sec,
+           hello, bench_cpu, final):
+    out = []
+    p = out.append
+    first, last = min(windows.values())[0], max(windows.values())[1]
+    b0, b1 = busy.get(first), busy.get(last)
+    machine = "?"
+    if b0 and b1 and b1[2] > b0[2]:
+        total = b1[2] - b0[2]
+        machine = (f"{100 * (b1[0] - b0[0]) / total:.0f} % busy (steal "
+                   f"{100 * (b1[1] - b0[1]) / total:.1f} %)")
+    sizes = sorted({c["bytes"] for c in cycles.values()})
+    p("## shmrefclock vs gpsd: NMEA receive stamps")
+    p("")
+    p(f"- command: `{os.environ.get(CMDLINE_ENV) or shlex.join(sys.argv)}`")
+    p(f"- machine: {machine_description()}")
+    p(f"- versions: {tool_version([args.binary, '--version'])} "
+      f"(tree {git_revision()}; {args.binary}); "
+      f"{tool_version([args.gpsd, '-V'])}")
+    p(f"- run: {datetime.datetime.fromtimestamp(start_sec, datetime.timezone.utc):%Y-%m-%d %H:%M:%SZ}, "
+      f"{args.warmup} warm-up + {args.cycles} paced + {args.cycles} burst "
+      f"cycles, one a second, first byte {args.phase * 1000:.0f} ms after "
+      f"the second; u-blox NEO-M8N cycles from "
+      f"`{os.path.relpath(args.capture, REPO)}` (RMC VTG GGA GSA GLGSV×3 "
+      f"GLL, {sizes[0]}–{sizes[-1]} bytes, times rewritten); paced = one "
+      f"byte every {10_000 / args.baud:.4f} ms ({args.baud} baud 8N1) on "
+      f"an absolute schedule, burst = one write per cycle")
+    twin = (f"; a second shmrefclock reads its own TCP copy "
+            f"(unit {args.unit + 1}), the same transport as gpsd"
+            if args.tcp_twin else "")
+    p(f"- channels: shmrefclock reads a pty (unit {args.unit}). **gpsd "
+      f"writes no SHM for pty sources, so it reads the same bytes from "
+      f"`tcp://127.0.0.1:PORT`** (unit 0; TCP_NODELAY, one send per byte "
+      f"when paced){twin}. Each byte goes to "
+      f"{'the pty first, then the sockets' if args.pty_first else 'the sockets first, then the pty'}"
+      f"; latency is taken against each channel's own first write. "
+      f"Private network and IPC namespaces; gpsd in an IPC namespace of "
+      f"its own (it creates units 0-7 at start)")
+    p(f"- scheduling: feeder {hello['sched']}; daemons as running: "
+      + ", ".join(f"{d.label} {final[d.name]['sched']}" for d in daemons)
+      + " (gpsd renices itself to -10 when run as root); daemon CPUs "
+      f"{args.daemon_cpus or 'any'}; SHM polled every {args.poll_ms:g} ms, "
+      f"never from 3 ms before to 5 ms after a cycle's first byte")
+    pacing = [c for c in cycles.values() if c["mode"] == "paced"]
+    if pacing:
+        med = statistics.median(c["late_median_ns"] for c in pacing) / 1e3
+        worst = sorted(c["late_max_ns"] for c in pacing)
+        p(f"- pacing: bytes written a median {med:.0f} µs after their "
+          f"scheduled instant; the latest byte of a cycle: median "
+          f"{statistics.median(worst) / 1e3:.0f} µs, worst "
+          f"{worst[-1] / 1e3:.0f} µs")
+    p(f"- load: 1/5/15-min load average {load.get(first, '?')} at the "
+      f"start, {load.get(last, '?')} at the end; all CPUs {machine} over "
+      f"the measured cycles, of which the bench itself "
+      f"{bench_cpu:.1f} % of one core")
+    p("")
+    p("| daemon | mode | samples | latency median | latency p99 | jitter (std dev) "
+      "| CPU (stat) | CPU (schedstat) | wake-ups/s | peak RSS |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    order = {"shmrefclock": 0, "shmrefclock-tcp": 1, "gpsd": 2}
+    names = sorted((d.name for d in daemons), key=order.get)
+    by_name = {d.name: d for d in daemons}
+    labels = {d.name: d.label for d in daemons}
+    for mode in windows:
+        label = "paced 9600" if mode == "paced" and args.baud == 9600 else (
+            f"paced {args.baud}" if mode == "paced" else "burst")
+        for name in names:
+            r = results[(name, mode)]
+            p(f"| {labels[name]} | {label} | {r['matched']}/{r['expected']} "
+              f"| {fmt_ms(r.get('median'))} | {fmt_ms(r.get('p99'))} "
+              f"| {fmt_ms(r.get('jitter'))} "
+              f"| {r['cpu']:.2f} % | {r['cpu_sched']:.3f} % "
+              f"| {r['wakeups']:.1f} | {r['hwm_kb'] / 1024:.1f} MB |"
+              if "cpu" in r else f"| {labels[name]} | {label} | – |")
+        g = results.get(("gpsd", mode))
+        for name in names:
+            if name == "gpsd" or g is None:
+                continue
+            s = results[(name, mode)]
+            p(f"| **gpsd / {labels[name]}** | {label} | "
+              f"| {ratio(g.get('median'), s.get('median'))} "
+              f"| {ratio(g.get('p99'), s.get('p99'))} "
+              f"| {ratio(g.get('jitter'), s.get('jitter'))} "
+              f"| {ratio(g.get('cpu'), s.get('cpu')) if min(g.get('ticks', 0), s.get('ticks', 0)) >= 5 else '–'} "
+              f"| {ratio(g.get('cpu_sched'), s.get('cpu_sched'))} "
+              f"| {ratio(g.get('wakeups'), s.get('wakeups'))} "
+              f"| {ratio(g.get('hwm_kb'), s.get('hwm_kb'))} |")
+    p("")
+    p("Latency = SHM receiveTimeStamp − CLOCK_REALTIME just before the "
+      "cycle's first byte was written to that daemon's channel; jitter = "
+      "sample std dev of the latency; p99 = nearest rank. CPU = utime+stime "
+      "(/proc/PID/stat, 10 ms ticks) and sum_exec_runtime (schedstat, ns) "
+      "over each mode's window, % of one core. Wake-ups = context switches "
+      "a second. Peak RSS = VmHWM at the end of the run (one figure for both "
+      "modes). A ratio is left out (–) where a CPU (stat) figure is under 5 "
+      "ticks.")
+    p("")
+    p("Samples whose second was never sent, or sent once and published "
+      "twice: " + ", ".join(f"{labels[n]} {by_name[n].unmatched}"
+                            for n in names) + ".")
+    p("")
+    p("Late stamps (more than 0.5 ms after the median; a few of these carry "
+      "the std dev): " + ", ".join(
+          f"{labels[n]} {m} {results[(n, m)].get('outliers', 0)}"
+          for n in names for m in windows) + ".")
+    waits = []
+    for name in names:
+        for mode in windows:
+            r = results[(name, mode)]
+            if r.get("wakeups"):
+                waits.append(f"{labels[name]} {mode} "
+                             f"{1000 * r['wait_ms'] / r['wakeups']:.0f} µs")
+    if waits:
+        p("")
+        p("Mean run-queue wait per wake-up (schedstat; how long a woken "
+          "daemon waited for a CPU): " + ", ".join(waits) + ".")
+    p("")
+    p("### Targets (issue 3, \"Done when\" 6; DESIGN.md aims)")
+    p("")
+    sp = results.get(("shmrefclock", "paced"), {})
+    gp = results.get(("gpsd", "paced"), {})
+    sb = results.get(("shmrefclock", "burst"), {})
+    checks = [
+        ("paced median latency < 1 ms (aim 0.15 ms)", sp.get("median"), 1.0, 0.15),
+        ("paced p99 latency (aim < 0.5 ms)", sp.get("p99"), None, 0.5),
+        ("paced jitter < 0.2 ms (aim 0.05 ms)", sp.get("jitter"), 0.2, 0.05),
+        ("burst median latency (aim < 0.08 ms)", sb.get("median"), None, 0.08),
+    ]
+    for text, value, floor, aim in checks:
+        verdict = []
+        if value is None:
+            verdict.append("NO DATA")
+        else:
+            if floor is not None:
+                verdict.append("PASS" if value < floor else "MISS")
+            verdict.append("aim met" if value < aim else "aim missed")
+        p(f"- {text}: {fmt_ms(value)}: {', '.join(verdict)}")
+    if "cpu_sched" in sp and "cpu_sched" in gp:
+        p(f"- CPU below gpsd's, paced: {sp['cpu_sched']:.3f} % vs "
+          f"{gp['cpu_sched']:.3f} % (schedstat): "
+          f"{'PASS' if sp['cpu_sched'] < gp['cpu_sched'] else 'MISS'}; "
+          f"{'aim met' if sp['cpu_sched'] < 0.1 else 'aim missed'} (< 0.1 %)")
+    if "hwm_kb" in sp and "hwm_kb" in gp:
+        p(f"- peak RSS below gpsd's: {sp['hwm_kb'] / 1024:.1f} MB vs "
+          f"{gp['hwm_kb'] / 1024:.1f} MB: "
+          f"{'PASS' if sp['hwm_kb'] < gp['hwm_kb'] else 'MISS'}; "
+          f"{'aim met' if sp['hwm_kb'] < 4096 else 'aim missed'} (< 4 MB)")
+    p("")
+    p("Peak RSS at the end, anonymous + file-backed (shared libraries and "
+      "the binary, as mapped): " + ", ".join(
+          f"{labels[n]} {final[n]['anon_kb'] / 1024:.1f} + "
+          f"{final[n]['file_kb'] / 1024:.1f} MB" for n in names) + ".")
+    print("\n".join(out), flush=True)
+
+
+def write_csv(path, daemons, cycles, windows):
+    with open(path, "w") as f:
+        f.write("daemon,mode,second,first_byte_ns,receive_ns,latency_ms,"
+                "seen_ns\n")
+        for d in daemons:
+            for clock_sec, _cns, receive_ns, seen in d.samples:
+                c = cycles.get(clock_sec)
+                if c is None:
+                    continue
+                first = c["first_ns"][d.channel]
+                lat = (receive_ns - first) / 1e6
+                f.write(f"{d.name},{mode_of(clock_sec, windows) or 'warm-up'},"
+                        f"{clock_sec},{first},{receive_ns},{lat:.6f},"
+                        f"{seen}\n")
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "_feeder":
+        return feeder_main(sys.argv[3:], sys.argv[2])
+    parser = argparse.ArgumentParser(
+        description="Benchmark shmrefclock against gpsd on the same NMEA "
+                    "cycles (see the module docstring).")
+    parser.add_argument("--cycles", type=int, default=100,
+                        help="measured cycles per mode (default 100)")
+    parser.add_argument("--quick", action="store_true",
+                        help="15 cycles per mode and 5 warm-up cycles")
+    parser.add_argument("--warmup", type=int, default=6,
+                        help="paced cycles before measuring (gpsd ships time "
+                             "to NTP after 3 fixes; default 6)")
+    parser.add_argument("--baud", type=int, default=9600,
+                        help="line rate of the paced mode and the daemons' "
+                             "configured baud (default 9600)")
+    parser.add_argument("--phase", type=float, default=0.1,
+                        help="first byte this long after the second (s, "
+                             "default 0.1)")
+    parser.add_argument("--unit", type=int, default=2,
+                        help="shmrefclock's SHM unit (default 2; the TCP twin "
+                             "takes UNIT+1; gpsd has its own IPC namespace)")
+    parser.add_argument("--binary",
+                        help="daemon to measure (default: build an optimized "
+                             "copy in --build-dir)")
+    parser.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"),
+                        help="meson build directory for the optimized copy "
+                             "(default build-bench; release, tests disabled)")
+    parser.add_argument("--gpsd", default=shutil.which("gpsd") or "/usr/sbin/gpsd",
+                        help="gpsd binary (default: gpsd on PATH)")
+    parser.add_argument("--poll-ms", type=float, default=5.0,
+                        help="SHM polling period (default 5 ms)")
+    parser.add_argument("--daemon-nice", type=int, default=0,
+                        help="nice both daemons by this much")
+    parser.add_argument("--daemon-fifo", type=int, default=0, metavar="PRIO",
+                        help="run both daemons SCHED_FIFO at PRIO (1-49; the "
+                             "feeder is 50), as chronyd -P or systemd's "
+                             "CPUSchedulingPolicy=fifo would")
+    parser.add_argument("--daemon-cpus",
+                        help="pin both daemons to these CPUs (e.g. 1 or 0-1)")
+    parser.add_argument("--capture", default=DEFAULT_CAPTURE,
+                        help="NMEA capture the cycles come from (default "
+                             "tests/data/nmea-captures/neo-m8n.log)")
+    parser.add_argument("--no-tcp-twin", dest="tcp_twin", action="store_false",
+                        help="do not also run shmrefclock on the TCP stream "
+                             "(on --unit + 1), the same transport as gpsd")
+    parser.add_argument("--pty-first", action="store_true",
+                        help="write each byte to the pty before the sockets "
+                             "(default: after)")
+    parser.add_argument("--only",
+                        help="run only these, comma-separated: shmrefclock, "
+                             "gpsd, shmrefclock-tcp (to measure one without "
+                             "the others competing for the CPUs)")
+    parser.add_argument("--samples-csv", help="write every matched sample here")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary directory with the logs")
+    args = parser.parse_args()
+    if args.quick:
+        args.cycles, args.warmup = 15, 5
+    if os.environ.get(NS_GUARD) != "1":
+        os.environ[CMDLINE_ENV] = shlex.join(
+            [os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:])
+        if os.geteuid() != 0:
+            sys.exit("bench: run as root (IPC/net namespaces, gpsd's SHM units "
+                     "0/1, a SCHED_FIFO feeder)")
+        if not args.binary:
+            args.binary = build(args.build_dir)
+            sys.argv += ["--binary", args.binary]
+        if not os.access(args.gpsd, os.X_OK):
+            sys.exit(f"bench: no gpsd at {args.gpsd}")
+        reexec_in_namespaces()
+    args.binary = os.path.abspath(args.binary)
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
