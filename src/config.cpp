@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -149,8 +149,8 @@ public:
             return std::nullopt;
         }
         if (!std::isfinite(value) || value < min || value > max) {
-            error(node.source(), fmt::format("{} = {} is out of range ({}..{})", key,
-                                             toml_text(node), min, max));
+            error(node.source(),
+                  fmt::format("{} = {} is out of range ({}..{})", key, toml_text(node), min, max));
             return std::nullopt;
         }
         return value;
@@ -205,8 +205,8 @@ private:
 bool valid_name(std::string_view name) {
     return !name.empty() && name.size() <= max_name_length &&
            std::all_of(name.begin(), name.end(), [](char c) {
-               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
            });
 }
 
@@ -235,8 +235,9 @@ void parse_daemon(Validator& v, const toml::node& node, DaemonConfig& daemon) {
     }
     for (auto&& [key, value] : *table) {
         if (key.str() == "log-level") {
-            if (auto level = v.choice(value, "log-level", {"trace", "debug", "info", "warn",
-                                                           "error", "critical", "off"})) {
+            if (auto level =
+                    v.choice(value, "log-level",
+                             {"trace", "debug", "info", "warn", "error", "critical", "off"})) {
                 daemon.log_level = *level;
             }
         } else {
@@ -276,7 +277,7 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
     std::optional<SourceKind> source;
     if (const toml::node* node = table.get("source")) {
         if (auto text = v.choice(*node, "source", {"nmea", "pps", "system"})) {
-            source = *text == "nmea" ? SourceKind::nmea
+            source = *text == "nmea"  ? SourceKind::nmea
                      : *text == "pps" ? SourceKind::pps
                                       : SourceKind::system;
             rc.source = *source;
@@ -299,8 +300,8 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
             continue;
         }
         if (source && !applies(*rule, *source)) {
-            v.error(key.source(), fmt::format("key '{}' does not apply to source \"{}\"", k,
-                                              to_string(*source)));
+            v.error(key.source(),
+                    fmt::format("key '{}' does not apply to source \"{}\"", k, to_string(*source)));
             ok = false;
             continue;
         }
@@ -392,8 +393,7 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
             }
         } else if (k == "baud") {
             if (auto baud = v.integer(node, k, 0, 10'000'000)) {
-                if (std::find(valid_bauds.begin(), valid_bauds.end(), *baud) ==
-                    valid_bauds.end()) {
+                if (std::find(valid_bauds.begin(), valid_bauds.end(), *baud) == valid_bauds.end()) {
                     v.error(node.source(), fmt::format("baud = {} is not one of: {}", *baud,
                                                        fmt::join(valid_bauds, ", ")));
                 } else {
@@ -580,17 +580,16 @@ std::string describe(const Config& config) {
         if (!rc.sock.empty()) {
             outputs += (outputs.empty() ? "" : " + ") + fmt::format("chrony SOCK {}", rc.sock);
         }
-        out += fmt::format("refclock \"{}\": {} -> {}, offset {:+.9f} s, precision {}, perm {:04o}",
-                           rc.name, to_string(rc.source), outputs, rc.offset, rc.precision,
-                           rc.perm);
+        out +=
+            fmt::format("refclock \"{}\": {} -> {}, offset {:+.9f} s, precision {}, perm {:04o}",
+                        rc.name, to_string(rc.source), outputs, rc.offset, rc.precision, rc.perm);
         switch (rc.source) {
         case SourceKind::system:
             out += fmt::format(", every {} s", rc.interval);
             break;
         case SourceKind::nmea:
             out += fmt::format(", device {}, {} baud, {} fixes before the first sample{}",
-                               rc.device, rc.baud, rc.min_fixes,
-                               rc.pps_dcd ? ", PPS on DCD" : "");
+                               rc.device, rc.baud, rc.min_fixes, rc.pps_dcd ? ", PPS on DCD" : "");
             break;
         case SourceKind::pps:
             out += fmt::format(", device {}, {} edge, numbered by {}",

@@ -1,12 +1,12 @@
 // Command line (CLI11) -> config -> daemon or a subcommand. The only place
 // that maps failures to exit codes (DESIGN.md, "Command line"):
 // 0 ok, 1 configuration error, 2 usage error, 3 runtime failure.
-#include <fstream>
-#include <iostream>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -176,8 +176,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> levels(std::begin(shmrefclock::log_level_names),
                                     std::end(shmrefclock::log_level_names));
 
-    app.add_option("-c,--config", args.config_path, "configuration file")
-        ->capture_default_str();
+    app.add_option("-c,--config", args.config_path, "configuration file")->capture_default_str();
     app.add_option("--log-level", args.log_level, "log level, overriding [daemon] log-level")
         ->check(CLI::IsMember(levels));
     app.add_flag("--check-config", args.check_config,
@@ -185,8 +184,8 @@ int main(int argc, char** argv) {
 
     auto* monitor = app.add_subcommand(
         "monitor", "watch SHM units written by anyone (read-only; never clears valid)");
-    auto* monitor_config =
-        monitor->add_option("-c,--config", args.config_path, "watch the units this file configures");
+    auto* monitor_config = monitor->add_option("-c,--config", args.config_path,
+                                               "watch the units this file configures");
     auto* monitor_units =
         monitor->add_option("--units", args.units, "units to watch, e.g. 0-3 or 0,2,5-7")
             ->capture_default_str();
@@ -198,9 +197,10 @@ int main(int argc, char** argv) {
     auto* decode = app.add_subcommand(
         "decode", "decode an NMEA capture and print the time each reporting cycle reports");
     decode->add_flag("--json", args.json, "one JSON object per cycle");
-    decode->add_option("--not-before", args.not_before,
-                       "earliest plausible date (YYYY-MM-DD), for two-digit years and GPS "
-                       "week-rollover repair")
+    decode
+        ->add_option("--not-before", args.not_before,
+                     "earliest plausible date (YYYY-MM-DD), for two-digit years and GPS "
+                     "week-rollover repair")
         ->capture_default_str();
     decode->add_option("capture", args.capture, "capture file, or - for standard input")
         ->required();

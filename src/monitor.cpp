@@ -51,10 +51,9 @@ void print(std::ostream& out, int unit, const ShmSnapshot& snap, bool json) {
                            "\"receive_nsec\":{},\"clock_minus_receive\":{:.9f},\"leap\":{},"
                            "\"precision\":{},\"mode\":{},\"count\":{},\"valid\":{}}}\n",
                            unit, format_utc(s.reference_time), format_utc(s.receive_time),
-                           s.reference_time.tv_sec, s.reference_time.tv_nsec,
-                           s.receive_time.tv_sec, s.receive_time.tv_nsec, difference,
-                           static_cast<int>(s.leap), s.precision, snap.mode, snap.count,
-                           snap.valid);
+                           s.reference_time.tv_sec, s.reference_time.tv_nsec, s.receive_time.tv_sec,
+                           s.receive_time.tv_nsec, difference, static_cast<int>(s.leap),
+                           s.precision, snap.mode, snap.count, snap.valid);
     } else {
         out << fmt::format("unit {:<3} clock {}  receive {}  clock-receive {:+.9f}  leap {}  "
                            "precision {}\n",
@@ -122,8 +121,7 @@ int run_monitor(const MonitorOptions& options, std::ostream& out) {
             if (!snap) {
                 continue; // being written: next round
             }
-            const SampleId id{snap->count, snap->sample.receive_time,
-                              snap->sample.reference_time};
+            const SampleId id{snap->count, snap->sample.receive_time, snap->sample.reference_time};
             auto it = seen.find(unit);
             const bool first = it == seen.end();
             if (!first && it->second == id) {

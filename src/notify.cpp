@@ -20,11 +20,17 @@ void send(const std::string& message) {
 }
 } // namespace
 
-void ready() { send("READY=1"); }
+void ready() {
+    send("READY=1");
+}
 
-void status(const std::string& line) { send("STATUS=" + line); }
+void status(const std::string& line) {
+    send("STATUS=" + line);
+}
 
-void watchdog() { send("WATCHDOG=1"); }
+void watchdog() {
+    send("WATCHDOG=1");
+}
 
 void reloading() {
     timespec now{};
@@ -34,7 +40,9 @@ void reloading() {
     send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 
-void stopping() { send("STOPPING=1"); }
+void stopping() {
+    send("STOPPING=1");
+}
 
 std::optional<std::uint64_t> watchdog_usec() {
 #if SHMREFCLOCK_HAVE_SYSTEMD

@@ -32,9 +32,13 @@ Refclock::~Refclock() {
     }
 }
 
-void Refclock::start() { source_->start(); }
+void Refclock::start() {
+    source_->start();
+}
 
-std::string Refclock::status() const { return config_.name + ": " + source_->health(); }
+std::string Refclock::status() const {
+    return config_.name + ": " + source_->health();
+}
 
 void Refclock::publish(const Sample& measured) {
     Sample sample = measured;

@@ -25,6 +25,8 @@ std::int64_t timespec_diff_ns(timespec a, timespec b) {
     return (static_cast<std::int64_t>(a.tv_sec) - b.tv_sec) * ns_per_s + (a.tv_nsec - b.tv_nsec);
 }
 
-std::int64_t offset_to_ns(double seconds) { return std::llround(seconds * 1e9); }
+std::int64_t offset_to_ns(double seconds) {
+    return std::llround(seconds * 1e9);
+}
 
 } // namespace shmrefclock

@@ -31,9 +31,13 @@ template <typename T> T load(const T& field) {
     return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
 }
 
-void fence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+void fence() {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+}
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 std::string where(int unit) {
     return fmt::format("SHM unit {} (key {:#010x})", unit, static_cast<unsigned>(shm_key(unit)));
@@ -98,7 +102,9 @@ int find_or_create(int unit, unsigned perm, bool& created) {
 
 } // namespace
 
-std::string describe_unit(int unit) { return where(unit); }
+std::string describe_unit(int unit) {
+    return where(unit);
+}
 
 ShmWriter::ShmWriter(int unit, unsigned perm) : unit_(unit), segment_(nullptr) {
     bool created = false;
@@ -163,8 +169,8 @@ std::optional<ShmReader> ShmReader::open(int unit) {
     }
     void* address = shmat(id, nullptr, SHM_RDONLY);
     if (address == reinterpret_cast<void*>(-1)) {
-        throw ShmError(fmt::format("{}: cannot attach segment read-only: {}", where(unit),
-                                   errno_text(errno)));
+        throw ShmError(
+            fmt::format("{}: cannot attach segment read-only: {}", where(unit), errno_text(errno)));
     }
     return ShmReader(unit, static_cast<const ShmTime*>(address));
 }

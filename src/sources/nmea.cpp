@@ -27,7 +27,9 @@ constexpr int max_reopen_delay_s = 30;
 constexpr std::int64_t agreement_ns = 250'000'000;
 
 // 8N1: a start bit, 8 data bits and a stop bit per byte.
-std::int64_t byte_time_ns(int baud) { return 10 * ns_per_s / baud; }
+std::int64_t byte_time_ns(int baud) {
+    return 10 * ns_per_s / baud;
+}
 
 } // namespace
 
@@ -88,7 +90,9 @@ void NmeaSource::start() {
     open_device();
 }
 
-std::string NmeaSource::health() const { return health_; }
+std::string NmeaSource::health() const {
+    return health_;
+}
 
 void NmeaSource::set_health(std::string health) {
     if (health != health_) {
@@ -99,8 +103,8 @@ void NmeaSource::set_health(std::string health) {
 
 void NmeaSource::watch_device() {
     if (device_watch_ == 0 && device_.fd.valid()) {
-        device_watch_ = loop_.watch(device_.fd.get(),
-                                    [this](const timespec& stamp) { on_first_byte(stamp); });
+        device_watch_ =
+            loop_.watch(device_.fd.get(), [this](const timespec& stamp) { on_first_byte(stamp); });
     }
 }
 
@@ -149,8 +153,8 @@ void NmeaSource::attach_pps() {
     }
     const char* tty = ttyname(device_.fd.get());
     if (tty == nullptr) {
-        device_errors_.error(fmt::format("{}: PPS on DCD: ttyname: {}", config_.name,
-                                         std::strerror(errno)));
+        device_errors_.error(
+            fmt::format("{}: PPS on DCD: ttyname: {}", config_.name, std::strerror(errno)));
         return;
     }
     pps_device_ = find_pps_device_for_tty("/sys", tty);
@@ -327,8 +331,7 @@ void NmeaSource::finish_cycle() {
         set_health("time jumped; re-acquiring");
         return;
     case CycleCheck::Verdict::acquiring:
-        set_health(fmt::format("acquiring: {} of {} fixes", check_.consecutive,
-                               config_.min_fixes));
+        set_health(fmt::format("acquiring: {} of {} fixes", check_.consecutive, config_.min_fixes));
         return;
     case CycleCheck::Verdict::same_second:
         return;

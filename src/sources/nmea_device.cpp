@@ -121,8 +121,8 @@ NmeaDevice open_serial(const std::string& device, int baud) {
     const bool burst = fstat(fd, &st) == 0 && is_burst_tty(major(st.st_rdev));
     result.line_rate = !burst;
     result.is_tty = true;
-    result.description = burst ? "pty or USB CDC-ACM (no line rate)"
-                               : fmt::format("serial {} baud", baud);
+    result.description =
+        burst ? "pty or USB CDC-ACM (no line rate)" : fmt::format("serial {} baud", baud);
     return result;
 }
 
@@ -177,8 +177,7 @@ bool parse_tcp_url(const std::string& device, std::string& host, std::string& po
         host = rest.substr(0, colon);
     }
     port = rest.substr(colon + 1);
-    if (host.empty() || port.empty() ||
-        port.find_first_not_of("0123456789") != std::string::npos) {
+    if (host.empty() || port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
         throw DeviceError(device + ": expected tcp://HOST:PORT with a numeric port");
     }
     return true;

@@ -22,7 +22,7 @@ struct NmeaDevice {
     // USB/IP stack delivers bursts, and correcting by the line rate would
     // move the stamp too early.
     bool line_rate = false;
-    bool is_tty = false; // not TCP
+    bool is_tty = false;     // not TCP
     std::string description; // for logs: "serial 9600 baud", "pty", "tcp 127.0.0.1:2947"
 };
 

@@ -15,8 +15,8 @@ std::chrono::year_month_day release_date() {
            SHMREFCLOCK_RELEASE_DAY;
 }
 
-std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop,
-                                    SourceSink& sink, const RefclockDirectory& directory) {
+std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
+                                    const RefclockDirectory& directory) {
     switch (config.source) {
     case SourceKind::system:
         return std::make_unique<SystemSource>(loop, sink, config.interval, config.precision);

@@ -60,7 +60,7 @@ public:
 std::chrono::year_month_day release_date();
 
 // Chosen in one place: the source a refclock's config asks for.
-std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop,
-                                    SourceSink& sink, const RefclockDirectory& directory);
+std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
+                                    const RefclockDirectory& directory);
 
 } // namespace shmrefclock

@@ -31,6 +31,8 @@ void SystemSource::on_timer(const timespec& stamp) {
     sink_.publish(sample);
 }
 
-std::string SystemSource::health() const { return fmt::format("system clock every {} s", interval_); }
+std::string SystemSource::health() const {
+    return fmt::format("system clock every {} s", interval_);
+}
 
 } // namespace shmrefclock

@@ -5,7 +5,9 @@
 using namespace shmrefclock;
 
 namespace {
-Config parse(const std::string& text) { return parse_config(text, "test.conf"); }
+Config parse(const std::string& text) {
+    return parse_config(text, "test.conf");
+}
 } // namespace
 
 TEST_CASE("a minimal system refclock gets the documented defaults") {
@@ -98,8 +100,8 @@ TEST_CASE("errors carry FILE:LINE:COLUMN and all of them are reported") {
 
 TEST_CASE("perm accepts 3 or 4 octal digits with owner rw") {
     auto perm_of = [](const std::string& perm) {
-        return parse("[[refclock]]\nname = \"a\"\nsource = \"system\"\nunit = 1\nperm = \"" +
-                     perm + "\"\n")
+        return parse("[[refclock]]\nname = \"a\"\nsource = \"system\"\nunit = 1\nperm = \"" + perm +
+                     "\"\n")
             .refclocks[0]
             .perm;
     };
@@ -125,10 +127,11 @@ TEST_CASE("a file that cannot be read is a config error naming it") {
 }
 
 TEST_CASE("a refclock may publish to a chrony socket only, or to both") {
-    const Config c = parse("[[refclock]]\nname = \"a\"\nsource = \"system\"\nsock = "
-                           "\"/run/chrony.a.sock\"\n"
-                           "[[refclock]]\nname = \"g\"\nsource = \"nmea\"\ndevice = \"/dev/ttyS0\"\n"
-                           "unit = 0\nsock = \"/run/chrony.g.sock\"\npps = \"dcd\"\n");
+    const Config c =
+        parse("[[refclock]]\nname = \"a\"\nsource = \"system\"\nsock = "
+              "\"/run/chrony.a.sock\"\n"
+              "[[refclock]]\nname = \"g\"\nsource = \"nmea\"\ndevice = \"/dev/ttyS0\"\n"
+              "unit = 0\nsock = \"/run/chrony.g.sock\"\npps = \"dcd\"\n");
     CHECK_FALSE(c.refclocks[0].unit.has_value());
     CHECK(c.refclocks[0].sock == "/run/chrony.a.sock");
     CHECK(c.refclocks[1].unit == std::optional<int>(0));

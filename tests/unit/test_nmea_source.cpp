@@ -7,7 +7,9 @@ using namespace shmrefclock;
 using Verdict = CycleCheck::Verdict;
 
 namespace {
-timespec at(time_t sec, long nsec = 0) { return timespec{sec, nsec}; }
+timespec at(time_t sec, long nsec = 0) {
+    return timespec{sec, nsec};
+}
 } // namespace
 
 TEST_CASE("min-fixes consecutive agreeing cycles before the first sample") {

@@ -128,7 +128,9 @@ TEST_CASE("USec is NSec / 1000 truncated, never rounded") {
         writer.write(make_sample(1700000000, nsec, 1700000000, 999999999 - nsec));
         CHECK(raw.time->clockTimeStampUSec == static_cast<int>(nsec / 1000));
         CHECK(raw.time->receiveTimeStampUSec == static_cast<int>((999999999 - nsec) / 1000));
-        CHECK(raw.time->clockTimeStampNSec - static_cast<unsigned>(raw.time->clockTimeStampUSec) * 1000u < 1000u);
+        CHECK(raw.time->clockTimeStampNSec -
+                  static_cast<unsigned>(raw.time->clockTimeStampUSec) * 1000u <
+              1000u);
     }
     remove_segment(8);
 }
@@ -164,9 +166,9 @@ TEST_CASE("an existing acceptable segment is reused, not recreated") {
 TEST_CASE("bad existing segments are refused with a message naming the unit and the problem") {
     SECTION("smaller than struct shmTime") {
         prepare_segment(20, 64, 0600);
-        CHECK_THROWS_WITH(ShmWriter(20, 0600),
-                          Catch::Contains("SHM unit 20") && Catch::Contains("64 bytes") &&
-                              Catch::Contains("smaller"));
+        CHECK_THROWS_WITH(ShmWriter(20, 0600), Catch::Contains("SHM unit 20") &&
+                                                   Catch::Contains("64 bytes") &&
+                                                   Catch::Contains("smaller"));
     }
     SECTION("world-writable when perm did not ask for it") {
         prepare_segment(21, 96, 0666);
@@ -176,8 +178,8 @@ TEST_CASE("bad existing segments are refused with a message naming the unit and 
     }
     SECTION("group-writable when perm did not ask for it") {
         prepare_segment(22, 96, 0620);
-        CHECK_THROWS_WITH(ShmWriter(22, 0644), Catch::Contains("SHM unit 22") &&
-                                                   Catch::Contains("writable by group"));
+        CHECK_THROWS_WITH(ShmWriter(22, 0644),
+                          Catch::Contains("SHM unit 22") && Catch::Contains("writable by group"));
     }
     SECTION("owned by another user") {
         // We run as root in the test namespace, so root may hand the
