@@ -36,8 +36,15 @@ log refclocks tracking
 """)
 
     def start(self, name="chronyd"):
-        return self.ctx.start(name, [self.binary, "-x", "-d", "-u", "root",
+        """Start chronyd; return once chronyc can reach it (its command
+        socket exists), so that the first query cannot race its start-up."""
+        if self.sock.exists():
+            self.sock.unlink()  # left by an earlier run of this chronyd
+        proc = self.ctx.start(name, [self.binary, "-x", "-d", "-u", "root",
                                      "-f", self.conf])
+        harness.wait_until(self.sock.exists, 10,
+                           f"{name} to bind {self.sock}", watch=[proc])
+        return proc
 
     def chronyc(self, *args):
         done = self.ctx.run("chronyc", [self.chronyc_binary, "-h", self.sock,
