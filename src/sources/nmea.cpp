@@ -307,8 +307,10 @@ void NmeaSource::finish_cycle() {
         return;
     }
     if (time == nullptr) {
+        // The receiver says it has no fix; the stale timer withdraws the last
+        // sample 2 s after its cycle, and the status says why meanwhile.
         check_.consecutive = 0;
-        set_health(published_ ? health_ : "no fix");
+        set_health("no fix");
         return;
     }
     if (!cycle_stamped_) {

@@ -56,6 +56,17 @@ log refclocks tracking
     def tracking(self):
         return parse_tracking(self.chronyc("tracking"))
 
+    def wait_selected(self, refid, timeout, watch):
+        """Wait until chrony has selected the refclock `refid` (its
+        `tracking` Reference ID), failing at once if a watched Proc exits."""
+        refid_hex = refid.encode().hex().upper()
+
+        def selected():
+            return self.tracking().get("Reference ID", "").startswith(refid_hex)
+
+        harness.wait_until(selected, timeout, f"chrony to select {refid}",
+                           interval=0.5, watch=watch)
+
 
 def parse_tracking(text):
     fields = {}

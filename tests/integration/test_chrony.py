@@ -53,14 +53,7 @@ def body(ctx):
 
     chronyc_cmd = chronyd.chronyc
 
-    def selected():
-        tracking = chrony.parse_tracking(chronyc_cmd("tracking"))
-        if tracking.get("Reference ID", "").startswith(REFID_HEX):
-            return tracking
-        return None
-
-    harness.wait_until(selected, 30, "chrony to select the SHM2 refclock",
-                       interval=0.5, watch=[chronyd_proc, daemon])
+    chronyd.wait_selected("SHM2", 30, watch=[chronyd_proc, daemon])
     log(f"chrony selected SHM2 {time.monotonic() - started:.1f} s after the "
         "daemon started")
     # A few more samples, so that what follows is steady state.

@@ -59,12 +59,7 @@ def body(ctx):
 
         chronyc_cmd = chronyd.chronyc
 
-        def selected():
-            tracking = chrony.parse_tracking(chronyc_cmd("tracking"))
-            return tracking.get("Reference ID", "").startswith(REFID_HEX)
-
-        harness.wait_until(selected, 30, "chrony to select the NMEA refclock",
-                           interval=0.5, watch=[chronyd_proc, daemon])
+        chronyd.wait_selected("NMEA", 30, watch=[chronyd_proc, daemon])
         log(f"chrony selected NMEA {time.monotonic() - started:.1f} s after "
             "the daemon started")
         time.sleep(3)  # a few more samples: steady state

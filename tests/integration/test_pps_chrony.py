@@ -99,16 +99,9 @@ def check_selected(ctx, chronyd, chronyd_proc, proc, refid, raw_refids,
                    started):
     """Wait until chronyd selects `refid`, then compare what it measured
     with the emulated edge; the list of failures."""
-    refid_hex = refid.encode().hex().upper()
     chronyc_cmd = chronyd.chronyc
 
-    def selected():
-        tracking = chrony.parse_tracking(chronyc_cmd("tracking"))
-        return tracking if tracking.get("Reference ID", "").startswith(
-            refid_hex) else None
-
-    harness.wait_until(selected, 40, f"chrony to select the {refid} refclock",
-                       interval=0.5, watch=[chronyd_proc, proc])
+    chronyd.wait_selected(refid, 40, watch=[chronyd_proc, proc])
     log(f"chrony selected {refid} {time.monotonic() - started:.1f} s after "
         "starting")
     time.sleep(3)

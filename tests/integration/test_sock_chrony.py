@@ -58,13 +58,8 @@ interval = 1.0
     chronyc_cmd = chronyd.chronyc
 
     def wait_selected(procs, what):
-        def selected():
-            tracking = chrony.parse_tracking(chronyc_cmd("tracking"))
-            if tracking.get("Reference ID", "").startswith(REFID_HEX):
-                return tracking
-            return None
         started = time.monotonic()
-        harness.wait_until(selected, 30, what, interval=0.5, watch=procs)
+        chronyd.wait_selected(REFID, 30, watch=procs)
         log(f"{what}: {time.monotonic() - started:.1f} s")
         time.sleep(3)  # a few more samples: steady state
 
