@@ -15,14 +15,15 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "config.hpp"
+#include "config/config.hpp"
 #include "config_h.hpp"
-#include "daemon.hpp"
-#include "decode.hpp"
-#include "log.hpp"
-#include "monitor.hpp"
+#include "daemon/daemon.hpp"
+#include "tools/decode.hpp"
+#include "io/log.hpp"
+#include "tools/check_config.hpp"
+#include "tools/monitor.hpp"
 #include "shmrefclock/shm.hpp"
-#include "status.hpp"
+#include "tools/status.hpp"
 
 namespace {
 

@@ -6,6 +6,8 @@
 
 namespace shmrefclock {
 
+inline constexpr std::int64_t ns_per_s = 1'000'000'000;
+
 // Leap indicator as the SHM segment and NTP carry it.
 enum class Leap : int { none = 0, insert = 1, remove = 2, unsynchronized = 3 };
 

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "shmrefclock/sample.hpp"
+#include "shmrefclock/unit.hpp"
 
 namespace shmrefclock {
 
@@ -49,12 +50,6 @@ static_assert(offsetof(ShmTime, valid) == 48);
 static_assert(offsetof(ShmTime, clockTimeStampNSec) == 52);
 static_assert(offsetof(ShmTime, receiveTimeStampNSec) == 56);
 static_assert(offsetof(ShmTime, dummy) == 60);
-
-constexpr int shm_unit_max = 255;
-constexpr key_t shm_key_base = 0x4e545030; // "NTP0"
-constexpr key_t shm_key(int unit) {
-    return shm_key_base + unit;
-}
 
 // Thrown when a segment cannot be created or attached, or is refused.
 struct ShmError : std::runtime_error {

@@ -10,9 +10,9 @@
 
 #include <sys/time.h>
 
-#include "log.hpp"
+#include "io/log.hpp"
 #include "outputs/output.hpp"
-#include "unique_fd.hpp"
+#include "io/unique_fd.hpp"
 
 namespace shmrefclock {
 

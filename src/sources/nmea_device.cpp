@@ -13,14 +13,14 @@
 #include <sys/sysmacros.h>
 #include <termios.h>
 
+#include <variant>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace shmrefclock {
 
 namespace {
-
-constexpr std::string_view tcp_scheme = "tcp://";
 
 [[noreturn]] void fail(const std::string& device, const std::string& step) {
     throw DeviceError(fmt::format("{}: {}: {}", device, step, std::strerror(errno)));
@@ -156,37 +156,14 @@ NmeaDevice open_tcp(const std::string& device, const std::string& host, const st
 
 } // namespace
 
-bool parse_tcp_url(const std::string& device, std::string& host, std::string& port) {
-    if (device.rfind(tcp_scheme, 0) != 0) {
-        return false;
-    }
-    const std::string rest = device.substr(tcp_scheme.size());
-    std::size_t colon;
-    if (!rest.empty() && rest.front() == '[') { // [::1]:2947
-        const auto close = rest.find(']');
-        if (close == std::string::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
-            throw DeviceError(device + ": expected tcp://[IPV6]:PORT");
-        }
-        host = rest.substr(1, close - 1);
-        colon = close + 1;
-    } else {
-        colon = rest.rfind(':');
-        if (colon == std::string::npos) {
-            throw DeviceError(device + ": expected tcp://HOST:PORT");
-        }
-        host = rest.substr(0, colon);
-    }
-    port = rest.substr(colon + 1);
-    if (host.empty() || port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
-        throw DeviceError(device + ": expected tcp://HOST:PORT with a numeric port");
-    }
-    return true;
-}
-
 NmeaDevice open_nmea_device(const std::string& device, int baud) {
-    std::string host, port;
-    if (parse_tcp_url(device, host, port)) {
-        return open_tcp(device, host, port);
+    const auto parsed = parse_device_address(device);
+    if (const auto* problem = std::get_if<std::string>(&parsed)) {
+        throw DeviceError(device + ": " + *problem); // config.cpp refuses these first
+    }
+    const auto& address = std::get<DeviceAddress>(parsed);
+    if (const auto* tcp = std::get_if<TcpAddress>(&address)) {
+        return open_tcp(device, tcp->host, tcp->port);
     }
     return open_serial(device, baud);
 }

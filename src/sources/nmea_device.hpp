@@ -6,7 +6,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "unique_fd.hpp"
+#include "core/device_address.hpp"
+#include "io/unique_fd.hpp"
 
 namespace shmrefclock {
 
@@ -28,9 +29,5 @@ struct NmeaDevice {
 
 // Throws DeviceError with a message naming the device and the failing step.
 NmeaDevice open_nmea_device(const std::string& device, int baud);
-
-// "tcp://HOST:PORT" -> host and port; false if `device` is not a TCP URL.
-// Throws DeviceError for a malformed one.
-bool parse_tcp_url(const std::string& device, std::string& host, std::string& port);
 
 } // namespace shmrefclock

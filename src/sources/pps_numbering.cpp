@@ -4,7 +4,6 @@ namespace shmrefclock {
 
 namespace {
 
-constexpr std::int64_t ns_per_s = 1'000'000'000;
 constexpr long half_second_ns = 500'000'000;
 
 // Round `carried` to the nearest second (half a second rounds up) and judge

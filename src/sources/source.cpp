@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "config.hpp"
+#include "config/config.hpp"
 #include "config_h.hpp"
 #include "sources/nmea.hpp"
 #include "sources/pps.hpp"
@@ -16,14 +16,14 @@ std::chrono::year_month_day release_date() {
 }
 
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
-                                    const RefclockDirectory& directory) {
+                                    const LockSource* lock) {
     switch (config.source) {
     case SourceKind::system:
-        return std::make_unique<SystemSource>(loop, sink, config.interval, config.precision);
+        return std::make_unique<SystemSource>(config.name, loop, sink, config.interval);
     case SourceKind::nmea:
         return std::make_unique<NmeaSource>(loop, sink, config, release_date());
     case SourceKind::pps:
-        return std::make_unique<PpsSource>(config, loop, sink, directory);
+        return std::make_unique<PpsSource>(config, loop, sink, lock);
     }
     throw std::runtime_error("refclock \"" + config.name + "\": source \"" +
                              std::string(to_string(config.source)) +

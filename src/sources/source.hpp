@@ -6,7 +6,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include "shmrefclock/sample.hpp"
 
@@ -42,16 +41,17 @@ public:
     virtual std::optional<std::string> pps_device() const { return std::nullopt; }
 };
 
-// The other refclocks, as a PPS source sees them to number its pulses
-// (`lock`). Looked up by name at every pulse, so a reload is seen at once.
-class RefclockDirectory {
+// Another refclock as a pps source sees it when it numbers pulses by it
+// (`lock`). Resolved once, when the refclocks are built (chrony resolves
+// its lock the same way), and rebuilt with them on a reload.
+class LockSource {
 public:
-    virtual ~RefclockDirectory() = default;
-    // The named refclock's latest published sample (its `offset` applied),
-    // or nothing if it has none or has withdrawn it (stale).
-    virtual std::optional<Sample> latest_sample(std::string_view name) const = 0;
-    // The PPS device the named refclock's source carries (pps = "dcd").
-    virtual std::optional<std::string> pps_device(std::string_view name) const = 0;
+    virtual ~LockSource() = default;
+    // Its latest published sample (its `offset` applied), or nothing if it
+    // has none or has withdrawn it (stale).
+    virtual std::optional<Sample> latest_sample() const = 0;
+    // The PPS device its source carries (pps = "dcd").
+    virtual std::optional<std::string> pps_device() const = 0;
 };
 
 // The earliest date a receiver can truly report: no GNSS receiver tells a
@@ -60,7 +60,8 @@ public:
 std::chrono::year_month_day release_date();
 
 // Chosen in one place: the source a refclock's config asks for.
+// `lock`: the refclock a pps source's `lock` names, null otherwise.
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
-                                    const RefclockDirectory& directory);
+                                    const LockSource* lock);
 
 } // namespace shmrefclock

@@ -4,31 +4,27 @@
 
 namespace shmrefclock {
 
-SystemSource::SystemSource(EventLoop& loop, SourceSink& sink, double interval, int precision)
-    : loop_(loop), sink_(sink), interval_(interval), precision_(precision) {}
-
-SystemSource::~SystemSource() {
-    if (registration_ != 0) {
-        loop_.unwatch(registration_);
-    }
+Sample system_sample(const Stamp& stamp) {
+    Sample sample;
+    sample.receive_time = stamp.realtime;
+    sample.reference_time = stamp.realtime;
+    return sample;
 }
+
+SystemSource::SystemSource(std::string name, EventLoop& loop, SourceSink& sink, double interval)
+    : SourceShell(std::move(name), loop, sink), interval_(interval) {}
 
 void SystemSource::start() {
-    registration_ = loop_.watch(timer_.fd(), [this](const timespec& stamp) { on_timer(stamp); });
-    const auto period = offset_to_ns(interval_);
     // A first sample right away: READY=1 and the first sample arrive together.
-    timer_.arm(1, period);
+    Actions actions;
+    actions.arm(TimerId::sample, 1, offset_to_ns(interval_));
+    apply(actions);
 }
 
-void SystemSource::on_timer(const timespec& stamp) {
-    if (timer_.expirations() == 0) {
-        return;
-    }
-    Sample sample;
-    sample.receive_time = stamp;
-    sample.reference_time = stamp;
-    sample.precision = precision_;
-    sink_.publish(sample);
+void SystemSource::on_timer(TimerId, const Stamp& stamp) {
+    Actions actions;
+    actions.publish = system_sample(stamp);
+    apply(actions);
 }
 
 std::string SystemSource::health() const {

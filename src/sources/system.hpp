@@ -3,27 +3,23 @@
 // "off by one second" demonstration.
 #pragma once
 
-#include "event_loop.hpp"
-#include "sources/source.hpp"
+#include "sources/source_shell.hpp"
 
 namespace shmrefclock {
 
-class SystemSource : public Source {
+// The whole core: the sample a tick of the sampling timer at `stamp` gives.
+Sample system_sample(const Stamp& stamp);
+
+class SystemSource : public SourceShell {
 public:
-    SystemSource(EventLoop& loop, SourceSink& sink, double interval, int precision);
-    ~SystemSource() override;
+    SystemSource(std::string name, EventLoop& loop, SourceSink& sink, double interval);
     void start() override;
     std::string health() const override;
 
 private:
-    void on_timer(const timespec& stamp);
+    void on_timer(TimerId id, const Stamp& stamp) override;
 
-    EventLoop& loop_;
-    SourceSink& sink_;
     double interval_;
-    int precision_;
-    Timer timer_;
-    EventLoop::Registration registration_ = 0;
 };
 
 } // namespace shmrefclock

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "outputs/chrony_sock.hpp"
-#include "unique_fd.hpp"
+#include "io/unique_fd.hpp"
 
 using namespace shmrefclock;
 

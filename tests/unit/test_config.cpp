@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "config.hpp"
+#include "config/config.hpp"
+#include "tools/check_config.hpp"
 
 using namespace shmrefclock;
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "decode.hpp"
+#include "tools/decode.hpp"
 #include "sources/nmea_parser.hpp"
 
 #ifndef SHMREFCLOCK_TEST_DATA_DIR

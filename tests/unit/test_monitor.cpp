@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "monitor.hpp"
-#include "time_format.hpp"
+#include "tools/monitor.hpp"
+#include "core/time_format.hpp"
 
 using namespace shmrefclock;
 

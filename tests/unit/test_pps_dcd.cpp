@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "sources/pps_dcd.hpp"
-#include "unique_fd.hpp"
+#include "io/unique_fd.hpp"
 
 using namespace shmrefclock;
 namespace fs = std::filesystem;

@@ -12,7 +12,7 @@
 #include <sys/shm.h>
 #include <unistd.h>
 
-#include "status.hpp"
+#include "tools/status.hpp"
 
 using namespace shmrefclock;
 

@@ -6,25 +6,22 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
-#include "event_loop.hpp"
-#include "refclock.hpp"
+#include "config/config.hpp"
+#include "io/event_loop.hpp"
+#include "daemon/refclock.hpp"
 
 namespace shmrefclock {
 
-class Daemon : public RefclockDirectory {
+class Daemon {
 public:
     // `log_level_override` is --log-level, which wins over the file on
     // start-up and on every reload.
     Daemon(Config config, std::optional<std::string> log_level_override);
-    ~Daemon() override;
+    ~Daemon();
 
     // Attach every segment (throws ShmError on a refused one), report
     // READY=1 and run until SIGTERM/SIGINT. Returns the exit code.
     int run();
-
-    std::optional<Sample> latest_sample(std::string_view name) const override;
-    std::optional<std::string> pps_device(std::string_view name) const override;
 
 private:
     std::vector<std::unique_ptr<Refclock>> build(const Config& config);

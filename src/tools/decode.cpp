@@ -1,4 +1,4 @@
-#include "decode.hpp"
+#include "tools/decode.hpp"
 
 #include <array>
 #include <chrono>

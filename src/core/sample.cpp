@@ -4,10 +4,6 @@
 
 namespace shmrefclock {
 
-namespace {
-constexpr std::int64_t ns_per_s = 1'000'000'000;
-}
-
 timespec timespec_add(timespec t, std::int64_t nanoseconds) {
     std::int64_t ns = t.tv_nsec + nanoseconds % ns_per_s;
     std::int64_t s = t.tv_sec + nanoseconds / ns_per_s;

@@ -1,4 +1,4 @@
-#include "daemon.hpp"
+#include "daemon/daemon.hpp"
 
 #include <csignal>
 #include <stdexcept>
@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "log.hpp"
-#include "notify.hpp"
+#include "io/log.hpp"
+#include "daemon/notify.hpp"
 #include "shmrefclock/shm.hpp"
 
 namespace shmrefclock {
@@ -35,10 +35,24 @@ std::string Daemon::effective_log_level(const Config& config) const {
 }
 
 std::vector<std::unique_ptr<Refclock>> Daemon::build(const Config& config) {
-    std::vector<std::unique_ptr<Refclock>> refclocks;
-    for (const auto& rc : config.refclocks) {
-        refclocks.push_back(
-            std::make_unique<Refclock>(rc, loop_, *this, [this] { report_status(); }));
+    // Pulses are numbered by another refclock, resolved here once: the
+    // refclocks a `lock` may name (nmea, system) are built first, and the
+    // vector keeps the configuration's order for STATUS=.
+    std::vector<std::unique_ptr<Refclock>> refclocks(config.refclocks.size());
+    for (const bool locked : {false, true}) {
+        for (std::size_t i = 0; i < config.refclocks.size(); ++i) {
+            const RefclockConfig& rc = config.refclocks[i];
+            if ((rc.source == SourceKind::pps) != locked) {
+                continue;
+            }
+            const LockSource* lock = nullptr;
+            for (std::size_t j = 0; locked && j < config.refclocks.size(); ++j) {
+                if (refclocks[j] && config.refclocks[j].name == rc.lock) {
+                    lock = refclocks[j].get();
+                }
+            }
+            refclocks[i] = std::make_unique<Refclock>(rc, loop_, lock, [this] { report_status(); });
+        }
     }
     return refclocks;
 }
@@ -55,7 +69,7 @@ int Daemon::run() {
     if (!signals_.valid()) {
         throw std::runtime_error("signalfd failed");
     }
-    loop_.watch(signals_.get(), [this](const timespec&) { on_signal(); });
+    loop_.watch(signals_.get(), [this](const Stamp&) { on_signal(); });
 
     refclocks_ = build(config_);
     for (auto& refclock : refclocks_) {
@@ -69,7 +83,7 @@ int Daemon::run() {
         // loop itself: a stuck loop stops the pings.
         const auto period_ns = static_cast<std::int64_t>(*usec) * 1000 / 2;
         watchdog_.arm(period_ns, period_ns);
-        loop_.watch(watchdog_.fd(), [this](const timespec&) {
+        loop_.watch(watchdog_.fd(), [this](const Stamp&) {
             if (watchdog_.expirations() > 0) {
                 notify::watchdog();
             }
@@ -131,24 +145,6 @@ void Daemon::reload() {
     // STATUS= first, so that the manager shows the outcome when the reload ends.
     report_status();
     notify::ready();
-}
-
-std::optional<Sample> Daemon::latest_sample(std::string_view name) const {
-    for (const auto& refclock : refclocks_) {
-        if (refclock->config().name == name) {
-            return refclock->latest();
-        }
-    }
-    return std::nullopt;
-}
-
-std::optional<std::string> Daemon::pps_device(std::string_view name) const {
-    for (const auto& refclock : refclocks_) {
-        if (refclock->config().name == name) {
-            return refclock->pps_device();
-        }
-    }
-    return std::nullopt;
 }
 
 void Daemon::report_status() {

@@ -1,11 +1,11 @@
-#include "refclock.hpp"
+#include "daemon/refclock.hpp"
 
 #include <spdlog/spdlog.h>
 
 namespace shmrefclock {
 
-Refclock::Refclock(const RefclockConfig& config, EventLoop& loop,
-                   const RefclockDirectory& directory, std::function<void()> on_health_changed)
+Refclock::Refclock(const RefclockConfig& config, EventLoop& loop, const LockSource* lock,
+                   std::function<void()> on_health_changed)
     : config_(config), on_health_changed_(std::move(on_health_changed)) {
     if (config_.unit) {
         outputs_.push_back(make_shm_output(*config_.unit, config_.perm));
@@ -13,7 +13,7 @@ Refclock::Refclock(const RefclockConfig& config, EventLoop& loop,
     if (!config_.sock.empty()) {
         outputs_.push_back(make_chrony_sock_output(config_.sock));
     }
-    source_ = make_source(config_, loop, *this, directory);
+    source_ = make_source(config_, loop, *this, lock);
 }
 
 std::string Refclock::describe_outputs() const {

@@ -1,6 +1,7 @@
 // The daemon's one event loop: epoll over every fd, stamped with
-// CLOCK_REALTIME the moment epoll_wait returns (DESIGN.md, "Architecture"),
-// so a source never measures its own dispatch delay.
+// CLOCK_REALTIME and CLOCK_MONOTONIC the moment epoll_wait returns
+// (docs/design.md, "The event loop"), so a source never measures its own
+// dispatch delay.
 #pragma once
 
 #include <cstdint>
@@ -8,14 +9,15 @@
 #include <functional>
 #include <map>
 
-#include "unique_fd.hpp"
+#include "core/stamp.hpp"
+#include "io/unique_fd.hpp"
 
 namespace shmrefclock {
 
 class EventLoop {
 public:
     // Called with the receive stamp of the wake-up that found fd ready.
-    using Handler = std::function<void(const timespec& stamp)>;
+    using Handler = std::function<void(const Stamp& stamp)>;
     using Registration = std::uint64_t;
 
     EventLoop();
@@ -56,7 +58,6 @@ private:
 };
 
 // CLOCK_REALTIME and CLOCK_MONOTONIC now.
-timespec realtime_now();
-timespec monotonic_now();
+Stamp stamp_now();
 
 } // namespace shmrefclock

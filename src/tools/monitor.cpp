@@ -1,4 +1,4 @@
-#include "monitor.hpp"
+#include "tools/monitor.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -11,7 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "shmrefclock/shm.hpp"
-#include "time_format.hpp"
+#include "core/time_format.hpp"
 
 namespace shmrefclock {
 

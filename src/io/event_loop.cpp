@@ -1,4 +1,4 @@
-#include "event_loop.hpp"
+#include "io/event_loop.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -6,6 +6,8 @@
 #include <string>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
+
+#include "shmrefclock/sample.hpp"
 
 namespace shmrefclock {
 
@@ -15,15 +17,12 @@ namespace {
 }
 } // namespace
 
-timespec realtime_now() {
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    return now;
-}
-
-timespec monotonic_now() {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);
+Stamp stamp_now() {
+    Stamp now;
+    clock_gettime(CLOCK_REALTIME, &now.realtime);
+    timespec monotonic{};
+    clock_gettime(CLOCK_MONOTONIC, &monotonic);
+    now.monotonic_ns = static_cast<std::int64_t>(monotonic.tv_sec) * ns_per_s + monotonic.tv_nsec;
     return now;
 }
 
@@ -63,7 +62,7 @@ void EventLoop::run() {
     epoll_event events[batch];
     while (running_) {
         const int n = epoll_wait(epoll_.get(), events, batch, -1);
-        const timespec stamp = realtime_now();
+        const Stamp stamp = stamp_now();
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -89,10 +88,11 @@ Timer::Timer() : fd_(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
 }
 
 void Timer::arm(std::int64_t first_ns, std::int64_t period_ns) {
-    constexpr std::int64_t ns = 1'000'000'000;
     itimerspec spec{};
-    spec.it_value = {static_cast<time_t>(first_ns / ns), static_cast<long>(first_ns % ns)};
-    spec.it_interval = {static_cast<time_t>(period_ns / ns), static_cast<long>(period_ns % ns)};
+    spec.it_value = {static_cast<time_t>(first_ns / ns_per_s),
+                     static_cast<long>(first_ns % ns_per_s)};
+    spec.it_interval = {static_cast<time_t>(period_ns / ns_per_s),
+                        static_cast<long>(period_ns % ns_per_s)};
     if (timerfd_settime(fd_.get(), 0, &spec, nullptr) != 0) {
         fail("timerfd_settime");
     }

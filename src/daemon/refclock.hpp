@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
+#include "config/config.hpp"
 #include "outputs/output.hpp"
 #include "sources/source.hpp"
 
@@ -16,11 +16,12 @@ namespace shmrefclock {
 
 class EventLoop;
 
-class Refclock : public SourceSink {
+class Refclock : public SourceSink, public LockSource {
 public:
     // Attaches the outputs (throws ShmError if a segment is refused); the
     // source does nothing until start().
-    Refclock(const RefclockConfig& config, EventLoop& loop, const RefclockDirectory& directory,
+    // `lock`: the refclock this one's `lock` names (pps), already built.
+    Refclock(const RefclockConfig& config, EventLoop& loop, const LockSource* lock,
              std::function<void()> on_health_changed);
     ~Refclock() override;
 
@@ -31,8 +32,8 @@ public:
     // "SHM unit 0 (key 0x4e545030)" and/or "chrony SOCK /run/chrony.sock".
     std::string describe_outputs() const;
     // The latest published sample (offset applied), while the source is current.
-    const std::optional<Sample>& latest() const { return latest_; }
-    std::optional<std::string> pps_device() const { return source_->pps_device(); }
+    std::optional<Sample> latest_sample() const override { return latest_; }
+    std::optional<std::string> pps_device() const override { return source_->pps_device(); }
 
     void publish(const Sample& sample) override;
     void withdraw() override;

@@ -16,7 +16,7 @@
 
 #include <sys/types.h>
 
-#include "config.hpp"
+#include "config/config.hpp"
 #include "shmrefclock/shm.hpp"
 
 namespace shmrefclock {

@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,13 +9,14 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <variant>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
-#include "shmrefclock/shm.hpp"
-#include "sources/nmea_device.hpp"
+#include "core/device_address.hpp"
+#include "shmrefclock/unit.hpp"
 
 namespace shmrefclock {
 
@@ -375,17 +376,11 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
             }
         } else if (k == "device") {
             if (auto device = v.string(node, k)) {
-                std::string host, port;
-                std::string url_error;
-                try {
-                    parse_tcp_url(*device, host, port);
-                } catch (const DeviceError& e) {
-                    url_error = e.what();
-                }
+                const auto address = parse_device_address(*device);
                 if (device->empty()) {
                     v.error(node.source(), "device must not be empty");
-                } else if (!url_error.empty()) {
-                    v.error(node.source(), fmt::format("device = {}", url_error));
+                } else if (const auto* problem = std::get_if<std::string>(&address)) {
+                    v.error(node.source(), fmt::format("device = {}: {}", *device, *problem));
                 } else {
                     rc.device = *device;
                     have_device = true;
@@ -568,38 +563,6 @@ Config load_config(const std::string& path) {
         throw ConfigError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
     }
     return parse_config(text.str(), path);
-}
-
-std::string describe(const Config& config) {
-    std::string out;
-    for (const auto& rc : config.refclocks) {
-        std::string outputs;
-        if (rc.unit) {
-            outputs = describe_unit(*rc.unit);
-        }
-        if (!rc.sock.empty()) {
-            outputs += (outputs.empty() ? "" : " + ") + fmt::format("chrony SOCK {}", rc.sock);
-        }
-        out +=
-            fmt::format("refclock \"{}\": {} -> {}, offset {:+.9f} s, precision {}, perm {:04o}",
-                        rc.name, to_string(rc.source), outputs, rc.offset, rc.precision, rc.perm);
-        switch (rc.source) {
-        case SourceKind::system:
-            out += fmt::format(", every {} s", rc.interval);
-            break;
-        case SourceKind::nmea:
-            out += fmt::format(", device {}, {} baud, {} fixes before the first sample{}",
-                               rc.device, rc.baud, rc.min_fixes, rc.pps_dcd ? ", PPS on DCD" : "");
-            break;
-        case SourceKind::pps:
-            out += fmt::format(", device {}, {} edge, numbered by {}",
-                               rc.device.empty() ? "DCD of " + rc.lock : rc.device,
-                               to_string(rc.edge), rc.lock);
-            break;
-        }
-        out += '\n';
-    }
-    return out;
 }
 
 } // namespace shmrefclock

@@ -1,4 +1,4 @@
-#include "status.hpp"
+#include "tools/status.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -15,8 +15,8 @@
 #include <sys/timex.h>
 #include <sys/un.h>
 
-#include "time_format.hpp"
-#include "unique_fd.hpp"
+#include "core/time_format.hpp"
+#include "io/unique_fd.hpp"
 
 namespace shmrefclock {
 

@@ -71,7 +71,4 @@ bool is_log_level(std::string_view name);
 Config parse_config(std::string_view text, const std::string& path);
 Config load_config(const std::string& path);
 
-// What --check-config prints: one line per refclock.
-std::string describe(const Config& config);
-
 } // namespace shmrefclock

@@ -1,4 +1,4 @@
-#include "log.hpp"
+#include "io/log.hpp"
 
 #include <cstdio>
 #include <cstdlib>

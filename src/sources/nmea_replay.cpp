@@ -1,0 +1,147 @@
+#include "sources/nmea_replay.hpp"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <optional>
+
+namespace shmrefclock {
+
+std::int64_t ByteSchedule::write(std::int64_t start_ns, std::string_view text,
+                                 std::int64_t byte_ns) {
+    std::int64_t t = start_ns;
+    if (!arrival_ns.empty() && byte_ns > 0) {
+        t = std::max(t, arrival_ns.back());
+    }
+    for (const char byte : text) {
+        t += byte_ns;
+        bytes.push_back(byte);
+        arrival_ns.push_back(std::max(t, arrival_ns.empty() ? t : arrival_ns.back()));
+    }
+    return t;
+}
+
+namespace {
+
+constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
+
+class Replay {
+public:
+    Replay(NmeaCore& core, const ByteSchedule& schedule, const ReplayOptions& options)
+        : core_(core), schedule_(schedule), options_(options) {}
+
+    std::vector<ReplayEvent> run() {
+        now_ = options_.opened_ns;
+        apply(core_.opened(now_, options_.line_rate, "replay"));
+        const std::int64_t end =
+            options_.end_ns != 0
+                ? options_.end_ns
+                : (schedule_.arrival_ns.empty() ? now_ : schedule_.arrival_ns.back()) +
+                      3 * ns_per_s;
+        while (true) {
+            // The next thing the loop would wake for.
+            std::int64_t device_at = never;
+            if (watching_ && next_ < schedule_.bytes.size()) {
+                const std::int64_t latency =
+                    options_.wake_latency_ns ? options_.wake_latency_ns() : 0;
+                device_at = std::max(schedule_.arrival_ns[next_], now_) + latency;
+            }
+            std::size_t timer = timer_count;
+            std::int64_t timer_at = never;
+            for (std::size_t i = 0; i < timer_count; ++i) {
+                if (timers_[i].at < timer_at) {
+                    timer_at = timers_[i].at;
+                    timer = i;
+                }
+            }
+            const std::int64_t at = std::min(device_at, timer_at);
+            if (at == never || at > end) {
+                break;
+            }
+            now_ = at;
+            if (device_at <= timer_at) {
+                const std::size_t queued = arrived() - next_;
+                apply(core_.readable(stamp(), static_cast<int>(queued)));
+                apply(core_.read_done(read()));
+                continue;
+            }
+            Timer& fired = timers_[timer];
+            fired.at = fired.period != 0 ? fired.at + fired.period : never;
+            switch (static_cast<TimerId>(timer)) {
+            case TimerId::batch:
+                apply(core_.batch(now_, read()));
+                break;
+            case TimerId::stale:
+                apply(core_.stale());
+                break;
+            case TimerId::sample:
+            case TimerId::reopen:
+                break; // not used by a device that never fails
+            }
+        }
+        return std::move(events_);
+    }
+
+private:
+    struct Timer {
+        std::int64_t at = never;
+        std::int64_t period = 0;
+    };
+
+    Stamp stamp() const {
+        return Stamp{timespec_add(options_.realtime_epoch, now_), now_};
+    }
+
+    // Index one past the last byte readable now.
+    std::size_t arrived() const {
+        const auto& a = schedule_.arrival_ns;
+        return static_cast<std::size_t>(std::upper_bound(a.begin() + static_cast<long>(next_),
+                                                         a.end(), now_) -
+                                        a.begin());
+    }
+
+    std::size_t read() {
+        const std::size_t end = arrived();
+        const std::size_t count = end - next_;
+        if (count > 0) {
+            core_.received(std::string_view(schedule_.bytes).substr(next_, count));
+        }
+        next_ = end;
+        return count;
+    }
+
+    void apply(const Actions& actions) {
+        if (actions.publish) {
+            events_.push_back({ReplayEvent::Kind::published, *actions.publish, now_});
+        }
+        if (actions.withdraw) {
+            events_.push_back({ReplayEvent::Kind::withdrawn, Sample{}, now_});
+        }
+        for (const TimerRequest& request : actions.timers) {
+            Timer& timer = timers_[static_cast<std::size_t>(request.id)];
+            timer.at = request.after_ns == 0 ? never : now_ + request.after_ns;
+            timer.period = request.period_ns;
+        }
+        if (actions.watch_device) {
+            watching_ = *actions.watch_device;
+        }
+    }
+
+    NmeaCore& core_;
+    const ByteSchedule& schedule_;
+    const ReplayOptions& options_;
+    std::int64_t now_ = 0;
+    std::size_t next_ = 0;
+    bool watching_ = false;
+    std::array<Timer, timer_count> timers_{};
+    std::vector<ReplayEvent> events_;
+};
+
+} // namespace
+
+std::vector<ReplayEvent> replay(NmeaCore& core, const ByteSchedule& schedule,
+                                const ReplayOptions& options) {
+    return Replay(core, schedule, options).run();
+}
+
+} // namespace shmrefclock

@@ -1,0 +1,55 @@
+// Drives an NmeaCore from a schedule of byte arrivals exactly as the shell
+// (nmea.cpp) does from a device: the device wakes the loop per byte between
+// cycles, a 25 ms batch timer reads inside one, the stale timer withdraws.
+// Pure and deterministic: `decode` replays captures through it, and the unit
+// tests generate thousands of line timings with it.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sources/nmea_core.hpp"
+
+namespace shmrefclock {
+
+// Bytes as a line delivers them: byte i of `bytes` is complete (readable)
+// at arrival_ns[i], on the monotonic clock.
+struct ByteSchedule {
+    std::string bytes;
+    std::vector<std::int64_t> arrival_ns;
+
+    // `text` written from `start_ns`: on a line-rate device one byte per
+    // `byte_ns` (each readable once its stop bit is in), else all at once.
+    // A write that would begin before the previous one ended queues behind
+    // it, as a UART's transmitter does. Returns when its last byte is in.
+    std::int64_t write(std::int64_t start_ns, std::string_view text, std::int64_t byte_ns);
+};
+
+// What the readers would have seen.
+struct ReplayEvent {
+    enum class Kind { published, withdrawn } kind;
+    Sample sample;        // for published
+    std::int64_t at_ns;   // monotonic time of the action
+};
+
+struct ReplayOptions {
+    bool line_rate = true;
+    // CLOCK_REALTIME at monotonic 0: the receive stamps the core sees.
+    timespec realtime_epoch{};
+    // How long after a byte is readable the loop sees it (scheduling
+    // latency); called for each wake-up by the device.
+    std::function<std::int64_t()> wake_latency_ns;
+    // The device is opened at this monotonic time.
+    std::int64_t opened_ns = 0;
+    // Run the timers until this time (0: until the last byte + 3 s).
+    std::int64_t end_ns = 0;
+};
+
+// Runs `core` over `schedule`; returns what it published and withdrew.
+std::vector<ReplayEvent> replay(NmeaCore& core, const ByteSchedule& schedule,
+                                const ReplayOptions& options);
+
+} // namespace shmrefclock

@@ -1,0 +1,158 @@
+#include "sources/pps_core.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/time_format.hpp"
+
+namespace shmrefclock {
+
+PpsCore::PpsCore(PpsSettings settings)
+    : settings_(std::move(settings)),
+      rules_(fmt::format("not started ({})", settings_.device)) {}
+
+std::string PpsCore::lock_description() const {
+    return numbered_by_system() ? "the system clock" : settings_.lock;
+}
+
+void PpsCore::state(Actions& actions, std::string text) {
+    if (text != rules_.health()) {
+        actions.log(MessageLevel::info, text, true);
+        rules_.set_health(actions, std::move(text));
+    }
+}
+
+Actions PpsCore::opened(const std::string& device) {
+    Actions actions;
+    settings_.device = device;
+    last_sequence_.reset();
+    actions.log(MessageLevel::info,
+                fmt::format("capturing the {} edge of {}, numbered by {}",
+                            to_string(settings_.edge), device, lock_description()),
+                true);
+    state(actions, fmt::format("waiting for pulses on {}", device));
+    return actions;
+}
+
+Actions PpsCore::device_failed(const std::string& message) {
+    Actions actions;
+    rules_.device_failed(actions, message);
+    return actions;
+}
+
+Actions PpsCore::fetch_failed(int error) {
+    if (error != ETIMEDOUT) {
+        return device_failed(
+            fmt::format("time_pps_fetch on {}: {}", settings_.device, std::strerror(error)));
+    }
+    Actions actions;
+    actions.log(MessageLevel::debug, fmt::format("no event from {} for {} s: reopening it",
+                                                 settings_.device,
+                                                 reopen_after_silence_ns / ns_per_s));
+    actions.close_device = true;
+    actions.arm(TimerId::reopen, 1);
+    return actions;
+}
+
+Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& lock,
+                         const Stamp& handled) {
+    Actions actions;
+    rules_.device_works();
+    if (fetch.edge.tv_sec == 0 && fetch.edge.tv_nsec == 0) {
+        return actions; // no event of our edge yet (chrony's refclock_pps.c skips these too)
+    }
+    if (last_sequence_ && fetch.sequence == *last_sequence_) {
+        // With both edges captured the kernel wakes fetchers on the other
+        // edge as well: that is no event of ours, and nothing to count.
+        const bool other_edge = fetch.other_sequence != last_other_sequence_;
+        last_other_sequence_ = fetch.other_sequence;
+        if (!other_edge) {
+            ++counters_.repeated;
+            actions.log(MessageLevel::debug,
+                        fmt::format("pulse {} dropped: sequence {} repeated (no new {} event); {} "
+                                    "repeated so far",
+                                    format_seconds(fetch.edge), fetch.sequence,
+                                    to_string(settings_.edge), counters_.repeated));
+        }
+        return actions;
+    }
+    last_sequence_ = fetch.sequence;
+    last_other_sequence_ = fetch.other_sequence;
+
+    const PulseNumbering numbering =
+        numbered_by_system() ? number_pulse_by_system_clock(fetch.edge, handled.realtime)
+                             : number_pulse(fetch.edge, lock, handled.realtime);
+    ++counters_.by_verdict.at(static_cast<std::size_t>(numbering.verdict));
+    if (numbering.verdict != PulseVerdict::numbered) {
+        drop(actions, fetch, numbering, numbered_by_system() ? std::nullopt : lock, handled);
+        return actions;
+    }
+    Sample sample;
+    sample.reference_time = numbering.second; // the refclock adds `offset`
+    sample.receive_time = fetch.edge;
+    sample.leap = lock && !numbered_by_system() ? lock->leap : Leap::none;
+    // Numbered by the system clock: chrony's SOCK refclock must number the
+    // second itself (sock_sample.pulse).
+    sample.pulse = numbered_by_system();
+    rules_.publish(actions, sample, timespec_diff_ns(handled.realtime, fetch.edge));
+    state(actions, fmt::format("locked to {}", lock_description()));
+    return actions;
+}
+
+void PpsCore::drop(Actions& actions, const PpsFetch& fetch, const PulseNumbering& numbering,
+                   const std::optional<Sample>& lock, const Stamp& handled) {
+    // Every drop with the values that made it (chrony's refclock_shm.c
+    // habit), so that "reach 0" in chronyc can be explained from the log.
+    const std::string lock_values =
+        lock ? fmt::format("{} reference {} receive {}, lock age {:+.9f} s; ", settings_.lock,
+                           format_seconds(lock->reference_time),
+                           format_seconds(lock->receive_time),
+                           static_cast<double>(numbering.lock_age_ns) / 1e9)
+             : (numbered_by_system() ? "" : fmt::format("{} has no sample; ", settings_.lock));
+    actions.log(MessageLevel::debug,
+                fmt::format("pulse {} (sequence {}) dropped: {} ({}carried {}, {:+.9f} s from the "
+                            "second, handled {}); {} dropped for this reason",
+                            format_seconds(fetch.edge), fetch.sequence,
+                            to_string(numbering.verdict), lock_values,
+                            format_seconds(numbering.carried),
+                            static_cast<double>(numbering.residual_ns) / 1e9,
+                            format_seconds(handled.realtime),
+                            counters_.by_verdict.at(static_cast<std::size_t>(numbering.verdict))));
+    const std::string who = lock_description();
+    switch (numbering.verdict) {
+    case PulseVerdict::pulse_late:
+        state(actions, "no lock: pulses reach the daemon more than 2 s late");
+        break;
+    case PulseVerdict::no_lock_time:
+        state(actions, fmt::format("no lock: {} has no time", who));
+        break;
+    case PulseVerdict::lock_stale:
+        state(actions, fmt::format("no lock: {}'s time is more than 2 s old", who));
+        break;
+    case PulseVerdict::lock_in_future:
+        state(actions, fmt::format("no lock: {}'s time is more than 2 s after the pulse", who));
+        break;
+    case PulseVerdict::outside_window:
+    case PulseVerdict::numbered:
+        state(actions, fmt::format("no lock: pulses are more than 0.4 s from {}'s second", who));
+        break;
+    }
+}
+
+Actions PpsCore::stale() {
+    Actions actions;
+    if (rules_.stale(actions)) {
+        actions.log(MessageLevel::info,
+                    fmt::format("no pulse numbered for {} s: sample withdrawn",
+                                SourceRules::stale_after_ns / ns_per_s),
+                    true);
+        if (rules_.health().starts_with("locked to ")) {
+            state(actions, fmt::format("waiting for pulses on {}", settings_.device));
+        }
+    }
+    return actions;
+}
+
+} // namespace shmrefclock

@@ -1,0 +1,81 @@
+// The pps source's decisions, with no I/O (docs/design.md, "Source cores"):
+// which fetch results are new pulses, how each is numbered (by the lock's
+// sample, pps_numbering.hpp), why a pulse is dropped, when the sample goes
+// stale and when the device is reopened. The shell (pps.hpp) owns the
+// device and the fetch thread and carries the returned Actions out.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "sources/pps_numbering.hpp"
+#include "sources/source_core.hpp"
+
+namespace shmrefclock {
+
+// What one time_pps_fetch() returned, for the wanted edge.
+struct PpsFetch {
+    unsigned long sequence = 0;       // of the wanted edge
+    unsigned long other_sequence = 0; // of the other edge
+    timespec edge{};                  // kernel timestamp of the wanted edge
+};
+
+struct PpsSettings {
+    std::string device; // for messages; empty until known (pps = "dcd")
+    // The refclock whose samples number the pulses, or "system".
+    std::string lock;
+    PpsEdge edge = PpsEdge::assert_edge;
+};
+
+class PpsCore {
+public:
+    // No fetch result at all for this long: reopen the device. The kernel
+    // does not fail PPS_FETCH on a device that was unregistered (a USB
+    // adapter unplugged, pps-ldisc detached); its waits just time out, so
+    // silence is the only sign. Reopening is harmless when the receiver
+    // merely has no pulse output (many do not pulse without a fix).
+    static constexpr std::int64_t reopen_after_silence_ns = 5 * ns_per_s;
+
+    // What became of the pulses fetched since construction.
+    struct Counters {
+        std::uint64_t repeated = 0; // sequence number seen before: no new pulse
+        // Indexed by PulseVerdict: numbered (published) or why dropped.
+        std::array<std::uint64_t, pulse_verdict_count> by_verdict{};
+    };
+
+    explicit PpsCore(PpsSettings settings);
+
+    // The device `device` is open and its pulses are being fetched.
+    Actions opened(const std::string& device);
+    Actions device_failed(const std::string& message);
+    // The fetch thread ended with `error` (an errno); ETIMEDOUT: silence.
+    Actions fetch_failed(int error);
+    // A fetch returned; `lock` is the lock refclock's latest sample (unused
+    // for lock = "system"), `handled` when the loop got the record.
+    Actions fetched(const PpsFetch& fetch, const std::optional<Sample>& lock,
+                    const Stamp& handled);
+    Actions stale();
+
+    const std::string& health() const { return rules_.health(); }
+    const Counters& counters() const { return counters_; }
+    bool numbered_by_system() const { return settings_.lock == "system"; }
+
+private:
+    // A state the operator should see: health, and the log at most once a
+    // minute per text.
+    void state(Actions& actions, std::string text);
+    std::string lock_description() const;
+    void drop(Actions& actions, const PpsFetch& fetch, const PulseNumbering& numbering,
+              const std::optional<Sample>& lock, const Stamp& handled);
+
+    PpsSettings settings_;
+    SourceRules rules_;
+    std::optional<unsigned long> last_sequence_;
+    unsigned long last_other_sequence_ = 0;
+    Counters counters_;
+};
+
+} // namespace shmrefclock

@@ -1,0 +1,48 @@
+#include "sources/source_core.hpp"
+
+#include <fmt/format.h>
+
+namespace shmrefclock {
+
+void SourceRules::publish(Actions& actions, const Sample& sample, std::int64_t age_ns) {
+    actions.publish = sample;
+    actions.withdraw = false;
+    published_ = true;
+    actions.arm(TimerId::stale, stale_after_ns - age_ns);
+}
+
+bool SourceRules::stale(Actions& actions) {
+    if (!published_) {
+        return false;
+    }
+    withdraw(actions);
+    return true;
+}
+
+void SourceRules::withdraw(Actions& actions) {
+    if (published_) {
+        actions.withdraw = true;
+        actions.publish.reset();
+        published_ = false;
+    }
+    actions.disarm(TimerId::stale);
+}
+
+void SourceRules::device_failed(Actions& actions, const std::string& message) {
+    actions.close_device = true;
+    withdraw(actions);
+    const std::int64_t delay = backoff_.next();
+    // The same text for every repetition, so that the shell summarises it.
+    actions.log(MessageLevel::error, message, true);
+    set_health(actions, fmt::format("{} (retrying in {} s)", message, delay / ns_per_s));
+    actions.arm(TimerId::reopen, delay);
+}
+
+void SourceRules::set_health(Actions& actions, std::string health) {
+    if (health != health_) {
+        health_ = std::move(health);
+        actions.health_changed = true;
+    }
+}
+
+} // namespace shmrefclock

@@ -1,0 +1,104 @@
+// What every source core shares (docs/design.md, "Source cores"): the
+// actions a core returns to its shell, and the rules that are the same for
+// every source -- staleness, reopening a failed device with back-off, and
+// health. Pure: no fds, no clocks, no logging; time comes in with events.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/backoff.hpp"
+#include "core/stamp.hpp"
+#include "shmrefclock/sample.hpp"
+
+namespace shmrefclock {
+
+// The timers a shell keeps for its core, each a CLOCK_MONOTONIC timerfd.
+enum class TimerId : std::uint8_t {
+    sample, // system: the sampling period
+    batch,  // nmea: read the rest of a cycle
+    stale,  // withdraw the sample if nothing newer came
+    reopen, // open the device again after a failure
+};
+inline constexpr std::size_t timer_count = 4;
+
+struct TimerRequest {
+    TimerId id;
+    std::int64_t after_ns = 0;  // first expiry from now; 0 disarms
+    std::int64_t period_ns = 0; // then every period_ns; 0: once
+};
+
+enum class MessageLevel : std::uint8_t { debug, info, warn, error };
+
+struct Message {
+    MessageLevel level;
+    std::string text;
+    // A failure that may repeat every few seconds (a device that keeps
+    // failing, a lock that flaps): the shell logs the first occurrence and
+    // then a summary, not every one.
+    bool repeating = false;
+};
+
+// What a core tells its shell to do, in this order: close the device, log,
+// publish or withdraw, set timers, start or stop watching the device,
+// report health.
+struct Actions {
+    bool close_device = false;
+    std::vector<Message> messages;
+    std::optional<Sample> publish; // reference time before the refclock's offset
+    bool withdraw = false;
+    std::vector<TimerRequest> timers;
+    // nmea: true to wake per byte (between cycles), false to read by the
+    // batch timer (inside a cycle).
+    std::optional<bool> watch_device;
+    bool health_changed = false;
+
+    void log(MessageLevel level, std::string text, bool repeating = false) {
+        messages.push_back({level, std::move(text), repeating});
+    }
+    void arm(TimerId id, std::int64_t after_ns, std::int64_t period_ns = 0) {
+        timers.push_back({id, after_ns < 1 ? 1 : after_ns, period_ns});
+    }
+    void disarm(TimerId id) { timers.push_back({id, 0, 0}); }
+};
+
+// The rules every source follows; each source's core owns one.
+class SourceRules {
+public:
+    // A source that stops delivering goes stale: its sample is withdrawn
+    // this long after it was received, unless a newer one replaced it
+    // (docs/design.md, "Staleness"). NTPsec drops samples older than 5 s;
+    // chrony polls every second.
+    static constexpr std::int64_t stale_after_ns = 2 * ns_per_s;
+
+    explicit SourceRules(std::string health) : health_(std::move(health)) {}
+
+    // Publish `sample`, received `age_ns` ago; the stale timer is armed for
+    // the rest of its life.
+    void publish(Actions& actions, const Sample& sample, std::int64_t age_ns);
+    // The stale timer fired: withdraw the sample if it is still out. Returns
+    // whether it was.
+    bool stale(Actions& actions);
+    // Withdraw now (no device, no fix): readers must not take the last sample.
+    void withdraw(Actions& actions);
+    bool published() const { return published_; }
+
+    // The device failed or could not be opened: close it, withdraw, and
+    // open it again after the back-off delay. `message` names the device
+    // and what failed; it becomes the health with the retry delay.
+    void device_failed(Actions& actions, const std::string& message);
+    // The device delivers: the next failure retries after the first delay.
+    void device_works() { backoff_.reset(); }
+
+    void set_health(Actions& actions, std::string health);
+    const std::string& health() const { return health_; }
+
+private:
+    Backoff backoff_;
+    bool published_ = false;
+    std::string health_;
+};
+
+} // namespace shmrefclock

@@ -1,0 +1,86 @@
+#include "sources/source_shell.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace shmrefclock {
+
+SourceShell::SourceShell(std::string name, EventLoop& loop, SourceSink& sink)
+    : name_(std::move(name)), loop_(loop), sink_(sink) {}
+
+SourceShell::~SourceShell() {
+    for (auto& registered : timers_) {
+        if (registered && registered->watch != 0) {
+            loop_.unwatch(registered->watch);
+        }
+    }
+}
+
+SourceShell::Registered& SourceShell::timer(TimerId id) {
+    auto& slot = timers_[static_cast<std::size_t>(id)];
+    if (!slot) {
+        slot = std::make_unique<Registered>();
+        Registered* registered = slot.get();
+        registered->watch = loop_.watch(registered->timer.fd(), [this, id, registered](const Stamp& stamp) {
+            if (registered->timer.expirations() > 0) {
+                on_timer(id, stamp);
+            }
+        });
+    }
+    return *slot;
+}
+
+void SourceShell::log(const Message& message) {
+    const std::string text = name_ + ": " + message.text;
+    if (message.repeating && message.level == MessageLevel::error) {
+        device_log_.error(text);
+        return;
+    }
+    if (message.repeating) {
+        const auto now = std::chrono::steady_clock::now();
+        auto [it, first] = info_logged_.try_emplace(message.text, now);
+        if (!first && now - it->second < std::chrono::seconds(60)) {
+            return;
+        }
+        it->second = now;
+    }
+    switch (message.level) {
+    case MessageLevel::debug:
+        spdlog::debug("{}", text);
+        break;
+    case MessageLevel::info:
+        spdlog::info("{}", text);
+        break;
+    case MessageLevel::warn:
+        spdlog::warn("{}", text);
+        break;
+    case MessageLevel::error:
+        spdlog::error("{}", text);
+        break;
+    }
+}
+
+void SourceShell::apply(const Actions& actions) {
+    if (actions.close_device) {
+        close_device();
+    }
+    for (const Message& message : actions.messages) {
+        log(message);
+    }
+    if (actions.publish) {
+        sink_.publish(*actions.publish);
+    }
+    if (actions.withdraw) {
+        sink_.withdraw();
+    }
+    for (const TimerRequest& request : actions.timers) {
+        timer(request.id).timer.arm(request.after_ns, request.period_ns);
+    }
+    if (actions.watch_device) {
+        watch_device(*actions.watch_device);
+    }
+    if (actions.health_changed && !starting_) {
+        sink_.health_changed();
+    }
+}
+
+} // namespace shmrefclock
