@@ -12,11 +12,13 @@
 #include <system_error>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "config/config.hpp"
 #include "config_h.hpp"
+#include "core/release_date.hpp"
 #include "daemon/daemon.hpp"
 #include "tools/decode.hpp"
 #include "io/log.hpp"
@@ -32,6 +34,11 @@ constexpr int exit_config = 1;
 constexpr int exit_usage = 2;
 constexpr int exit_runtime = 3;
 
+std::string format_date(std::chrono::year_month_day date) {
+    return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(date.year()),
+                       static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+}
+
 struct Arguments {
     std::string config_path{shmrefclock::default_config_path};
     std::string log_level;
@@ -40,7 +47,9 @@ struct Arguments {
     std::uint64_t count = 0;
     bool json = false;
     std::string capture;
-    std::string not_before = "2000-01-01";
+    std::string not_before = format_date(shmrefclock::release_date());
+    int baud = 9600;
+    int min_fixes = 3;
 };
 
 // YYYY-MM-DD -> a valid date.
@@ -69,6 +78,8 @@ int run_decode(const Arguments& args) {
         return exit_usage;
     }
     options.not_before = *floor;
+    options.baud = args.baud;
+    options.min_fixes = args.min_fixes;
     if (args.capture == "-") {
         return shmrefclock::decode_capture(std::cin, std::cout, options);
     }
@@ -196,13 +207,21 @@ int main(int argc, char** argv) {
     monitor->add_flag("--json", args.json, "one JSON object per line");
 
     auto* decode = app.add_subcommand(
-        "decode", "decode an NMEA capture and print the time each reporting cycle reports");
+        "decode", "replay an NMEA capture through the nmea source and print, cycle by cycle, "
+                  "what the daemon would publish or why not");
     decode->add_flag("--json", args.json, "one JSON object per cycle");
     decode
         ->add_option("--not-before", args.not_before,
                      "earliest plausible date (YYYY-MM-DD), for two-digit years and GPS "
-                     "week-rollover repair")
+                     "week-rollover repair; the daemon's is its release date")
         ->capture_default_str();
+    decode->add_option("--baud", args.baud, "the line rate the capture is replayed at")
+        ->capture_default_str()
+        ->check(CLI::IsMember(std::vector<int>(shmrefclock::valid_bauds.begin(),
+                                               shmrefclock::valid_bauds.end())));
+    decode->add_option("--min-fixes", args.min_fixes, "the refclock's min-fixes")
+        ->capture_default_str()
+        ->check(CLI::Range(1, shmrefclock::max_min_fixes));
     decode->add_option("capture", args.capture, "capture file, or - for standard input")
         ->required();
 

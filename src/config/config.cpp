@@ -54,8 +54,6 @@ bool is_log_level(std::string_view name) {
 
 namespace {
 
-constexpr std::array<int, 9> valid_bauds = {4800,   9600,   19200,  38400, 57600,
-                                            115200, 230400, 460800, 921600};
 constexpr double max_offset = 86400.0;
 constexpr int max_name_length = 32;
 
@@ -396,7 +394,7 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
                 }
             }
         } else if (k == "min-fixes") {
-            if (auto fixes = v.integer(node, k, 1, 60)) {
+            if (auto fixes = v.integer(node, k, 1, max_min_fixes)) {
                 rc.min_fixes = static_cast<int>(*fixes);
             }
         } else if (k == "lock") {

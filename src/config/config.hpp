@@ -3,6 +3,7 @@
 // FILE:LINE:COLUMN: message, the way compilers do, so that editors jump to it.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -62,6 +63,12 @@ struct ConfigError : std::runtime_error {
 // shmrefclock.conf(5): NMEA sentences arrive with ~0.5 s of uncertainty, a
 // kernel PPS edge and the system clock read are microsecond-class.
 int default_precision(SourceKind kind);
+
+// The line rates a serial port may be set to (termios B* constants), and
+// the largest min-fixes.
+inline constexpr std::array<int, 9> valid_bauds = {4800,   9600,   19200,  38400, 57600,
+                                                   115200, 230400, 460800, 921600};
+inline constexpr int max_min_fixes = 60;
 
 inline constexpr std::string_view default_config_path = "/etc/shmrefclock.conf";
 inline constexpr std::string_view log_level_names[] = {"trace", "debug",    "info", "warn",

@@ -100,7 +100,7 @@ Actions NmeaCore::readable(const Stamp& stamp, int queued) {
     // the part we missed. Only a line seen quiet for as long as a gap that
     // ends a cycle vouches for the stamp.
     cycle_stamped_ = stamp.monotonic_ns - opened_monotonic_ >= 2 * batch_period_ns;
-    cycle_sentences_ = 0;
+    cycle_first_.reset();
     cycle_.clear();
     // From here on the batch timer reads; the fd would wake us per byte.
     actions.watch_device = false;
@@ -111,7 +111,9 @@ Actions NmeaCore::readable(const Stamp& stamp, int queued) {
 void NmeaCore::received(std::string_view bytes) {
     parser_.feed(bytes, [this](const nmea::Sentence& sentence) {
         cycle_.add(sentence);
-        ++cycle_sentences_;
+        if (!cycle_first_) {
+            cycle_first_ = sentence;
+        }
     });
 }
 
@@ -145,7 +147,7 @@ Actions NmeaCore::batch(std::int64_t monotonic_ns, std::size_t total) {
         rules_.set_health(actions, "line never quiet: cannot find the start of a cycle (too "
                                    "much output for the baud rate?)");
         cycle_.clear();
-        cycle_sentences_ = 0;
+        cycle_first_.reset();
         cycle_start_monotonic_ = monotonic_ns;
         return actions;
     }
@@ -179,7 +181,7 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         reported_ = now;
     }
     const nmea::Sentence* time = cycle_.time();
-    if (time == nullptr && cycle_sentences_ == 0) {
+    if (time == nullptr && !cycle_first_) {
         // Nothing that bears a time: line noise between cycles, or a cycle
         // whose every sentence failed its checksum. That says nothing about
         // the fix, so like a missed cycle it neither counts nor breaks the
@@ -191,7 +193,7 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         // The receiver says it has no fix; the stale timer withdraws the last
         // sample 2 s after its cycle, and the status says why meanwhile.
         check_.consecutive = 0;
-        report(CycleOutcome::Kind::no_fix, nullptr);
+        report(CycleOutcome::Kind::no_fix, &*cycle_first_);
         rules_.set_health(actions, "no fix");
         return;
     }

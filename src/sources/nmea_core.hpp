@@ -67,7 +67,9 @@ struct CycleOutcome {
         same_second,   // a second cycle about a second already published
     };
     Kind kind = Kind::no_time;
-    std::optional<nmea::Sentence> time; // the cycle's time-bearing sentence
+    // The sentence whose time the cycle reports; for no_fix, the cycle's
+    // first time-bearing sentence (its time is not valid).
+    std::optional<nmea::Sentence> time;
     timespec receive_time{};            // the cycle's first-byte stamp
 };
 
@@ -124,8 +126,8 @@ private:
     bool in_cycle_ = false;
     // The cycle began after a quiet line, so its first byte's stamp is good.
     bool cycle_stamped_ = false;
-    // Time-bearing sentences (valid or not) decoded in the cycle.
-    int cycle_sentences_ = 0;
+    // The cycle's first time-bearing sentence, valid or not.
+    std::optional<nmea::Sentence> cycle_first_;
     timespec cycle_start_{};
     std::int64_t cycle_start_monotonic_ = 0;
     std::int64_t opened_monotonic_ = 0;

@@ -3,17 +3,12 @@
 #include <stdexcept>
 
 #include "config/config.hpp"
-#include "config_h.hpp"
+#include "core/release_date.hpp"
 #include "sources/nmea.hpp"
 #include "sources/pps.hpp"
 #include "sources/system.hpp"
 
 namespace shmrefclock {
-
-std::chrono::year_month_day release_date() {
-    return std::chrono::year{SHMREFCLOCK_RELEASE_YEAR} / SHMREFCLOCK_RELEASE_MONTH /
-           SHMREFCLOCK_RELEASE_DAY;
-}
 
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
                                     const LockSource* lock) {

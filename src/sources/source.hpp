@@ -54,11 +54,6 @@ public:
     virtual std::optional<std::string> pps_device() const = 0;
 };
 
-// The earliest date a receiver can truly report: no GNSS receiver tells a
-// time before this release was made. It is the NMEA parser's floor for
-// two-digit years and GPS week-rollover repair (nmea_parser.hpp).
-std::chrono::year_month_day release_date();
-
 // Chosen in one place: the source a refclock's config asks for.
 // `lock`: the refclock a pps source's `lock` names, null otherwise.
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,

@@ -1,21 +1,30 @@
 #include "tools/decode.hpp"
 
-#include <array>
-#include <chrono>
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <istream>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "core/time_format.hpp"
+#include "sources/nmea_core.hpp"
 #include "sources/nmea_parser.hpp"
+#include "sources/nmea_replay.hpp"
 
 namespace shmrefclock {
 namespace {
 
 constexpr std::int64_t seconds_per_day = 86400;
+constexpr std::size_t max_capture = 64u << 20;
+// Synthetic timing: the capture's seconds are kept apart as they are, up to
+// this; a larger step (or one backwards) becomes 1 s.
+constexpr std::int64_t max_synthetic_step_s = 600;
 
 std::string iso8601(const timespec& utc, bool leap_second) {
     std::int64_t day = utc.tv_sec / seconds_per_day;
@@ -32,120 +41,231 @@ std::string iso8601(const timespec& utc, bool leap_second) {
                        second / 3600, second / 60 % 60, shown_second, utc.tv_nsec / 1000000);
 }
 
-// The cycle's key: the second of the day it reports. Keyed on the time of
-// day rather than the full time so that a sentence with no date yet (or with
-// a receiver's garbage date, while it has no fix) stays in its cycle.
-struct CycleSecond {
-    int hour = 0;
-    int minute = 0;
-    int second = 0;
-    bool operator==(const CycleSecond&) const = default;
+struct Line {
+    std::string_view text; // with its terminator, if it had one
+    std::optional<std::int64_t> at_ns; // its timestamp, in a timed capture
 };
 
-class CycleWriter {
+// "1764590401.123456 " -> nanoseconds, and the rest of the line.
+std::optional<std::int64_t> leading_time(std::string_view& line) {
+    const std::size_t blank = line.find(' ');
+    if (blank == std::string_view::npos || blank == 0) {
+        return std::nullopt;
+    }
+    const std::string_view number = line.substr(0, blank);
+    const std::size_t dot = number.find('.');
+    const std::string_view whole = number.substr(0, dot);
+    const std::string_view fraction =
+        dot == std::string_view::npos ? std::string_view{} : number.substr(dot + 1);
+    std::int64_t seconds = 0;
+    auto [end, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), seconds);
+    if (ec != std::errc{} || end != whole.data() + whole.size() || whole.size() > 12 ||
+        fraction.size() > 9 || fraction.find_first_not_of("0123456789") != std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::int64_t ns = 0;
+    for (std::size_t i = 0; i < 9; ++i) {
+        ns = ns * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
+    }
+    line.remove_prefix(blank + 1);
+    return seconds * ns_per_s + ns;
+}
+
+// The capture's lines without gpsd's '#' metadata; timed if every line is.
+std::vector<Line> split_lines(std::string_view capture) {
+    std::vector<Line> lines;
+    bool timed = true;
+    while (!capture.empty()) {
+        const std::size_t newline = capture.find('\n');
+        const std::size_t length = newline == std::string_view::npos ? capture.size() : newline + 1;
+        const std::string_view text = capture.substr(0, length);
+        capture.remove_prefix(length);
+        if (text.front() == '#' || text == "\n" || text == "\r\n") {
+            continue;
+        }
+        Line line{text, std::nullopt};
+        std::string_view rest = text;
+        line.at_ns = leading_time(rest);
+        if (line.at_ns) {
+            line.text = rest;
+        } else {
+            timed = false;
+        }
+        lines.push_back(line);
+    }
+    if (!timed) {
+        for (Line& line : lines) {
+            line.at_ns.reset(); // the numbers were part of the data after all
+        }
+    }
+    return lines;
+}
+
+class Decoder {
 public:
-    CycleWriter(std::ostream& out, bool json) : out_(out), json_(json) {}
+    Decoder(std::ostream& out, const DecodeOptions& options) : out_(out), options_(options) {}
 
-    void add(const nmea::Sentence& sentence) {
-        if (!sentence.time) {
-            return;
+    void run(std::string_view capture) {
+        const std::vector<Line> lines = split_lines(capture);
+        ByteSchedule schedule;
+        ReplayOptions replay_options;
+        const std::int64_t byte_ns = byte_time_ns(options_.baud);
+        // The device is opened at 0; the first cycle comes a second later,
+        // after a quiet line (nmea_core.hpp: stamps need one).
+        const std::int64_t first_ns = ns_per_s;
+        if (!lines.empty() && lines.front().at_ns) {
+            const std::int64_t origin = *lines.front().at_ns - first_ns;
+            replay_options.realtime_epoch = timespec_add(timespec{}, origin);
+            for (const Line& line : lines) {
+                schedule.write(*line.at_ns - origin, with_newline(line.text), byte_ns);
+            }
+        } else {
+            synthetic(lines, schedule, replay_options, byte_ns, first_ns);
         }
-        const CycleSecond key{sentence.time->hour, sentence.time->minute, sentence.time->second};
-        if (!current_ || *current_ != key) {
-            flush();
-            current_ = key;
+
+        NmeaCore core(NmeaSettings{"capture", options_.baud, options_.min_fixes,
+                                   options_.not_before});
+        core.on_cycle([this](const CycleOutcome& outcome) { write(outcome); });
+        replay(core, schedule, replay_options);
+
+        if (options_.summary != nullptr) {
+            const nmea::Counters& counters = core.counters();
+            *options_.summary << fmt::format(
+                "decode: {} cycles, {} published; {} sentences, {} bad checksum, {} malformed, "
+                "{} garbage, {} over-long, {} unsupported\n",
+                cycles_, published_, counters.sentences, counters.bad_checksum,
+                counters.malformed, counters.garbage, counters.over_long, counters.unsupported);
         }
-        cycle_.add(sentence);
     }
-
-    // Ends the current cycle, writing it if it had a valid time.
-    void flush() {
-        if (const nmea::Sentence* time = cycle_.time()) {
-            write(*time);
-            ++cycles_;
-        }
-        cycle_.clear();
-        current_.reset();
-    }
-
-    std::uint64_t cycles() const { return cycles_; }
 
 private:
-    void write(const nmea::Sentence& sentence) {
-        const std::string time = iso8601(*sentence.utc, sentence.leap_second);
+    std::string with_newline(std::string_view text) {
+        std::string bytes(text);
+        if (bytes.empty() || bytes.back() != '\n') {
+            bytes += "\r\n"; // a last line without its terminator is still whole
+        }
+        return bytes;
+    }
+
+    // A cycle per new second a time-bearing sentence names, or per repeat
+    // of a sentence type (a receiver sends each once a cycle, also while it
+    // has no time to report), each sent at its own second.
+    void synthetic(const std::vector<Line>& lines, ByteSchedule& schedule,
+                   ReplayOptions& replay_options, std::int64_t byte_ns, std::int64_t first_ns) {
+        nmea::Parser parser{options_.not_before};
+        std::int64_t cycle_second = -1; // second of day; -1: none yet
+        std::vector<std::array<char, 5>> cycle_addresses; // time-bearing sentences seen
+        std::int64_t slot = first_ns;
+        bool epoch_set = false;
+        for (const Line& line : lines) {
+            const std::string bytes = with_newline(line.text);
+            std::optional<nmea::Sentence> sentence;
+            parser.feed(bytes, [&](const nmea::Sentence& s) { sentence = s; });
+            if (sentence) {
+                const std::array<char, 5> address = sentence->address;
+                const bool repeated = std::find(cycle_addresses.begin(), cycle_addresses.end(),
+                                                address) != cycle_addresses.end();
+                std::int64_t second = -1;
+                if (sentence->time) {
+                    second = sentence->time->hour * 3600 + sentence->time->minute * 60 +
+                             sentence->time->second;
+                }
+                const std::int64_t step_s =
+                    second >= 0 && cycle_second >= 0
+                        ? (second - cycle_second + seconds_per_day) % seconds_per_day
+                        : 0;
+                // A sentence already sent in this cycle starts a new one,
+                // unless it names the cycle's own second (some receivers
+                // repeat a sentence within a second).
+                if (step_s != 0 || (repeated && !(second >= 0 && second == cycle_second))) {
+                    const std::int64_t step =
+                        step_s < 1 || step_s > max_synthetic_step_s ? 1 : step_s;
+                    slot += step * ns_per_s;
+                    cycle_addresses.clear();
+                    cycle_second = -1;
+                }
+                cycle_addresses.push_back(address);
+                if (second >= 0) {
+                    cycle_second = second;
+                }
+                if (!epoch_set && sentence->utc) {
+                    // Receive stamps near the seconds the capture names.
+                    replay_options.realtime_epoch =
+                        timespec_add(timespec{sentence->utc->tv_sec, 0}, -slot);
+                    epoch_set = true;
+                }
+            }
+            schedule.write(slot, bytes, byte_ns);
+        }
+    }
+
+    void write(const CycleOutcome& outcome) {
+        ++cycles_;
+        const bool published = outcome.kind == CycleOutcome::Kind::published;
+        published_ += published ? 1 : 0;
+        const nmea::Sentence* time = outcome.time ? &*outcome.time : nullptr;
+        const std::string when = time && time->utc ? iso8601(*time->utc, time->leap_second) : "-";
+        const std::string reason = published ? "" : std::string(to_string(outcome.kind));
         std::string line;
-        if (json_) {
-            line = fmt::format(R"({{"time":"{}","sentence":"{}")", time, sentence.name());
-            if (sentence.date_repaired) {
+        if (options_.json) {
+            line = "{";
+            if (time && time->utc) {
+                line += fmt::format(R"("time":"{}",)", when);
+            }
+            if (time) {
+                line += fmt::format(R"("sentence":"{}",)", time->name());
+            }
+            line += fmt::format(R"("published":{},"receive":"{}")", published ? "true" : "false",
+                                format_utc(outcome.receive_time));
+            if (time && time->date_repaired) {
                 line += R"(,"repaired":true)";
             }
-            if (sentence.leap_second) {
+            if (time && time->leap_second) {
                 line += R"(,"leap_second":true)";
+            }
+            if (!published) {
+                line += fmt::format(R"(,"reason":"{}")", reason);
             }
             line += "}\n";
         } else {
-            line = fmt::format("{} {}", time, sentence.name());
-            if (sentence.date_repaired) {
+            line = time ? fmt::format("{} {}", when, time->name()) : "- -";
+            if (time && time->date_repaired) {
                 line += " repaired";
             }
-            if (sentence.leap_second) {
+            if (time && time->leap_second) {
                 line += " leap-second";
             }
-            line += '\n';
+            line += published ? " published\n" : fmt::format(" refused: {}\n", reason);
         }
         out_ << line;
     }
 
     std::ostream& out_;
-    bool json_;
-    std::optional<CycleSecond> current_;
-    nmea::Cycle cycle_;
+    const DecodeOptions& options_;
     std::uint64_t cycles_ = 0;
+    std::uint64_t published_ = 0;
 };
 
 } // namespace
 
 int decode_capture(std::istream& in, std::ostream& out, const DecodeOptions& options) {
-    nmea::Parser parser{options.not_before};
-    CycleWriter cycles{out, options.json};
-    const auto on_sentence = [&](const nmea::Sentence& sentence) { cycles.add(sentence); };
-
-    // Read in blocks and pass everything but the '#' lines through, so that
-    // a capture without newlines costs no more memory than one with them.
+    std::string capture;
     std::array<char, 65536> block{};
-    bool line_start = true;
-    bool in_comment = false;
     while (in) {
         in.read(block.data(), static_cast<std::streamsize>(block.size()));
-        const auto length = static_cast<std::size_t>(in.gcount());
-        std::size_t run = 0; // start of the bytes not yet fed
-        for (std::size_t i = 0; i < length; ++i) {
-            const char byte = block[i];
-            if (line_start && byte == '#') {
-                parser.feed({block.data() + run, i - run}, on_sentence);
-                in_comment = true;
+        capture.append(block.data(), static_cast<std::size_t>(in.gcount()));
+        if (capture.size() > max_capture) {
+            if (options.summary != nullptr) {
+                *options.summary << "decode: the capture is larger than 64 MiB\n";
             }
-            line_start = byte == '\n';
-            if (in_comment) {
-                run = i + 1;
-                in_comment = !line_start;
-            }
+            return 3;
         }
-        parser.feed({block.data() + run, length - run}, on_sentence);
     }
-    // A last sentence without its line terminator is still a whole sentence.
-    parser.feed("\n", on_sentence);
-    cycles.flush();
-
-    if (options.summary != nullptr) {
-        const nmea::Counters& counters = parser.counters();
-        *options.summary << fmt::format(
-            "decode: {} cycles with a valid time; {} sentences, {} bad checksum, {} malformed, "
-            "{} garbage, {} over-long, {} unsupported\n",
-            cycles.cycles(), counters.sentences, counters.bad_checksum, counters.malformed,
-            counters.garbage, counters.over_long, counters.unsupported);
+    if (in.bad()) {
+        return 3;
     }
-    return in.bad() ? 3 : 0;
+    Decoder(out, options).run(capture);
+    return 0;
 }
 
 } // namespace shmrefclock

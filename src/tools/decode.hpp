@@ -1,5 +1,7 @@
-// `shmrefclock decode`: the times an NMEA capture reports, one line per
-// reporting cycle, through the same parser the daemon uses.
+// `shmrefclock decode`: what the daemon would publish from an NMEA capture,
+// cycle by cycle, with the reason for each refusal. The capture is replayed
+// through the nmea source's own core (sources/nmea_core.hpp) with the timing
+// the capture carries, or a synthetic one.
 #pragma once
 
 #include <chrono>
@@ -11,31 +13,44 @@ struct DecodeOptions {
     // One JSON object per line instead of text.
     bool json = false;
     // The parser's floor (`--not-before`): picks the century of two-digit
-    // years and repairs dates before it by 1024-week steps. 2000-01-01 reads
-    // captures of any age since 2000 as they were; a later floor (the
-    // daemon's build date) would "repair" an old capture's genuine dates.
+    // years and repairs dates before it by 1024-week steps. The daemon's is
+    // its release date; 2000-01-01 reads captures of any age since 2000 as
+    // they were.
     std::chrono::year_month_day not_before{std::chrono::year{2000}, std::chrono::January,
                                            std::chrono::day{1}};
-    // Where the one-line summary of the parser's counters goes (main passes
-    // &std::cerr); nowhere when null.
+    // The refclock's `baud` and `min-fixes`.
+    int baud = 9600;
+    int min_fixes = 3;
+    // Where the one-line summary goes (main passes &std::cerr); nowhere
+    // when null.
     std::ostream* summary = nullptr;
 };
 
-// Reads a whole capture from `in` (lines starting with '#' are gpsd's
-// metadata and skipped) and writes to `out` one line per reporting cycle
-// that has a valid time. A cycle is the run of sentences reporting the same
-// second (a capture file has no timing to go by); its time is that of its
-// first valid sentence, and it has none if one of its sentences reported no
-// fix (nmea::Cycle).
+// Reads a whole capture from `in` and writes to `out` one line per
+// reporting cycle the daemon would frame. Lines starting with '#' are
+// gpsd's metadata and skipped.
 //
-// Text:  2015-03-18T17:19:26.000Z GNRMC [repaired] [leap-second]
-// JSON:  {"time":"2015-03-18T17:19:26.000Z","sentence":"GNRMC"[,"repaired":true]
-//         [,"leap_second":true]}
+// Timing: if every other line starts with a time in seconds and a blank
+// ("1764590401.123456 $GPRMC,..."), the line's first byte arrives then (the
+// format of `ts %.s` and of the tests' timed captures). Otherwise (gpsd's
+// .log files) the timing is synthetic: a cycle is the run of sentences that
+// begins with a time-bearing sentence naming a new second, and each cycle is
+// sent at its own second (seconds apart as the capture's times are, 1 s when
+// they go backwards or jump by more than 10 minutes). Either way the bytes
+// come at `baud`, 8N1, queued behind each other as a UART sends them.
+//
+// Text:  2015-03-18T17:19:26.000Z GNRMC published
+//        2015-03-18T17:19:27.000Z GNRMC repaired refused: acquiring: ...
+//        - - refused: receiver reports no fix
+// JSON:  {"time":"...","sentence":"GNRMC","published":true,"receive":"..."
+//         [,"repaired":true][,"leap_second":true][,"reason":"..."]}
 // Times are ISO 8601 UTC with milliseconds, as gpsd writes TPV "time"
 // (truncated, so the second shown is always the cycle's); an inserted leap
-// second shows as 23:59:60.
+// second shows as 23:59:60. "receive" is the stamp the replay gave the
+// cycle's first byte, with nanoseconds.
 //
-// Returns 0, also when no cycle has a valid time; 3 if reading `in` failed.
+// Returns 0, also when nothing would be published; 3 if reading `in` failed
+// or the capture is over 64 MiB.
 int decode_capture(std::istream& in, std::ostream& out, const DecodeOptions& options);
 
 } // namespace shmrefclock

@@ -105,6 +105,9 @@ std::vector<Cycle> decode_json(const std::string& capture) {
     std::ostringstream out;
     shmrefclock::DecodeOptions options;
     options.json = true;
+    // Fast enough that every capture's cycles fit in their seconds: here
+    // the times are compared, not the framing of a slow line.
+    options.baud = 115200;
     REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
     std::vector<Cycle> cycles;
     std::istringstream lines{out.str()};
@@ -112,6 +115,12 @@ std::vector<Cycle> decode_json(const std::string& capture) {
     while (std::getline(lines, line)) {
         REQUIRE(line.front() == '{');
         REQUIRE(line.back() == '}');
+        // Every cycle the replay framed is a line; those with no valid time
+        // (no fix) are not cycles gpsd reports a fix for. Refused cycles
+        // (acquiring, jumped, a leap second) still report a valid time.
+        if (json_string(line, "reason") == "receiver reports no fix") {
+            continue;
+        }
         Cycle cycle;
         cycle.time = json_string(line, "time");
         REQUIRE(cycle.time.size() == 24); // 2015-03-18T17:19:26.000Z
@@ -351,40 +360,83 @@ TEST_CASE("decode output", "[captures]") {
     std::ostringstream summary;
     options.summary = &summary;
     SECTION("text, gpsd's metadata skipped") {
+        // An RMC with status V and no time, then one with a 1999 date,
+        // repaired by 1024 weeks: two cycles (the second RMC repeats the
+        // first's kind without naming its second). One cycle with a time is
+        // below the default min-fixes of 3: nothing would be published.
         std::istringstream in{read_file(captures_dir / "april6_2019.log")};
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
-        CHECK(out.str() == "2019-04-07T00:02:31.420Z GPRMC repaired\n");
-        CHECK(summary.str() == "decode: 1 cycles with a valid time; 2 sentences, 0 bad checksum, "
+        CHECK(out.str() == "- GPRMC refused: receiver reports no fix\n"
+                           "2019-04-07T00:02:31.420Z GPRMC repaired refused: acquiring: fewer "
+                           "than min-fixes agreeing cycles\n");
+        CHECK(summary.str() == "decode: 2 cycles, 0 published; 2 sentences, 0 bad checksum, "
                                "1 malformed, 0 garbage, 0 over-long, 0 unsupported\n");
     }
-    SECTION("JSON") {
+    SECTION("JSON, with min-fixes 1") {
         options.json = true;
+        options.min_fixes = 1;
         std::istringstream in{read_file(captures_dir / "april6_2019.log")};
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
-        CHECK(out.str() == "{\"time\":\"2019-04-07T00:02:31.420Z\",\"sentence\":\"GPRMC\","
+        // Synthetic timing: the cycles go out at 1 s and 2 s after the
+        // replay opens the device, placed so that the first cycle with a
+        // date starts at its own second; its first byte is in one byte time
+        // (10 bits at 9600 baud: 1.041666 ms) later.
+        CHECK(out.str() == "{\"sentence\":\"GPRMC\",\"published\":false,"
+                           "\"receive\":\"2019-04-07T00:02:30.001041666Z\","
+                           "\"reason\":\"receiver reports no fix\"}\n"
+                           "{\"time\":\"2019-04-07T00:02:31.420Z\",\"sentence\":\"GPRMC\","
+                           "\"published\":true,\"receive\":\"2019-04-07T00:02:31.001041666Z\","
                            "\"repaired\":true}\n");
     }
     SECTION("--not-before moves the floor") {
         options.not_before = std::chrono::year{1990} / 1 / 1;
+        options.min_fixes = 1;
         std::istringstream in{read_file(captures_dir / "april6_2019.log")};
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
-        CHECK(out.str() == "1999-08-22T00:02:31.420Z GPRMC\n");
+        CHECK(out.str() == "- GPRMC refused: receiver reports no fix\n"
+                           "1999-08-22T00:02:31.420Z GPRMC published\n");
     }
     SECTION("a leap second, and '#' only counts at the start of a line") {
+        options.min_fixes = 1;
         std::istringstream in{
             "# comment $GPRMC,235959.00,A,,,,,,,311216,,,A*7E\r\n"
             "$GPRMC,235959.00,A,4807.038,N,01131.000,E,,,311216,,,A*5B\r\n"
             "$GPRMC,235960.00,A,4807.038,N,01131.000,E,,,311216,,,A*51\r\n"
             "$GPRMC,000000.00,A,4807.038,N,01131.000,E,,,010117,,,A*5A"}; // no newline at EOF
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
-        CHECK(out.str() == "2016-12-31T23:59:59.000Z GPRMC\n"
-                           "2016-12-31T23:59:60.000Z GPRMC leap-second\n"
-                           "2017-01-01T00:00:00.000Z GPRMC\n");
+        // 23:59:60 is never published. The cycle after it names a POSIX
+        // time 1 s after 23:59:59 but arrives 2 s after it, so the daemon's
+        // cycle check takes it for a jump: this is what the daemon does.
+        CHECK(out.str() == "2016-12-31T23:59:59.000Z GPRMC published\n"
+                           "2016-12-31T23:59:60.000Z GPRMC leap-second refused: leap second "
+                           "23:59:60 is not published\n"
+                           "2017-01-01T00:00:00.000Z GPRMC refused: time does not follow the "
+                           "previous cycle's\n");
     }
-    SECTION("nothing valid is still success, and prints nothing") {
+    SECTION("a timed capture is replayed at its own times") {
+        options.min_fixes = 2;
+        // The second cycle comes 2 s after the first but names the next
+        // second: a jump. The third follows the second by 1 s and 1 s.
+        std::istringstream in{
+            "1483228797.100 $GPRMC,235957.00,A,4807.038,N,01131.000,E,,,311216,,,A*55\r\n"
+            "1483228799.100 $GPRMC,235958.00,A,4807.038,N,01131.000,E,,,311216,,,A*5A\r\n"
+            "1483228800.100 $GPRMC,235959.00,A,4807.038,N,01131.000,E,,,311216,,,A*5B\r\n"};
+        REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
+        CHECK(out.str() == "2016-12-31T23:59:57.000Z GPRMC refused: acquiring: fewer than "
+                           "min-fixes agreeing cycles\n"
+                           "2016-12-31T23:59:58.000Z GPRMC refused: time does not follow the "
+                           "previous cycle's\n"
+                           "2016-12-31T23:59:59.000Z GPRMC published\n");
+    }
+    SECTION("no fix: every cycle refused, with its reason") {
         std::istringstream in{read_file(captures_dir / "skytraq.log")};
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
-        CHECK(out.str().empty());
+        CHECK_FALSE(out.str().empty());
+        std::istringstream lines{out.str()};
+        std::string line;
+        while (std::getline(lines, line)) {
+            CHECK_THAT(line, Catch::EndsWith(" refused: receiver reports no fix"));
+        }
     }
     SECTION("empty input") {
         std::istringstream in{""};
