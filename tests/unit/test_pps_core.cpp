@@ -1,0 +1,144 @@
+// The pps source's decisions with no device, thread or timer: which fetch
+// results are pulses, how they are numbered and dropped, staleness and
+// reopening (sources/pps_core.hpp).
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+
+#include "sources/pps_core.hpp"
+
+using namespace shmrefclock;
+
+namespace {
+
+constexpr std::int64_t ms = 1'000'000;
+constexpr time_t N = 1795262400; // 2026-11-21T12:00:00Z
+
+Stamp handled_at(time_t sec, long nsec) {
+    return Stamp{timespec{sec, nsec}, 0};
+}
+
+// An NMEA lock sample for second `second`, received 130 ms after it.
+Sample lock_for(time_t second) {
+    Sample lock;
+    lock.reference_time = {second, 0};
+    lock.receive_time = {second, 130 * ms};
+    lock.leap = Leap::insert;
+    return lock;
+}
+
+PpsFetch pulse(unsigned long sequence, time_t sec, long nsec = 20'000) {
+    return PpsFetch{sequence, 0, timespec{sec, nsec}};
+}
+
+std::optional<TimerRequest> timer(const Actions& actions, TimerId id) {
+    for (const auto& request : actions.timers) {
+        if (request.id == id) {
+            return request;
+        }
+    }
+    return std::nullopt;
+}
+
+bool logged(const Actions& actions, const std::string& text) {
+    for (const auto& message : actions.messages) {
+        if (message.text.find(text) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("pps core: a pulse is numbered by the lock, with its leap, and arms the stale timer") {
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    const Actions actions =
+        core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000));
+    REQUIRE(actions.publish);
+    CHECK(actions.publish->reference_time.tv_sec == N + 1);
+    CHECK(actions.publish->reference_time.tv_nsec == 0);
+    CHECK(actions.publish->receive_time.tv_nsec == 20'000);
+    CHECK(actions.publish->leap == Leap::insert);
+    CHECK_FALSE(actions.publish->pulse);
+    const auto stale = timer(actions, TimerId::stale);
+    REQUIRE(stale);
+    // 2 s after the edge: the pulse was handled 5 us after it.
+    CHECK(stale->after_ns == SourceRules::stale_after_ns - 5'000);
+    CHECK(core.health() == "locked to gps");
+    CHECK(core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::numbered)] == 1);
+}
+
+TEST_CASE("pps core: repeated sequence numbers are dropped and counted, other edges are not") {
+    PpsCore core(PpsSettings{"/dev/pps0", "system", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    REQUIRE(core.fetched(pulse(7, N), std::nullopt, handled_at(N, ms)).publish);
+    // The same assert event again (a fetch that timed out with nothing new).
+    Actions again = core.fetched(pulse(7, N), std::nullopt, handled_at(N, 2 * ms));
+    CHECK_FALSE(again.publish);
+    CHECK(core.counters().repeated == 1);
+    CHECK(logged(again, "dropped: sequence 7 repeated"));
+    // A wake-up for the clear edge: the clear sequence moved, ours did not.
+    PpsFetch clear = pulse(7, N);
+    clear.other_sequence = 1;
+    CHECK_FALSE(core.fetched(clear, std::nullopt, handled_at(N, 3 * ms)).publish);
+    CHECK(core.counters().repeated == 1);
+    // lock = system: chrony's SOCK numbers the second itself.
+    const Actions next = core.fetched(pulse(8, N + 1), std::nullopt, handled_at(N + 1, ms));
+    REQUIRE(next.publish);
+    CHECK(next.publish->pulse);
+    CHECK(next.publish->leap == Leap::none);
+}
+
+TEST_CASE("pps core: a pulse 0.5 s off the lock's second is dropped with its values") {
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    // The lock says N at N + 0.13 s: a pulse at N + 0.63 s carries to N + 0.5.
+    const Actions actions =
+        core.fetched(pulse(1, N, 630 * ms), lock_for(N), handled_at(N, 631 * ms));
+    CHECK_FALSE(actions.publish);
+    CHECK(logged(actions, "dropped: lock time is more than 0.4 s from a second"));
+    CHECK(logged(actions, "gps reference " + std::to_string(N) + ".000000000"));
+    CHECK(core.health() == "no lock: pulses are more than 0.4 s from gps's second");
+    CHECK(core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::outside_window)] ==
+          1);
+    // No lock sample at all.
+    core.fetched(pulse(2, N + 1), std::nullopt, handled_at(N + 1, ms));
+    CHECK(core.health() == "no lock: gps has no time");
+}
+
+TEST_CASE("pps core: stale withdraws once and waits for pulses again") {
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::clear_edge});
+    core.opened("/dev/pps0");
+    REQUIRE(core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, ms)).publish);
+    const Actions stale = core.stale();
+    CHECK(stale.withdraw);
+    CHECK(core.health() == "waiting for pulses on /dev/pps0");
+    CHECK_FALSE(core.stale().withdraw); // nothing left to withdraw
+}
+
+TEST_CASE("pps core: silence reopens at once, errors back off, pulses reset the back-off") {
+    PpsCore core(PpsSettings{"", "gps", PpsEdge::assert_edge});
+    const Actions silent = core.fetch_failed(ETIMEDOUT);
+    CHECK(silent.close_device);
+    REQUIRE(timer(silent, TimerId::reopen));
+    CHECK(timer(silent, TimerId::reopen)->after_ns == 1);
+
+    std::vector<std::int64_t> delays;
+    for (int i = 0; i < 3; ++i) {
+        const Actions failed = core.fetch_failed(ENODEV);
+        CHECK(failed.close_device);
+        delays.push_back(timer(failed, TimerId::reopen)->after_ns / ns_per_s);
+    }
+    CHECK(delays == std::vector<std::int64_t>{1, 2, 4});
+    CHECK_THAT(core.health(), Catch::StartsWith("time_pps_fetch on "));
+    CHECK_THAT(core.health(), Catch::EndsWith("(retrying in 4 s)"));
+
+    core.opened("/dev/pps1");
+    core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, ms));
+    const Actions failed = core.device_failed("no device /dev/pps1");
+    CHECK(failed.withdraw);
+    CHECK(timer(failed, TimerId::reopen)->after_ns == ns_per_s);
+    CHECK(core.health() == "no device /dev/pps1 (retrying in 1 s)");
+}
