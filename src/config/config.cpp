@@ -32,10 +32,6 @@ std::string_view to_string(SourceKind kind) {
     return "?";
 }
 
-std::string_view to_string(PpsEdge edge) {
-    return edge == PpsEdge::assert_edge ? "assert" : "clear";
-}
-
 int default_precision(SourceKind kind) {
     switch (kind) {
     case SourceKind::nmea:

@@ -10,13 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/pps_numbering.hpp"
+
 namespace shmrefclock {
 
 enum class SourceKind { nmea, pps, system };
-enum class PpsEdge { assert_edge, clear_edge };
 
 std::string_view to_string(SourceKind kind);
-std::string_view to_string(PpsEdge edge);
 
 struct RefclockConfig {
     std::string name;

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "sources/nmea_core.hpp"
+#include "core/nmea_core.hpp"
 #include "sources/nmea_device.hpp"
 #include "sources/source_shell.hpp"
 

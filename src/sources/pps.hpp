@@ -14,7 +14,7 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "sources/pps_core.hpp"
+#include "core/pps_core.hpp"
 #include "sources/source_shell.hpp"
 
 namespace shmrefclock {

@@ -13,7 +13,7 @@
 #include "io/event_loop.hpp"
 #include "io/log.hpp"
 #include "sources/source.hpp"
-#include "sources/source_core.hpp"
+#include "core/source_rules.hpp"
 
 namespace shmrefclock {
 

@@ -13,9 +13,9 @@
 #include <fmt/format.h>
 
 #include "core/time_format.hpp"
-#include "sources/nmea_core.hpp"
-#include "sources/nmea_parser.hpp"
-#include "sources/nmea_replay.hpp"
+#include "core/nmea_core.hpp"
+#include "core/nmea_parser.hpp"
+#include "core/nmea_replay.hpp"
 
 namespace shmrefclock {
 namespace {

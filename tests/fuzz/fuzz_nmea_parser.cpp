@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sources/nmea_parser.hpp"
+#include "core/nmea_parser.hpp"
 
 using namespace shmrefclock::nmea;
 

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "tools/decode.hpp"
-#include "sources/nmea_parser.hpp"
+#include "core/nmea_parser.hpp"
 
 #ifndef SHMREFCLOCK_TEST_DATA_DIR
 #define SHMREFCLOCK_TEST_DATA_DIR "tests/data"

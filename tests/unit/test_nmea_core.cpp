@@ -1,9 +1,9 @@
 // The rules that decide whether an NMEA cycle's time is published: the
 // cycle check alone, then the whole core driven by generated line timings
-// (sources/nmea_replay.hpp) with no fd, timer or thread.
+// (core/nmea_replay.hpp) with no fd, timer or thread.
 #include <catch2/catch.hpp>
 
-#include "sources/nmea_core.hpp"
+#include "core/nmea_core.hpp"
 
 using namespace shmrefclock;
 using Verdict = CycleCheck::Verdict;
@@ -73,7 +73,7 @@ TEST_CASE("agreement tolerates stamp jitter but not a quarter second") {
 #include <cstdio>
 #include <random>
 
-#include "sources/nmea_replay.hpp"
+#include "core/nmea_replay.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "sources/nmea_parser.hpp"
+#include "core/nmea_parser.hpp"
 
 using namespace shmrefclock::nmea;
 

@@ -1,11 +1,11 @@
 // The pps source's decisions with no device, thread or timer: which fetch
 // results are pulses, how they are numbered and dropped, staleness and
-// reopening (sources/pps_core.hpp).
+// reopening (core/pps_core.hpp).
 #include <catch2/catch.hpp>
 
 #include <cerrno>
 
-#include "sources/pps_core.hpp"
+#include "core/pps_core.hpp"
 
 using namespace shmrefclock;
 

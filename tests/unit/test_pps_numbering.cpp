@@ -10,7 +10,7 @@
 #include <set>
 #include <string>
 
-#include "sources/pps_numbering.hpp"
+#include "core/pps_numbering.hpp"
 
 using namespace shmrefclock;
 

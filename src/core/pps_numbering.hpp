@@ -22,6 +22,10 @@ inline constexpr std::int64_t pps_max_lock_age_ns = 2'000'000'000;
 // rounds to (DESIGN.md, "chrony's lock window"). Exactly 0.4 s is accepted.
 inline constexpr std::int64_t pps_lock_window_ns = 400'000'000;
 
+// Which edge of the pulse marks the second (`edge`).
+enum class PpsEdge { assert_edge, clear_edge };
+std::string_view to_string(PpsEdge edge);
+
 enum class PulseVerdict {
     numbered,
     // The pulse reached the event loop more than 2 s after its edge (a

@@ -10,9 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "config/config.hpp"
-#include "sources/pps_numbering.hpp"
-#include "sources/source_core.hpp"
+#include "core/pps_numbering.hpp"
+#include "core/source_rules.hpp"
 
 namespace shmrefclock {
 

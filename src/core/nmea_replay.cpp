@@ -1,4 +1,4 @@
-#include "sources/nmea_replay.hpp"
+#include "core/nmea_replay.hpp"
 
 #include <algorithm>
 #include <array>

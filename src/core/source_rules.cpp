@@ -1,4 +1,4 @@
-#include "sources/source_core.hpp"
+#include "core/source_rules.hpp"
 
 #include <fmt/format.h>
 

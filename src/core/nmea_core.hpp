@@ -20,8 +20,8 @@
 #include <string>
 #include <string_view>
 
-#include "sources/nmea_parser.hpp"
-#include "sources/source_core.hpp"
+#include "core/nmea_parser.hpp"
+#include "core/source_rules.hpp"
 
 namespace shmrefclock {
 

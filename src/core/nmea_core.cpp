@@ -1,4 +1,4 @@
-#include "sources/nmea_core.hpp"
+#include "core/nmea_core.hpp"
 
 #include <cstdlib>
 

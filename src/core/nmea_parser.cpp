@@ -1,4 +1,4 @@
-#include "sources/nmea_parser.hpp"
+#include "core/nmea_parser.hpp"
 
 #include <algorithm>
 

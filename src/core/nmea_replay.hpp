@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "sources/nmea_core.hpp"
+#include "core/nmea_core.hpp"
 
 namespace shmrefclock {
 

@@ -1,4 +1,4 @@
-#include "sources/pps_numbering.hpp"
+#include "core/pps_numbering.hpp"
 
 namespace shmrefclock {
 
@@ -23,6 +23,10 @@ PulseNumbering round_to_second(PulseNumbering result) {
 }
 
 } // namespace
+
+std::string_view to_string(PpsEdge edge) {
+    return edge == PpsEdge::assert_edge ? "assert" : "clear";
+}
 
 std::string_view to_string(PulseVerdict verdict) {
     switch (verdict) {

@@ -1,4 +1,4 @@
-#include "sources/pps_core.hpp"
+#include "core/pps_core.hpp"
 
 #include <cerrno>
 #include <cstring>
