@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""`shmrefclock decode` says what the daemon would publish: the same capture
+fed to the daemon over a pty at 9600 baud publishes exactly that.
+
+For each of the 20 receiver captures in tests/data/nmea-captures, the test
+takes the first CYCLES reporting cycles (a cycle starts at each RMC, or
+each GGA in a capture without RMC), gives every cycle its own second, and
+writes them as a timed capture ("SECONDS.NANOS LINE", the format decode
+replays at the times it names). Then, at once and in one daemon:
+
+- decode replays each timed capture (`--json`: one object per cycle, with
+  "published" and the cycle's time);
+- a writer thread plays each timed capture on its own pty at 9600 baud
+  (each byte at its due time, a cycle queued behind the previous one when it
+  is longer than a second, as a UART sends it), and the daemon reads all 20
+  ptys as 20 nmea refclocks on units 0-19, with the defaults that decode
+  uses too (min-fixes 3, the release date as the date floor);
+- the test reads every unit and records each new sample.
+
+Checked: for every capture, the reference times the daemon published are
+exactly the times decode printed as published, in order; and at least one
+capture published something (so that the comparison is not of nothing).
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import threading
+import time
+import tty
+
+import harness
+from fake_receiver import NS, daemon_config, realtime_ns, toml_string
+from harness import Fail, check, log
+
+CYCLES = 20
+BAUD = 9600
+BYTE_NS = 10 * NS // BAUD
+TIME_SENTENCES = ("RMC", "GGA")
+
+
+def cycles_of(capture):
+    """The capture's lines (without gpsd's '#' metadata) cut into cycles."""
+    lines = [line for line in capture.read_bytes().split(b"\n")
+             if line.strip() and not line.startswith(b"#")]
+    starter = next((kind for kind in TIME_SENTENCES
+                    if any(line[3:6] == kind.encode() for line in lines)), None)
+    cycles = []
+    for line in lines:
+        if not cycles or (starter and line[3:6] == starter.encode()):
+            cycles.append([])
+        cycles[-1].append(line.rstrip(b"\r") + b"\r\n")
+    return cycles[:CYCLES]
+
+
+class Player(threading.Thread):
+    """Writes every pty's bytes at their due times, one thread for all."""
+
+    def __init__(self, streams):
+        super().__init__(daemon=True)
+        self.streams = streams  # [(master fd, [(due ns, byte)])]
+        self.error = None
+
+    def run(self):
+        try:
+            positions = [0] * len(self.streams)
+            while any(p < len(s[1]) for p, s in zip(positions, self.streams)):
+                now = realtime_ns()
+                for i, (fd, schedule) in enumerate(self.streams):
+                    end = positions[i]
+                    while end < len(schedule) and schedule[end][0] <= now:
+                        end += 1
+                    if end > positions[i]:
+                        os.write(fd, bytes(b for _, b in schedule[positions[i]:end]))
+                        positions[i] = end
+                time.sleep(0.002)
+        except OSError as error:
+            self.error = error
+
+
+def schedule_for(cycles, start_ns):
+    """Each byte's due time: cycle k from start + k s, bytes at 9600 baud,
+    queued behind the previous byte; and the timed capture's lines."""
+    due, timed = [], []
+    t = start_ns
+    for k, cycle in enumerate(cycles):
+        t = max(t, start_ns + k * NS)
+        for line in cycle:
+            timed.append(f"{t // NS}.{t % NS:09d} ".encode() + line)
+            for byte in line:
+                t += BYTE_NS
+                due.append((t - BYTE_NS, byte))
+    return due, b"".join(timed)
+
+
+def decode(ctx, name, timed):
+    path = ctx.path(f"{name}.timed")
+    pathlib.Path(path).write_bytes(timed)
+    done = subprocess.run([harness.daemon_binary(), "decode", "--json", "--baud", str(BAUD), path],
+                          capture_output=True, text=True, timeout=60)
+    check(done.returncode == 0, f"decode {name}: exit {done.returncode}: {done.stderr}")
+    published = []
+    for line in done.stdout.splitlines():
+        cycle = json.loads(line)
+        if cycle["published"]:
+            published.append(cycle["time"])
+    return published
+
+
+def iso_ms(sample):
+    """A sample's reference time as decode prints it (milliseconds, truncated)."""
+    seconds, ns = divmod(sample.clock_ns, NS)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ns // 1_000_000:03d}Z"
+
+
+def body(ctx):
+    captures = sorted((harness.source_dir() / "tests" / "data" / "nmea-captures").glob("*.log"))
+    check(len(captures) == 20, f"expected the 20 captures, found {len(captures)}")
+    ptys = []
+    refclocks = []
+    for unit, capture in enumerate(captures):
+        master, slave = os.openpty()
+        tty.setraw(master)
+        tty.setraw(slave)
+        ptys.append((master, slave))
+        refclocks.append({"name": toml_string(capture.stem[:32].replace(".", "-")),
+                          "source": '"nmea"', "device": toml_string(os.ttyname(slave)),
+                          "unit": unit, "baud": BAUD})
+    config = daemon_config(ctx, refclocks, name="replay", log_level="info")
+    daemon = ctx.start("shmrefclock", [harness.daemon_binary(), "-c", config])
+    for unit in range(len(captures)):
+        harness.wait_for_segment(unit, 10, watch=[daemon])
+
+    # Cycles start on a whole second at least 2 s from now: the daemon has
+    # seen every line quiet by then.
+    start_ns = (realtime_ns() // NS + 3) * NS
+    streams, expected, length = [], {}, 0
+    for unit, capture in enumerate(captures):
+        due, timed = schedule_for(cycles_of(capture), start_ns)
+        streams.append((ptys[unit][0], due))
+        expected[unit] = decode(ctx, capture.stem, timed)
+        length = max(length, due[-1][0] - start_ns if due else 0)
+    player = Player(streams)
+    player.start()
+
+    readers = {unit: harness.ShmReader(unit) for unit in range(len(captures))}
+    seen = {unit: [] for unit in readers}
+    deadline = start_ns + length + 3 * NS
+    while realtime_ns() < deadline:
+        check(daemon.running(), "the daemon exited")
+        for unit, reader in readers.items():
+            sample = reader.read()
+            if sample is not None and sample.valid and (
+                    not seen[unit] or seen[unit][-1].key() != sample.key()):
+                seen[unit].append(sample)
+        time.sleep(0.02)
+    check(player.error is None, f"writing a pty failed: {player.error}")
+
+    failures = []
+    total = 0
+    for unit, capture in enumerate(captures):
+        got = [iso_ms(sample) for sample in seen[unit]]
+        total += len(got)
+        log(f"{capture.name}: decode {len(expected[unit])} published, daemon {len(got)}")
+        if got != expected[unit]:
+            failures.append(f"{capture.name}: decode said {expected[unit]}, daemon published {got}")
+    check(total > 0, "no capture published anything: nothing was compared")
+    if failures:
+        raise Fail("\n".join(failures))
+    log(f"{total} samples from 20 captures: the daemon published what decode said")
+
+
+if __name__ == "__main__":
+    harness.main("decode_replay", body, timeout=110)
