@@ -826,7 +826,7 @@ def report(args, daemons, cycles, results, windows, busy, load, start_sec,
         p("Mean run-queue wait per wake-up (schedstat; how long a woken "
           "daemon waited for a CPU): " + ", ".join(waits) + ".")
     p("")
-    p("### Targets (issue 3, \"Done when\" 6; DESIGN.md aims)")
+    p("### Targets (issue 3, \"Done when\" 6; the design's aims)")
     p("")
     sp = results.get(("shmrefclock", "paced"), {})
     gp = results.get(("gpsd", "paced"), {})

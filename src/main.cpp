@@ -1,5 +1,5 @@
 // Command line (CLI11) -> config -> daemon or a subcommand. The only place
-// that maps failures to exit codes (DESIGN.md, "Command line"):
+// that maps failures to exit codes (docs/design.md, "Configuration and command line"):
 // 0 ok, 1 configuration error, 2 usage error, 3 runtime failure.
 #include <cerrno>
 #include <chrono>

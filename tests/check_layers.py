@@ -84,6 +84,12 @@ def main():
         print(f"only {len(files)} files under {SRC}: wrong tree?")
         return 1
     problems = check()
+    # A newcomer's map: every folder says what it owns and may include.
+    for folder in sorted(p for p in SRC.iterdir() if p.is_dir()) + [ROOT / "include" / PUBLIC]:
+        readme = folder / "README.md"
+        if not readme.is_file() or "include" not in readme.read_text():
+            problems.append(f"{folder.relative_to(ROOT)}: no README.md saying what it owns "
+                            "and what it may include")
     for problem in problems:
         print(problem)
     print(f"{len(files)} files checked, {len(problems)} layering problems")

@@ -1,4 +1,4 @@
-// The configuration file (DESIGN.md, "Configuration"), read with toml++ and
+// The configuration file (docs/design.md, "Configuration and command line"), read with toml++ and
 // validated into plain structs. Every problem is reported as
 // FILE:LINE:COLUMN: message, the way compilers do, so that editors jump to it.
 #pragma once

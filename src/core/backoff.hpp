@@ -1,6 +1,6 @@
 // How long a source waits before it opens a failed device again: 1 s,
 // doubling to 30 s, back to 1 s once the device delivers. One policy for
-// every source (docs/design.md, "Failures").
+// every source (docs/design.md, "Source cores").
 #pragma once
 
 #include <algorithm>

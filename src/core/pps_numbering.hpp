@@ -1,4 +1,4 @@
-// Which second a PPS pulse marks (DESIGN.md, "Behaviour", PPS). Pure: the
+// Which second a PPS pulse marks (docs/design.md, "PPS: numbering a pulse"). Pure: the
 // pulse's kernel timestamp and the lock's latest sample in, a second or the
 // reason for dropping the pulse out; no fds, no clocks read here.
 #pragma once
@@ -14,12 +14,12 @@
 namespace shmrefclock {
 
 // The limit on ages (exactly 2 s is accepted): a lock sample received more
-// than this before the pulse is stale (DESIGN.md: "older than 2 s"), and like
+// than this before the pulse is stale (docs/design.md, "PPS: numbering a pulse"), and like
 // chrony's RCL_AddPulse() we also refuse one received more than this after
 // the pulse; a pulse handled more than this after its edge is late.
 inline constexpr std::int64_t pps_max_lock_age_ns = 2'000'000'000;
 // The lock's time carried to the pulse must be within this of the second it
-// rounds to (DESIGN.md, "chrony's lock window"). Exactly 0.4 s is accepted.
+// rounds to (docs/design.md: chrony's lock window). Exactly 0.4 s is accepted.
 inline constexpr std::int64_t pps_lock_window_ns = 400'000'000;
 
 // Which edge of the pulse marks the second (`edge`).

@@ -69,7 +69,7 @@ class SourceRules {
 public:
     // A source that stops delivering goes stale: its sample is withdrawn
     // this long after it was received, unless a newer one replaced it
-    // (docs/design.md, "Staleness"). NTPsec drops samples older than 5 s;
+    // (docs/design.md, "Source cores"). NTPsec drops samples older than 5 s;
     // chrony polls every second.
     static constexpr std::int64_t stale_after_ns = 2 * ns_per_s;
 

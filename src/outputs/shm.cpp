@@ -44,7 +44,7 @@ std::string where(int unit) {
 }
 
 // Refuse a segment someone else prepared: whoever controls it can feed the
-// NTP daemon false time (DESIGN.md, "Segment ownership is a security boundary").
+// NTP daemon false time (docs/design.md, "What the readers impose").
 void check_existing(int unit, int id, unsigned perm) {
     shmid_ds ds{};
     if (shmctl(id, IPC_STAT, &ds) != 0) {

@@ -243,7 +243,7 @@ _libc.shmctl.restype = ctypes.c_int
 
 
 class ShmTime(ctypes.Structure):
-    """struct shmTime as on 64-bit Linux (see DESIGN.md)."""
+    """struct shmTime as on 64-bit Linux (include/shmrefclock/shm.hpp)."""
     _fields_ = [
         ("mode", ctypes.c_int),                     # 0
         ("count", ctypes.c_int),                    # 4

@@ -4,7 +4,7 @@ over a pty paced at 9600 baud.
 
 The receiver starts each cycle DELAY = 0.1 s after the UTC second it
 reports, as many receivers do; the daemon is configured with offset = DELAY
-(DESIGN.md: "NMEA that arrives 0.2 s after the second it names wants 0.2").
+(shmrefclock.conf(5), offset: NMEA that arrives 0.2 s after the second it names wants 0.2).
 So each sample's reference time is the true second + DELAY and its receive
 time is when the cycle's first byte arrived, which the receiver wrote at
 that same instant: the system clock and the reported time agree but for

@@ -1,5 +1,5 @@
 // pps-emulator: an LD_PRELOAD library that makes the unmodified shmrefclock
-// binary see a kernel PPS device (DESIGN.md, "Testing": this machine has no
+// binary see a kernel PPS device (docs/design.md, "Testing": this machine has no
 // /dev/ppsN). It answers the ioctls that <sys/timepps.h> (pps-tools) makes of
 // drivers/pps/pps.c (PPS_GETPARAMS, PPS_SETPARAMS, PPS_GETCAP, PPS_FETCH with
 // its timeout) on the paths it is told to emulate, as the kernel would, and

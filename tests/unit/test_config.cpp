@@ -25,7 +25,7 @@ TEST_CASE("a minimal system refclock gets the documented defaults") {
     CHECK(c.daemon.log_level == "info");
 }
 
-TEST_CASE("the DESIGN.md example parses with every key") {
+TEST_CASE("the documented example parses with every key") {
     const Config c = parse(R"(
 [daemon]
 log-level = "debug"

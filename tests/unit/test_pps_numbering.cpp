@@ -1,5 +1,5 @@
-// Which second a PPS pulse gets, and why a pulse is dropped (DESIGN.md,
-// "Behaviour", PPS). Expected values are written out by hand from the rule
+// Which second a PPS pulse gets, and why a pulse is dropped (docs/design.md,
+// "PPS: numbering a pulse"). Expected values are written out by hand from the rule
 // (carried = lock reference + (pulse − lock receive), rounded to the nearest
 // second, kept within 0.4 s), or computed by integer floor division where a
 // sweep needs many.

@@ -67,7 +67,7 @@ Sample make_sample(time_t ref_sec, long ref_nsec, time_t rcv_sec, long rcv_nsec)
 } // namespace
 
 TEST_CASE("struct shmTime has the readers' layout") {
-    // The same numbers as ntpd's refclock_shm.c and DESIGN.md's table; the
+    // The same numbers as ntpd's refclock_shm.c and docs/design.md; the
     // static_asserts in shm.hpp already hold these at compile time, this
     // keeps the table visible in the test report.
     CHECK(sizeof(ShmTime) == 96);
