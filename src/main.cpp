@@ -20,11 +20,11 @@
 #include "config_h.hpp"
 #include "core/release_date.hpp"
 #include "daemon/daemon.hpp"
-#include "tools/decode.hpp"
 #include "io/log.hpp"
-#include "tools/check_config.hpp"
-#include "tools/monitor.hpp"
 #include "shmrefclock/shm.hpp"
+#include "tools/check_config.hpp"
+#include "tools/decode.hpp"
+#include "tools/monitor.hpp"
 #include "tools/status.hpp"
 
 namespace {
@@ -217,8 +217,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     decode->add_option("--baud", args.baud, "the line rate the capture is replayed at")
         ->capture_default_str()
-        ->check(CLI::IsMember(std::vector<int>(shmrefclock::valid_bauds.begin(),
-                                               shmrefclock::valid_bauds.end())));
+        ->check(CLI::IsMember(
+            std::vector<int>(shmrefclock::valid_bauds.begin(), shmrefclock::valid_bauds.end())));
     decode->add_option("--min-fixes", args.min_fixes, "the refclock's min-fixes")
         ->capture_default_str()
         ->check(CLI::Range(1, shmrefclock::max_min_fixes));

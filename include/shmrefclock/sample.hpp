@@ -7,6 +7,7 @@
 namespace shmrefclock {
 
 inline constexpr std::int64_t ns_per_s = 1'000'000'000;
+inline constexpr std::int64_t seconds_per_day = 86400; // POSIX days have no leap seconds
 
 // Leap indicator as the SHM segment and NTP carry it.
 enum class Leap : int { none = 0, insert = 1, remove = 2, unsynchronized = 3 };
@@ -29,5 +30,9 @@ struct Sample {
 timespec timespec_add(timespec t, std::int64_t nanoseconds);
 std::int64_t timespec_diff_ns(timespec a, timespec b); // a - b
 std::int64_t offset_to_ns(double seconds);
+// Nanoseconds as seconds, for offsets in messages and chrony's SOCK.
+constexpr double ns_to_seconds(std::int64_t nanoseconds) {
+    return static_cast<double>(nanoseconds) / 1e9;
+}
 
 } // namespace shmrefclock

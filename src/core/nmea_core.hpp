@@ -58,19 +58,19 @@ struct NmeaSettings {
 struct CycleOutcome {
     enum class Kind {
         published,
-        no_time,       // no time-bearing sentence decoded (noise between cycles)
-        no_fix,        // the receiver reported no fix
-        not_stamped,   // its first byte did not follow a quiet line
-        leap_second,   // 23:59:60: not representable in POSIX time
-        jumped,        // does not follow the previous cycle's time
-        acquiring,     // fewer than min-fixes agreeing cycles so far
-        same_second,   // a second cycle about a second already published
+        no_time,     // no time-bearing sentence decoded (noise between cycles)
+        no_fix,      // the receiver reported no fix
+        not_stamped, // its first byte did not follow a quiet line
+        leap_second, // 23:59:60: not representable in POSIX time
+        jumped,      // does not follow the previous cycle's time
+        acquiring,   // fewer than min-fixes agreeing cycles so far
+        same_second, // a second cycle about a second already published
     };
     Kind kind = Kind::no_time;
     // The sentence whose time the cycle reports; for no_fix, the cycle's
     // first time-bearing sentence (its time is not valid).
     std::optional<nmea::Sentence> time;
-    timespec receive_time{};            // the cycle's first-byte stamp
+    timespec receive_time{}; // the cycle's first-byte stamp
 };
 
 std::string_view to_string(CycleOutcome::Kind kind);

@@ -1,5 +1,7 @@
 #include "core/nmea_parser.hpp"
 
+#include "shmrefclock/sample.hpp"
+
 #include <algorithm>
 
 namespace shmrefclock::nmea {
@@ -8,8 +10,9 @@ namespace {
 using std::chrono::sys_days;
 using std::chrono::year_month_day;
 
-constexpr std::int32_t seconds_per_day = 86400;
-constexpr std::int32_t half_day = seconds_per_day / 2;
+// The parser works in 32-bit seconds of the day.
+constexpr auto day_seconds = static_cast<std::int32_t>(seconds_per_day);
+constexpr std::int32_t half_day = day_seconds / 2;
 
 constexpr std::int64_t day_number(year_month_day date) noexcept {
     return sys_days{date}.time_since_epoch().count();
@@ -135,7 +138,7 @@ std::int32_t second_of_day(const TimeOfDay& time) noexcept {
 // How far apart two seconds of the day are, going round midnight.
 std::int32_t distance_round_the_clock(std::int32_t a, std::int32_t b) noexcept {
     const std::int32_t apart = a > b ? a - b : b - a;
-    return std::min(apart, seconds_per_day - apart);
+    return std::min(apart, day_seconds - apart);
 }
 
 bool last_day_of_month(std::int64_t day) noexcept {
@@ -501,7 +504,7 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
         timespec utc{};
         // 23:59:60 reads as 23:59:59 again; see Sentence::utc.
         utc.tv_sec =
-            static_cast<time_t>(*day * seconds_per_day + std::min(second, seconds_per_day - 1));
+            static_cast<time_t>(*day * seconds_per_day + std::min(second, day_seconds - 1));
         utc.tv_nsec = static_cast<long>(time.nanosecond);
         sentence.utc = utc;
         sentence.leap_second = time.second == 60;

@@ -88,16 +88,13 @@ private:
         std::int64_t period = 0;
     };
 
-    Stamp stamp() const {
-        return Stamp{timespec_add(options_.realtime_epoch, now_), now_};
-    }
+    Stamp stamp() const { return Stamp{timespec_add(options_.realtime_epoch, now_), now_}; }
 
     // Index one past the last byte readable now.
     std::size_t arrived() const {
         const auto& a = schedule_.arrival_ns;
-        return static_cast<std::size_t>(std::upper_bound(a.begin() + static_cast<long>(next_),
-                                                         a.end(), now_) -
-                                        a.begin());
+        return static_cast<std::size_t>(
+            std::upper_bound(a.begin() + static_cast<long>(next_), a.end(), now_) - a.begin());
     }
 
     std::size_t read() {

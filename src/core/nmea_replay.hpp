@@ -31,8 +31,8 @@ struct ByteSchedule {
 // What the readers would have seen.
 struct ReplayEvent {
     enum class Kind { published, withdrawn } kind;
-    Sample sample;        // for published
-    std::int64_t at_ns;   // monotonic time of the action
+    Sample sample;      // for published
+    std::int64_t at_ns; // monotonic time of the action
 };
 
 struct ReplayOptions {

@@ -10,8 +10,7 @@
 namespace shmrefclock {
 
 PpsCore::PpsCore(PpsSettings settings)
-    : settings_(std::move(settings)),
-      rules_(fmt::format("not started ({})", settings_.device)) {}
+    : settings_(std::move(settings)), rules_(fmt::format("not started ({})", settings_.device)) {}
 
 std::string PpsCore::lock_description() const {
     return numbered_by_system() ? "the system clock" : settings_.lock;
@@ -48,9 +47,9 @@ Actions PpsCore::fetch_failed(int error) {
             fmt::format("time_pps_fetch on {}: {}", settings_.device, std::strerror(error)));
     }
     Actions actions;
-    actions.log(MessageLevel::debug, fmt::format("no event from {} for {} s: reopening it",
-                                                 settings_.device,
-                                                 reopen_after_silence_ns / ns_per_s));
+    actions.log(MessageLevel::debug,
+                fmt::format("no event from {} for {} s: reopening it", settings_.device,
+                            reopen_after_silence_ns / ns_per_s));
     actions.close_device = true;
     actions.arm(TimerId::reopen, 1);
     return actions;
@@ -107,17 +106,15 @@ void PpsCore::drop(Actions& actions, const PpsFetch& fetch, const PulseNumbering
     // habit), so that "reach 0" in chronyc can be explained from the log.
     const std::string lock_values =
         lock ? fmt::format("{} reference {} receive {}, lock age {:+.9f} s; ", settings_.lock,
-                           format_seconds(lock->reference_time),
-                           format_seconds(lock->receive_time),
-                           static_cast<double>(numbering.lock_age_ns) / 1e9)
+                           format_seconds(lock->reference_time), format_seconds(lock->receive_time),
+                           ns_to_seconds(numbering.lock_age_ns))
              : (numbered_by_system() ? "" : fmt::format("{} has no sample; ", settings_.lock));
     actions.log(MessageLevel::debug,
                 fmt::format("pulse {} (sequence {}) dropped: {} ({}carried {}, {:+.9f} s from the "
                             "second, handled {}); {} dropped for this reason",
                             format_seconds(fetch.edge), fetch.sequence,
                             to_string(numbering.verdict), lock_values,
-                            format_seconds(numbering.carried),
-                            static_cast<double>(numbering.residual_ns) / 1e9,
+                            format_seconds(numbering.carried), ns_to_seconds(numbering.residual_ns),
                             format_seconds(handled.realtime),
                             counters_.by_verdict.at(static_cast<std::size_t>(numbering.verdict))));
     const std::string who = lock_description();

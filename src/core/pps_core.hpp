@@ -54,8 +54,7 @@ public:
     Actions fetch_failed(int error);
     // A fetch returned; `lock` is the lock refclock's latest sample (unused
     // for lock = "system"), `handled` when the loop got the record.
-    Actions fetched(const PpsFetch& fetch, const std::optional<Sample>& lock,
-                    const Stamp& handled);
+    Actions fetched(const PpsFetch& fetch, const std::optional<Sample>& lock, const Stamp& handled);
     Actions stale();
 
     const std::string& health() const { return rules_.health(); }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string_view>
 
+#include "core/source_rules.hpp"
 #include "shmrefclock/sample.hpp"
 
 namespace shmrefclock {
@@ -17,7 +18,7 @@ namespace shmrefclock {
 // than this before the pulse is stale (docs/design.md, "PPS: numbering a pulse"), and like
 // chrony's RCL_AddPulse() we also refuse one received more than this after
 // the pulse; a pulse handled more than this after its edge is late.
-inline constexpr std::int64_t pps_max_lock_age_ns = 2'000'000'000;
+inline constexpr std::int64_t pps_max_lock_age_ns = SourceRules::stale_after_ns;
 // The lock's time carried to the pulse must be within this of the second it
 // rounds to (docs/design.md: chrony's lock window). Exactly 0.4 s is accepted.
 inline constexpr std::int64_t pps_lock_window_ns = 400'000'000;

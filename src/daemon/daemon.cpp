@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "io/log.hpp"
 #include "daemon/notify.hpp"
+#include "io/log.hpp"
 #include "shmrefclock/shm.hpp"
 
 namespace shmrefclock {

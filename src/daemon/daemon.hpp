@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "io/event_loop.hpp"
 #include "daemon/refclock.hpp"
+#include "io/event_loop.hpp"
 
 namespace shmrefclock {
 

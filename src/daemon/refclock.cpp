@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/time_format.hpp"
+
 namespace shmrefclock {
 
 Refclock::Refclock(const RefclockConfig& config, EventLoop& loop, const LockSource* lock,
@@ -48,9 +50,8 @@ void Refclock::publish(const Sample& measured) {
         output->write(sample);
     }
     latest_ = sample;
-    spdlog::trace("{}: sample reference {}.{:09d} receive {}.{:09d}", config_.name,
-                  sample.reference_time.tv_sec, sample.reference_time.tv_nsec,
-                  sample.receive_time.tv_sec, sample.receive_time.tv_nsec);
+    spdlog::trace("{}: sample reference {} receive {}", config_.name,
+                  format_seconds(sample.reference_time), format_seconds(sample.receive_time));
 }
 
 void Refclock::withdraw() {

@@ -20,7 +20,7 @@ SockSample make_sock_sample(const Sample& sample) {
     datagram.tv.tv_sec = sample.receive_time.tv_sec;
     datagram.tv.tv_usec = sample.receive_time.tv_nsec / 1000;
     const double reference_minus_receive =
-        static_cast<double>(timespec_diff_ns(sample.reference_time, sample.receive_time)) / 1e9;
+        ns_to_seconds(timespec_diff_ns(sample.reference_time, sample.receive_time));
     // chrony 4.3 refclock_sock.c, read_sample():
     //   not a pulse: RCL_AddSample(sys_ts, ref_ts = sys_ts + offset, leap):
     //     offset is reference - receive (true minus system time);

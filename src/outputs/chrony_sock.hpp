@@ -11,8 +11,8 @@
 #include <sys/time.h>
 
 #include "io/log.hpp"
-#include "outputs/output.hpp"
 #include "io/unique_fd.hpp"
+#include "outputs/output.hpp"
 
 namespace shmrefclock {
 

@@ -47,8 +47,8 @@ void NmeaSource::on_timer(TimerId id, const Stamp& stamp) {
 
 void NmeaSource::watch_device(bool watch) {
     if (watch && device_watch_ == 0 && device_.fd.valid()) {
-        device_watch_ = loop().watch(device_.fd.get(),
-                                     [this](const Stamp& stamp) { on_readable(stamp); });
+        device_watch_ =
+            loop().watch(device_.fd.get(), [this](const Stamp& stamp) { on_readable(stamp); });
     } else if (!watch && device_watch_ != 0) {
         loop().unwatch(device_watch_);
         device_watch_ = 0;
@@ -95,16 +95,16 @@ void NmeaSource::attach_pps() {
     }
     const char* tty = ttyname(device_.fd.get());
     if (tty == nullptr) {
-        actions.log(MessageLevel::error, fmt::format("PPS on DCD: ttyname: {}", std::strerror(errno)),
-                    true);
+        actions.log(MessageLevel::error,
+                    fmt::format("PPS on DCD: ttyname: {}", std::strerror(errno)), true);
         apply(actions);
         return;
     }
     pps_device_ = find_pps_device_for_tty("/sys", tty);
     if (pps_device_) {
-        actions.log(MessageLevel::info,
-                    fmt::format("PPS line discipline attached to {}: pulses on {}", tty,
-                                *pps_device_));
+        actions.log(
+            MessageLevel::info,
+            fmt::format("PPS line discipline attached to {}: pulses on {}", tty, *pps_device_));
     } else {
         actions.log(MessageLevel::error,
                     fmt::format("PPS line discipline attached to {}, but no "
@@ -144,9 +144,9 @@ std::optional<std::size_t> NmeaSource::read_available() {
         }
         // 0: the TCP peer closed, or the tty hung up. EIO: a pty's other
         // side closed, or a USB adapter was unplugged.
-        apply(core_.device_failed(fmt::format(
-            "{}", n == 0 ? std::string("end of data (device closed or disconnected)")
-                         : fmt::format("read: {}", std::strerror(errno)))));
+        apply(core_.device_failed(
+            fmt::format("{}", n == 0 ? std::string("end of data (device closed or disconnected)")
+                                     : fmt::format("read: {}", std::strerror(errno)))));
         return std::nullopt;
     }
     return got;

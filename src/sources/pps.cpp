@@ -196,7 +196,7 @@ void PpsSource::open_device() {
         }
         Actions enabled;
         enabled.log(MessageLevel::info, fmt::format("enabled capture of the {} edge on {}",
-                                                   to_string(config_.edge), device_));
+                                                    to_string(config_.edge), device_));
         apply(enabled);
     }
 

@@ -20,11 +20,12 @@ SourceShell::Registered& SourceShell::timer(TimerId id) {
     if (!slot) {
         slot = std::make_unique<Registered>();
         Registered* registered = slot.get();
-        registered->watch = loop_.watch(registered->timer.fd(), [this, id, registered](const Stamp& stamp) {
-            if (registered->timer.expirations() > 0) {
-                on_timer(id, stamp);
-            }
-        });
+        registered->watch =
+            loop_.watch(registered->timer.fd(), [this, id, registered](const Stamp& stamp) {
+                if (registered->timer.expirations() > 0) {
+                    on_timer(id, stamp);
+                }
+            });
     }
     return *slot;
 }

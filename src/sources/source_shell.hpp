@@ -10,10 +10,10 @@
 #include <memory>
 #include <string>
 
+#include "core/source_rules.hpp"
 #include "io/event_loop.hpp"
 #include "io/log.hpp"
 #include "sources/source.hpp"
-#include "core/source_rules.hpp"
 
 namespace shmrefclock {
 

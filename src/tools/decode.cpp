@@ -12,37 +12,21 @@
 
 #include <fmt/format.h>
 
-#include "core/time_format.hpp"
 #include "core/nmea_core.hpp"
 #include "core/nmea_parser.hpp"
 #include "core/nmea_replay.hpp"
+#include "core/time_format.hpp"
 
 namespace shmrefclock {
 namespace {
 
-constexpr std::int64_t seconds_per_day = 86400;
 constexpr std::size_t max_capture = 64u << 20;
 // Synthetic timing: the capture's seconds are kept apart as they are, up to
 // this; a larger step (or one backwards) becomes 1 s.
 constexpr std::int64_t max_synthetic_step_s = 600;
 
-std::string iso8601(const timespec& utc, bool leap_second) {
-    std::int64_t day = utc.tv_sec / seconds_per_day;
-    std::int64_t second = utc.tv_sec % seconds_per_day;
-    if (second < 0) {
-        second += seconds_per_day;
-        --day;
-    }
-    const std::chrono::year_month_day date{std::chrono::sys_days{std::chrono::days{day}}};
-    // The parser reports 23:59:60 as 23:59:59 with the flag; show its name.
-    const std::int64_t shown_second = second % 60 + (leap_second ? 1 : 0);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", static_cast<int>(date.year()),
-                       static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                       second / 3600, second / 60 % 60, shown_second, utc.tv_nsec / 1000000);
-}
-
 struct Line {
-    std::string_view text; // with its terminator, if it had one
+    std::string_view text;             // with its terminator, if it had one
     std::optional<std::int64_t> at_ns; // its timestamp, in a timed capture
 };
 
@@ -123,8 +107,8 @@ public:
             synthetic(lines, schedule, replay_options, byte_ns, first_ns);
         }
 
-        NmeaCore core(NmeaSettings{"capture", options_.baud, options_.min_fixes,
-                                   options_.not_before});
+        NmeaCore core(
+            NmeaSettings{"capture", options_.baud, options_.min_fixes, options_.not_before});
         core.on_cycle([this](const CycleOutcome& outcome) { write(outcome); });
         replay(core, schedule, replay_options);
 
@@ -133,8 +117,8 @@ public:
             *options_.summary << fmt::format(
                 "decode: {} cycles, {} published; {} sentences, {} bad checksum, {} malformed, "
                 "{} garbage, {} over-long, {} unsupported\n",
-                cycles_, published_, counters.sentences, counters.bad_checksum,
-                counters.malformed, counters.garbage, counters.over_long, counters.unsupported);
+                cycles_, published_, counters.sentences, counters.bad_checksum, counters.malformed,
+                counters.garbage, counters.over_long, counters.unsupported);
         }
     }
 
@@ -153,7 +137,7 @@ private:
     void synthetic(const std::vector<Line>& lines, ByteSchedule& schedule,
                    ReplayOptions& replay_options, std::int64_t byte_ns, std::int64_t first_ns) {
         nmea::Parser parser{options_.not_before};
-        std::int64_t cycle_second = -1; // second of day; -1: none yet
+        std::int64_t cycle_second = -1;                   // second of day; -1: none yet
         std::vector<std::array<char, 5>> cycle_addresses; // time-bearing sentences seen
         std::int64_t slot = first_ns;
         bool epoch_set = false;
@@ -204,7 +188,8 @@ private:
         const bool published = outcome.kind == CycleOutcome::Kind::published;
         published_ += published ? 1 : 0;
         const nmea::Sentence* time = outcome.time ? &*outcome.time : nullptr;
-        const std::string when = time && time->utc ? iso8601(*time->utc, time->leap_second) : "-";
+        const std::string when =
+            time && time->utc ? format_utc(*time->utc, 3, time->leap_second) : "-";
         const std::string reason = published ? "" : std::string(to_string(outcome.kind));
         std::string line;
         if (options_.json) {

@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "shmrefclock/shm.hpp"
 #include "core/time_format.hpp"
+#include "shmrefclock/shm.hpp"
 
 namespace shmrefclock {
 
@@ -43,8 +43,7 @@ struct SampleId {
 
 void print(std::ostream& out, int unit, const ShmSnapshot& snap, bool json) {
     const Sample& s = snap.sample;
-    const double difference =
-        static_cast<double>(timespec_diff_ns(s.reference_time, s.receive_time)) / 1e9;
+    const double difference = ns_to_seconds(timespec_diff_ns(s.reference_time, s.receive_time));
     if (json) {
         out << fmt::format("{{\"unit\":{},\"clock\":\"{}\",\"receive\":\"{}\","
                            "\"clock_sec\":{},\"clock_nsec\":{},\"receive_sec\":{},"

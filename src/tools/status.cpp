@@ -110,10 +110,6 @@ std::string key_text(int unit) {
     return fmt::format("{:#010x}", static_cast<unsigned>(shm_key(unit)));
 }
 
-double seconds(std::int64_t ns) {
-    return static_cast<double>(ns) / 1e9;
-}
-
 bool never_written(const ShmSnapshot& snap) {
     return snap.count == 0 && snap.sample.receive_time.tv_sec == 0 &&
            snap.sample.receive_time.tv_nsec == 0;
@@ -237,11 +233,11 @@ std::string format_status(const StatusReport& report) {
                     line("clock", format_utc(sample.reference_time));
                     line("receive", format_utc(sample.receive_time));
                     line("clock-receive",
-                         fmt::format("{:+.9f} s", seconds(timespec_diff_ns(sample.reference_time,
-                                                                           sample.receive_time))));
-                    line("age",
-                         fmt::format("{:.3f} s",
-                                     seconds(timespec_diff_ns(report.now, sample.receive_time))));
+                         fmt::format("{:+.9f} s",
+                                     ns_to_seconds(timespec_diff_ns(sample.reference_time,
+                                                                    sample.receive_time))));
+                    line("age", fmt::format("{:.3f} s", ns_to_seconds(timespec_diff_ns(
+                                                            report.now, sample.receive_time))));
                     line("leap", fmt::format("{} ({})", static_cast<int>(sample.leap),
                                              leap_name(sample.leap)));
                     line("precision", fmt::format("{}", sample.precision));
@@ -309,9 +305,10 @@ std::string format_status_json(const StatusReport& report) {
                 "\"valid\":{}}}",
                 json_string(format_utc(s.reference_time)), json_string(format_utc(s.receive_time)),
                 s.reference_time.tv_sec, s.reference_time.tv_nsec, s.receive_time.tv_sec,
-                s.receive_time.tv_nsec, seconds(timespec_diff_ns(s.reference_time, s.receive_time)),
-                seconds(timespec_diff_ns(report.now, s.receive_time)), static_cast<int>(s.leap),
-                s.precision, snap.mode, snap.count, snap.valid);
+                s.receive_time.tv_nsec,
+                ns_to_seconds(timespec_diff_ns(s.reference_time, s.receive_time)),
+                ns_to_seconds(timespec_diff_ns(report.now, s.receive_time)),
+                static_cast<int>(s.leap), s.precision, snap.mode, snap.count, snap.valid);
         }
         out += fmt::format(
             "{{\"name\":{},\"source\":{},\"unit\":{},\"key\":{},\"segment\":{},\"sample\":{},"

@@ -27,7 +27,7 @@ mkdir -p "$out/corpus" "$out/seeds" "$out/artifacts"
 
 "$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Werror \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$root/src" "$here/fuzz_nmea_parser.cpp" "$root/src/core/nmea_parser.cpp" \
+    -I"$root/src" -I"$root/include" "$here/fuzz_nmea_parser.cpp" "$root/src/core/nmea_parser.cpp" \
     -o "$out/fuzz_nmea_parser"
 
 # Seeds: each capture in pieces of 20 lines, behind the target's two option

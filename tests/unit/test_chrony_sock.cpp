@@ -15,8 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "outputs/chrony_sock.hpp"
 #include "io/unique_fd.hpp"
+#include "outputs/chrony_sock.hpp"
 
 using namespace shmrefclock;
 

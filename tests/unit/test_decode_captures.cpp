@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "tools/decode.hpp"
 #include "core/nmea_parser.hpp"
+#include "tools/decode.hpp"
 
 #ifndef SHMREFCLOCK_TEST_DATA_DIR
 #define SHMREFCLOCK_TEST_DATA_DIR "tests/data"

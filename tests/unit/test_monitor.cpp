@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "tools/monitor.hpp"
 #include "core/time_format.hpp"
+#include "tools/monitor.hpp"
 
 using namespace shmrefclock;
 

@@ -103,14 +103,14 @@ std::string make_cycle(time_t second, std::size_t padding = 300, bool fix = true
     const std::chrono::hh_mm_ss tod{t - day};
     char hms[16], dmy[16];
     std::snprintf(hms, sizeof hms, "%02d%02d%02d.%02d", static_cast<int>(tod.hours().count()),
-                  static_cast<int>(tod.minutes().count()),
-                  static_cast<int>(tod.seconds().count()), centis % 100);
+                  static_cast<int>(tod.minutes().count()), static_cast<int>(tod.seconds().count()),
+                  centis % 100);
     std::snprintf(dmy, sizeof dmy, "%02u%02u%02d", static_cast<unsigned>(date.day()),
                   static_cast<unsigned>(date.month()), static_cast<int>(date.year()) % 100);
     std::string cycle = sentence(std::string("GNRMC,") + hms + (fix ? ",A," : ",V,") +
                                  "4807.038,N,01131.000,E,0.1,0.0," + dmy + ",,,A");
-    cycle += sentence(std::string("GNGGA,") + hms + ",4807.038,N,01131.000,E," +
-                      (fix ? "1" : "0") + ",08,0.9,545.4,M,46.9,M,,");
+    cycle += sentence(std::string("GNGGA,") + hms + ",4807.038,N,01131.000,E," + (fix ? "1" : "0") +
+                      ",08,0.9,545.4,M,46.9,M,,");
     const std::string gsv =
         sentence("GPGSV,3,1,12,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45");
     for (std::size_t added = 0; added < padding; added += gsv.size()) {
@@ -156,8 +156,8 @@ TEST_CASE("core: cycles framed by quiet gaps, min-fixes, exact first-byte stamps
     core.on_cycle([&](const CycleOutcome& o) { outcomes.push_back(o.kind); });
     const auto samples = published(replay(core, schedule, options_at()));
     using K = CycleOutcome::Kind;
-    CHECK(outcomes == std::vector<K>{K::acquiring, K::acquiring, K::published, K::published,
-                                     K::published});
+    CHECK(outcomes ==
+          std::vector<K>{K::acquiring, K::acquiring, K::published, K::published, K::published});
     REQUIRE(samples.size() == 3);
     for (std::size_t i = 0; i < samples.size(); ++i) {
         CHECK(samples[i].reference_time.tv_sec == base_second + 2 + static_cast<time_t>(i));

@@ -54,8 +54,7 @@ bool logged(const Actions& actions, const std::string& text) {
 TEST_CASE("pps core: a pulse is numbered by the lock, with its leap, and arms the stale timer") {
     PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
     core.opened("/dev/pps0");
-    const Actions actions =
-        core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000));
+    const Actions actions = core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000));
     REQUIRE(actions.publish);
     CHECK(actions.publish->reference_time.tv_sec == N + 1);
     CHECK(actions.publish->reference_time.tv_nsec == 0);
@@ -101,8 +100,7 @@ TEST_CASE("pps core: a pulse 0.5 s off the lock's second is dropped with its val
     CHECK(logged(actions, "dropped: lock time is more than 0.4 s from a second"));
     CHECK(logged(actions, "gps reference " + std::to_string(N) + ".000000000"));
     CHECK(core.health() == "no lock: pulses are more than 0.4 s from gps's second");
-    CHECK(core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::outside_window)] ==
-          1);
+    CHECK(core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::outside_window)] == 1);
     // No lock sample at all.
     core.fetched(pulse(2, N + 1), std::nullopt, handled_at(N + 1, ms));
     CHECK(core.health() == "no lock: gps has no time");

@@ -12,8 +12,8 @@
 
 #include <unistd.h>
 
-#include "sources/pps_dcd.hpp"
 #include "io/unique_fd.hpp"
+#include "sources/pps_dcd.hpp"
 
 using namespace shmrefclock;
 namespace fs = std::filesystem;
