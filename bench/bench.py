@@ -59,6 +59,10 @@ import time
 import tty
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The tests' segment reader and NMEA sentence writer, shared with bench/.
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+import fake_receiver  # noqa: E402
+import shm_segment  # noqa: E402
 NS_GUARD = "SHMREFCLOCK_BENCH_IN_NS"
 CMDLINE_ENV = "SHMREFCLOCK_BENCH_CMDLINE"
 NS_PER_S = 1_000_000_000
@@ -116,13 +120,6 @@ def load_cycles(path):
     return complete or [BUILTIN_CYCLE]
 
 
-def nmea_sentence(body):
-    checksum = 0
-    for byte in body.encode("ascii"):
-        checksum ^= byte
-    return f"${body}*{checksum:02X}\r\n"
-
-
 def nmea_cycle(cycle, second):
     """`cycle`'s sentences reporting UTC second `second` (POSIX time)."""
     utc = datetime.datetime.fromtimestamp(second, datetime.timezone.utc)
@@ -134,7 +131,7 @@ def nmea_cycle(cycle, second):
             fields[TIME_FIELD[kind]] = utc.strftime("%H%M%S") + ".00"
         if kind in DATE_FIELD:
             fields[DATE_FIELD[kind]] = utc.strftime("%d%m%y")
-        out.append(nmea_sentence(",".join(fields)))
+        out.append(fake_receiver.sentence(",".join(fields)).decode("ascii"))
     return "".join(out).encode("ascii")
 
 
@@ -240,22 +237,9 @@ def emit(obj):
 
 
 # ----------------------------------------------------------------------------
-# SysV SHM, read-only (struct shmTime, 96 bytes on 64-bit Linux)
+# SysV SHM, read-only: the tests' reader (tests/integration/shm_segment.py)
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-_libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
-_libc.shmget.restype = ctypes.c_int
-_libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-_libc.shmat.restype = ctypes.c_void_p
-SHM_KEY_BASE = 0x4E545030  # "NTP0"
-SHM_RDONLY = 0o10000
-SHM_SIZE = 96
-# mode, count, clockSec, clockUSec, recvSec, recvUSec, leap, precision,
-# nsamples, valid, clockNSec, recvNSec
-SHM_LAYOUT = struct.Struct("=ii q i4x q i iiii II 32x4x")
-assert SHM_LAYOUT.size == SHM_SIZE
-
-
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 CLONE_NEWIPC = 0x08000000
 
@@ -293,34 +277,26 @@ class Segment:
             os.close(target)
 
     def _attach_here(self):
-        shmid = _libc.shmget(SHM_KEY_BASE + self.unit, 0, 0)
-        if shmid < 0:
+        try:
+            self.reader = shm_segment.ShmReader(self.unit)
+        except shm_segment.SegmentError:
             return False
-        addr = _libc.shmat(shmid, None, SHM_RDONLY)
-        if addr in (None, ctypes.c_void_p(-1).value):
-            return False
-        self.addr = addr
+        self.addr = self.reader.addr
         return True
 
     def poll(self):
         """A new valid sample as (clock_sec, clock_nsec, receive_ns), or None."""
         if not self.attach():
             return None
-        for _ in range(100):
-            raw = ctypes.string_at(self.addr, SHM_SIZE)
-            fields = SHM_LAYOUT.unpack(raw)
-            after = ctypes.c_int.from_address(self.addr + 4).value
-            if fields[1] == after:
-                break
-        else:
+        try:
+            sample = self.reader.read(attempts=100)
+        except shm_segment.SegmentError:
             return None
-        (_mode, count, clock_sec, _cus, recv_sec, _rus, _leap, _prec, _ns,
-         valid, clock_nsec, recv_nsec) = fields
-        key = (count, clock_sec, clock_nsec, recv_sec, recv_nsec)
-        if not valid or key == self.last:
+        key = (sample.count,) + sample.key()
+        if not sample.valid or key == self.last:
             return None
         self.last = key
-        return clock_sec, clock_nsec, recv_sec * NS_PER_S + recv_nsec
+        return sample.clock_sec, sample.clock_nsec, sample.receive_ns
 
 
 # ----------------------------------------------------------------------------
