@@ -144,9 +144,8 @@ std::optional<std::size_t> NmeaSource::read_available() {
         }
         // 0: the TCP peer closed, or the tty hung up. EIO: a pty's other
         // side closed, or a USB adapter was unplugged.
-        apply(core_.device_failed(
-            fmt::format("{}", n == 0 ? std::string("end of data (device closed or disconnected)")
-                                     : fmt::format("read: {}", std::strerror(errno)))));
+        apply(core_.device_failed(n == 0 ? "end of data (device closed or disconnected)"
+                                         : fmt::format("read: {}", std::strerror(errno))));
         return std::nullopt;
     }
     return got;

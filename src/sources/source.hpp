@@ -2,7 +2,6 @@
 // refclock.h: a driver only reports samples; the refclock publishes them).
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
