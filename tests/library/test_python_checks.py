@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""The module refuses the segments the daemon refuses, with its message.
+
+For a segment owned by another user, one writable by others, and one
+smaller than struct shmTime, each prepared with raw shmget/shmctl as an
+attacker (or an old writer) would leave it: the daemon, started on that unit,
+exits non-zero and logs why; shmrefclock.Writer and shmrefclock.NtpdShm
+raise ShmError, an OSError, whose text is in the daemon's log word for word;
+the segment is left as it was. A segment of our own (0600) is accepted.
+"""
+
+import ctypes
+
+import libtest
+from libtest import harness
+from harness import check, log
+
+IPC_CREAT = 0o1000
+IPC_EXCL = 0o2000
+IPC_SET = 1
+NOBODY = 65534
+
+
+def prepare(unit, size, mode, owner=None):
+    """A segment as someone else might have made it; its shmid."""
+    libc = harness._libc
+    shmid = libc.shmget(harness.shm_key(unit), size, IPC_CREAT | IPC_EXCL | mode)
+    check(shmid >= 0, f"shmget(unit {unit}): {harness._errno_text()}")
+    if owner is not None:
+        ds = harness._ShmidDs()
+        check(libc.shmctl(shmid, harness.IPC_STAT, ctypes.byref(ds)) == 0, "IPC_STAT")
+        ds.shm_perm.uid = owner
+        check(libc.shmctl(shmid, IPC_SET, ctypes.byref(ds)) == 0,
+              f"IPC_SET: {harness._errno_text()}")
+    return shmid
+
+
+def body(ctx):
+    shmrefclock = libtest.import_module()
+    daemon = harness.daemon_binary()
+    check(issubclass(shmrefclock.ShmError, OSError), "ShmError is not an OSError")
+    cases = [
+        ("owned by another user", 11, 96, 0o600, NOBODY),
+        ("world-writable", 12, 96, 0o666, None),
+        ("smaller than struct shmTime", 13, 64, 0o600, None),
+    ]
+    for what, unit, size, mode, owner in cases:
+        shmid = prepare(unit, size, mode, owner)
+        before = harness.segment_info(unit)
+        conf = ctx.daemon_config(unit=unit, name=f"unit{unit}")
+        done = ctx.run(f"daemon-unit{unit}", [daemon, "-c", conf], timeout=10)
+        daemon_says = done.stdout + done.stderr
+        log(f"{what}: {before}\n  daemon exit {done.returncode}: "
+            f"{daemon_says.strip()}")
+        check(done.returncode != 0, f"{what}: the daemon accepted the segment")
+        for name, make in [("Writer", lambda: shmrefclock.Writer(unit)),
+                           ("NtpdShm", lambda: shmrefclock.NtpdShm(unit=unit))]:
+            try:
+                make()
+            except shmrefclock.ShmError as err:
+                log(f"  {name}: ShmError: {err}")
+                check(str(err) and str(err) in daemon_says,
+                      f"{what}: {name}'s message {str(err)!r} is not the "
+                      f"daemon's: {daemon_says!r}")
+            else:
+                raise harness.Fail(f"{what}: {name}({unit}) accepted the segment")
+        after = harness.segment_info(unit)
+        check(after is not None and after.shmid == shmid and after == before,
+              f"{what}: the segment changed: {before} -> {after}")
+
+    # Our own segment, as the NTP daemon creates it: accepted.
+    prepare(14, 96, 0o600)
+    with shmrefclock.Writer(14) as writer:
+        writer.write(1_700_000_000_123_456_789, 1_700_000_001_000_000_000)
+    with shmrefclock.Reader(14) as reader:
+        sample = reader.read()
+    log(f"own segment: {sample}")
+    check(sample.reference_ns == 1_700_000_000_123_456_789 and sample.valid == 0,
+          f"unexpected {sample}: the write, then valid cleared by close()")
+
+
+if __name__ == "__main__":
+    harness.main("python_checks", body, timeout=60)
