@@ -330,7 +330,9 @@ ShmError when it is smaller than struct shmTime. Never writes, so it never
 clears `valid`.)")
         .def(py::init<int>(), py::arg("unit"))
         .def("read", &PyReader::read, py::arg("attempts") = 3,
-             "A consistent Sample, or None when a write was in progress `attempts` times.")
+             R"(A Sample copied while `count` did not change, or None when a write was in
+progress `attempts` times running. Take it only when its `valid` is 1, as
+the NTP daemons do: while `valid` is 0 a write may be under way.)")
         .def("wait_next", &PyReader::wait_next, py::arg("timeout"),
              R"(Wait up to `timeout` seconds for a valid sample other than the one there now.
 

@@ -132,8 +132,10 @@ public:
     ShmReader(const ShmReader&) = delete;
     ~ShmReader();
 
-    // std::nullopt when a write was in progress (count changed) after
-    // `attempts` tries.
+    // A copy taken while count did not change; std::nullopt when a write
+    // was in progress (count changed) `attempts` times running. Take the
+    // sample only when its `valid` is 1, as the NTP daemons do: while it is
+    // 0 a write may be under way and the fields half written.
     std::optional<ShmSnapshot> read(int attempts = 3) const;
     // Wait for a valid sample other than the one there when called (a new
     // count or new times), polling every `poll`; std::nullopt after

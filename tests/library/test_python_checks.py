@@ -6,10 +6,13 @@ smaller than struct shmTime, each prepared with raw shmget/shmctl as an
 attacker (or an old writer) would leave it: the daemon, started on that unit,
 exits non-zero and logs why; shmrefclock.Writer and shmrefclock.NtpdShm
 raise ShmError, an OSError, whose text is in the daemon's log word for word;
-the segment is left as it was. A segment of our own (0600) is accepted.
+the segment is left as it was. A segment of our own (0600) is accepted, and
+Reader.wait_next() waits for the next sample.
 """
 
 import ctypes
+import threading
+import time
 
 import libtest
 from libtest import harness
@@ -77,6 +80,23 @@ def body(ctx):
     log(f"own segment: {sample}")
     check(sample.reference_ns == 1_700_000_000_123_456_789 and sample.valid == 0,
           f"unexpected {sample}: the write, then valid cleared by close()")
+
+    # wait_next(): nothing new -> None after the timeout; a write from
+    # another thread while it waits (GIL released) -> that sample.
+    with shmrefclock.Writer(14) as writer, shmrefclock.Reader(14) as reader:
+        started = time.monotonic()
+        check(reader.wait_next(0.2) is None, "wait_next() invented a sample")
+        waited = time.monotonic() - started
+        check(waited >= 0.2, f"wait_next(0.2) returned after {waited:.3f} s")
+        later = threading.Timer(0.1, writer.write, args=(1_700_000_002_000_000_000,
+                                                         1_700_000_003_000_000_000))
+        later.start()
+        sample = reader.wait_next(5.0)
+        later.join()
+    log(f"wait_next: {sample}")
+    check(sample is not None and sample.valid == 1 and
+          sample.reference_ns == 1_700_000_002_000_000_000 and
+          sample.offset_ns == -1_000_000_000, f"wait_next() returned {sample}")
 
 
 if __name__ == "__main__":
