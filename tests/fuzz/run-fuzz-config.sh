@@ -37,8 +37,8 @@ H
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -I"$out/include" -I"$root/include" -I"$root/src" \
     $(pkg-config --cflags tomlplusplus fmt spdlog) \
-    "$here/fuzz_config.cpp" "$root/src/config.cpp" "$root/src/outputs/shm.cpp" \
-    "$root/src/sources/nmea_device.cpp" "$root/src/sample.cpp" \
+    "$here/fuzz_config.cpp" "$root/src/config.cpp" "$root/src/outputs/shm.cpp" "$root/src/lib/shm.cpp" \
+    "$root/src/sources/nmea_device.cpp" "$root/src/lib/sample.cpp" \
     $(pkg-config --libs tomlplusplus fmt spdlog) \
     -o "$out/fuzz_config"
 
