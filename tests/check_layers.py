@@ -4,6 +4,7 @@ only the folders below it, so that no arrow points upwards. Run by meson
 (suite unit); exits 1 and names every include that breaks the rules.
 
   include/shmrefclock/  public library: includes nothing from src/
+  src/lib/      the library's implementation: the public headers only
   src/core/     pure rules: no I/O headers (no fds, clocks, threads, logs)
   src/config/   core
   src/io/       core (the event loop, the log, fds)
@@ -26,6 +27,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 
 PUBLIC = "shmrefclock"
 ALLOWED = {
+    "lib": {"lib", PUBLIC},
     "core": {"core", PUBLIC},
     "config": {"config", "core", PUBLIC},
     "io": {"io", "core", PUBLIC},

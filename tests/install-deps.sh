@@ -7,6 +7,8 @@ packages=(
     # build
     meson ninja-build pkg-config g++ libcli11-dev libspdlog-dev libfmt-dev
     libsystemd-dev libtomlplusplus-dev pps-tools
+    # the Python module (python/): pybind11 and the interpreter's headers
+    pybind11-dev python3-dev
     # tests
     catch2 util-linux python3 chrony gpsd systemd man-db groff-base
     # fuzzing and the sanitizer build
@@ -29,7 +31,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+apt-get -o DPkg::Lock::Timeout=600 update -qq
 # chrony and gpsd come for their binaries only: the tests start private
 # instances, so the packaged services must not start (policy-rc.d 101).
 policy=/usr/sbin/policy-rc.d
@@ -39,7 +41,7 @@ if [ ! -e "$policy" ]; then
     chmod +x "$policy"
     created_policy=yes
 fi
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
 if [ "$created_policy" = yes ]; then
     rm -f "$policy"
 fi

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <ctime>
 
+#include "shmrefclock/export.hpp"
+
 namespace shmrefclock {
 
 inline constexpr std::int64_t ns_per_s = 1'000'000'000;
@@ -27,9 +29,13 @@ struct Sample {
 
 // Nanosecond arithmetic on timespec kept in one place so that every source
 // normalises the same way (tv_nsec always in [0, 1e9)).
-timespec timespec_add(timespec t, std::int64_t nanoseconds);
-std::int64_t timespec_diff_ns(timespec a, timespec b); // a - b
-std::int64_t offset_to_ns(double seconds);
+SHMREFCLOCK_API timespec timespec_add(timespec t, std::int64_t nanoseconds);
+SHMREFCLOCK_API std::int64_t timespec_diff_ns(timespec a, timespec b); // a - b
+SHMREFCLOCK_API std::int64_t offset_to_ns(double seconds);
+// Nanoseconds since the epoch <-> timespec (tv_nsec in [0, 1e9) also for
+// times before 1970).
+SHMREFCLOCK_API timespec timespec_from_ns(std::int64_t nanoseconds);
+SHMREFCLOCK_API std::int64_t timespec_to_ns(timespec t);
 // Nanoseconds as seconds, for offsets in messages and chrony's SOCK.
 constexpr double ns_to_seconds(std::int64_t nanoseconds) {
     return static_cast<double>(nanoseconds) / 1e9;

@@ -1,8 +1,14 @@
 // The NTP shared-memory refclock segment ("driver 28"): the exact layout the
-// readers (ntpd, NTPsec, chrony, gpsd's ntpshmmon) map, and an RAII writer.
+// readers (ntpd, NTPsec, chrony, gpsd's ntpshmmon) map, an RAII writer and a
+// read-only reader. This is the installed API of libshmrefclock (pkg-config
+// `shmrefclock`, man page shmrefclock(3)); the daemon uses the same code.
+// It needs C++17 or later and includes nothing but the standard library,
+// <sys/types.h> and the other installed headers.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <ctime>
 #include <optional>
 #include <stdexcept>
@@ -10,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include "shmrefclock/export.hpp"
 #include "shmrefclock/sample.hpp"
 #include "shmrefclock/unit.hpp"
 
@@ -51,28 +58,44 @@ static_assert(offsetof(ShmTime, clockTimeStampNSec) == 52);
 static_assert(offsetof(ShmTime, receiveTimeStampNSec) == 56);
 static_assert(offsetof(ShmTime, dummy) == 60);
 
-// Thrown when a segment cannot be created or attached, or is refused.
-struct ShmError : std::runtime_error {
+// Thrown when a segment cannot be created or attached, or is refused. Its
+// what() is the message the daemon logs, naming the unit, its key and why.
+struct SHMREFCLOCK_API ShmError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
 // One attached segment, written with the mode-1 protocol. Detaches on
 // destruction after clearing `valid`; never removes the segment, because the
 // NTP daemon stays attached to it.
-class ShmWriter {
+class SHMREFCLOCK_API ShmWriter {
 public:
     // Attach to unit's segment, creating it with `perm` if it does not exist.
     // An existing segment is refused (ShmError) if it is smaller than
     // ShmTime, owned or created by a user other than us or root, or writable
     // by group/other beyond what `perm` asks for.
-    ShmWriter(int unit, unsigned perm);
+    ShmWriter(int unit, unsigned perm = 0600);
     ~ShmWriter();
     ShmWriter(const ShmWriter&) = delete;
     ShmWriter& operator=(const ShmWriter&) = delete;
 
+    // Publish one sample with the mode-1 protocol: valid = 0, count++,
+    // fence, every field (USec = NSec / 1000 truncated), fence, count++,
+    // fence, valid = 1. Never blocks, never fails.
     void write(const Sample& sample);
+    // The same, with both times in nanoseconds since the Unix epoch
+    // (CLOCK_REALTIME's scale): reference = true time of the instant,
+    // receive = the system clock at that instant.
+    void write(std::int64_t reference_ns, std::int64_t receive_ns, Leap leap = Leap::none,
+               int precision = -20);
+    // Publish the time fields of `fields` exactly as given (Sec, USec, NSec,
+    // leap, precision), with the same protocol; mode, count, valid, nsamples
+    // and dummy are the protocol's. For writers that keep old-style
+    // microsecond fields (the Python NtpdShm class).
+    void write_fields(const ShmTime& fields);
     // Tell readers there is nothing to take (stale source, shutdown).
     void clear_valid();
+    // The segment's count as it is now (bumped twice by every write).
+    int count() const;
 
     int unit() const { return unit_; }
 
@@ -95,7 +118,7 @@ struct ShmSnapshot {
 
 // Read-only view of a segment written by anyone (this daemon, gpsd, ...).
 // Never writes, so it never clears `valid`.
-class ShmReader {
+class SHMREFCLOCK_API ShmReader {
 public:
     // Attach read-only; std::nullopt when the segment does not exist.
     static std::optional<ShmReader> open(int unit);
@@ -104,9 +127,17 @@ public:
     ShmReader(const ShmReader&) = delete;
     ~ShmReader();
 
-    // std::nullopt when a write was in progress (count changed) after
-    // `attempts` tries.
+    // A copy taken while count did not change; std::nullopt when a write
+    // was in progress (count changed) `attempts` times running. Take the
+    // sample only when its `valid` is 1, as the NTP daemons do: while it is
+    // 0 a write may be under way and the fields half written.
     std::optional<ShmSnapshot> read(int attempts = 3) const;
+    // Wait for a valid sample other than the one there when called (a new
+    // count or new times), polling every `poll`; std::nullopt after
+    // `timeout`. A reader has no way to be woken by a SysV segment.
+    std::optional<ShmSnapshot>
+    wait_next(std::chrono::nanoseconds timeout,
+              std::chrono::nanoseconds poll = std::chrono::milliseconds(1)) const;
     int unit() const { return unit_; }
 
 private:
@@ -115,7 +146,7 @@ private:
     const ShmTime* segment_;
 };
 
-// "unit 3" for messages.
-std::string describe_unit(int unit);
+// "SHM unit 3 (key 0x4e545033)" for messages.
+SHMREFCLOCK_API std::string describe_unit(int unit);
 
 } // namespace shmrefclock

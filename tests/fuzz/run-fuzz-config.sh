@@ -40,6 +40,7 @@ H
     -I"$out/include" -I"$root/include" -I"$root/src" \
     $(pkg-config --cflags tomlplusplus fmt spdlog) \
     "$here/fuzz_config.cpp" "$root"/src/config/*.cpp "$root"/src/core/*.cpp \
+    "$root/src/lib/sample.cpp" \
     $(pkg-config --libs tomlplusplus fmt spdlog) \
     -o "$out/fuzz_config"
 

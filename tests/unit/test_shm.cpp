@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <thread>
 
 #include <sys/ipc.h>
@@ -262,4 +264,88 @@ TEST_CASE("a mode-1 reader never sees a torn sample over a million writes") {
     // The test means something only if the reader raced the writer a lot.
     CHECK(accepted > 1000);
     remove_segment(40);
+}
+
+TEST_CASE("nanoseconds since the epoch convert to a normalised timespec and back") {
+    // Hand-computed: 1.5 s after the epoch, 1 ns before it, 1.5 s before it.
+    CHECK(timespec_from_ns(1'500'000'000).tv_sec == 1);
+    CHECK(timespec_from_ns(1'500'000'000).tv_nsec == 500'000'000);
+    CHECK(timespec_from_ns(-1).tv_sec == -1);
+    CHECK(timespec_from_ns(-1).tv_nsec == 999'999'999);
+    CHECK(timespec_from_ns(-1'500'000'000).tv_sec == -2);
+    CHECK(timespec_from_ns(-1'500'000'000).tv_nsec == 500'000'000);
+    for (std::int64_t ns : {std::int64_t{0}, std::int64_t{-1},
+                            std::int64_t{1'796'135'178'796'029'184}, std::int64_t{-999'999'999}}) {
+        CHECK(timespec_to_ns(timespec_from_ns(ns)) == ns);
+    }
+}
+
+TEST_CASE("write() with nanoseconds fills every time field as the readers want") {
+    remove_segment(50);
+    ShmWriter writer(50);
+    RawSegment raw(50);
+    // 1700000000.123456789 s and 1700000001.000000999 s.
+    writer.write(1'700'000'000'123'456'789, 1'700'000'001'000'000'999, Leap::insert, -10);
+    CHECK(raw.time->mode == 1);
+    CHECK(raw.time->valid == 1);
+    CHECK(raw.time->clockTimeStampSec == 1700000000);
+    CHECK(raw.time->clockTimeStampUSec == 123456);
+    CHECK(raw.time->clockTimeStampNSec == 123456789u);
+    CHECK(raw.time->receiveTimeStampSec == 1700000001);
+    CHECK(raw.time->receiveTimeStampUSec == 0);
+    CHECK(raw.time->receiveTimeStampNSec == 999u);
+    CHECK(raw.time->leap == 1);
+    CHECK(raw.time->precision == -10);
+    CHECK(writer.count() == raw.time->count);
+    remove_segment(50);
+}
+
+TEST_CASE("write_fields() publishes the given fields with the protocol, mode always 1") {
+    remove_segment(51);
+    ShmWriter writer(51);
+    RawSegment raw(51);
+    ShmTime fields{};
+    fields.mode = 0; // what an old script sets; the protocol's mode wins
+    fields.count = 12345;
+    fields.clockTimeStampSec = 1700000000;
+    fields.clockTimeStampUSec = 250000; // microseconds only, NSec left 0
+    fields.receiveTimeStampSec = 1700000001;
+    fields.receiveTimeStampUSec = 250000;
+    fields.precision = -5;
+    const int count_before = raw.time->count;
+    writer.write_fields(fields);
+    CHECK(raw.time->mode == 1);
+    CHECK(raw.time->count == count_before + 2);
+    CHECK(raw.time->valid == 1);
+    CHECK(raw.time->clockTimeStampUSec == 250000);
+    CHECK(raw.time->clockTimeStampNSec == 0u);
+    CHECK(raw.time->precision == -5);
+    // A reader falls back to the microseconds, as chrony does.
+    auto snap = ShmReader::open(51)->read();
+    REQUIRE(snap.has_value());
+    CHECK(snap->sample.reference_time.tv_nsec == 250'000'000);
+    remove_segment(51);
+}
+
+TEST_CASE("wait_next() returns the next valid sample, or nothing after the timeout") {
+    remove_segment(52);
+    ShmWriter writer(52);
+    writer.write(1'700'000'000'000'000'000, 1'700'000'001'000'000'000);
+    auto reader = ShmReader::open(52);
+    REQUIRE(reader.has_value());
+    // Nothing new: nullopt, and not before the timeout.
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_FALSE(reader->wait_next(std::chrono::milliseconds(50)).has_value());
+    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(50));
+    // A write from another thread while waiting is returned.
+    std::thread later([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        writer.write(1'700'000'002'000'000'000, 1'700'000'003'000'000'000);
+    });
+    auto next = reader->wait_next(std::chrono::seconds(5));
+    later.join();
+    REQUIRE(next.has_value());
+    CHECK(next->valid == 1);
+    CHECK(next->sample.reference_time.tv_sec == 1700000002);
+    remove_segment(52);
 }
