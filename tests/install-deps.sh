@@ -29,7 +29,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+apt-get -o DPkg::Lock::Timeout=600 update -qq
 # chrony and gpsd come for their binaries only: the tests start private
 # instances, so the packaged services must not start (policy-rc.d 101).
 policy=/usr/sbin/policy-rc.d
@@ -39,7 +39,7 @@ if [ ! -e "$policy" ]; then
     chmod +x "$policy"
     created_policy=yes
 fi
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
 if [ "$created_policy" = yes ]; then
     rm -f "$policy"
 fi
