@@ -66,7 +66,7 @@ mkdir -p "$cache"
 if [ ! -s "$tarball" ]; then
     echo "=== mmdebstrap --architectures=armhf $suite ($packages) -> $tarball"
     start=$(date +%s)
-    if ! mmdebstrap --architectures=armhf --variant=minbase --include="$packages" \
+    if ! mmdebstrap --architectures=armhf --variant=minbase --format=tar --include="$packages" \
         "$suite" "$tarball.tmp" "$mirror" > "$cache/armhf-$suite-$key.log" 2>&1; then
         tail -n 30 "$cache/armhf-$suite-$key.log"
         rm -f "$tarball.tmp"

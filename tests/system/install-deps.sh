@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
     debhelper dpkg-dev fakeroot lintian file bc
-    mmdebstrap systemd-container qemu-user-static binfmt-support
+    mmdebstrap arch-test systemd-container qemu-user-static binfmt-support
     # build dependencies of the package (debian/control)
     meson ninja-build pkg-config libcli11-dev libfmt-dev libspdlog-dev libsystemd-dev
     libtomlplusplus-dev pps-tools systemd
