@@ -249,7 +249,9 @@ TEST_CASE("ShmReader is read-only and reports a missing segment") {
     remove_segment(30);
 }
 
-TEST_CASE("a mode-1 reader never sees a torn sample over a million writes") {
+// [race]: left out of the cross builds' runs under qemu-user
+// (tests/unit/meson.build).
+TEST_CASE("a mode-1 reader never sees a torn sample over a million writes", "[race]") {
     remove_segment(40);
     ShmWriter writer(40, 0600);
     auto reader = ShmReader::open(40);
@@ -258,13 +260,7 @@ TEST_CASE("a mode-1 reader never sees a torn sample over a million writes") {
     // Every field of write i is derived from i, so a mix of two writes is
     // detectable: reference sec = i, reference nsec = i % 1e9 ... receive
     // sec = 2i, receive nsec = (7i) % 1e9, precision = -(i % 30).
-    // Under qemu-user (cross builds) every fence and atomic is emulated and a
-    // million writes take many minutes: tests/unit/meson.build sets fewer.
-#ifdef SHMREFCLOCK_TORN_TEST_WRITES
-    constexpr long writes = SHMREFCLOCK_TORN_TEST_WRITES;
-#else
     constexpr long writes = 1'000'000;
-#endif
     std::atomic<bool> done{false};
     std::atomic<long> accepted{0}, torn{0}, busy{0};
     std::thread reading([&] {
@@ -298,6 +294,6 @@ TEST_CASE("a mode-1 reader never sees a torn sample over a million writes") {
     INFO("accepted " << accepted << ", rejected as busy " << busy);
     CHECK(torn == 0);
     // The test means something only if the reader raced the writer a lot.
-    CHECK(accepted > writes / 1000);
+    CHECK(accepted > 1000);
     remove_segment(40);
 }
