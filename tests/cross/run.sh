@@ -27,14 +27,20 @@ for flavour in "${flavours[@]}"; do
     echo "=== $dir: cross build (${cross_file[$flavour]} ${options[$flavour]})"
     start=$(date +%s)
     rm -f "$dir/meson-logs/testlog.json"
+    # A directory whose configuration was interrupted has no build.ninja and
+    # cannot be set up again in place: start it afresh.
+    if [ -d "$dir" ] && [ ! -f "$dir/build.ninja" ]; then
+        rm -rf "$dir"
+    fi
     # shellcheck disable=SC2086 # options is a list of words
     if [ -f "$dir/build.ninja" ]; then
         meson setup --reconfigure "$dir" --cross-file "${cross_file[$flavour]}" -Dwerror=true \
-            -Dsystemd=disabled -Dtests=enabled ${options[$flavour]} > /dev/null
+            -Dsystemd=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
     else
         meson setup "$dir" --cross-file "${cross_file[$flavour]}" -Dwerror=true \
-            -Dsystemd=disabled -Dtests=enabled ${options[$flavour]} > /dev/null
-    fi || { echo "meson setup failed in $dir" >&2; status=1; continue; }
+            -Dsystemd=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
+    fi || { cat "$dir.setup.log"; echo "meson setup failed in $dir" >&2; status=1; continue; }
+    mv "$dir.setup.log" "$dir/cross-setup.log"
     if ! ninja -C "$dir" -j 2 > "$dir/cross-ninja.log" 2>&1; then
         tail -n 40 "$dir/cross-ninja.log"
         echo "build failed in $dir" >&2
