@@ -59,7 +59,8 @@ fi
 grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-arm 2>/dev/null ||
     die "prerequisite: binfmt_misc has no enabled qemu-arm entry (qemu-user-static, binfmt-support)"
 
-packages=chrony,gpsd-tools
+# ntpshmmon is in the gpsd package (gpsd-tools lists it, but ships it no more).
+packages=chrony,gpsd,gpsd-tools
 key=$(printf '%s\n' "$suite" armhf "$packages" "$mirror" minbase v1 | sha256sum | cut -c1-16)
 tarball=$cache/armhf-$suite-$key.tar
 mkdir -p "$cache"
