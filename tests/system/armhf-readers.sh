@@ -101,11 +101,10 @@ EOF
 cat > "$root/root/readers.sh" <<'EOF'
 #!/bin/sh
 mount -t proc proc /proc
-mkdir -p /run/chrony
 /usr/local/bin/shmrefclock -c /root/off-by-one.conf > /root/daemon.log 2>&1 &
 sleep 3
 echo "SEGSZ $(awk 'NR > 1 && $1 == 1314148402 { print $4 }' /proc/sysvipc/shm)"
-chronyd -x -u _chrony -f /root/chrony.conf > /root/chronyd.log 2>&1
+chronyd -x -d -u _chrony -f /root/chrony.conf > /root/chronyd.log 2>&1 &
 # With -x chronyd leaves the clock alone, so tracking keeps reporting the
 # whole measured offset ("System time: 1.000000000 seconds fast of NTP
 # time"); 53595300 is the reference ID "SYS".
@@ -124,6 +123,8 @@ got=$(chronyc -n tracking 2>/dev/null | awk -F': ' '
     END { print refid, fast }')
 echo "CHRONY $got"
 ntpshmmon -n 3 -t 15
+echo "--- chronyd.log"; cat /root/chronyd.log
+echo "--- daemon.log"; tail -n 5 /root/daemon.log
 kill %1 2>/dev/null
 EOF
 chmod +x "$root/root/readers.sh"
