@@ -49,16 +49,15 @@ struct ShmTime {
 struct ShmLayout {
     const char* abi;
     std::size_t size;
-    std::size_t clockTimeStampSec, clockTimeStampUSec, receiveTimeStampSec,
-        receiveTimeStampUSec, leap, precision, nsamples, valid, clockTimeStampNSec,
-        receiveTimeStampNSec, dummy;
+    std::size_t clockTimeStampSec, clockTimeStampUSec, receiveTimeStampSec, receiveTimeStampUSec,
+        leap, precision, nsamples, valid, clockTimeStampNSec, receiveTimeStampNSec, dummy;
 };
-inline constexpr ShmLayout shm_layout_lp64{"64-bit time_t", 96, 8, 16, 24, 32, 36, 40, 44,
-                                           48, 52, 56, 60};
-inline constexpr ShmLayout shm_layout_time32{"32-bit time_t", 80, 8, 12, 16, 20, 24, 28, 32,
-                                             36, 40, 44, 48};
-inline constexpr ShmLayout shm_layout_i386_time64{"64-bit time_t, i386 alignment", 88, 8, 16, 20,
-                                                  28, 32, 36, 40, 44, 48, 52, 56};
+inline constexpr ShmLayout shm_layout_lp64{
+    "64-bit time_t", 96, 8, 16, 24, 32, 36, 40, 44, 48, 52, 56, 60};
+inline constexpr ShmLayout shm_layout_time32{
+    "32-bit time_t", 80, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48};
+inline constexpr ShmLayout shm_layout_i386_time64{
+    "64-bit time_t, i386 alignment", 88, 8, 16, 20, 28, 32, 36, 40, 44, 48, 52, 56};
 
 #if defined(__i386__)
 inline constexpr bool shm_int64_aligned_to_4 = true;
@@ -68,7 +67,7 @@ inline constexpr bool shm_int64_aligned_to_4 = false;
 #error "the struct shmTime layout of this architecture has not been worked out (shm.hpp)"
 #endif
 
-inline constexpr const ShmLayout& shm_layout = sizeof(time_t) == 4 ? shm_layout_time32
+inline constexpr const ShmLayout& shm_layout = sizeof(time_t) == 4      ? shm_layout_time32
                                                : shm_int64_aligned_to_4 ? shm_layout_i386_time64
                                                                         : shm_layout_lp64;
 
@@ -107,8 +106,8 @@ class ShmWriter {
 public:
     // Attach to unit's segment, creating it with `perm` if it does not exist.
     // An existing segment is refused (ShmError) if its size is not exactly
-    // sizeof(ShmTime) (a reader or writer built with another time_t), owned or created by a user other than us or root, or writable
-    // by group/other beyond what `perm` asks for.
+    // sizeof(ShmTime) (a reader or writer built with another time_t), owned or created by a user
+    // other than us or root, or writable by group/other beyond what `perm` asks for.
     ShmWriter(int unit, unsigned perm);
     ~ShmWriter();
     ShmWriter(const ShmWriter&) = delete;

@@ -179,7 +179,8 @@ TEST_CASE("bad existing segments are refused with a message naming the unit and 
     SECTION("smaller than struct shmTime") {
         prepare_segment(20, 64, 0600);
         CHECK_THROWS_WITH(ShmWriter(20, 0600),
-                          Catch::Contains("SHM unit 20") && Catch::Contains("segment is 64 bytes") &&
+                          Catch::Contains("SHM unit 20") &&
+                              Catch::Contains("segment is 64 bytes") &&
                               Catch::Contains(fmt::format("shmTime is {} bytes", sizeof(ShmTime))));
     }
     SECTION("the other time_t's layout, either way") {
