@@ -300,7 +300,7 @@ as chrony does.)")
 
 Writer(unit, perm=0o600) attaches to the unit's segment, creating it with
 `perm` when it does not exist. An existing segment is refused with ShmError
-(the daemon's message) when it is smaller than struct shmTime, owned or
+(the daemon's message) when its size is not that of struct shmTime here, owned or
 created by a user other than us or root, or writable by group or others
 beyond what `perm` allows. close() (or leaving a `with` block) clears
 `valid` and detaches; the segment itself stays, because the NTP daemon is
@@ -326,7 +326,7 @@ precision: log2 seconds.)")
     py::class_<PyReader>(m, "Reader", R"(A unit opened read-only (SHM_RDONLY).
 
 Reader(unit) raises FileNotFoundError when the unit has no segment, and
-ShmError when it is smaller than struct shmTime. Never writes, so it never
+ShmError when its size is not that of struct shmTime here. Never writes, so it never
 clears `valid`.)")
         .def(py::init<int>(), py::arg("unit"))
         .def("read", &PyReader::read, py::arg("attempts") = 3,

@@ -40,23 +40,61 @@ struct ShmTime {
     int dummy[8];
 };
 
-// The readers were compiled from C on LP64 Linux: any difference here would
-// make them read garbage, so check every offset at compile time.
-static_assert(sizeof(time_t) == 8, "shmTime layout assumes 64-bit time_t");
-static_assert(sizeof(ShmTime) == 96);
+// The readers (ntpd, NTPsec, chrony, gpsd) are C programs built for the same
+// platform with the same time_t, so the segment is whatever the C layout rules
+// make of struct shmTime there. Each ABI Debian ships, worked out by hand from
+// those rules (an int is 4 bytes, aligned to 4; time_t is 4 or 8 bytes and
+// aligned to its size except on i386, where a 64-bit integer inside a struct is
+// aligned to 4; the struct is padded to its largest alignment):
+//   LP64 (amd64, arm64, ...): 96 bytes, the table in docs/design.md.
+//   ILP32, 32-bit time_t (armhf on Debian 12, Raspberry Pi OS 32-bit): 80.
+//   ILP32, 64-bit time_t, 8-byte aligned (armhf on Debian 13, or Debian 12
+//     armhf built with -D_TIME_BITS=64): 96, the same offsets as LP64.
+//   i386, 64-bit time_t: 88, the second time_t right after the int before it.
+// A writer whose layout differs from its reader's feeds it garbage time, so
+// the expected layout is stated here independently of the compiler's, and
+// the build fails if any field moves.
+struct ShmLayout {
+    const char* abi;
+    std::size_t size;
+    std::size_t clockTimeStampSec, clockTimeStampUSec, receiveTimeStampSec, receiveTimeStampUSec,
+        leap, precision, nsamples, valid, clockTimeStampNSec, receiveTimeStampNSec, dummy;
+};
+inline constexpr ShmLayout shm_layout_lp64{
+    "64-bit time_t", 96, 8, 16, 24, 32, 36, 40, 44, 48, 52, 56, 60};
+inline constexpr ShmLayout shm_layout_time32{
+    "32-bit time_t", 80, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48};
+inline constexpr ShmLayout shm_layout_i386_time64{
+    "64-bit time_t, i386 alignment", 88, 8, 16, 20, 28, 32, 36, 40, 44, 48, 52, 56};
+
+#if defined(__i386__)
+inline constexpr bool shm_int64_aligned_to_4 = true;
+#elif defined(__LP64__) || defined(__x86_64__) || defined(__arm__) || defined(__aarch64__)
+inline constexpr bool shm_int64_aligned_to_4 = false;
+#else
+#error "the struct shmTime layout of this architecture has not been worked out (shm.hpp)"
+#endif
+
+inline constexpr const ShmLayout& shm_layout = sizeof(time_t) == 4      ? shm_layout_time32
+                                               : shm_int64_aligned_to_4 ? shm_layout_i386_time64
+                                                                        : shm_layout_lp64;
+
+static_assert(sizeof(int) == 4 && sizeof(unsigned) == 4);
+static_assert(sizeof(time_t) == 4 || sizeof(time_t) == 8);
+static_assert(sizeof(ShmTime) == shm_layout.size, "struct shmTime size differs from the readers'");
 static_assert(offsetof(ShmTime, mode) == 0);
 static_assert(offsetof(ShmTime, count) == 4);
-static_assert(offsetof(ShmTime, clockTimeStampSec) == 8);
-static_assert(offsetof(ShmTime, clockTimeStampUSec) == 16);
-static_assert(offsetof(ShmTime, receiveTimeStampSec) == 24);
-static_assert(offsetof(ShmTime, receiveTimeStampUSec) == 32);
-static_assert(offsetof(ShmTime, leap) == 36);
-static_assert(offsetof(ShmTime, precision) == 40);
-static_assert(offsetof(ShmTime, nsamples) == 44);
-static_assert(offsetof(ShmTime, valid) == 48);
-static_assert(offsetof(ShmTime, clockTimeStampNSec) == 52);
-static_assert(offsetof(ShmTime, receiveTimeStampNSec) == 56);
-static_assert(offsetof(ShmTime, dummy) == 60);
+static_assert(offsetof(ShmTime, clockTimeStampSec) == shm_layout.clockTimeStampSec);
+static_assert(offsetof(ShmTime, clockTimeStampUSec) == shm_layout.clockTimeStampUSec);
+static_assert(offsetof(ShmTime, receiveTimeStampSec) == shm_layout.receiveTimeStampSec);
+static_assert(offsetof(ShmTime, receiveTimeStampUSec) == shm_layout.receiveTimeStampUSec);
+static_assert(offsetof(ShmTime, leap) == shm_layout.leap);
+static_assert(offsetof(ShmTime, precision) == shm_layout.precision);
+static_assert(offsetof(ShmTime, nsamples) == shm_layout.nsamples);
+static_assert(offsetof(ShmTime, valid) == shm_layout.valid);
+static_assert(offsetof(ShmTime, clockTimeStampNSec) == shm_layout.clockTimeStampNSec);
+static_assert(offsetof(ShmTime, receiveTimeStampNSec) == shm_layout.receiveTimeStampNSec);
+static_assert(offsetof(ShmTime, dummy) == shm_layout.dummy);
 
 // Thrown when a segment cannot be created or attached, or is refused. Its
 // what() is the message the daemon logs, naming the unit, its key and why.
@@ -70,9 +108,10 @@ struct SHMREFCLOCK_API ShmError : std::runtime_error {
 class SHMREFCLOCK_API ShmWriter {
 public:
     // Attach to unit's segment, creating it with `perm` if it does not exist.
-    // An existing segment is refused (ShmError) if it is smaller than
-    // ShmTime, owned or created by a user other than us or root, or writable
-    // by group/other beyond what `perm` asks for.
+    // An existing segment is refused (ShmError) if its size is not exactly
+    // sizeof(ShmTime) (a reader or writer built with another time_t), owned
+    // or created by a user other than us or root, or writable by group/other
+    // beyond what `perm` asks for.
     ShmWriter(int unit, unsigned perm = 0600);
     ~ShmWriter();
     ShmWriter(const ShmWriter&) = delete;

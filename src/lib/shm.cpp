@@ -46,6 +46,20 @@ std::string where(int unit) {
     return fmt::format("SHM unit {} (key {:#010x})", unit, static_cast<unsigned>(shm_key(unit)));
 }
 
+// ntpd, NTPsec, chrony and gpsd all create exactly sizeof(struct shmTime).
+// A segment of any other size was made by a program with another layout:
+// smaller, and our writes would run past its end; larger (a 96-byte segment
+// when we are 80), and the reader would take our fields at the wrong offsets.
+void check_size(int unit, std::size_t size) {
+    if (size != sizeof(ShmTime)) {
+        throw ShmError(fmt::format(
+            "{}: segment is {} bytes, but struct shmTime is {} bytes here ({}); it was probably "
+            "created by a reader or writer built with another time_t (32-bit time_t: 80 bytes, "
+            "64-bit: 96, or 88 on i386); refusing it",
+            where(unit), size, sizeof(ShmTime), shm_layout.abi));
+    }
+}
+
 // Refuse a segment someone else prepared: whoever controls it can feed the
 // NTP daemon false time (docs/design.md, "What the readers impose").
 void check_existing(int unit, int id, unsigned perm) {
@@ -70,10 +84,7 @@ void check_existing(int unit, int id, unsigned perm) {
             "(remove it with ipcrm or set perm to match)",
             where(unit), mode, (unwanted & 0002) ? "others" : "group", perm));
     }
-    if (ds.shm_segsz < sizeof(ShmTime)) {
-        throw ShmError(fmt::format("{}: segment is {} bytes, smaller than the {} of struct shmTime",
-                                   where(unit), ds.shm_segsz, sizeof(ShmTime)));
-    }
+    check_size(unit, ds.shm_segsz);
 }
 
 int find_or_create(int unit, unsigned perm, bool& created) {
@@ -193,9 +204,8 @@ std::optional<ShmReader> ShmReader::open(int unit) {
         return std::nullopt;
     }
     shmid_ds ds{};
-    if (shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_segsz < sizeof(ShmTime)) {
-        throw ShmError(fmt::format("{}: segment is {} bytes, smaller than the {} of struct shmTime",
-                                   where(unit), ds.shm_segsz, sizeof(ShmTime)));
+    if (shmctl(id, IPC_STAT, &ds) == 0) {
+        check_size(unit, ds.shm_segsz);
     }
     void* address = shmat(id, nullptr, SHM_RDONLY);
     if (address == reinterpret_cast<void*>(-1)) {

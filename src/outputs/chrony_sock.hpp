@@ -29,17 +29,22 @@ struct SockSample {
 
 inline constexpr int sock_magic = 0x534f434b; // "SOCK"
 
-// chrony was compiled from C on LP64 Linux (64-bit time_t and suseconds_t):
-// a different size is silently dropped ("Unexpected length of SOCK sample").
-static_assert(sizeof(time_t) == 8 && sizeof(suseconds_t) == 8,
-              "sock_sample layout assumes a 64-bit timeval");
-static_assert(sizeof(SockSample) == 40);
+// chrony is compiled from C for the same platform, with the same struct
+// timeval: 16 bytes with a 64-bit time_t (LP64, and armhf or i386 with
+// _TIME_BITS=64, where glibc widens tv_usec too), 8 with a 32-bit one
+// (Debian 12 armhf). The double that follows starts right after it on every
+// ABI (8 is aligned for it everywhere). A datagram of another size is
+// silently dropped ("Unexpected length of SOCK sample"): 40 or 32 bytes.
+inline constexpr std::size_t sock_timeval_size = sizeof(time_t) == 8 ? 16 : 8;
+static_assert(sizeof(time_t) == 4 || sizeof(time_t) == 8);
+static_assert(sizeof(timeval) == sock_timeval_size);
+static_assert(sizeof(SockSample) == sock_timeval_size + 24);
 static_assert(offsetof(SockSample, tv) == 0);
-static_assert(offsetof(SockSample, offset) == 16);
-static_assert(offsetof(SockSample, pulse) == 24);
-static_assert(offsetof(SockSample, leap) == 28);
-static_assert(offsetof(SockSample, _pad) == 32);
-static_assert(offsetof(SockSample, magic) == 36);
+static_assert(offsetof(SockSample, offset) == sock_timeval_size);
+static_assert(offsetof(SockSample, pulse) == sock_timeval_size + 8);
+static_assert(offsetof(SockSample, leap) == sock_timeval_size + 12);
+static_assert(offsetof(SockSample, _pad) == sock_timeval_size + 16);
+static_assert(offsetof(SockSample, magic) == sock_timeval_size + 20);
 
 // The datagram for one sample (pure).
 SockSample make_sock_sample(const Sample& sample);

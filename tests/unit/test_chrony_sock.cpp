@@ -65,21 +65,32 @@ struct Receiver {
     }
 };
 
-// The 40 bytes chrony expects, laid out by hand from refclock_sock.c's
-// struct on LP64 (tv_sec 8, tv_usec 8, double 8, four ints), not from SockSample.
+// The bytes chrony expects, laid out by hand from refclock_sock.c's struct,
+// not from SockSample: with a 64-bit time_t 40 bytes (tv_sec 8, tv_usec 8,
+// double 8, four ints); with a 32-bit one (Debian 12 armhf) 32 bytes
+// (tv_sec 4, tv_usec 4, double 8, four ints).
+constexpr bool wide_timeval = sizeof(time_t) == 8;
+constexpr std::size_t tv_size = wide_timeval ? 16 : 8;
+constexpr std::size_t sample_size = tv_size + 24;
+
 std::vector<unsigned char> expected_bytes(std::int64_t tv_sec, std::int64_t tv_usec, double offset,
                                           int pulse, int leap) {
-    std::vector<unsigned char> bytes(40, 0xee);
+    std::vector<unsigned char> bytes(sample_size, 0xee);
     auto put = [&bytes](std::size_t at, const auto& value) {
         std::memcpy(bytes.data() + at, &value, sizeof(value));
     };
-    put(0, tv_sec);
-    put(8, tv_usec);
-    put(16, offset);
-    put(24, pulse);
-    put(28, leap);
-    put(32, std::int32_t{0});
-    put(36, std::int32_t{0x534f434b});
+    if (wide_timeval) {
+        put(0, tv_sec);
+        put(8, tv_usec);
+    } else {
+        put(0, static_cast<std::int32_t>(tv_sec));
+        put(4, static_cast<std::int32_t>(tv_usec));
+    }
+    put(tv_size, offset);
+    put(tv_size + 8, pulse);
+    put(tv_size + 12, leap);
+    put(tv_size + 16, std::int32_t{0});
+    put(tv_size + 20, std::int32_t{0x534f434b});
     return bytes;
 }
 
@@ -114,7 +125,7 @@ TEST_CASE("SOCK samples have chrony's bytes on the wire") {
         output.write(make_sample({1699999999, 123456789}, {1700000000, 123456789}));
         auto got = chrony.receive();
         REQUIRE(got.has_value());
-        CHECK(got->size() == 40);
+        CHECK(got->size() == sample_size);
         // tv: receive time truncated to microseconds; offset exactly -1 s.
         CHECK(*got == expected_bytes(1700000000, 123456, -1.0, 0, 0));
     }
@@ -125,7 +136,7 @@ TEST_CASE("SOCK samples have chrony's bytes on the wire") {
         auto got = chrony.receive();
         REQUIRE(got.has_value());
         CHECK(*got == expected_bytes(1700000001, 123456, -1.123456539, 0, 1));
-        CHECK(read_double(*got, 16) == -1.123456539);
+        CHECK(read_double(*got, tv_size) == -1.123456539);
     }
     SECTION("leap delete") {
         output.write(make_sample({1700000000, 500000000}, {1700000000, 0}, Leap::remove));

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Install what the cross builds need (tests/cross/run.sh): Debian's cross
+# toolchains, qemu-user to run the tests, and the target architecture's -dev
+# packages through multiarch (dpkg --add-architecture). fmt, spdlog and toml++
+# are used header-only, but meson finds them through the target's pkg-config
+# files, so they come as :arm64 / :armhf. CLI11 and Catch2 are header-only and
+# Multi-Arch: foreign: the build machine's packages serve every target.
+# libsystemd is left out: the cross builds use -Dsystemd=disabled (the unit
+# files are architecture-independent and tested natively).
+set -euo pipefail
+
+arches=(arm64 armhf)
+packages=(
+    g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static
+    meson ninja-build pkg-config libcli11-dev catch2 util-linux
+)
+for arch in "${arches[@]}"; do
+    packages+=("libfmt-dev:$arch" "libspdlog-dev:$arch" "libtomlplusplus-dev:$arch")
+done
+
+missing_arch=()
+for arch in "${arches[@]}"; do
+    if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+        missing_arch+=("$arch")
+    fi
+done
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$package")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ] && [ ${#missing_arch[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "cross/install-deps: missing ${missing_arch[*]} ${missing[*]}; run as root first" >&2
+    exit 1
+fi
+for arch in "${missing_arch[@]}"; do
+    dpkg --add-architecture "$arch"
+done
+echo "cross/install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# The apt lock is shared with whoever else installs on this machine: wait.
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"

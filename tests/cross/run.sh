@@ -1,0 +1,54 @@
+#!/bin/bash
+# Cross builds and their unit tests under qemu-user: arm64, armhf with the
+# 32-bit time_t of Debian 12, armhf with the 64-bit time_t of Debian 13
+# (-Dtime64=true). Each builds in build-cross-FLAVOUR with -Werror; the Catch2
+# suite runs through the cross file's exe_wrapper (unshare --ipc, then
+# qemu-aarch64-static / qemu-arm-static -L SYSROOT). Meson's testlog.json of
+# each build dir is what tests/run.sh counts.
+#
+# Usage: tests/cross/run.sh [FLAVOUR...]   (default: all three)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+tests/cross/install-deps.sh || exit 1
+
+declare -A cross_file=(
+    [arm64]=cross/aarch64-linux-gnu.ini
+    [armhf]=cross/arm-linux-gnueabihf.ini
+    [armhf-time64]=cross/arm-linux-gnueabihf.ini
+)
+declare -A options=([arm64]="" [armhf]="" [armhf-time64]="-Dtime64=true")
+
+flavours=("$@")
+[ ${#flavours[@]} -gt 0 ] || flavours=(arm64 armhf armhf-time64)
+status=0
+for flavour in "${flavours[@]}"; do
+    dir=build-cross-$flavour
+    echo "=== $dir: cross build (${cross_file[$flavour]} ${options[$flavour]})"
+    start=$(date +%s)
+    rm -f "$dir/meson-logs/testlog.json"
+    # A directory whose configuration was interrupted has no build.ninja and
+    # cannot be set up again in place: start it afresh.
+    if [ -d "$dir" ] && [ ! -f "$dir/build.ninja" ]; then
+        rm -rf "$dir"
+    fi
+    # shellcheck disable=SC2086 # options is a list of words
+    if [ -f "$dir/build.ninja" ]; then
+        meson setup --reconfigure "$dir" --cross-file "${cross_file[$flavour]}" -Dwerror=true \
+            -Dsystemd=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
+    else
+        meson setup "$dir" --cross-file "${cross_file[$flavour]}" -Dwerror=true \
+            -Dsystemd=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
+    fi || { cat "$dir.setup.log"; echo "meson setup failed in $dir" >&2; status=1; continue; }
+    mv "$dir.setup.log" "$dir/cross-setup.log"
+    if ! ninja -C "$dir" -j 2 > "$dir/cross-ninja.log" 2>&1; then
+        tail -n 40 "$dir/cross-ninja.log"
+        echo "build failed in $dir" >&2
+        status=1
+        continue
+    fi
+    built=$(date +%s)
+    meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+    echo "$dir: build $((built - start)) s, tests under qemu $(($(date +%s) - built)) s"
+done
+exit $status
