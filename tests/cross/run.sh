@@ -4,7 +4,8 @@
 # (-Dtime64=true). Each builds in build-cross-FLAVOUR with -Werror; the Catch2
 # suite runs through the cross file's exe_wrapper (unshare --ipc, then
 # qemu-aarch64-static / qemu-arm-static -L SYSROOT). Meson's testlog.json of
-# each build dir is what tests/run.sh counts.
+# each build dir is what tests/run.sh counts. The Python module is a native
+# build's (it needs the target's Python and pybind11): -Dpython=disabled.
 #
 # Usage: tests/cross/run.sh [FLAVOUR...]   (default: all three)
 set -uo pipefail
@@ -35,10 +36,10 @@ for flavour in "${flavours[@]}"; do
     # shellcheck disable=SC2086 # options is a list of words
     if [ -f "$dir/build.ninja" ]; then
         meson setup --reconfigure "$dir" --cross-file "${cross_file[$flavour]}" -Dwerror=true \
-            -Dsystemd=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
+            -Dsystemd=disabled -Dpython=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
     else
         meson setup "$dir" --cross-file "${cross_file[$flavour]}" -Dwerror=true \
-            -Dsystemd=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
+            -Dsystemd=disabled -Dpython=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
     fi || { cat "$dir.setup.log"; echo "meson setup failed in $dir" >&2; status=1; continue; }
     mv "$dir.setup.log" "$dir/cross-setup.log"
     if ! ninja -C "$dir" -j 2 > "$dir/cross-ninja.log" 2>&1; then
