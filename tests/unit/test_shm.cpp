@@ -362,7 +362,10 @@ TEST_CASE("write_fields() publishes the given fields with the protocol, mode alw
     remove_segment(51);
 }
 
-TEST_CASE("wait_next() returns the next valid sample, or nothing after the timeout") {
+// [race]: a writer thread and a reader on one segment. Under qemu-user this
+// hangs as the torn-sample race does (tests/README.md), so the cross builds
+// leave it out; the native builds run it.
+TEST_CASE("wait_next() returns the next valid sample, or nothing after the timeout", "[race]") {
     remove_segment(52);
     ShmWriter writer(52);
     writer.write(1'700'000'000'000'000'000, 1'700'000'001'000'000'000);
