@@ -66,17 +66,18 @@ def peerstats_lines(path):
     return lines
 
 
-def body(ctx):
+def start_ntpd(ctx, unit=UNIT):
+    """NTPsec's ntpd with only `refclock shm unit UNIT`, never touching the
+    clock, writing peerstats; (its Proc, the peerstats path) once it has
+    created the segment. Shared with tests/library/test_python_ntpsec.py."""
     ntpd = ntpd_binary()
-    harness.daemon_binary()
-
     stats = ctx.path("stats")
     stats.mkdir()
     conf = ctx.write("ntp.conf", f"""\
 # Only the SHM refclock, polled as often as NTPsec allows (it runs the clock
 # filter every 2 s with these settings).
 # mode 1: create the segment 0600, not 0666.
-refclock shm unit {UNIT} mode 1 minpoll 0 maxpoll 0 refid SHM2
+refclock shm unit {unit} mode 1 minpoll 0 maxpoll 0 refid SHM2
 # Never discipline the clock: no clock discipline, no kernel PLL.
 disable ntp
 disable kernel
@@ -86,17 +87,22 @@ statsdir {stats}/
 statistics peerstats
 filegen peerstats file peerstats type none enable
 """)
-
     ntpd_proc = ctx.start("ntpd", [ntpd, "-n", "-x", "-c", conf])
-    info = harness.wait_for_segment(UNIT, 10, watch=[ntpd_proc])
+    info = harness.wait_for_segment(unit, 10, watch=[ntpd_proc])
     log(f"segment created by ntpd: {info}")
     check(info.mode == 0o600 and info.uid == 0,
           f"ntpd created the segment {info.mode:04o} owned by {info.uid}, "
           "expected 0600 root with `mode 1`")
+    return ntpd_proc, stats / "peerstats"
+
+
+def body(ctx):
+    ntpd_binary()
+    harness.daemon_binary()
+    ntpd_proc, peerstats = start_ntpd(ctx)
 
     daemon, _ = ctx.start_daemon(ctx.daemon_config(unit=UNIT, offset=OFFSET),
                                  UNIT)
-    peerstats = stats / "peerstats"
     lines = harness.wait_until(
         lambda: (lambda found: found if len(found) >= MIN_LINES else None)(
             peerstats_lines(peerstats)),

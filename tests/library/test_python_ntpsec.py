@@ -31,29 +31,13 @@ def body(ctx):
     libtest.import_module()
     env = libtest.module_env()
     try:
-        ntpd = test_ntpsec.ntpd_binary()
+        test_ntpsec.ntpd_binary()
     except harness.Skip as why:
         raise Fail(f"NTPsec is needed: {why}") from None
     example = libtest.SRCDIR / "examples" / "off_by_one.py"
-
-    stats = ctx.path("stats")
-    stats.mkdir()
-    conf = ctx.write("ntp.conf", f"""\
-refclock shm unit {UNIT} mode 1 minpoll 0 maxpoll 0 refid SHM2
-disable ntp
-disable kernel
-driftfile {ctx.path("ntp.drift")}
-logfile {ctx.path("ntpd.log")}
-statsdir {stats}/
-statistics peerstats
-filegen peerstats file peerstats type none enable
-""")
-    ntpd_proc = ctx.start("ntpd", [ntpd, "-n", "-x", "-c", conf])
-    info = harness.wait_for_segment(UNIT, 10, watch=[ntpd_proc])
-    log(f"segment created by ntpd: {info}")
+    ntpd_proc, peerstats = test_ntpsec.start_ntpd(ctx, UNIT)
     ntpdshm_program = ctx.write("off_by_one_ntpdshm.py",
                                 test_python_chrony.OFF_BY_ONE)
-    peerstats = stats / "peerstats"
     failures = []
     for name, script in [("off_by_one.py", example),
                          ("off_by_one_ntpdshm.py", ntpdshm_program)]:
