@@ -24,24 +24,13 @@ for arch in "${arches[@]}"; do
         missing_arch+=("$arch")
     fi
 done
-missing=()
-for package in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
-        missing+=("$package")
+if [ ${#missing_arch[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "cross/install-deps: dpkg --add-architecture ${missing_arch[*]} needed; run as root first" >&2
+        exit 1
     fi
-done
-if [ ${#missing[@]} -eq 0 ] && [ ${#missing_arch[@]} -eq 0 ]; then
-    exit 0
+    for arch in "${missing_arch[@]}"; do
+        dpkg --add-architecture "$arch"
+    done
 fi
-if [ "$(id -u)" -ne 0 ]; then
-    echo "cross/install-deps: missing ${missing_arch[*]} ${missing[*]}; run as root first" >&2
-    exit 1
-fi
-for arch in "${missing_arch[@]}"; do
-    dpkg --add-architecture "$arch"
-done
-echo "cross/install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# The apt lock is shared with whoever else installs on this machine: wait.
-apt-get -o DPkg::Lock::Timeout=600 update -qq
-apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+exec "$(dirname "$0")/../apt-install-missing.sh" cross/install-deps "${packages[@]}"

@@ -11,21 +11,4 @@ packages=(
     meson ninja-build pkg-config libcli11-dev libfmt-dev libspdlog-dev libsystemd-dev
     libtomlplusplus-dev pps-tools systemd
 )
-missing=()
-for package in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
-        missing+=("$package")
-    fi
-done
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
-fi
-if [ "$(id -u)" -ne 0 ]; then
-    echo "system/install-deps: missing ${missing[*]}; run as root first" >&2
-    exit 1
-fi
-echo "system/install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# The apt lock is shared with whoever else installs on this machine: wait.
-apt-get -o DPkg::Lock::Timeout=600 update -qq
-apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+exec "$(dirname "$0")/../apt-install-missing.sh" system/install-deps "${packages[@]}"

@@ -1,0 +1,41 @@
+#!/bin/bash
+# Install, from Debian's archive, those of the given packages that are not
+# installed yet; nothing when all are. Shared by tests/install-deps.sh,
+# tests/cross/install-deps.sh and tests/system/install-deps.sh.
+#
+#   tests/apt-install-missing.sh WHO PACKAGE...
+#
+# WHO names the caller in messages. Needs root only when something is
+# missing. Packaged services (chrony, gpsd) must not start: the tests start
+# private instances, so a policy-rc.d that refuses every start is in place
+# for the install.
+set -euo pipefail
+
+who=$1
+shift
+missing=()
+for package in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$package")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "$who: missing ${missing[*]}; run as root (or install them) first" >&2
+    exit 1
+fi
+echo "$who: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+policy=/usr/sbin/policy-rc.d
+created_policy=no
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    created_policy=yes
+fi
+trap '[ "$created_policy" = yes ] && rm -f "$policy"' EXIT
+# The apt lock is shared with whoever else installs on this machine: wait.
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
