@@ -18,7 +18,8 @@ measurement per sample. Checked:
 - "System time" (the correction chrony would make, never applied under -x)
   is within TOLERANCE of 0: the system clock vs the receiver's time;
 - every raw offset in refclocks.log (reference - receive) is in
-  [-TOLERANCE, 0]: the receive stamp can only come after the write;
+  [-TOLERANCE, 0], and their median in [-MEDIAN_TOLERANCE, 0]: the receive
+  stamp can only come after the write;
 - meanwhile our own reader sees only samples whose reference is exactly
   the reported second + DELAY, stamped within TOLERANCE of the first byte.
 """
@@ -33,8 +34,13 @@ from harness import Fail, check, log
 
 UNIT = 0
 DELAY = 0.1
-# The stamp is at the first byte (~0.1 ms), not after RMC (~75 ms in).
-TOLERANCE = 0.005
+# Every stamp within this of its cycle's first byte: the stamp is at the
+# first byte (~0.1 ms), not after RMC (~75 ms in). Not tighter: on this
+# shared 2-CPU VM a single stamp is now and then a few ms late (seen: 8 ms)
+# when the daemon or the Python writer waits for a CPU; MEDIAN_TOLERANCE
+# keeps the test sharp.
+TOLERANCE = 0.010
+MEDIAN_TOLERANCE = 0.001
 REFID_HEX = "4E4D4541"  # "NMEA"
 
 
@@ -98,6 +104,9 @@ def body(ctx):
             f"{max(raw) * 1e6:+.1f} us")
     if len(raw) < 3:
         failures.append(f"only {len(raw)} NMEA samples in refclocks.log")
+    if raw and not -MEDIAN_TOLERANCE <= fake_receiver.percentile(raw, 0.5) <= 1e-6:
+        failures.append(f"median raw offset {fake_receiver.percentile(raw, 0.5):+.6f} s, "
+                        f"expected within [-{MEDIAN_TOLERANCE}, 0]")
     bad = [x for x in raw if not -TOLERANCE <= x <= 1e-6]
     if bad:
         failures.append(f"{len(bad)} raw offsets outside [-{TOLERANCE}, 0]: "
