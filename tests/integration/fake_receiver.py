@@ -385,6 +385,12 @@ class FakeReceiver:
             taken = self._write(data[i:i + 1])
             if first is None:
                 first, first_done = before, realtime_ns()
+                # A UART sends at the line rate from whenever it starts: if
+                # this process was held up before the first byte, the cycle
+                # starts late rather than catching up in a burst (which the
+                # daemon would date back at the line rate, to before the
+                # first write).
+                start_ns = max(start_ns, before)
             else:
                 max_gap = max(max_gap, before - previous)
             previous = before
@@ -519,6 +525,15 @@ class FakeReceiver:
                 else:
                     break
             return best
+
+    def record_reporting(self, clock_ns):
+        """The latest cycle whose sentences named `clock_ns` (offset 0).
+        A sample's reference time names its cycle even when the stamp does
+        not: after the writer was held up, a burst of queued bytes is dated
+        back at the line rate to before the cycle's first write."""
+        with self._lock:
+            matches = [r for r in self.cycles if r.reported_ns == clock_ns]
+            return matches[-1] if matches else None
 
     def record_by_second(self, boundary):
         with self._lock:

@@ -141,7 +141,9 @@ class Run:
             first, within_cycles + 1.5,
             f"samples to resume within {within_cycles} cycles",
             interval=0.02, watch=[self.daemon])
-        return observation, self.rx.record_for(observation.sample.receive_ns)
+        record = self.rx.record_reporting(observation.sample.clock_ns)
+        check(record is not None, f"no cycle reported {observation.sample}")
+        return observation, record
 
     def cycles_between(self, after_ns, record):
         """How many cycles began after `after_ns` up to `record`, included."""
