@@ -28,12 +28,21 @@ struct Sample {
 };
 
 // Nanosecond arithmetic on timespec kept in one place so that every source
-// normalises the same way (tv_nsec always in [0, 1e9)).
+// normalises the same way (tv_nsec always in [0, 1e9), also when the input's
+// was not) and none can overflow. The times compared come from receivers and
+// SHM segments, that is from outside: a ZDA in the year 2611 is 2^64 ns from
+// 2026, and a wrapped difference would look like a plausible one. So every
+// result SATURATES instead of wrapping: a difference at +-INT64_MAX
+// (+-292 years; symmetric, so that it may be negated or its absolute value
+// taken), a time at the range of time_t (2038 where time_t has 32 bits).
+// Every caller compares differences with bounds of seconds, which a
+// saturated one never meets.
 SHMREFCLOCK_API timespec timespec_add(timespec t, std::int64_t nanoseconds);
 SHMREFCLOCK_API std::int64_t timespec_diff_ns(timespec a, timespec b); // a - b
 SHMREFCLOCK_API std::int64_t offset_to_ns(double seconds);
 // Nanoseconds since the epoch <-> timespec (tv_nsec in [0, 1e9) also for
-// times before 1970).
+// times before 1970). timespec_to_ns saturates after 2262 and before 1677:
+// compare timespecs field by field, not by this, where that matters.
 SHMREFCLOCK_API timespec timespec_from_ns(std::int64_t nanoseconds);
 SHMREFCLOCK_API std::int64_t timespec_to_ns(timespec t);
 // Nanoseconds as seconds, for offsets in messages and chrony's SOCK.

@@ -280,9 +280,12 @@ std::optional<ShmSnapshot> ShmReader::wait_next(std::chrono::nanoseconds timeout
     // What identifies one write: a mode-0 writer does not bump count, so
     // the times count too.
     auto same = [](const ShmSnapshot& a, const ShmSnapshot& b) {
-        return a.count == b.count &&
-               timespec_to_ns(a.sample.reference_time) == timespec_to_ns(b.sample.reference_time) &&
-               timespec_to_ns(a.sample.receive_time) == timespec_to_ns(b.sample.receive_time);
+        // Field by field: timespec_to_ns saturates after 2262.
+        const auto equal = [](timespec x, timespec y) {
+            return x.tv_sec == y.tv_sec && x.tv_nsec == y.tv_nsec;
+        };
+        return a.count == b.count && equal(a.sample.reference_time, b.sample.reference_time) &&
+               equal(a.sample.receive_time, b.sample.receive_time);
     };
     std::optional<ShmSnapshot> first;
     while (!(first = read())) {
