@@ -1,5 +1,7 @@
 #include "core/nmea_core.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -8,27 +10,91 @@
 
 namespace shmrefclock {
 
-CycleCheck::Verdict CycleCheck::add(timespec reference, timespec receive, int min_fixes) {
+namespace {
+
+// |a - (b + elapsed)|, saturating: how far `a` is from where `b` would be
+// after `elapsed`.
+std::int64_t distance_ns(timespec a, timespec b, std::int64_t elapsed) {
+    return std::llabs(timespec_diff_ns(a, timespec_add(b, elapsed)));
+}
+
+// a - b, saturating (the monotonic times come from the shell, or from a
+// replay of anything).
+std::int64_t elapsed_ns(std::int64_t a, std::int64_t b) {
+    std::int64_t result = 0;
+    if (__builtin_sub_overflow(a, b, &result) || result == INT64_MIN) {
+        return a > b ? INT64_MAX : -INT64_MAX;
+    }
+    return result;
+}
+
+bool same_time(timespec a, timespec b) {
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+} // namespace
+
+CycleCheck::Verdict CycleCheck::add(timespec reference, std::int64_t receive_ns, int min_fixes,
+                                    bool leap_second) {
+    if (last_reported && same_time(reference, *last_reported) && leap_second == last_leap_second) {
+        // A receiver that sends each cycle twice (or a reader of a relay
+        // that does): the repeat says nothing new, is not published again
+        // and does not break the run -- its stamp is later than the
+        // original's, by however long the repeat took.
+        return Verdict::repeat;
+    }
+    last_reported = reference;
+    last_leap_second = leap_second;
+    // The run's scale counts the leap seconds: 23:59:59, 23:59:60 and
+    // 00:00:00 are POSIX 59, 59 and 60 but 2 s apart. 23:59:60 is put a
+    // second after 23:59:59; the first cycle after it moves the scale on.
+    if (in_leap_second && !leap_second) {
+        ++leap_seconds;
+    }
+    in_leap_second = leap_second;
+    const Point point{timespec_add(reference, (leap_seconds + (leap_second ? 1 : 0)) * ns_per_s),
+                      receive_ns};
+
     Verdict verdict = Verdict::acquiring;
-    if (last_reference && last_receive) {
-        const std::int64_t reported = timespec_diff_ns(reference, *last_reference);
-        const std::int64_t elapsed = timespec_diff_ns(receive, *last_receive);
-        if (std::llabs(reported - elapsed) > agreement_ns) {
-            consecutive = 0;
+    if (last) {
+        const std::int64_t elapsed = elapsed_ns(receive_ns, last->receive_ns);
+        const std::int64_t run = first ? elapsed_ns(receive_ns, first->receive_ns) : 0;
+        // Saturated differences are far beyond every bound; the division
+        // first keeps the product in range.
+        const std::int64_t walk_allowed =
+            agreement_ns + std::max<std::int64_t>(run, 0) / 1'000'000 * max_walk_ppm;
+        if (distance_ns(point.reference, last->reference, elapsed) > agreement_ns) {
             verdict = Verdict::jumped;
-        } else if (reference.tv_sec == last_reference->tv_sec) {
+        } else if (consecutive > 0 && first &&
+                   distance_ns(point.reference, first->reference, run) > walk_allowed) {
+            verdict = Verdict::walked;
+        } else if (point.reference.tv_sec == last->reference.tv_sec) {
             // A receiver reporting 5 times a second: one sample per second
             // (a reader keeps only the last write before its poll anyway).
-            last_reference = reference;
-            last_receive = receive;
+            last = point;
             return Verdict::same_second;
         }
     }
-    last_reference = reference;
-    last_receive = receive;
-    ++consecutive;
-    if (verdict == Verdict::jumped) {
+    if (verdict != Verdict::acquiring) {
+        // A new timeline starts here, believed after min_fixes cycles.
+        first = point;
+        last = point;
+        consecutive = 1;
+        if (verdict == Verdict::walked) {
+            probation_ns = receive_ns;
+        }
         return verdict;
+    }
+    if (consecutive == 0) {
+        first = point;
+    }
+    last = point;
+    ++consecutive;
+    if (probation_ns) {
+        if (elapsed_ns(receive_ns, first->receive_ns) < walk_probation_ns) {
+            return Verdict::acquiring;
+        }
+        probation_ns.reset();
     }
     return consecutive >= min_fixes ? Verdict::publish : Verdict::acquiring;
 }
@@ -47,6 +113,14 @@ std::string_view to_string(CycleOutcome::Kind kind) {
         return "leap second 23:59:60 is not published";
     case CycleOutcome::Kind::jumped:
         return "time does not follow the previous cycle's";
+    case CycleOutcome::Kind::disagreeing:
+        return "the cycle's sentences name different seconds";
+    case CycleOutcome::Kind::time_late:
+        return "time-bearing sentence began long after the cycle's first byte";
+    case CycleOutcome::Kind::walked:
+        return "time walks away from the time elapsed";
+    case CycleOutcome::Kind::repeat:
+        return "repeat of the previous cycle";
     case CycleOutcome::Kind::acquiring:
         return "acquiring: fewer than min-fixes agreeing cycles";
     case CycleOutcome::Kind::same_second:
@@ -62,6 +136,12 @@ Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_
     Actions actions;
     actions.log(MessageLevel::info, fmt::format("opened {} ({})", settings_.device, description));
     opened_monotonic_ = monotonic_ns;
+    // Right after an open the line's past is unknown (tcflush dropped what
+    // was queued; a TCP peer sends from wherever it is): count the open as
+    // data, so that only a line then seen quiet for the quiet gap vouches
+    // for a first byte.
+    last_data_ns_ = monotonic_ns;
+    timeless_end_ns_.reset();
     line_rate_ = line_rate;
     parser_.reset();
     cycle_.clear();
@@ -82,34 +162,85 @@ Actions NmeaCore::device_failed(const std::string& message) {
 
 Actions NmeaCore::readable(const Stamp& stamp, int queued) {
     Actions actions;
+    wake_ns_ = stamp.monotonic_ns; // what read_done() reads comes by then
     if (in_cycle_) {
         return actions; // the batch timer reads the rest
     }
     // The stamp is when the loop saw the fd readable. On a line-rate device
     // the first of `queued` bytes arrived (queued - 1) byte times earlier.
-    timespec start = stamp.realtime;
-    if (line_rate_ && queued > 1) {
-        start = timespec_add(start, -(queued - 1) * byte_time_ns(settings_.baud));
-    }
+    const std::int64_t earlier =
+        line_rate_ && queued > 1 ? (queued - 1) * byte_time_ns(settings_.baud) : 0;
     in_cycle_ = true;
-    cycle_start_ = start;
+    cycle_start_ = timespec_add(stamp.realtime, -earlier);
     cycle_start_monotonic_ = stamp.monotonic_ns;
-    // Right after an open the line's past is unknown (tcflush dropped what
-    // was queued; a TCP peer sends from wherever it is): a byte that comes
-    // at once may be the middle of a cycle, and its stamp would be late by
-    // the part we missed. Only a line seen quiet for as long as a gap that
-    // ends a cycle vouches for the stamp.
-    cycle_stamped_ = stamp.monotonic_ns - opened_monotonic_ >= 2 * batch_period_ns;
-    cycle_first_.reset();
-    cycle_.clear();
+    cycle_first_byte_ns_ = stamp.monotonic_ns - earlier;
+    // The quiet gap is judged on the line's real idle time: from the last
+    // read that returned bytes (the last byte came at or before it) to this
+    // first byte. A line that drips a byte every 30 ms goes quiet for a
+    // batch period between bytes, but never for the quiet gap.
+    cycle_stamped_ = cycle_first_byte_ns_ - last_data_ns_ >= quiet_gap_ns;
+    if (timeless_end_ns_ && cycle_first_byte_ns_ - *timeless_end_ns_ < cycle_gap_ns) {
+        // Bytes without a time came shortly before (850 ms of GSV, a 60 ms
+        // gap, then the RMC): they may have been the start of this second's
+        // cycle, and then this first byte is late by all of them.
+        cycle_stamped_ = false;
+        cycle_after_timeless_ = true;
+    } else {
+        cycle_after_timeless_ = false;
+    }
+    start_cycle();
     // From here on the batch timer reads; the fd would wake us per byte.
     actions.watch_device = false;
     actions.arm(TimerId::batch, batch_period_ns, batch_period_ns);
     return actions;
 }
 
+void NmeaCore::start_cycle() {
+    cycle_first_.reset();
+    cycle_.clear();
+    cycle_begin_pos_ = stream_pos_;
+    cycle_unsupported_ = parser_.counters().unsupported;
+    cycle_reads_.clear();
+    cycle_named_.reset();
+    cycle_disagreeing_.reset();
+    cycle_foreign_.reset();
+}
+
+namespace {
+
+// Whether two sentences name the same second: the same POSIX second (and
+// both 23:59:60 or neither), or without a date the same time of day. The
+// fraction is not compared: a cycle is about one second.
+bool name_same_second(const nmea::Sentence& a, const nmea::Sentence& b) {
+    if (a.utc && b.utc) {
+        return a.utc->tv_sec == b.utc->tv_sec && a.leap_second == b.leap_second;
+    }
+    return !a.time || !b.time ||
+           (a.time->hour == b.time->hour && a.time->minute == b.time->minute &&
+            a.time->second == b.time->second);
+}
+
+} // namespace
+
 void NmeaCore::received(std::string_view bytes) {
+    stream_pos_ += bytes.size();
     parser_.feed(bytes, [this](const nmea::Sentence& sentence) {
+        if (sentence.stream_begin < cycle_begin_pos_) {
+            // It began before the cycle's first byte: the first byte's stamp
+            // is not its own (a line that drips, a cycle's tail glued to the
+            // next one). It belongs to no cycle.
+            if (!cycle_foreign_) {
+                cycle_foreign_ = sentence;
+            }
+            return;
+        }
+        if (sentence.time) {
+            if (!cycle_named_) {
+                cycle_named_ = sentence;
+            } else if (!cycle_disagreeing_ && !name_same_second(*cycle_named_, sentence)) {
+                cycle_disagreeing_ = sentence;
+            }
+        }
         cycle_.add(sentence);
         if (!cycle_first_) {
             cycle_first_ = sentence;
@@ -119,6 +250,10 @@ void NmeaCore::received(std::string_view bytes) {
 
 Actions NmeaCore::read_done(std::size_t total) {
     Actions actions;
+    if (total > 0) {
+        last_data_ns_ = wake_ns_;
+        cycle_reads_.push_back({stream_pos_, wake_ns_});
+    }
     if (total == 0 && in_cycle_) {
         // Readable but nothing to read: a hangup is reported by read() as an
         // error, so this was spurious. Wait for the next byte.
@@ -134,6 +269,10 @@ Actions NmeaCore::batch(std::int64_t monotonic_ns, std::size_t total) {
     if (!in_cycle_) {
         return actions;
     }
+    if (total > 0) {
+        last_data_ns_ = monotonic_ns;
+        cycle_reads_.push_back({stream_pos_, monotonic_ns});
+    }
     const std::int64_t age = monotonic_ns - cycle_start_monotonic_;
     if (total > 0 && age < max_cycle_ns) {
         return actions; // still arriving
@@ -146,8 +285,7 @@ Actions NmeaCore::batch(std::int64_t monotonic_ns, std::size_t total) {
         cycle_stamped_ = false;
         rules_.set_health(actions, "line never quiet: cannot find the start of a cycle (too "
                                    "much output for the baud rate?)");
-        cycle_.clear();
-        cycle_first_.reset();
+        start_cycle();
         cycle_start_monotonic_ = monotonic_ns;
         return actions;
     }
@@ -181,69 +319,157 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         reported_ = now;
     }
     const nmea::Sentence* time = cycle_.time();
-    if (time == nullptr && !cycle_first_) {
+    if (!cycle_first_) {
         // Nothing that bears a time: line noise between cycles, or a cycle
         // whose every sentence failed its checksum. That says nothing about
         // the fix, so like a missed cycle it neither counts nor breaks the
         // run of agreeing cycles (the next time is still checked against
-        // the time elapsed since the last one).
+        // the time elapsed since the last one). It does make the stamp of
+        // a cycle that follows it closely ambiguous (readable()) -- if it
+        // held sentences (GSV, say: checksums right), not just noise.
+        if (parser_.counters().unsupported != cycle_unsupported_) {
+            timeless_end_ns_ = last_data_ns_;
+        }
+        if (cycle_foreign_) {
+            // Only the end of a sentence that began before the first byte.
+            report(CycleOutcome::Kind::not_stamped, &*cycle_foreign_);
+        }
+        return;
+    }
+    timeless_end_ns_.reset();
+    if (cycle_disagreeing_) {
+        // GGA says N+1, RMC N, ZDA N-1; or cycle N's RMC glued to the start
+        // of cycle N+1. Which second the first byte belongs to is anyone's
+        // guess: the cycle is refused, and the run starts again.
+        ++disagreeing_cycles_;
+        warn(actions, now_ns,
+             fmt::format("the sentences of one cycle name different seconds ({} {}, {} {}); not "
+                         "published",
+                         cycle_named_->name(), describe(*cycle_named_), cycle_disagreeing_->name(),
+                         describe(*cycle_disagreeing_)));
+        check_.break_run();
+        report(CycleOutcome::Kind::disagreeing, time != nullptr ? time : &*cycle_named_);
+        rules_.set_health(actions, "the sentences of a cycle disagree on the second");
         return;
     }
     if (time == nullptr) {
         // The receiver says it has no fix; the stale timer withdraws the last
         // sample 2 s after its cycle, and the status says why meanwhile.
-        check_.consecutive = 0;
+        check_.break_run();
         report(CycleOutcome::Kind::no_fix, &*cycle_first_);
         rules_.set_health(actions, "no fix");
         return;
     }
     if (!cycle_stamped_) {
-        actions.log(MessageLevel::debug,
-                    fmt::format("cycle {} from {} not published: its first byte was not seen "
-                                "after a quiet line",
-                                format_utc(*time->utc), time->name()));
+        actions.log(
+            MessageLevel::debug,
+            fmt::format("cycle {} from {} not published: its first byte was not seen "
+                        "after a quiet line{}",
+                        format_utc(*time->utc), time->name(),
+                        cycle_after_timeless_ ? " (bytes without a time came just before)" : ""));
         report(CycleOutcome::Kind::not_stamped, time);
         return;
     }
-    if (time->leap_second) {
-        // 23:59:60 has no POSIX name; the readers would see 23:59:59 twice.
-        actions.log(MessageLevel::info,
-                    fmt::format("leap second {} not published", format_utc(*time->utc)));
-        report(CycleOutcome::Kind::leap_second, time);
+    if (const std::int64_t lead = time_lead_ns(*time); lead > max_time_lead_ns) {
+        // The first byte's stamp belongs to the sentences that name its
+        // second; what came before them may have been the previous cycle's
+        // tail, and the stamp then early by as much.
+        actions.log(MessageLevel::debug,
+                    fmt::format("cycle {} from {} not published: it began {:.3f} s after the "
+                                "cycle's first byte",
+                                format_utc(*time->utc), time->name(), ns_to_seconds(lead)));
+        report(CycleOutcome::Kind::time_late, time);
         return;
     }
     const timespec reference = *time->utc;
-    switch (check_.add(reference, cycle_start_, settings_.min_fixes)) {
+    const CycleCheck::Verdict verdict =
+        check_.add(reference, cycle_first_byte_ns_, settings_.min_fixes, time->leap_second);
+    switch (verdict) {
     case CycleCheck::Verdict::jumped:
-        actions.log(MessageLevel::warn,
-                    fmt::format("receiver time {} ({}) does not follow the previous cycle's; not "
-                                "published until {} cycles agree",
-                                format_utc(reference), time->name(), settings_.min_fixes));
-        report(CycleOutcome::Kind::jumped, time);
-        rules_.set_health(actions, "time jumped; re-acquiring");
+    case CycleCheck::Verdict::walked: {
+        const bool jumped = verdict == CycleCheck::Verdict::jumped;
+        warn(actions, now_ns,
+             fmt::format("receiver time {} ({}) does not follow {}; not published until {} "
+                         "cycles agree",
+                         format_utc(reference, 9, time->leap_second), time->name(),
+                         jumped ? "the previous cycle's"
+                                : "the time elapsed since the run of agreeing cycles began "
+                                  "(it walks)",
+                         settings_.min_fixes));
+        report(jumped ? CycleOutcome::Kind::jumped : CycleOutcome::Kind::walked, time);
+        rules_.set_health(actions, jumped ? "time jumped; re-acquiring"
+                                          : "time walks away from the elapsed time; re-acquiring");
+        return;
+    }
+    case CycleCheck::Verdict::repeat:
+        report(CycleOutcome::Kind::repeat, time);
         return;
     case CycleCheck::Verdict::acquiring:
+    case CycleCheck::Verdict::same_second:
+    case CycleCheck::Verdict::publish:
+        break;
+    }
+    if (time->leap_second) {
+        // 23:59:60 has no POSIX name; the readers would see 23:59:59 twice.
+        // The check has counted it, so 00:00:00 follows it.
+        actions.log(MessageLevel::info, fmt::format("leap second {} not published",
+                                                    format_utc(*time->utc, 0, time->leap_second)));
+        report(CycleOutcome::Kind::leap_second, time);
+        return;
+    }
+    if (verdict == CycleCheck::Verdict::acquiring) {
         report(CycleOutcome::Kind::acquiring, time);
         rules_.set_health(actions, fmt::format("acquiring: {} of {} fixes", check_.consecutive,
                                                settings_.min_fixes));
         return;
-    case CycleCheck::Verdict::same_second:
+    }
+    if (verdict == CycleCheck::Verdict::same_second) {
         report(CycleOutcome::Kind::same_second, time);
         return;
-    case CycleCheck::Verdict::publish:
-        break;
     }
+    // Every rule of the cycle itself has passed. Checks against evidence
+    // from outside the receiver (the kernel clock as a witness) go here,
+    // before anything is published.
+    publish(actions, *time, now_ns);
+}
+
+void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_t now_ns) {
+    const timespec reference = *time.utc;
     Sample sample;
     sample.reference_time = reference;
     sample.receive_time = cycle_start_;
     // Stale 2 s after this cycle began, unless a newer one is published.
     rules_.publish(actions, sample, now_ns - cycle_start_monotonic_);
     rules_.device_works();
-    report(CycleOutcome::Kind::published, time);
+    report(CycleOutcome::Kind::published, &time);
     actions.log(MessageLevel::debug,
-                fmt::format("cycle {} from {}{}", format_utc(reference), time->name(),
-                            time->date_repaired ? " (date repaired: GPS week rollover)" : ""));
-    rules_.set_health(actions, fmt::format("fix, time from {}", time->name()));
+                fmt::format("cycle {} from {}{}", format_utc(reference), time.name(),
+                            time.date_repaired ? " (date repaired: GPS week rollover)" : ""));
+    rules_.set_health(actions, fmt::format("fix, time from {}", time.name()));
+}
+
+std::int64_t NmeaCore::time_lead_ns(const nmea::Sentence& time) const {
+    // The read that delivered its '$' came at or after it: an upper bound.
+    for (const auto& [end, at_ns] : cycle_reads_) {
+        if (time.stream_begin < end) {
+            return at_ns - cycle_first_byte_ns_;
+        }
+    }
+    return 0; // not reached: the sentence was read
+}
+
+std::string NmeaCore::describe(const nmea::Sentence& sentence) {
+    if (sentence.utc) {
+        return format_utc(*sentence.utc, 0, sentence.leap_second);
+    }
+    return fmt::format("{:02}:{:02}:{:02}", sentence.time->hour, sentence.time->minute,
+                       sentence.time->second);
+}
+
+void NmeaCore::warn(Actions& actions, std::int64_t now_ns, std::string_view message) {
+    if (auto text = warnings_.admit(now_ns, message)) {
+        actions.log(MessageLevel::warn, std::move(*text));
+    }
 }
 
 Actions NmeaCore::stale() {

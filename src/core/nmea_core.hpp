@@ -19,30 +19,84 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/nmea_parser.hpp"
 #include "core/source_rules.hpp"
+#include "core/warning_limit.hpp"
 
 namespace shmrefclock {
 
-// What decides whether a cycle's time is published.
+// What decides whether a cycle's time is published: the reported times
+// must follow the time elapsed between their stamps (docs/design.md, "NMEA:
+// from a byte to a segment"). All arithmetic saturates (sample.hpp): a
+// receiver's time can be anything, and a wrapped difference could look
+// like "1 s later".
 struct CycleCheck {
+    // A cycle as the check keeps it: its reported time on the run's scale
+    // (POSIX time plus the leap seconds inserted since the check began, so
+    // that the scale does not stand still for 23:59:60) and its first byte
+    // on CLOCK_MONOTONIC. Elapsed time is measured on the monotonic clock:
+    // CLOCK_REALTIME repeats 23:59:59 when the kernel inserts a leap second
+    // (and not when it was not told to), and is stepped by NTP daemons.
+    struct Point {
+        timespec reference{};
+        std::int64_t receive_ns = 0;
+    };
     // Consecutive cycles whose times agree with the time elapsed between
     // them; a jump (a receiver glitch, a time going backwards) restarts the
     // count, so it takes `min_fixes` agreeing cycles before a new timeline is
     // believed.
     int consecutive = 0;
-    std::optional<timespec> last_reference;
-    std::optional<timespec> last_receive;
+    std::optional<Point> first; // the first cycle of the current agreeing run
+    std::optional<Point> last;
+    // The last cycle as the receiver reported it, to recognise a repeat.
+    std::optional<timespec> last_reported;
+    bool last_leap_second = false;
+    // Leap seconds inserted since the check began; `in_leap_second`: the
+    // last cycle was 23:59:60, and the next one is a second further on.
+    std::int64_t leap_seconds = 0;
+    bool in_leap_second = false;
 
     // Two cycles agree if their times differ by the time between their
     // stamps within this much; cycle stamps jitter by milliseconds, a wrong
     // second by 1 s.
     static constexpr std::int64_t agreement_ns = 250'000'000;
+    // Over the whole run, the reported time may walk away from the time
+    // elapsed on the stamps by the stamp jitter (agreement_ns) plus this
+    // rate: a receiver with a fix does not drift, so the walk is the system
+    // clock's rate error. The kernel corrects the frequency by at most
+    // 500 ppm (and a slew by ntpd's adjtime by as much again), a crystal is
+    // off by less than 100 ppm. chronyd's fast slews (maxslewrate, up to
+    // 83,333 ppm, used to correct a large offset quickly) are not covered:
+    // the run then restarts, which costs min-fixes cycles.
+    static constexpr std::int64_t max_walk_ppm = 1000;
+    // A timeline that walked is on probation: a new run is believed only
+    // once it has agreed with itself for this long (and min-fixes cycles),
+    // so that a receiver walking faster than (agreement_ns / this) = 0.4 %
+    // is never published again, rather than between restarts. A slower walk
+    // looks like a system clock off in rate: only a witness outside the
+    // receiver (the kernel clock) can catch it.
+    static constexpr std::int64_t walk_probation_ns = 60 * ns_per_s;
+    std::optional<std::int64_t> probation_ns; // the walk that started it
 
-    enum class Verdict { publish, acquiring, jumped, same_second };
-    // Record a valid cycle reporting `reference` stamped `receive`.
-    Verdict add(timespec reference, timespec receive, int min_fixes);
+    enum class Verdict {
+        publish,
+        acquiring,
+        jumped,      // does not follow the last cycle
+        walked,      // follows the last cycle, but not the run's first
+        same_second, // follows, within a second already recorded
+        repeat,      // the same time as the last cycle: a repeated cycle
+    };
+    // Record a valid cycle reporting `reference` (23:59:59 and `leap_second`
+    // for 23:59:60, as the parser reports it) whose first byte came at
+    // `receive_ns` (CLOCK_MONOTONIC).
+    Verdict add(timespec reference, std::int64_t receive_ns, int min_fixes,
+                bool leap_second = false);
+    // A cycle without a fix: the next valid cycle starts a new run (it is
+    // still checked against the last).
+    void break_run() { consecutive = 0; }
     void reset() { *this = CycleCheck{}; }
 };
 
@@ -61,8 +115,12 @@ struct CycleOutcome {
         no_time,     // no time-bearing sentence decoded (noise between cycles)
         no_fix,      // the receiver reported no fix
         not_stamped, // its first byte did not follow a quiet line
+        time_late,   // its time-bearing sentence began long after its first byte
+        disagreeing, // its sentences name different seconds
         leap_second, // 23:59:60: not representable in POSIX time
         jumped,      // does not follow the previous cycle's time
+        walked,      // follows the previous cycle, not the elapsed time since the run began
+        repeat,      // the same time as the previous cycle: a receiver sending it twice
         acquiring,   // fewer than min-fixes agreeing cycles so far
         same_second, // a second cycle about a second already published
     };
@@ -82,6 +140,21 @@ public:
     // shorter than a period never does. Receivers send a cycle's sentences
     // back to back; cycles are hundreds of ms apart even at 4800 baud.
     static constexpr std::int64_t batch_period_ns = 25'000'000;
+    // A first byte is stamped only after the line was idle this long, as
+    // far as the reads can tell: from the last read that returned bytes.
+    // That read came up to a batch period after the last byte, so the true
+    // idle time is 40 to 65 ms; cycles are hundreds of ms apart at 1 Hz and
+    // over 50 ms apart at 10 Hz and 115200 baud.
+    static constexpr std::int64_t quiet_gap_ns = 40'000'000;
+    // A burst of sentences (checksums right: not noise) without a
+    // time-bearing one this close before a cycle makes its first byte
+    // ambiguous: the cycle is not stamped.
+    static constexpr std::int64_t cycle_gap_ns = 200'000'000;
+    // A cycle is published with its first byte's stamp only if its
+    // time-bearing sentence began within this of it (the read that
+    // delivered its '$' tells): a pulse numbered from the stamp is right
+    // while the stamp is less than half a second off.
+    static constexpr std::int64_t max_time_lead_ns = 500'000'000;
     // A cycle that never goes quiet is not a cycle we can stamp.
     static constexpr std::int64_t max_cycle_ns = 1'500'000'000;
 
@@ -106,22 +179,31 @@ public:
 
     const std::string& health() const { return rules_.health(); }
     const nmea::Counters& counters() const { return parser_.counters(); }
+    // Cycles refused because their sentences named different seconds.
+    std::uint64_t disagreeing_cycles() const { return disagreeing_cycles_; }
     // Each finished cycle's outcome, for `decode` (optional).
     void on_cycle(std::function<void(const CycleOutcome&)> observer) {
         observer_ = std::move(observer);
     }
 
 private:
-    void feed(std::string_view bytes);
+    void start_cycle();
+    // How long after the cycle's first byte `time` began, at most.
+    std::int64_t time_lead_ns(const nmea::Sentence& time) const;
+    static std::string describe(const nmea::Sentence& sentence);
     // The cycle is complete (the line went quiet) or cut (it never did).
     void finish_cycle(Actions& actions, std::int64_t now_ns);
     void report(CycleOutcome::Kind kind, const nmea::Sentence* time);
+    void publish(Actions& actions, const nmea::Sentence& time, std::int64_t now_ns);
+    // A warning the input can cause every cycle: rate-limited.
+    void warn(Actions& actions, std::int64_t now_ns, std::string_view message);
 
     NmeaSettings settings_;
     SourceRules rules_;
     nmea::Parser parser_;
     nmea::Cycle cycle_;
     CycleCheck check_;
+    WarningLimit warnings_;
     bool line_rate_ = false;
     bool in_cycle_ = false;
     // The cycle began after a quiet line, so its first byte's stamp is good.
@@ -129,8 +211,30 @@ private:
     // The cycle's first time-bearing sentence, valid or not.
     std::optional<nmea::Sentence> cycle_first_;
     timespec cycle_start_{};
-    std::int64_t cycle_start_monotonic_ = 0;
+    std::int64_t cycle_start_monotonic_ = 0; // when the loop saw it
+    std::int64_t cycle_first_byte_ns_ = 0;   // when it came (CLOCK_MONOTONIC)
     std::int64_t opened_monotonic_ = 0;
+    std::int64_t wake_ns_ = 0; // the readable() wake-up, for read_done()
+    // Monotonic time of the last read that returned bytes.
+    std::int64_t last_data_ns_ = 0;
+    // The last cycle bore no time and its bytes ended then.
+    std::optional<std::int64_t> timeless_end_ns_;
+    bool cycle_after_timeless_ = false;
+    // Bytes fed to the parser so far (its stream positions), and the
+    // position of the cycle's first byte.
+    std::uint64_t stream_pos_ = 0;
+    std::uint64_t cycle_begin_pos_ = 0;
+    // Sentences we do not use (GSV...) counted before the cycle.
+    std::uint64_t cycle_unsupported_ = 0;
+    // Each read of the cycle: the stream position after it, and when.
+    std::vector<std::pair<std::uint64_t, std::int64_t>> cycle_reads_;
+    // The cycle's first sentence with a time, and the first that names
+    // another second.
+    std::optional<nmea::Sentence> cycle_named_;
+    std::optional<nmea::Sentence> cycle_disagreeing_;
+    // A time-bearing sentence that began before the cycle's first byte.
+    std::optional<nmea::Sentence> cycle_foreign_;
+    std::uint64_t disagreeing_cycles_ = 0;
     nmea::Counters reported_{};
     std::function<void(const CycleOutcome&)> observer_;
 };

@@ -108,11 +108,14 @@ private:
     }
 
     void apply(const Actions& actions) {
+        for (const Message& message : actions.messages) {
+            events_.push_back({ReplayEvent::Kind::logged, Sample{}, now_, message});
+        }
         if (actions.publish) {
-            events_.push_back({ReplayEvent::Kind::published, *actions.publish, now_});
+            events_.push_back({ReplayEvent::Kind::published, *actions.publish, now_, {}});
         }
         if (actions.withdraw) {
-            events_.push_back({ReplayEvent::Kind::withdrawn, Sample{}, now_});
+            events_.push_back({ReplayEvent::Kind::withdrawn, Sample{}, now_, {}});
         }
         for (const TimerRequest& request : actions.timers) {
             Timer& timer = timers_[static_cast<std::size_t>(request.id)];

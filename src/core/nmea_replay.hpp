@@ -30,9 +30,10 @@ struct ByteSchedule {
 
 // What the readers would have seen.
 struct ReplayEvent {
-    enum class Kind { published, withdrawn } kind;
+    enum class Kind { published, withdrawn, logged } kind;
     Sample sample;      // for published
     std::int64_t at_ns; // monotonic time of the action
+    Message message{};  // for logged
 };
 
 struct ReplayOptions {

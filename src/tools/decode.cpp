@@ -116,9 +116,13 @@ public:
             const nmea::Counters& counters = core.counters();
             *options_.summary << fmt::format(
                 "decode: {} cycles, {} published; {} sentences, {} bad checksum, {} malformed, "
-                "{} garbage, {} over-long, {} unsupported\n",
+                "{} garbage, {} over-long, {} unsupported{}\n",
                 cycles_, published_, counters.sentences, counters.bad_checksum, counters.malformed,
-                counters.garbage, counters.over_long, counters.unsupported);
+                counters.garbage, counters.over_long, counters.unsupported,
+                core.disagreeing_cycles() == 0
+                    ? std::string()
+                    : fmt::format("; {} cycles whose sentences name different seconds",
+                                  core.disagreeing_cycles()));
         }
     }
 

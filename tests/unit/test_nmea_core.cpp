@@ -3,6 +3,8 @@
 // (core/nmea_replay.hpp) with no fd, timer or thread.
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include "core/nmea_core.hpp"
 
 using namespace shmrefclock;
@@ -12,57 +14,106 @@ namespace {
 timespec at(time_t sec, long nsec = 0) {
     return timespec{sec, nsec};
 }
+// A first byte's arrival on CLOCK_MONOTONIC.
+std::int64_t mono(std::int64_t sec, std::int64_t nsec = 0) {
+    return sec * 1'000'000'000 + nsec;
+}
 } // namespace
 
 TEST_CASE("min-fixes consecutive agreeing cycles before the first sample") {
     CycleCheck check;
     // Receive stamps ~0.3 ms after each reported second, one cycle a second.
-    CHECK(check.add(at(1000), at(1000, 300000), 3) == Verdict::acquiring);
-    CHECK(check.add(at(1001), at(1001, 310000), 3) == Verdict::acquiring);
-    CHECK(check.add(at(1002), at(1002, 290000), 3) == Verdict::publish);
-    CHECK(check.add(at(1003), at(1003, 300000), 3) == Verdict::publish);
+    CHECK(check.add(at(1000), mono(1000, 300000), 3) == Verdict::acquiring);
+    CHECK(check.add(at(1001), mono(1001, 310000), 3) == Verdict::acquiring);
+    CHECK(check.add(at(1002), mono(1002, 290000), 3) == Verdict::publish);
+    CHECK(check.add(at(1003), mono(1003, 300000), 3) == Verdict::publish);
     CHECK(check.consecutive == 4);
 }
 
 TEST_CASE("min-fixes = 1 publishes the first valid cycle") {
     CycleCheck check;
-    CHECK(check.add(at(1000), at(1000, 1000), 1) == Verdict::publish);
+    CHECK(check.add(at(1000), mono(1000, 1000), 1) == Verdict::publish);
 }
 
 TEST_CASE("a time that jumps backwards or forwards is not published") {
     CycleCheck check;
-    check.add(at(1000), at(1000), 2);
-    REQUIRE(check.add(at(1001), at(1001), 2) == Verdict::publish);
+    check.add(at(1000), mono(1000), 2);
+    REQUIRE(check.add(at(1001), mono(1001), 2) == Verdict::publish);
     // The receiver says 999 one second later: a wrong second.
-    CHECK(check.add(at(999), at(1002), 2) == Verdict::jumped);
+    CHECK(check.add(at(999), mono(1002), 2) == Verdict::jumped);
     // The new timeline needs min-fixes agreeing cycles: 999 was the first.
-    CHECK(check.add(at(1000), at(1003), 2) == Verdict::publish);
+    CHECK(check.add(at(1000), mono(1003), 2) == Verdict::publish);
     // A jump forward by one second is a wrong second too.
-    CHECK(check.add(at(1002), at(1004), 2) == Verdict::jumped);
+    CHECK(check.add(at(1002), mono(1004), 2) == Verdict::jumped);
 }
 
 TEST_CASE("a missed cycle is no jump: times still follow the elapsed time") {
     CycleCheck check;
-    check.add(at(1000), at(1000, 500000), 2);
-    check.add(at(1001), at(1001, 500000), 2);
+    check.add(at(1000), mono(1000, 500000), 2);
+    check.add(at(1001), mono(1001, 500000), 2);
     // Five seconds without a cycle (fix lost), then the right time again.
-    CHECK(check.add(at(1006), at(1006, 400000), 2) == Verdict::publish);
+    CHECK(check.add(at(1006), mono(1006, 400000), 2) == Verdict::publish);
 }
 
 TEST_CASE("a second cycle within the same second is not written again") {
     CycleCheck check;
-    check.add(at(1000), at(1000), 1);
-    CHECK(check.add(at(1000, 200000000), at(1000, 200100000), 1) == Verdict::same_second);
-    CHECK(check.add(at(1001), at(1001, 100000), 1) == Verdict::publish);
+    check.add(at(1000), mono(1000), 1);
+    CHECK(check.add(at(1000, 200000000), mono(1000, 200100000), 1) == Verdict::same_second);
+    CHECK(check.add(at(1001), mono(1001, 100000), 1) == Verdict::publish);
 }
 
 TEST_CASE("agreement tolerates stamp jitter but not a quarter second") {
     CycleCheck check;
-    check.add(at(1000), at(1000), 2);
+    check.add(at(1000), mono(1000), 2);
     // 200 ms late stamp (a slow batch): still the same timeline.
-    CHECK(check.add(at(1001), at(1001, 200000000), 2) == Verdict::publish);
+    CHECK(check.add(at(1001), mono(1001, 200000000), 2) == Verdict::publish);
     // 300 ms off the elapsed time: not believed.
-    CHECK(check.add(at(1002), at(1002, 500000000), 2) == Verdict::jumped);
+    CHECK(check.add(at(1002), mono(1002, 500000000), 2) == Verdict::jumped);
+}
+
+// [time64]: the times need a 64-bit time_t (left out of 32-bit builds).
+TEST_CASE("case 1: a time 2^64 ns past the expected one is a jump, not 1 s later", "[time64]") {
+    // issue 8, case 1: the reported difference overflowed int64 and wrapped
+    // to "1 s later". 2^64 ns = 18446744073.709551616 s (a year-2611 ZDA).
+    CycleCheck check;
+    check.add(at(1795262400), mono(1000), 2);
+    REQUIRE(check.add(at(1795262401), mono(1001), 2) == Verdict::publish);
+    const timespec wrapped = at(1795262402 + 18446744073, 709551616);
+    CHECK(check.add(wrapped, mono(1002), 2) == Verdict::jumped);
+    // And back: the difference is as far the other way.
+    CHECK(check.add(at(1795262403), mono(1003), 2) == Verdict::jumped);
+    // Times at the ends of time_t, stamps at the ends of int64.
+    CycleCheck extremes;
+    extremes.add(at(std::numeric_limits<time_t>::max(), 999999999), mono(1000), 1);
+    CHECK(extremes.add(at(std::numeric_limits<time_t>::min()), mono(1001), 1) == Verdict::jumped);
+    CHECK(extremes.add(at(1000), std::numeric_limits<std::int64_t>::min(), 1) == Verdict::jumped);
+    CHECK(extremes.add(at(1001), std::numeric_limits<std::int64_t>::max(), 1) == Verdict::jumped);
+}
+
+TEST_CASE("timespec arithmetic saturates instead of wrapping", "[time64]") {
+    const time_t max = std::numeric_limits<time_t>::max();
+    const time_t min = std::numeric_limits<time_t>::min();
+    const std::int64_t big = std::numeric_limits<std::int64_t>::max();
+    CHECK(timespec_diff_ns(at(max), at(min)) == big);
+    CHECK(timespec_diff_ns(at(min), at(max)) == -big);
+    CHECK(timespec_diff_ns(at(1795262402 + 18446744073, 709551616), at(1795262401)) == big);
+    // Exact where the difference fits, also with tv_nsec out of range.
+    CHECK(timespec_diff_ns(at(1001, 500), at(1000, 999999999)) == 501);
+    CHECK(timespec_diff_ns(at(10, 1'500'000'000), at(12)) == -500'000'000);
+    CHECK(timespec_diff_ns(at(10, -1), at(10)) == -1);
+    // 2^63 - 1 ns is 292 years: the last difference that fits.
+    CHECK(timespec_diff_ns(at(9223372036, 854775807), at(0)) == big);
+    CHECK(timespec_diff_ns(at(9223372036, 854775806), at(0)) == big - 1);
+    const timespec end = timespec_add(at(max, 999999999), 1);
+    CHECK(end.tv_sec == max);
+    CHECK(end.tv_nsec == 999999999);
+    const timespec start = timespec_add(at(min), -big);
+    CHECK(start.tv_sec == min);
+    CHECK(start.tv_nsec == 0);
+    const timespec normal = timespec_add(at(10, 1'999'999'999), -2'000'000'000);
+    CHECK(normal.tv_sec == 9);
+    CHECK(normal.tv_nsec == 999'999'999);
+    CHECK(timespec_to_ns(at(max)) == big);
 }
 
 // ---------------------------------------------------------------------------
@@ -93,30 +144,59 @@ std::string sentence(const std::string& body) {
     return "$" + body + tail;
 }
 
-// A u-blox style reporting cycle for POSIX second `second` (+ `centis`
-// hundredths): RMC, GGA, then at least `padding` bytes of whole GSV
-// sentences, which bear no time; checksums right.
-std::string make_cycle(time_t second, std::size_t padding = 300, bool fix = true, int centis = 0) {
+// The fields that name POSIX second `second` (+ `centis` hundredths).
+struct Named {
+    std::string hms; // hhmmss.cc
+    std::string dmy; // ddmmyy (RMC)
+    std::string zda; // dd,mm,yyyy (ZDA)
+};
+
+Named name_of(time_t second, int centis = 0) {
     const std::chrono::sys_seconds t{std::chrono::seconds{second}};
     const auto day = std::chrono::floor<std::chrono::days>(t);
     const std::chrono::year_month_day date{day};
     const std::chrono::hh_mm_ss tod{t - day};
-    char hms[16], dmy[16];
+    char hms[16], dmy[16], zda[24];
     std::snprintf(hms, sizeof hms, "%02d%02d%02d.%02d", static_cast<int>(tod.hours().count()),
                   static_cast<int>(tod.minutes().count()), static_cast<int>(tod.seconds().count()),
                   centis % 100);
     std::snprintf(dmy, sizeof dmy, "%02u%02u%02d", static_cast<unsigned>(date.day()),
                   static_cast<unsigned>(date.month()), static_cast<int>(date.year()) % 100);
-    std::string cycle = sentence(std::string("GNRMC,") + hms + (fix ? ",A," : ",V,") +
-                                 "4807.038,N,01131.000,E,0.1,0.0," + dmy + ",,,A");
-    cycle += sentence(std::string("GNGGA,") + hms + ",4807.038,N,01131.000,E," + (fix ? "1" : "0") +
-                      ",08,0.9,545.4,M,46.9,M,,");
+    std::snprintf(zda, sizeof zda, "%02u,%02u,%04d", static_cast<unsigned>(date.day()),
+                  static_cast<unsigned>(date.month()), static_cast<int>(date.year()));
+    return {hms, dmy, zda};
+}
+
+std::string rmc(const std::string& hms, const std::string& dmy, bool fix = true) {
+    return sentence("GNRMC," + hms + (fix ? ",A," : ",V,") + "4807.038,N,01131.000,E,0.1,0.0," +
+                    dmy + ",,,A");
+}
+
+std::string gga(const std::string& hms, bool fix = true) {
+    return sentence("GNGGA," + hms + ",4807.038,N,01131.000,E," + (fix ? "1" : "0") +
+                    ",08,0.9,545.4,M,46.9,M,,");
+}
+
+std::string zda(const std::string& hms, const std::string& date) {
+    return sentence("GPZDA," + hms + "," + date + ",00,00");
+}
+
+std::string gsv_padding(std::size_t padding) {
     const std::string gsv =
         sentence("GPGSV,3,1,12,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45");
+    std::string bytes;
     for (std::size_t added = 0; added < padding; added += gsv.size()) {
-        cycle += gsv;
+        bytes += gsv;
     }
-    return cycle;
+    return bytes;
+}
+
+// A u-blox style reporting cycle for POSIX second `second` (+ `centis`
+// hundredths): RMC, GGA, then at least `padding` bytes of whole GSV
+// sentences, which bear no time; checksums right.
+std::string make_cycle(time_t second, std::size_t padding = 300, bool fix = true, int centis = 0) {
+    const Named named = name_of(second, centis);
+    return rmc(named.hms, named.dmy, fix) + gga(named.hms, fix) + gsv_padding(padding);
 }
 
 NmeaCore make_core(int baud, int min_fixes) {
@@ -130,6 +210,26 @@ ReplayOptions options_at(bool line_rate = true) {
     // monotonic (k + 1) s + d reports second base_second + k.
     options.realtime_epoch = timespec{base_second - 1, 0};
     return options;
+}
+
+std::vector<ReplayEvent> without_logs(const std::vector<ReplayEvent>& events) {
+    std::vector<ReplayEvent> kept;
+    for (const auto& event : events) {
+        if (event.kind != ReplayEvent::Kind::logged) {
+            kept.push_back(event);
+        }
+    }
+    return kept;
+}
+
+std::vector<std::string> warnings(const std::vector<ReplayEvent>& events) {
+    std::vector<std::string> texts;
+    for (const auto& event : events) {
+        if (event.kind == ReplayEvent::Kind::logged && event.message.level == MessageLevel::warn) {
+            texts.push_back(event.message.text);
+        }
+    }
+    return texts;
 }
 
 std::vector<Sample> published(const std::vector<ReplayEvent>& events) {
@@ -271,7 +371,7 @@ TEST_CASE("core: stale 2 s after the last published cycle began; no fix withdraw
         schedule.write((k + 1) * s + 100 * ms, make_cycle(base_second + k, 300, false), byte_ns);
     }
     NmeaCore core = make_core(9600, 1);
-    const auto events = replay(core, schedule, options_at());
+    const auto events = without_logs(replay(core, schedule, options_at()));
     REQUIRE(events.size() == 4);
     CHECK(events[2].kind == ReplayEvent::Kind::published);
     CHECK(events[3].kind == ReplayEvent::Kind::withdrawn);
@@ -373,4 +473,321 @@ TEST_CASE("core: 10,000 random cycle timings") {
         cycles_checked += cycles;
     }
     CHECK(cycles_checked == 10'000);
+}
+
+// ---------------------------------------------------------------------------
+// Hostile and odd receivers (issue 8): each case drives the core as the
+// daemon would and fails on the code before the fix.
+
+namespace {
+
+using K = CycleOutcome::Kind;
+
+struct Run {
+    std::vector<ReplayEvent> events;
+    std::vector<K> outcomes;
+    std::vector<Sample> samples;
+};
+
+Run run_core(const ByteSchedule& schedule, int min_fixes, int baud = 9600,
+             ReplayOptions options = options_at()) {
+    NmeaCore core = make_core(baud, min_fixes);
+    Run result;
+    core.on_cycle([&](const CycleOutcome& o) { result.outcomes.push_back(o.kind); });
+    result.events = replay(core, schedule, options);
+    result.samples = published(result.events);
+    return result;
+}
+
+std::vector<time_t> seconds_of(const std::vector<Sample>& samples) {
+    std::vector<time_t> seconds;
+    for (const Sample& sample : samples) {
+        CHECK(sample.reference_time.tv_nsec == 0);
+        seconds.push_back(sample.reference_time.tv_sec);
+    }
+    return seconds;
+}
+
+} // namespace
+
+TEST_CASE("case 1: a year-2611 ZDA 2^64 ns after the expected time is not published", "[time64]") {
+    const std::int64_t byte_ns = byte_time_ns(9600);
+    ByteSchedule schedule;
+    for (int k = 0; k < 3; ++k) {
+        schedule.write((k + 1) * s + 100 * ms, make_cycle(base_second + k), byte_ns);
+    }
+    // The next cycle's time plus 2^64 ns. The GGA without a time drops the
+    // carried date, so that the GGA with the new time of day reports a fix
+    // without being a valid time itself: the ZDA is the cycle's time.
+    const time_t wrapped = base_second + 3 + 18446744073;
+    const Named named = name_of(wrapped, 70);
+    REQUIRE(named.zda.substr(6) == "2611");
+    schedule.write(4 * s + 100 * ms,
+                   gga("") + gga(named.hms) + zda(named.hms, named.zda) + gsv_padding(300),
+                   byte_ns);
+    const Run run = run_core(schedule, 2);
+    CHECK(seconds_of(run.samples) == std::vector<time_t>{base_second + 1, base_second + 2});
+    REQUIRE(run.outcomes.size() == 4);
+    CHECK(run.outcomes[3] == K::jumped);
+}
+
+TEST_CASE("case 10: around a leap second, 00:00:00 follows 23:59:60 and is published exactly") {
+    // 2026-12-31 23:59:57 .. 2027-01-01 00:00:02 with 23:59:60 between.
+    const time_t new_year =
+        std::chrono::sys_days{std::chrono::year{2027} / 1 / 1}.time_since_epoch().count() * 86400;
+    const std::int64_t byte_ns = byte_time_ns(9600);
+    ByteSchedule schedule;
+    std::vector<std::string> cycles;
+    for (const time_t second : {new_year - 3, new_year - 2, new_year - 1}) {
+        cycles.push_back(make_cycle(second));
+    }
+    cycles.push_back(rmc("235960.00", "311226") + gga("235960.00") + gsv_padding(300));
+    for (const time_t second : {new_year, new_year + 1, new_year + 2}) {
+        cycles.push_back(make_cycle(second));
+    }
+    for (std::size_t k = 0; k < cycles.size(); ++k) {
+        schedule.write(static_cast<std::int64_t>(k + 1) * s + 100 * ms, cycles[k], byte_ns);
+    }
+    for (const int min_fixes : {1, 2, 3}) {
+        INFO("min-fixes " << min_fixes);
+        const Run run = run_core(schedule, min_fixes);
+        // The monotonic clock runs through the leap second (the wall clock
+        // may repeat 23:59:59, or not): 2 s between 23:59:59 and 00:00:00.
+        std::vector<time_t> expected;
+        for (const time_t second :
+             {new_year - 3, new_year - 2, new_year - 1, new_year, new_year + 1, new_year + 2}) {
+            expected.push_back(second);
+        }
+        // The first min-fixes - 1 cycles acquire.
+        expected.erase(expected.begin(), expected.begin() + (min_fixes - 1));
+        CHECK(seconds_of(run.samples) == expected);
+        REQUIRE(run.outcomes.size() == 7);
+        CHECK(run.outcomes[3] == K::leap_second);
+        CHECK(std::count(run.outcomes.begin(), run.outcomes.end(), K::jumped) == 0);
+    }
+}
+
+TEST_CASE("case 8: a receiver that sends every cycle twice, 400 ms apart") {
+    const std::int64_t byte_ns = byte_time_ns(9600);
+    ByteSchedule schedule;
+    const int seconds = 200;
+    for (int k = 0; k < seconds; ++k) {
+        // 280 bytes: 290 ms on the line, then 110 ms quiet before the repeat.
+        const std::string cycle = make_cycle(base_second + k, 100);
+        schedule.write((k + 1) * s + 100 * ms, cycle, byte_ns);
+        schedule.write((k + 1) * s + 500 * ms, cycle, byte_ns);
+    }
+    const Run run = run_core(schedule, 3);
+    // Each second once, from its first copy (whose first byte is stamped),
+    // after min-fixes agreeing cycles: the repeats do not break the run.
+    REQUIRE(run.samples.size() == seconds - 2);
+    for (std::size_t i = 0; i < run.samples.size(); ++i) {
+        const auto k = static_cast<std::int64_t>(i) + 2;
+        CHECK(run.samples[i].reference_time.tv_sec == base_second + k);
+        CHECK(timespec_diff_ns(run.samples[i].receive_time, options_at().realtime_epoch) ==
+              (k + 1) * s + 100 * ms + byte_ns);
+    }
+    CHECK(std::count(run.outcomes.begin(), run.outcomes.end(), K::repeat) == seconds);
+    for (const std::string& text : warnings(run.events)) {
+        CHECK_THAT(text, !Catch::Contains("does not follow"));
+    }
+}
+
+TEST_CASE("case 8: a receiver whose every cycle jumps warns once a minute, with a count") {
+    const std::int64_t byte_ns = byte_time_ns(9600);
+    ByteSchedule schedule;
+    const int seconds = 150;
+    for (int k = 0; k < seconds; ++k) {
+        // Alternately 0 and 5 s ahead: every cycle jumps.
+        schedule.write((k + 1) * s + 100 * ms, make_cycle(base_second + k + (k % 2) * 5), byte_ns);
+    }
+    const Run run = run_core(schedule, 2);
+    CHECK(run.samples.empty());
+    CHECK(std::count(run.outcomes.begin(), run.outcomes.end(), K::jumped) == seconds - 1);
+    const auto logged = warnings(run.events);
+    // 149 jumps in 150 s: at 2 s, 62 s and 122 s.
+    REQUIRE(logged.size() == 3);
+    CHECK_THAT(logged[0], Catch::Contains("does not follow"));
+    CHECK_THAT(logged[0], !Catch::Contains("not logged"));
+    CHECK_THAT(logged[1], Catch::Contains("(59 more like it in the last minute not logged)"));
+    CHECK_THAT(logged[2], Catch::Contains("(59 more like it"));
+}
+
+TEST_CASE("case 3: a time that walks 1.24 s per second is refused") {
+    const std::int64_t byte_ns = byte_time_ns(9600);
+    ByteSchedule schedule;
+    // Cycle k names base + 1.24 k s (whole seconds: the walk is in the
+    // seconds named, 240 ms more each cycle, under the 250 ms agreement).
+    std::vector<std::string> cycles;
+    for (int k = 0; k < 60; ++k) {
+        const std::int64_t walked_ns = k * 1240 * ms;
+        const time_t second = base_second + static_cast<time_t>(walked_ns / s);
+        const int centis = static_cast<int>(walked_ns % s / (10 * ms));
+        schedule.write((k + 1) * s + 100 * ms, make_cycle(second, 300, true, centis), byte_ns);
+    }
+    for (const int min_fixes : {1, 2, 3}) {
+        INFO("min-fixes " << min_fixes);
+        const Run run = run_core(schedule, min_fixes);
+        CHECK(std::count(run.outcomes.begin(), run.outcomes.end(), K::walked) > 0);
+        // The first two cycles are within the stamp jitter allowed; after
+        // that nothing, not even between restarts of the run.
+        CHECK(run.samples.size() <= 2);
+        for (const Sample& sample : run.samples) {
+            const std::int64_t stamped =
+                timespec_diff_ns(sample.receive_time, options_at().realtime_epoch);
+            // Cycle k was written at (k + 1) s + 100 ms; the truth is base + k.
+            const std::int64_t k = stamped / s - 1;
+            CHECK(std::llabs(timespec_diff_ns(sample.reference_time, at(base_second + k))) <=
+                  CycleCheck::agreement_ns);
+        }
+    }
+    // After a minute of agreeing with itself, a timeline is believed again.
+    CycleCheck check;
+    for (std::int64_t k = 0; k < 3; ++k) {
+        check.add(at(1000 + k, static_cast<long>(k * 240 * ms)), mono(1000 + k), 1);
+    }
+    int acquiring = 0;
+    Verdict verdict = Verdict::acquiring;
+    for (std::int64_t k = 3; verdict != Verdict::publish && k < 100; ++k) {
+        verdict = check.add(at(1000 + k), mono(1000 + k), 1);
+        acquiring += verdict == Verdict::acquiring ? 1 : 0;
+    }
+    CHECK(verdict == Verdict::publish);
+    CHECK(acquiring >= 58);
+}
+
+TEST_CASE("case 3: the walk allowed grows with the run: 1000 ppm, never a second") {
+    CycleCheck check;
+    // 900 ppm: the system clock's own rate error, for an hour.
+    int refused = 0;
+    for (std::int64_t k = 0; k < 3600; ++k) {
+        const auto verdict = check.add(at(1000 + k), mono(1000 + k) + k * 900'000, 3);
+        refused += verdict == Verdict::walked || verdict == Verdict::jumped ? 1 : 0;
+    }
+    CHECK(refused == 0);
+    // 20 ms a second more than the elapsed time: refused within 15 s.
+    CycleCheck fast;
+    std::vector<Verdict> verdicts;
+    for (std::int64_t k = 0; k < 20; ++k) {
+        verdicts.push_back(
+            fast.add(at(1000 + k, static_cast<long>(k * 20 * ms)), mono(1000 + k), 3));
+    }
+    const auto walked = std::find(verdicts.begin(), verdicts.end(), Verdict::walked);
+    REQUIRE(walked != verdicts.end());
+    // 250 ms + 1 ms/s allowed: the 14th second (280 ms > 264 ms).
+    CHECK(walked - verdicts.begin() == 14);
+}
+
+TEST_CASE("case 5: a line that drips a byte every 30 ms never stamps a cycle") {
+    // Each byte alone on the line, 30 ms apart: the batch timer sees a quiet
+    // period after every byte. Cycles that would be 1.9 s late if each
+    // byte started a stamped cycle.
+    for (const std::int64_t drip : {30 * ms, 45 * ms, 100 * ms}) {
+        INFO("a byte every " << drip / ms << " ms");
+        ByteSchedule schedule;
+        std::int64_t t = 1 * s;
+        for (int k = 0; k < 20; ++k) {
+            for (const char byte : make_cycle(base_second + k, 0)) {
+                schedule.write(t, std::string(1, byte), 0);
+                t += drip;
+            }
+        }
+        const Run run = run_core(schedule, 1, 9600, options_at(false));
+        CHECK(run.samples.empty());
+    }
+}
+
+TEST_CASE("case 5: the quiet gap keeps normal receivers stamped at their first byte") {
+    // 10 Hz at 115200 baud, 30 ms of output and a 70 ms gap: every cycle is
+    // still stamped at its first byte.
+    const std::int64_t byte_ns = byte_time_ns(115200);
+    ByteSchedule schedule;
+    for (int k = 0; k < 40; ++k) {
+        schedule.write(s + k * 100 * ms + 20 * ms,
+                       make_cycle(base_second + k / 10, 200, true, k % 10 * 10), byte_ns);
+    }
+    const Run run = run_core(schedule, 1, 115200);
+    CHECK(std::count(run.outcomes.begin(), run.outcomes.end(), K::not_stamped) == 0);
+    REQUIRE(run.samples.size() == 4);
+}
+
+TEST_CASE("case 4: the sentences of one cycle name different seconds") {
+    const std::int64_t byte_ns = byte_time_ns(9600);
+    ByteSchedule schedule;
+    for (int k = 0; k < 3; ++k) {
+        schedule.write((k + 1) * s + 100 * ms, make_cycle(base_second + k), byte_ns);
+    }
+    // GGA says N+1, RMC N, ZDA N-1.
+    const time_t n = base_second + 3;
+    schedule.write(4 * s + 100 * ms,
+                   gga(name_of(n + 1).hms) + rmc(name_of(n).hms, name_of(n).dmy) +
+                       zda(name_of(n - 1).hms, name_of(n - 1).zda) + gsv_padding(200),
+                   byte_ns);
+    for (int k = 4; k < 8; ++k) {
+        schedule.write((k + 1) * s + 100 * ms, make_cycle(base_second + k), byte_ns);
+    }
+    NmeaCore core = make_core(9600, 2);
+    std::vector<K> outcomes;
+    core.on_cycle([&](const CycleOutcome& o) { outcomes.push_back(o.kind); });
+    const auto events = replay(core, schedule, options_at());
+    CHECK(outcomes == std::vector<K>{K::acquiring, K::published, K::published, K::disagreeing,
+                                     K::acquiring, K::published, K::published, K::published});
+    CHECK(core.disagreeing_cycles() == 1);
+    CHECK(seconds_of(published(events)) == std::vector<time_t>{base_second + 1, base_second + 2,
+                                                               base_second + 5, base_second + 6,
+                                                               base_second + 7});
+    const auto logged = warnings(events);
+    CHECK(std::count_if(logged.begin(), logged.end(), [](const std::string& text) {
+              return text.find("name different seconds") != std::string::npos;
+          }) == 1);
+}
+
+TEST_CASE("case 4: cycle N's RMC glued to the start of cycle N+1 is never published") {
+    // Each burst: the previous second's RMC, then this second's GGA and ZDA.
+    const std::int64_t byte_ns = byte_time_ns(9600);
+    ByteSchedule schedule;
+    for (int k = 1; k < 20; ++k) {
+        const Named now = name_of(base_second + k);
+        const Named before = name_of(base_second + k - 1);
+        schedule.write((k + 1) * s + 100 * ms,
+                       rmc(before.hms, before.dmy) + gga(now.hms) + zda(now.hms, now.zda) +
+                           gsv_padding(200),
+                       byte_ns);
+    }
+    const Run run = run_core(schedule, 1);
+    CHECK(run.samples.empty());
+    CHECK(std::count(run.outcomes.begin(), run.outcomes.end(), K::disagreeing) == 19);
+}
+
+TEST_CASE("case 4: 850 ms of GSV, a gap, then the RMC: not published with either stamp") {
+    // 9600 baud: 810 ms of GSV from 20 ms after the second, then the RMC
+    // after gaps of 60 ms (a cycle of its own), 20 ms and none (one cycle,
+    // the RMC 0.8 s in): its stamp would be the RMC's or the first GSV's.
+    const std::int64_t byte_ns = byte_time_ns(9600);
+    for (const std::int64_t gap : {60 * ms, 20 * ms, 0 * ms}) {
+        INFO("gap " << gap / ms << " ms");
+        ByteSchedule schedule;
+        for (int k = 0; k < 10; ++k) {
+            const std::int64_t start = (k + 1) * s + 20 * ms;
+            const std::int64_t end = schedule.write(start, gsv_padding(760), byte_ns);
+            const Named named = name_of(base_second + k);
+            schedule.write(end + gap, rmc(named.hms, named.dmy), byte_ns);
+        }
+        REQUIRE(schedule.arrival_ns.back() < 11 * s);
+        const Run run = run_core(schedule, 1, 9600);
+        CHECK(run.samples.empty());
+        CHECK(std::count(run.outcomes.begin(), run.outcomes.end(), K::published) == 0);
+    }
+}
+
+TEST_CASE("case 4: noise (no sentence) shortly before a cycle does not cost it its stamp") {
+    const std::int64_t byte_ns = byte_time_ns(9600);
+    ByteSchedule schedule;
+    for (int k = 0; k < 5; ++k) {
+        schedule.write((k + 1) * s + 20 * ms, make_cycle(base_second + k), byte_ns);
+        // 120 bytes of noise ending some 100 ms before the next cycle.
+        schedule.write((k + 1) * s + 770 * ms, std::string(120, '\x7f'), byte_ns);
+    }
+    const Run run = run_core(schedule, 1);
+    CHECK(run.samples.size() == 5);
 }
