@@ -1,6 +1,7 @@
 #!/bin/sh
-# Build the NMEA parser's libFuzzer target and run it for FUZZ_SECONDS
-# (default 60), seeded with the receiver captures in tests/data/nmea-captures.
+# Build the NMEA libFuzzer target (the parser and the cycle decision) and run
+# it for FUZZ_SECONDS (default 60), seeded with the receiver captures in
+# tests/data/nmea-captures.
 #
 #   tests/fuzz/run-fuzz.sh OUTPUT_DIR
 #
@@ -25,9 +26,13 @@ seconds=${FUZZ_SECONDS:-60}
 
 mkdir -p "$out/corpus" "$out/seeds" "$out/artifacts"
 
+# The target runs the parser and the cycle decision (NmeaCore, replayed).
 "$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Werror \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$root/src" -I"$root/include" "$here/fuzz_nmea_parser.cpp" "$root/src/core/nmea_parser.cpp" \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DFMT_HEADER_ONLY \
+    -I"$root/src" -I"$root/include" "$here/fuzz_nmea_parser.cpp" \
+    "$root/src/core/nmea_parser.cpp" "$root/src/core/nmea_core.cpp" \
+    "$root/src/core/nmea_replay.cpp" "$root/src/core/source_rules.cpp" \
+    "$root/src/core/time_format.cpp" "$root/src/lib/sample.cpp" \
     -o "$out/fuzz_nmea_parser"
 
 # Seeds: each capture in pieces of 20 lines, behind the target's two option
