@@ -396,6 +396,27 @@ TEST_CASE("decode output", "[captures]") {
         CHECK(out.str() == "- GPRMC refused: receiver reports no fix\n"
                            "1999-08-22T00:02:31.420Z GPRMC published\n");
     }
+    SECTION("a timed capture whose third cycle names two seconds") {
+        options.min_fixes = 1;
+        std::istringstream in{
+            "1483228797.100 $GPRMC,235957.00,A,4807.038,N,01131.000,E,,,311216,,,A*55\r\n"
+            "1483228797.100 "
+            "$GPGGA,235957.00,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*6B\r\n"
+            "1483228798.100 $GPRMC,235958.00,A,4807.038,N,01131.000,E,,,311216,,,A*5A\r\n"
+            "1483228798.100 "
+            "$GPGGA,235958.00,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*64\r\n"
+            "1483228799.100 $GPRMC,235959.00,A,4807.038,N,01131.000,E,,,311216,,,A*5B\r\n"
+            "1483228799.100 $GPGGA,000000.00,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*64"
+            "\r\n"};
+        REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
+        CHECK(out.str() == "2016-12-31T23:59:57.000Z GPRMC published\n"
+                           "2016-12-31T23:59:58.000Z GPRMC published\n"
+                           "2016-12-31T23:59:59.000Z GPRMC refused: the cycle's sentences name "
+                           "different seconds\n");
+        CHECK(summary.str() == "decode: 3 cycles, 2 published; 6 sentences, 0 bad checksum, "
+                               "0 malformed, 0 garbage, 0 over-long, 0 unsupported; 1 cycles "
+                               "whose sentences name different seconds\n");
+    }
     SECTION("a leap second, and '#' only counts at the start of a line") {
         options.min_fixes = 1;
         std::istringstream in{
