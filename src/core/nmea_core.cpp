@@ -51,12 +51,15 @@ std::string_view to_string(CycleOutcome::Kind kind) {
         return "acquiring: fewer than min-fixes agreeing cycles";
     case CycleOutcome::Kind::same_second:
         return "second already published";
+    case CycleOutcome::Kind::witness:
+        return "refused by the kernel witness";
     }
     return "?";
 }
 
 NmeaCore::NmeaCore(NmeaSettings settings)
-    : settings_(std::move(settings)), rules_("starting"), parser_(settings_.floor) {}
+    : settings_(std::move(settings)), rules_("starting"), parser_(settings_.floor),
+      witness_(settings_.witness) {}
 
 Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_view description) {
     Actions actions;
@@ -232,6 +235,12 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         return;
     case CycleCheck::Verdict::publish:
         break;
+    }
+    // The kernel witness has the last word (core/witness.hpp).
+    if (!witness_.allows(actions, reference, cycle_start_, now_ns, time->name())) {
+        report(CycleOutcome::Kind::witness, time);
+        rules_.set_health(actions, witness_.health());
+        return;
     }
     Sample sample;
     sample.reference_time = reference;

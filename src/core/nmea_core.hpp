@@ -22,6 +22,7 @@
 
 #include "core/nmea_parser.hpp"
 #include "core/source_rules.hpp"
+#include "core/witness.hpp"
 
 namespace shmrefclock {
 
@@ -52,6 +53,8 @@ struct NmeaSettings {
     int min_fixes = 3;
     // The parser's floor: the earliest date a receiver can truly report.
     std::chrono::year_month_day floor;
+    // The kernel witness (core/witness.hpp).
+    WitnessSettings witness{};
 };
 
 // What became of one cycle: published, or why not. `decode` prints these.
@@ -65,6 +68,7 @@ struct CycleOutcome {
         jumped,      // does not follow the previous cycle's time
         acquiring,   // fewer than min-fixes agreeing cycles so far
         same_second, // a second cycle about a second already published
+        witness,     // the synchronized kernel clock disagrees (core/witness.hpp)
     };
     Kind kind = Kind::no_time;
     // The sentence whose time the cycle reports; for no_fix, the cycle's
@@ -106,6 +110,10 @@ public:
 
     const std::string& health() const { return rules_.health(); }
     const nmea::Counters& counters() const { return parser_.counters(); }
+    // The kernel's clock state for the cycle about to be read; the shell
+    // reads it once per cycle (io/kernel_clock). Without it: no witness.
+    void kernel_clock(const KernelClock& kernel) { witness_.kernel_clock(kernel); }
+    const Witness& witness() const { return witness_; }
     // Each finished cycle's outcome, for `decode` (optional).
     void on_cycle(std::function<void(const CycleOutcome&)> observer) {
         observer_ = std::move(observer);
@@ -122,6 +130,7 @@ private:
     nmea::Parser parser_;
     nmea::Cycle cycle_;
     CycleCheck check_;
+    Witness witness_;
     bool line_rate_ = false;
     bool in_cycle_ = false;
     // The cycle began after a quiet line, so its first byte's stamp is good.
