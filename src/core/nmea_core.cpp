@@ -53,6 +53,8 @@ std::string_view to_string(CycleOutcome::Kind kind) {
         return "second already published";
     case CycleOutcome::Kind::witness:
         return "refused by the kernel witness";
+    case CycleOutcome::Kind::implausible_date:
+        return "date not plausible";
     }
     return "?";
 }
@@ -96,6 +98,10 @@ Actions NmeaCore::readable(const Stamp& stamp, int queued) {
     }
     in_cycle_ = true;
     cycle_start_ = start;
+    // The evidence for repairing a date (docs/design.md, "Evidence for a
+    // receiver's time").
+    parser_.set_system_clock(settings_.stamps_are_evidence ? std::optional<time_t>(start.tv_sec)
+                                                           : settings_.system_clock);
     cycle_start_monotonic_ = stamp.monotonic_ns;
     // Right after an open the line's past is unknown (tcflush dropped what
     // was queued; a TCP peer sends from wherever it is): a byte that comes
@@ -192,6 +198,10 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         // the time elapsed since the last one).
         return;
     }
+    if (time == nullptr && cycle_.implausible_date() != nullptr) {
+        refuse_date(actions, *cycle_.implausible_date());
+        return;
+    }
     if (time == nullptr) {
         // The receiver says it has no fix; the stale timer withdraws the last
         // sample 2 s after its cycle, and the status says why meanwhile.
@@ -253,6 +263,21 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
                 fmt::format("cycle {} from {}{}", format_utc(reference), time->name(),
                             time->date_repaired ? " (date repaired: GPS week rollover)" : ""));
     rules_.set_health(actions, fmt::format("fix, time from {}", time->name()));
+}
+
+void NmeaCore::refuse_date(Actions& actions, const nmea::Sentence& sentence) {
+    // A receiver naming a date that cannot be today: like no fix, it
+    // restarts acquisition. The health and the log say which date and why;
+    // the shell rate-limits the log by its text.
+    check_.consecutive = 0;
+    report(CycleOutcome::Kind::implausible_date, &sentence);
+    const std::string date =
+        sentence.utc ? format_utc(*sentence.utc, 0).substr(0, 10) : std::string("?");
+    const std::string why = fmt::format("refused date {} from {}: {}", date, sentence.name(),
+                                        nmea::to_string(sentence.date_problem));
+    actions.log(MessageLevel::warn, why, true);
+    rules_.set_health(
+        actions, fmt::format("{} ({} sentences so far)", why, parser_.counters().implausible_date));
 }
 
 Actions NmeaCore::stale() {

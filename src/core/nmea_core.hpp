@@ -55,20 +55,27 @@ struct NmeaSettings {
     std::chrono::year_month_day floor;
     // The kernel witness (core/witness.hpp).
     WitnessSettings witness{};
+    // The system clock the parser takes as evidence for repairing a date
+    // (nmea::Parser::set_system_clock): each cycle's first-byte stamp (the
+    // daemon), or with `stamps_are_evidence` false, `system_clock` (decode's
+    // --now; std::nullopt: no evidence).
+    bool stamps_are_evidence = true;
+    std::optional<time_t> system_clock{};
 };
 
 // What became of one cycle: published, or why not. `decode` prints these.
 struct CycleOutcome {
     enum class Kind {
         published,
-        no_time,     // no time-bearing sentence decoded (noise between cycles)
-        no_fix,      // the receiver reported no fix
-        not_stamped, // its first byte did not follow a quiet line
-        leap_second, // 23:59:60: not representable in POSIX time
-        jumped,      // does not follow the previous cycle's time
-        acquiring,   // fewer than min-fixes agreeing cycles so far
-        same_second, // a second cycle about a second already published
-        witness,     // the synchronized kernel clock disagrees (core/witness.hpp)
+        no_time,          // no time-bearing sentence decoded (noise between cycles)
+        no_fix,           // the receiver reported no fix
+        not_stamped,      // its first byte did not follow a quiet line
+        leap_second,      // 23:59:60: not representable in POSIX time
+        jumped,           // does not follow the previous cycle's time
+        acquiring,        // fewer than min-fixes agreeing cycles so far
+        same_second,      // a second cycle about a second already published
+        witness,          // the synchronized kernel clock disagrees (core/witness.hpp)
+        implausible_date, // its only dates cannot be today (nmea::DateProblem)
     };
     Kind kind = Kind::no_time;
     // The sentence whose time the cycle reports; for no_fix, the cycle's
@@ -124,6 +131,8 @@ private:
     // The cycle is complete (the line went quiet) or cut (it never did).
     void finish_cycle(Actions& actions, std::int64_t now_ns);
     void report(CycleOutcome::Kind kind, const nmea::Sentence* time);
+    // The cycle's only dates were refused by the parser.
+    void refuse_date(Actions& actions, const nmea::Sentence& sentence);
 
     NmeaSettings settings_;
     SourceRules rules_;

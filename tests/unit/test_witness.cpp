@@ -289,3 +289,38 @@ TEST_CASE("core: without a synchronized kernel, or with witness = false, as befo
         CHECK(off.refused == 0);
     }
 }
+
+// Date repair with evidence (issue 8): the daemon's system clock at each
+// cycle's stamp is the evidence; the witness, when synchronized, checks the
+// seconds of what the date rules let through.
+TEST_CASE("core: 2014-02-19 in December 2026 is refused with either kernel state, and says why") {
+    using K = CycleOutcome::Kind;
+    const time_t to_2014 = base_second - 1392811200; // 2014-02-19T12:00:00Z
+    KernelClock unsynchronized;
+    for (const KernelClock& k : {synchronized(10 * ms), unsynchronized}) {
+        CAPTURE(k.synchronized);
+        const Run run = run_core(k, -to_2014);
+        CHECK(run.samples.empty());
+        CHECK(run.outcomes == std::vector<K>(6, K::implausible_date));
+        CHECK(run.health.find("refused date 2014-02-19 from GNRMC: before the floor date") !=
+              std::string::npos);
+        // Counted: RMC each cycle (GGA has no date of its own to refuse).
+        CHECK(run.health.find("(6 sentences so far)") != std::string::npos);
+        CHECK(run.refused == 0); // the date rules, not the witness
+    }
+}
+
+TEST_CASE("core: a date exactly 1024 weeks early is repaired with either kernel state") {
+    constexpr time_t rollover = 1024 * 7 * 86400;
+    KernelClock unsynchronized;
+    for (const KernelClock& k : {synchronized(10 * ms), unsynchronized}) {
+        CAPTURE(k.synchronized);
+        const Run run = run_core(k, -rollover);
+        REQUIRE(run.samples.size() == 5);
+        for (std::size_t i = 0; i < run.samples.size(); ++i) {
+            // The true second, not the one the receiver named.
+            CHECK(run.samples[i].reference_time.tv_sec == base_second + 1 + static_cast<time_t>(i));
+        }
+        CHECK(run.refused == 0);
+    }
+}
