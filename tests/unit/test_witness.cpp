@@ -92,11 +92,13 @@ TEST_CASE("witness: the refclock's offset is the calibrated latency") {
     CHECK(judge(k, base_second - 1, base_second, 700 * ms, calibrated).kind == Kind::disagree);
 }
 
-TEST_CASE("witness: hostile times saturate instead of overflowing") {
+// [time64]: year 9999 does not fit a 32-bit time_t (left out there:
+// tests/unit/meson.build).
+TEST_CASE("witness: hostile times saturate instead of overflowing", "[time64]") {
     const KernelClock k = synchronized(10 * ms);
     constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
     // Year 9999, and the extremes of time_t.
-    const time_t year_9999 = 253402300799;
+    const auto year_9999 = static_cast<time_t>(std::int64_t{253402300799});
     WitnessVerdict v = judge(k, year_9999, base_second, 0);
     CHECK(v.kind == Kind::disagree);
     CHECK(v.difference_ns == max); // 8000 years do not fit in int64 ns
@@ -115,12 +117,13 @@ TEST_CASE("witness: hostile times saturate instead of overflowing") {
     CHECK(v.difference_ns == max);
 }
 
-TEST_CASE("witness: saturating_diff_ns near the limit") {
+TEST_CASE("witness: saturating_diff_ns near the limit", "[time64]") {
+    const auto seconds = [](std::int64_t n) { return static_cast<time_t>(n); };
     // 292 years is the int64 ns range: within it, exact.
-    CHECK(saturating_diff_ns(timespec{9'000'000'000, 5}, timespec{0, 10}) ==
+    CHECK(saturating_diff_ns(timespec{seconds(9'000'000'000), 5}, timespec{0, 10}) ==
           9'000'000'000LL * s - 5);
     CHECK(saturating_diff_ns(timespec{0, 0}, timespec{1, 500'000'000}) == -1'500'000'000LL);
-    CHECK(saturating_diff_ns(timespec{10'000'000'000, 0}, timespec{0, 0}) ==
+    CHECK(saturating_diff_ns(timespec{seconds(10'000'000'000), 0}, timespec{0, 0}) ==
           std::numeric_limits<std::int64_t>::max());
 }
 
