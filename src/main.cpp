@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -48,6 +49,7 @@ struct Arguments {
     bool json = false;
     std::string capture;
     std::string not_before = format_date(shmrefclock::release_date());
+    std::string now; // decode --now: empty for the system clock
     int baud = 9600;
     int min_fixes = 3;
 };
@@ -78,6 +80,19 @@ int run_decode(const Arguments& args) {
         return exit_usage;
     }
     options.not_before = *floor;
+    // The date rules' evidence: the system clock, as the daemon's, unless
+    // --now names another day (a capture's own) or "none".
+    if (args.now.empty()) {
+        options.system_clock = std::time(nullptr);
+    } else if (args.now != "none") {
+        const auto now = parse_date(args.now);
+        if (!now) {
+            std::cerr << "--now: \"" << args.now << "\" is not a date YYYY-MM-DD or none\n";
+            return exit_usage;
+        }
+        options.system_clock =
+            static_cast<time_t>(std::chrono::sys_days{*now}.time_since_epoch().count() * 86400);
+    }
     options.baud = args.baud;
     options.min_fixes = args.min_fixes;
     if (args.capture == "-") {
@@ -215,6 +230,11 @@ int main(int argc, char** argv) {
                      "earliest plausible date (YYYY-MM-DD), for two-digit years and GPS "
                      "week-rollover repair; the daemon's is its release date")
         ->capture_default_str();
+    decode->add_option("--now", args.now,
+                       "the system clock's date (YYYY-MM-DD) the date rules take as evidence, as "
+                       "the daemon takes its clock: a date before --not-before is repaired by "
+                       "1024-week steps only to within a year of it; \"none\": no repair; "
+                       "default: the system clock");
     decode->add_option("--baud", args.baud, "the line rate the capture is replayed at")
         ->capture_default_str()
         ->check(CLI::IsMember(

@@ -66,6 +66,7 @@ constexpr KeyRule refclock_keys[] = {
     {"baud", true, false, false},     {"min-fixes", true, false, false},
     {"lock", false, true, false},     {"edge", false, true, false},
     {"sock", true, true, true},       {"pps", true, false, false},
+    {"witness", true, false, false},
 };
 
 // Messages quote what the file says, and a file can hold any byte: escape
@@ -114,6 +115,14 @@ public:
             return v->get();
         }
         type_error(node, key, "a string");
+        return std::nullopt;
+    }
+
+    std::optional<bool> boolean(const toml::node& node, std::string_view key) {
+        if (auto v = node.as_boolean()) {
+            return v->get();
+        }
+        type_error(node, key, "a boolean (true or false)");
         return std::nullopt;
     }
 
@@ -337,6 +346,10 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
                 } else {
                     rc.sock = *sock;
                 }
+            }
+        } else if (k == "witness") {
+            if (auto witness = v.boolean(node, k)) {
+                rc.witness = *witness;
             }
         } else if (k == "pps") {
             if (auto pps = v.choice(node, k, {"dcd"})) {

@@ -39,6 +39,9 @@ struct RefclockConfig {
     int min_fixes = 3;
     // pps = "dcd": attach the PPS line discipline to the serial port.
     bool pps_dcd = false;
+    // The kernel witness (docs/design.md, "Evidence for a receiver's time"):
+    // false believes the receiver whatever the synchronized kernel says.
+    bool witness = true;
     // pps
     std::string lock;
     PpsEdge edge = PpsEdge::assert_edge;

@@ -125,12 +125,17 @@ std::string_view to_string(CycleOutcome::Kind kind) {
         return "acquiring: fewer than min-fixes agreeing cycles";
     case CycleOutcome::Kind::same_second:
         return "second already published";
+    case CycleOutcome::Kind::witness:
+        return "refused by the kernel witness";
+    case CycleOutcome::Kind::implausible_date:
+        return "date not plausible";
     }
     return "?";
 }
 
 NmeaCore::NmeaCore(NmeaSettings settings)
-    : settings_(std::move(settings)), rules_("starting"), parser_(settings_.floor) {}
+    : settings_(std::move(settings)), rules_("starting"), parser_(settings_.floor),
+      witness_(settings_.witness) {}
 
 Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_view description) {
     Actions actions;
@@ -172,6 +177,11 @@ Actions NmeaCore::readable(const Stamp& stamp, int queued) {
         line_rate_ && queued > 1 ? (queued - 1) * byte_time_ns(settings_.baud) : 0;
     in_cycle_ = true;
     cycle_start_ = timespec_add(stamp.realtime, -earlier);
+    // The evidence for repairing a date (docs/design.md, "Evidence for a
+    // receiver's time").
+    parser_.set_system_clock(settings_.stamps_are_evidence
+                                 ? std::optional<time_t>(cycle_start_.tv_sec)
+                                 : settings_.system_clock);
     cycle_start_monotonic_ = stamp.monotonic_ns;
     cycle_first_byte_ns_ = stamp.monotonic_ns - earlier;
     // The quiet gap is judged on the line's real idle time: from the last
@@ -352,6 +362,10 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         rules_.set_health(actions, "the sentences of a cycle disagree on the second");
         return;
     }
+    if (time == nullptr && cycle_.implausible_date() != nullptr) {
+        refuse_date(actions, *cycle_.implausible_date());
+        return;
+    }
     if (time == nullptr) {
         // The receiver says it has no fix; the stale timer withdraws the last
         // sample 2 s after its cycle, and the status says why meanwhile.
@@ -435,6 +449,12 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
 
 void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_t now_ns) {
     const timespec reference = *time.utc;
+    // The kernel witness has the last word (core/witness.hpp).
+    if (!witness_.allows(actions, reference, cycle_start_, now_ns, time.name())) {
+        report(CycleOutcome::Kind::witness, &time);
+        rules_.set_health(actions, witness_.health());
+        return;
+    }
     Sample sample;
     sample.reference_time = reference;
     sample.receive_time = cycle_start_;
@@ -470,6 +490,21 @@ void NmeaCore::warn(Actions& actions, std::int64_t now_ns, std::string_view mess
     if (auto text = warnings_.admit(now_ns, message)) {
         actions.log(MessageLevel::warn, std::move(*text));
     }
+}
+
+void NmeaCore::refuse_date(Actions& actions, const nmea::Sentence& sentence) {
+    // A receiver naming a date that cannot be today: like no fix, it
+    // restarts acquisition. The health and the log say which date and why;
+    // the shell rate-limits the log by its text.
+    check_.consecutive = 0;
+    report(CycleOutcome::Kind::implausible_date, &sentence);
+    const std::string date =
+        sentence.utc ? format_utc(*sentence.utc, 0).substr(0, 10) : std::string("?");
+    const std::string why = fmt::format("refused date {} from {}: {}", date, sentence.name(),
+                                        nmea::to_string(sentence.date_problem));
+    actions.log(MessageLevel::warn, why, true);
+    rules_.set_health(
+        actions, fmt::format("{} ({} sentences so far)", why, parser_.counters().implausible_date));
 }
 
 Actions NmeaCore::stale() {

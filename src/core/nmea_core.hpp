@@ -25,6 +25,7 @@
 #include "core/nmea_parser.hpp"
 #include "core/source_rules.hpp"
 #include "core/warning_limit.hpp"
+#include "core/witness.hpp"
 
 namespace shmrefclock {
 
@@ -106,23 +107,33 @@ struct NmeaSettings {
     int min_fixes = 3;
     // The parser's floor: the earliest date a receiver can truly report.
     std::chrono::year_month_day floor;
+    // The kernel witness (core/witness.hpp).
+    WitnessSettings witness{};
+    // The system clock the parser takes as evidence for repairing a date
+    // (nmea::Parser::set_system_clock): each cycle's first-byte stamp (the
+    // daemon), or with `stamps_are_evidence` false, `system_clock` (decode's
+    // --now; std::nullopt: no evidence).
+    bool stamps_are_evidence = true;
+    std::optional<time_t> system_clock{};
 };
 
 // What became of one cycle: published, or why not. `decode` prints these.
 struct CycleOutcome {
     enum class Kind {
         published,
-        no_time,     // no time-bearing sentence decoded (noise between cycles)
-        no_fix,      // the receiver reported no fix
-        not_stamped, // its first byte did not follow a quiet line
-        time_late,   // its time-bearing sentence began long after its first byte
-        disagreeing, // its sentences name different seconds
-        leap_second, // 23:59:60: not representable in POSIX time
-        jumped,      // does not follow the previous cycle's time
-        walked,      // follows the previous cycle, not the elapsed time since the run began
-        repeat,      // the same time as the previous cycle: a receiver sending it twice
-        acquiring,   // fewer than min-fixes agreeing cycles so far
-        same_second, // a second cycle about a second already published
+        no_time,          // no time-bearing sentence decoded (noise between cycles)
+        no_fix,           // the receiver reported no fix
+        not_stamped,      // its first byte did not follow a quiet line
+        time_late,        // its time-bearing sentence began long after its first byte
+        disagreeing,      // its sentences name different seconds
+        leap_second,      // 23:59:60: not representable in POSIX time
+        jumped,           // does not follow the previous cycle's time
+        walked,           // follows the previous cycle, not the elapsed time since the run began
+        repeat,           // the same time as the previous cycle: a receiver sending it twice
+        acquiring,        // fewer than min-fixes agreeing cycles so far
+        same_second,      // a second cycle about a second already published
+        witness,          // the synchronized kernel clock disagrees (core/witness.hpp)
+        implausible_date, // its only dates cannot be today (nmea::DateProblem)
     };
     Kind kind = Kind::no_time;
     // The sentence whose time the cycle reports; for no_fix, the cycle's
@@ -181,6 +192,10 @@ public:
     const nmea::Counters& counters() const { return parser_.counters(); }
     // Cycles refused because their sentences named different seconds.
     std::uint64_t disagreeing_cycles() const { return disagreeing_cycles_; }
+    // The kernel's clock state for the cycle about to be read; the shell
+    // reads it once per cycle (io/kernel_clock). Without it: no witness.
+    void kernel_clock(const KernelClock& kernel) { witness_.kernel_clock(kernel); }
+    const Witness& witness() const { return witness_; }
     // Each finished cycle's outcome, for `decode` (optional).
     void on_cycle(std::function<void(const CycleOutcome&)> observer) {
         observer_ = std::move(observer);
@@ -197,6 +212,8 @@ private:
     void publish(Actions& actions, const nmea::Sentence& time, std::int64_t now_ns);
     // A warning the input can cause every cycle: rate-limited.
     void warn(Actions& actions, std::int64_t now_ns, std::string_view message);
+    // The cycle's only dates were refused by the parser.
+    void refuse_date(Actions& actions, const nmea::Sentence& sentence);
 
     NmeaSettings settings_;
     SourceRules rules_;
@@ -204,6 +221,7 @@ private:
     nmea::Cycle cycle_;
     CycleCheck check_;
     WarningLimit warnings_;
+    Witness witness_;
     bool line_rate_ = false;
     bool in_cycle_ = false;
     // The cycle began after a quiet line, so its first byte's stamp is good.

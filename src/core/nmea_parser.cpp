@@ -267,6 +267,61 @@ constexpr std::array<Layout, 5> layouts{{
 Parser::Parser(std::chrono::year_month_day floor) noexcept
     : floor_day_(day_number(floor)), floor_year_(static_cast<int>(floor.year())) {}
 
+void Parser::set_system_clock(std::optional<time_t> now) noexcept {
+    evidence_day_.reset();
+    if (now) {
+        // Floor division: days since 1970 also for a clock before it.
+        const auto seconds = static_cast<std::int64_t>(*now);
+        const std::int64_t day =
+            seconds / seconds_per_day - (seconds % seconds_per_day < 0 ? 1 : 0);
+        if (day >= floor_day_) {
+            evidence_day_ = day;
+        }
+    }
+}
+
+Parser::DateVerdict Parser::judge_date(std::int64_t day) const noexcept {
+    DateVerdict v;
+    v.day = day;
+    // The latest plausible day: 1024 weeks after the floor -- a 10-bit week
+    // receiver built after the floor cannot say more, and no daemon build
+    // runs for 19.6 years -- or a year after the system clock if that is
+    // later (a build that does run that long).
+    std::int64_t last = floor_day_ + gps_rollover_days - 1;
+    if (evidence_day_) {
+        last = std::max(last, *evidence_day_ + evidence_days);
+    }
+    if (day >= floor_day_) {
+        if (day > last) {
+            v.problem = DateProblem::too_late;
+        }
+        return v;
+    }
+    // Before the floor: a receiver whose 10-bit week number rolled over
+    // without it knowing (april6_2019.log: 1999-08-22 after 2019-04-06) is a
+    // whole number of 1024 weeks early. Without evidence nothing says how
+    // many, or whether the date is a rollover at all (the day before the
+    // floor would become 2046; gpsd's rst39 says 2014-02-19 in 2026, which
+    // would become 2033).
+    if (!evidence_day_) {
+        v.problem = DateProblem::before_floor_no_evidence;
+        return v;
+    }
+    // The step count that lands nearest the evidence, at least one.
+    const std::int64_t steps = std::max<std::int64_t>(
+        1, (*evidence_day_ - day + gps_rollover_days / 2) / gps_rollover_days);
+    const std::int64_t repaired = day + steps * gps_rollover_days;
+    const std::int64_t distance =
+        repaired > *evidence_day_ ? repaired - *evidence_day_ : *evidence_day_ - repaired;
+    if (distance > evidence_days || repaired < floor_day_ || repaired > last) {
+        v.problem = DateProblem::no_agreeing_rollover;
+        return v;
+    }
+    v.day = repaired;
+    v.repaired = true;
+    return v;
+}
+
 void Parser::reset() noexcept {
     framing_ = Framing::between_lines;
     line_length_ = 0;
@@ -423,6 +478,7 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
     }
     std::optional<std::int64_t> day;
     bool repaired = false;
+    DateProblem date_problem = DateProblem::none;
     if (date_field == Field::ok) {
         const year_month_day date{std::chrono::year{year},
                                   std::chrono::month{static_cast<unsigned>(month)},
@@ -430,15 +486,10 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
         if (!date.ok() || day_number(date) < gps_epoch_day) {
             return reject();
         }
-        day = day_number(date);
-        // A receiver whose 10-bit week number rolled over without it knowing
-        // (april6_2019.log: 1999-08-22 after 2019-04-06) is 1024 weeks early.
-        if (*day < floor_day_) {
-            const std::int64_t steps =
-                (floor_day_ - *day + gps_rollover_days - 1) / gps_rollover_days;
-            *day += steps * gps_rollover_days;
-            repaired = true;
-        }
+        const DateVerdict verdict = judge_date(day_number(date));
+        day = verdict.day;
+        repaired = verdict.repaired;
+        date_problem = verdict.problem;
     } else if (date_field == Field::bad) {
         return reject();
     }
@@ -500,6 +551,7 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
     }
     sentence.date = source;
     sentence.date_repaired = day && repaired;
+    sentence.date_problem = date_problem;
     if (has_time && day) {
         timespec utc{};
         // 23:59:60 reads as 23:59:59 again; see Sentence::utc.
@@ -527,6 +579,15 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
     }
     if (reason == InvalidReason::none && !sentence.utc) {
         reason = InvalidReason::no_date;
+    }
+    if (date_problem != DateProblem::none) {
+        // Its time cannot be published, and its date is not carried to the
+        // GGA/GLL/GNS that follow. What it says about the fix (status V)
+        // still counts first.
+        ++counters_.implausible_date;
+        if (reason == InvalidReason::none) {
+            reason = InvalidReason::implausible_date;
+        }
     }
     sentence.reason = reason;
     sentence.valid = reason == InvalidReason::none;
@@ -566,6 +627,11 @@ void Cycle::add(const Sentence& sentence) noexcept {
     case InvalidReason::no_date:
         // Nothing against the fix: ZDA and GGA before the cycle's RMC, say.
         break;
+    case InvalidReason::implausible_date:
+        if (!implausible_date_) {
+            implausible_date_ = sentence;
+        }
+        break;
     }
 }
 
@@ -575,6 +641,7 @@ const Sentence* Cycle::time() const noexcept {
 
 void Cycle::clear() noexcept {
     first_valid_.reset();
+    implausible_date_.reset();
     no_fix_reported_ = false;
 }
 
@@ -612,6 +679,24 @@ std::string_view to_string(InvalidReason reason) noexcept {
         return "no fix reported within 2 s";
     case InvalidReason::no_date:
         return "no date yet";
+    case InvalidReason::implausible_date:
+        return "date not plausible";
+    }
+    return "?";
+}
+
+std::string_view to_string(DateProblem problem) noexcept {
+    switch (problem) {
+    case DateProblem::none:
+        return "plausible";
+    case DateProblem::before_floor_no_evidence:
+        return "before the floor date, and the system clock is not past the floor: no evidence "
+               "to repair it by";
+    case DateProblem::no_agreeing_rollover:
+        return "before the floor date, and no 1024-week rollover step brings it within a year "
+               "of the system clock";
+    case DateProblem::too_late:
+        return "more than 1024 weeks after the floor date and a year after the system clock";
     }
     return "?";
 }

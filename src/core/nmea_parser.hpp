@@ -22,13 +22,30 @@ enum class SentenceType : std::uint8_t { rmc, zda, gga, gll, gns };
 // Why a decoded sentence carries no time that may be published.
 enum class InvalidReason : std::uint8_t {
     none,
-    no_time,       // the time-of-day field is empty
-    status_void,   // RMC/GLL status is not 'A' (usually 'V': navigation receiver warning)
-    no_fix,        // GGA quality 0; mode indicator 'N' (GNS: 'N' for every constellation)
-    not_gnss,      // GGA quality 7/8, mode 'M'/'S': manual input or simulator, not the sky
-    no_satellites, // GGA/GNS fix that uses "00" satellites (not a veto: see Cycle)
-    no_recent_fix, // ZDA: no fix was reported within 2 s of it (ZDA has no status field)
-    no_date,       // time of day only, and no date has been carried from RMC/ZDA yet
+    no_time,          // the time-of-day field is empty
+    status_void,      // RMC/GLL status is not 'A' (usually 'V': navigation receiver warning)
+    no_fix,           // GGA quality 0; mode indicator 'N' (GNS: 'N' for every constellation)
+    not_gnss,         // GGA quality 7/8, mode 'M'/'S': manual input or simulator, not the sky
+    no_satellites,    // GGA/GNS fix that uses "00" satellites (not a veto: see Cycle)
+    no_recent_fix,    // ZDA: no fix was reported within 2 s of it (ZDA has no status field)
+    no_date,          // time of day only, and no date has been carried from RMC/ZDA yet
+    implausible_date, // RMC/ZDA date outside the plausible bounds (Sentence::date_problem)
+};
+
+// Why a date (RMC ddmmyy, ZDA dd,mm,yyyy) cannot be the receiver's today
+// (docs/design.md, "Evidence for a receiver's time").
+enum class DateProblem : std::uint8_t {
+    none,
+    // Before the floor, and the system clock is not past the floor: no
+    // evidence to repair it by.
+    before_floor_no_evidence,
+    // Before the floor, and no 1024-week step brings it within
+    // Parser::evidence_days of the system clock.
+    no_agreeing_rollover,
+    // More than 1024 weeks after the floor (and, with evidence, more than
+    // Parser::evidence_days after the system clock): a two-digit year read
+    // in the wrong century, ZDA year 9999.
+    too_late,
 };
 
 // Where a sentence's date came from.
@@ -59,8 +76,12 @@ struct Sentence {
 
     DateSource date = DateSource::none;
     // The date was before the parser's floor and was moved forward by
-    // 1024-week steps (a receiver that missed a GPS week-number rollover).
+    // 1024-week steps (a receiver that missed a GPS week-number rollover),
+    // to within Parser::evidence_days of the system clock.
     bool date_repaired = false;
+    // Why the sentence's own date was refused (reason implausible_date);
+    // `utc` then holds the date as the receiver wrote it, for messages.
+    DateProblem date_problem = DateProblem::none;
 
     // The reported instant as POSIX time (UTC, no leap seconds), when both a
     // time of day and a date are known -- also for invalid sentences, for
@@ -93,6 +114,7 @@ struct Counters {
     std::uint64_t garbage = 0;      // runs of bytes that are not a sentence (non-printable, stray)
     std::uint64_t over_long = 0;    // lines longer than Parser::max_line, dropped
     std::uint64_t unsupported = 0;  // vendor ($P...) and other sentences we do not use
+    std::uint64_t implausible_date = 0; // RMC/ZDA whose date cannot be today (DateProblem)
 };
 
 class Parser {
@@ -105,11 +127,30 @@ public:
     // rollover (1999-08-22, 2019-04-07) reports a date this many days early.
     static constexpr int gps_rollover_days = 1024 * 7;
 
+    // A date repaired by 1024-week steps must land within this many days of
+    // the system clock: evidence at the scale of years (a Raspberry Pi
+    // without an RTC restores its last shutdown time), far below the 19.6
+    // years between two candidates, so at most one can agree.
+    static constexpr int evidence_days = 366;
+
     // `floor` is the earliest plausible date (the daemon's build date). It
     // picks the century of RMC's two-digit year, so that the year lies in
-    // [floor year - 50, floor year + 50), and a date before it is moved on by
-    // 1024-week steps until it is not. Precondition: floor.ok().
+    // [floor year - 50, floor year + 50). Plausible dates, the same for RMC
+    // and ZDA (docs/design.md, "Evidence for a receiver's time"):
+    // - from the floor to 1024 weeks after it (or to evidence_days after
+    //   the system clock, when that is later), as the receiver says;
+    // - before the floor, only with evidence: moved on by the number of
+    //   1024-week steps that brings it within evidence_days of the system
+    //   clock (set_system_clock), if there is one.
+    // Anything else is decoded with reason implausible_date. Precondition:
+    // floor.ok().
     explicit Parser(std::chrono::year_month_day floor) noexcept;
+
+    // The system clock (POSIX seconds) at the cycle being read: evidence
+    // for repairing a date before the floor, only when it is itself on or
+    // after the floor (a clock before the build date knows nothing).
+    // std::nullopt (the default): no evidence, no repair.
+    void set_system_clock(std::optional<time_t> now) noexcept;
 
     // Feed any number of bytes; `on_sentence(const Sentence&)` is called for
     // each RMC/ZDA/GGA/GLL/GNS decoded, in stream order.
@@ -150,8 +191,19 @@ private:
     const Sentence* decode_line(std::string_view line) noexcept;
     void forget_fix() noexcept;
 
+    // What to make of a sentence's own date `day` (days since 1970):
+    // the plausible day, whether it was repaired, or why not.
+    struct DateVerdict {
+        std::int64_t day = 0;
+        bool repaired = false;
+        DateProblem problem = DateProblem::none;
+    };
+    DateVerdict judge_date(std::int64_t day) const noexcept;
+
     std::int64_t floor_day_;
     int floor_year_;
+    // The system clock's day, when it is evidence (on or after the floor).
+    std::optional<std::int64_t> evidence_day_;
 
     std::array<char, max_line> line_{};
     std::size_t line_length_ = 0;
@@ -180,15 +232,23 @@ public:
     // believed. ZDA without a recent fix, a sentence without a date and a
     // fix with "00" satellites are no evidence against the others.
     const Sentence* time() const noexcept;
+    // The cycle's first sentence whose date was refused (implausible_date),
+    // for saying why a cycle without a time was not published. Not a veto:
+    // like a malformed sentence, it is only ignored.
+    const Sentence* implausible_date() const noexcept {
+        return implausible_date_ ? &*implausible_date_ : nullptr;
+    }
 
     void clear() noexcept;
 
 private:
     std::optional<Sentence> first_valid_;
+    std::optional<Sentence> implausible_date_;
     bool no_fix_reported_ = false;
 };
 
 std::string_view to_string(SentenceType type) noexcept;
 std::string_view to_string(InvalidReason reason) noexcept;
+std::string_view to_string(DateProblem problem) noexcept;
 
 } // namespace shmrefclock::nmea

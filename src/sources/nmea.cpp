@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "io/kernel_clock.hpp"
 #include "sources/pps_dcd.hpp"
 
 namespace shmrefclock {
@@ -16,7 +17,9 @@ namespace shmrefclock {
 NmeaSource::NmeaSource(EventLoop& loop, SourceSink& sink, const RefclockConfig& config,
                        std::chrono::year_month_day floor)
     : SourceShell(config.name, loop, sink), config_(config),
-      core_(NmeaSettings{config.device, config.baud, config.min_fixes, floor}) {}
+      core_(NmeaSettings{
+          config.device, config.baud, config.min_fixes, floor,
+          WitnessSettings{config.witness, static_cast<std::int64_t>(config.offset * 1e9)}}) {}
 
 NmeaSource::~NmeaSource() {
     watch_device(false);
@@ -120,6 +123,9 @@ void NmeaSource::on_readable(const Stamp& stamp) {
     if (ioctl(device_.fd.get(), FIONREAD, &queued) != 0) {
         queued = 0;
     }
+    // Between cycles (inside one the batch timer reads): the kernel's state
+    // once per cycle, for the witness, next to the cycle's first stamp.
+    core_.kernel_clock(read_kernel_clock());
     apply(core_.readable(stamp, queued));
     if (const auto total = read_available()) {
         apply(core_.read_done(*total));

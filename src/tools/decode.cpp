@@ -107,8 +107,12 @@ public:
             synthetic(lines, schedule, replay_options, byte_ns, first_ns);
         }
 
-        NmeaCore core(
-            NmeaSettings{"capture", options_.baud, options_.min_fixes, options_.not_before});
+        NmeaSettings settings{"capture", options_.baud, options_.min_fixes, options_.not_before};
+        // Not each cycle's replayed stamp: those come from the capture's
+        // own dates (synthetic timing), which would vouch for themselves.
+        settings.stamps_are_evidence = false;
+        settings.system_clock = options_.system_clock;
+        NmeaCore core(settings);
         core.on_cycle([this](const CycleOutcome& outcome) { write(outcome); });
         replay(core, schedule, replay_options);
 
@@ -116,9 +120,10 @@ public:
             const nmea::Counters& counters = core.counters();
             *options_.summary << fmt::format(
                 "decode: {} cycles, {} published; {} sentences, {} bad checksum, {} malformed, "
-                "{} garbage, {} over-long, {} unsupported{}\n",
+                "{} garbage, {} over-long, {} unsupported, {} implausible dates{}\n",
                 cycles_, published_, counters.sentences, counters.bad_checksum, counters.malformed,
                 counters.garbage, counters.over_long, counters.unsupported,
+                counters.implausible_date,
                 core.disagreeing_cycles() == 0
                     ? std::string()
                     : fmt::format("; {} cycles whose sentences name different seconds",
@@ -141,6 +146,7 @@ private:
     void synthetic(const std::vector<Line>& lines, ByteSchedule& schedule,
                    ReplayOptions& replay_options, std::int64_t byte_ns, std::int64_t first_ns) {
         nmea::Parser parser{options_.not_before};
+        parser.set_system_clock(options_.system_clock);
         std::int64_t cycle_second = -1;                   // second of day; -1: none yet
         std::vector<std::array<char, 5>> cycle_addresses; // time-bearing sentences seen
         std::int64_t slot = first_ns;

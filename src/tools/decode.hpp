@@ -5,7 +5,9 @@
 #pragma once
 
 #include <chrono>
+#include <ctime>
 #include <iosfwd>
+#include <optional>
 
 namespace shmrefclock {
 
@@ -13,11 +15,19 @@ struct DecodeOptions {
     // One JSON object per line instead of text.
     bool json = false;
     // The parser's floor (`--not-before`): picks the century of two-digit
-    // years and repairs dates before it by 1024-week steps. The daemon's is
+    // years; dates before it are repaired by 1024-week steps when
+    // `system_clock` agrees. The daemon's is
     // its release date; 2000-01-01 reads captures of any age since 2000 as
     // they were.
     std::chrono::year_month_day not_before{std::chrono::year{2000}, std::chrono::January,
                                            std::chrono::day{1}};
+    // The system clock the date rules take as evidence (`--now`; main
+    // passes the system clock when decode runs): a date before the floor is
+    // repaired by 1024-week steps only to within a year of it, as the daemon
+    // does with its clock at each cycle (docs/design.md, "Evidence for a
+    // receiver's time"). std::nullopt: no evidence, nothing is repaired.
+    // There is no kernel witness in decode.
+    std::optional<time_t> system_clock;
     // The refclock's `baud` and `min-fixes`.
     int baud = 9600;
     int min_fixes = 3;
@@ -41,6 +51,7 @@ struct DecodeOptions {
 //
 // Text:  2015-03-18T17:19:26.000Z GNRMC published
 //        2015-03-18T17:19:27.000Z GNRMC repaired refused: acquiring: ...
+//        2014-02-19T12:00:00.000Z GNRMC refused: date not plausible
 //        - - refused: receiver reports no fix
 // JSON:  {"time":"...","sentence":"GNRMC","published":true,"receive":"..."
 //         [,"repaired":true][,"leap_second":true][,"reason":"..."]}

@@ -83,7 +83,7 @@ std::string_view leap_name(Leap leap) {
 }
 
 // Offsets and jitter are in ns under STA_NANO, else in us; always show ns.
-long long nanoseconds(const KernelClock& k, long value) {
+long long nanoseconds(const KernelTimex& k, long value) {
     return (k.status & STA_NANO) ? value : static_cast<long long>(value) * 1000;
 }
 
@@ -92,7 +92,7 @@ double ppm(long scaled) {
     return static_cast<double>(scaled) / 65536.0;
 }
 
-timespec kernel_time(const KernelClock& k) {
+timespec kernel_time(const KernelTimex& k) {
     return timespec{k.time_sec, static_cast<long>(nanoseconds(k, k.time_frac))};
 }
 
@@ -176,7 +176,7 @@ std::string format_status(const StatusReport& report) {
     auto line = [&out](std::string_view label, const std::string& value) {
         out += fmt::format("  {:<15}{}\n", label, value);
     };
-    const KernelClock& k = report.kernel;
+    const KernelTimex& k = report.kernel;
     const auto names = set_bits(k.status);
 
     out += "kernel clock (ntp_adjtime, read-only)\n";
@@ -257,7 +257,7 @@ std::string format_status(const StatusReport& report) {
 // JSON
 
 std::string format_status_json(const StatusReport& report) {
-    const KernelClock& k = report.kernel;
+    const KernelTimex& k = report.kernel;
     std::string bits;
     for (const auto name : set_bits(k.status)) {
         bits += (bits.empty() ? "" : ",") + json_string(name);
@@ -324,44 +324,6 @@ std::string format_status_json(const StatusReport& report) {
 
 // ---------------------------------------------------------------------------
 // Reading
-
-KernelClock read_kernel_clock() {
-    KernelClock k;
-    ntptimeval ntv{};
-    k.gettime_state = ntp_gettime(&ntv);
-    if (k.gettime_state < 0) {
-        throw std::system_error(errno, std::generic_category(), "ntp_gettime");
-    }
-    k.time_sec = ntv.time.tv_sec;
-    k.time_frac = ntv.time.tv_usec;
-    // modes 0: read only. The kernel changes nothing and checks no capability
-    // (adjtimex(2): "If the modes field is zero, ... an unprivileged process").
-    timex tx{};
-    tx.modes = 0;
-    k.state = ntp_adjtime(&tx);
-    if (k.state < 0) {
-        throw std::system_error(errno, std::generic_category(), "ntp_adjtime");
-    }
-    k.status = static_cast<unsigned>(tx.status);
-    k.offset = tx.offset;
-    k.freq = tx.freq;
-    k.maxerror = tx.maxerror;
-    k.esterror = tx.esterror;
-    k.constant = tx.constant;
-    k.precision = tx.precision;
-    k.tolerance = tx.tolerance;
-    k.tick = tx.tick;
-    k.ppsfreq = tx.ppsfreq;
-    k.jitter = tx.jitter;
-    k.shift = tx.shift;
-    k.stabil = tx.stabil;
-    k.jitcnt = tx.jitcnt;
-    k.calcnt = tx.calcnt;
-    k.errcnt = tx.errcnt;
-    k.stbcnt = tx.stbcnt;
-    k.tai = tx.tai;
-    return k;
-}
 
 std::optional<SegmentInfo> parse_sysvipc_shm(std::string_view text, key_t key) {
     // Columns by header name: the kernel has added columns over time (rss, swap).
@@ -509,7 +471,7 @@ std::string check_sock(const std::string& path) {
 
 StatusReport collect_status(const Config* config) {
     StatusReport report;
-    report.kernel = read_kernel_clock();
+    report.kernel = read_kernel_timex();
     if (config != nullptr) {
         report.config_path = config->path;
         for (const auto& rc : config->refclocks) {

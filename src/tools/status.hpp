@@ -17,38 +17,10 @@
 #include <sys/types.h>
 
 #include "config/config.hpp"
+#include "io/kernel_clock.hpp"
 #include "shmrefclock/shm.hpp"
 
 namespace shmrefclock {
-
-// struct timex as ntp_adjtime(2) returns it with modes 0 (read-only; no
-// capability needed), in the kernel's own units; formatting converts.
-struct KernelClock {
-    int state = 0;         // ntp_adjtime's return: TIME_OK .. TIME_ERROR
-    int gettime_state = 0; // ntp_gettime(3)'s return, read just before
-    unsigned status = 0;   // STA_* bits
-    long offset = 0;       // ns with STA_NANO, else us
-    long freq = 0;         // ppm, 16-bit binary fraction (ppm * 65536)
-    long maxerror = 0;     // us
-    long esterror = 0;     // us
-    long constant = 0;     // PLL time constant
-    long precision = 0;    // us
-    long tolerance = 0;    // ppm * 65536
-    long tick = 0;         // us between clock ticks
-    long ppsfreq = 0;      // ppm * 65536
-    long jitter = 0;       // PPS jitter: ns with STA_NANO, else us
-    int shift = 0;         // PPS calibration interval, log2 s
-    long stabil = 0;       // PPS stability, ppm * 65536
-    long jitcnt = 0;       // PPS: jitter limit exceeded
-    long calcnt = 0;       // PPS: calibration intervals
-    long errcnt = 0;       // PPS: calibration errors
-    long stbcnt = 0;       // PPS: stability limit exceeded
-    int tai = 0;           // TAI - UTC, s
-    // ntp_gettime's time: tv_usec holds ns when STA_NANO is set (the kernel
-    // fills timex.time that way and glibc copies it as it is).
-    time_t time_sec = 0;
-    long time_frac = 0;
-};
 
 // One STA_ bit and its name, in bit order.
 struct StatusBit {
@@ -90,7 +62,7 @@ struct RefclockStatus {
 };
 
 struct StatusReport {
-    KernelClock kernel;
+    KernelTimex kernel;
     timespec now{};          // CLOCK_REALTIME when the segments were read: ages
     std::string config_path; // empty: no configuration was read
     std::vector<RefclockStatus> refclocks;
@@ -100,8 +72,7 @@ struct StatusReport {
 std::string format_status(const StatusReport& report);
 std::string format_status_json(const StatusReport& report);
 
-// Reading. Throws std::system_error when ntp_adjtime itself fails.
-KernelClock read_kernel_clock();
+// Reading (read_kernel_timex, io/kernel_clock.hpp, for the kernel part).
 UnitStatus read_unit_status(int unit);
 // `config` may be null: the kernel part only.
 StatusReport collect_status(const Config* config);

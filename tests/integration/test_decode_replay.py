@@ -17,11 +17,15 @@ replays at the times it names). Then, at once and in one daemon:
   uses too (min-fixes 3, the release date as the date floor);
 - the test reads every unit and records each new sample.
 
+Each capture's dates are moved to today first (moved_to_today: the date
+rules take today's system clock as evidence, in decode and the daemon alike).
+
 Checked: for every capture, the reference times the daemon published are
 exactly the times decode printed as published, in order; and at least one
 capture published something (so that the comparison is not of nothing).
 """
 
+import datetime
 import json
 import os
 import pathlib
@@ -74,7 +78,83 @@ def cycles_of(capture):
         if named is not None:
             current = named
         cycles[-1].append(line.rstrip(b"\r") + b"\r\n")
-    return cycles[:CYCLES]
+    return moved_to_today(cycles[:CYCLES])
+
+
+# The captures are years old, and both the daemon and decode take today's
+# system clock as the evidence for a date before the release (docs/design.md,
+# "Evidence for a receiver's time"): as recorded, nearly every capture would
+# be refused by both, and the comparison would be of nothing. So each
+# capture's dates are moved by one number of whole days to today, as today's
+# receiver would send them; a capture that starts with a date before 2000 (a
+# receiver that missed the 2019 week rollover) is moved to exactly 1024 weeks
+# before today instead, so that both repair it.
+ROLLOVER_DAYS = 1024 * 7
+
+
+def own_date(fields):
+    """An RMC's or ZDA's own date (datetime.date), or None."""
+    kind = fields[0][2:5]
+    try:
+        if kind == b"RMC" and len(fields) > 9 and re.fullmatch(rb"\d{6}", fields[9]):
+            d = fields[9]
+            year = int(d[4:6])
+            return datetime.date(1900 + year if year >= 80 else 2000 + year,
+                                 int(d[2:4]), int(d[0:2]))
+        if kind == b"ZDA" and len(fields) > 4 and re.fullmatch(
+                rb"\d{2}", fields[2]) and re.fullmatch(rb"\d{2}", fields[3]) and \
+                re.fullmatch(rb"\d{4}", fields[4]):
+            return datetime.date(int(fields[4]), int(fields[3]), int(fields[2]))
+    except ValueError:
+        pass  # a damaged date stays as it is
+    return None
+
+
+def split_sentence(line):
+    """(fields, line ending) of a '$...*HH' line, or None."""
+    match = re.fullmatch(rb"\$([^*]*)\*[0-9A-Fa-f]{2}(\r?\n)", line)
+    return (match.group(1).split(b","), match.group(2)) if match else None
+
+
+def with_date(fields, ending, date):
+    kind = fields[0][2:5]
+    fields = list(fields)
+    if kind == b"RMC":
+        fields[9] = f"{date.day:02d}{date.month:02d}{date.year % 100:02d}".encode()
+    else:
+        fields[2:5] = [f"{date.day:02d}".encode(), f"{date.month:02d}".encode(),
+                       f"{date.year:04d}".encode()]
+    body = b",".join(fields)
+    checksum = 0
+    for byte in body:
+        checksum ^= byte
+    return b"$" + body + f"*{checksum:02X}".encode() + ending
+
+
+def moved_to_today(cycles):
+    first = None
+    for cycle in cycles:
+        for line in cycle:
+            parts = split_sentence(line)
+            if parts and own_date(parts[0]):
+                first = own_date(parts[0])
+                break
+        if first:
+            break
+    if first is None:
+        return cycles
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    days = (today - first).days - (ROLLOVER_DAYS if first.year < 2000 else 0)
+    moved = []
+    for cycle in cycles:
+        out = []
+        for line in cycle:
+            parts = split_sentence(line)
+            date = own_date(parts[0]) if parts else None
+            out.append(with_date(parts[0], parts[1], date + datetime.timedelta(days))
+                       if date else line)
+        moved.append(out)
+    return moved
 
 
 class Player(threading.Thread):

@@ -148,3 +148,27 @@ TEST_CASE("a pps refclock locked to an nmea refclock with pps = dcd needs no dev
     CHECK(c.refclocks[1].device.empty());
     CHECK_THAT(describe(c), Catch::Contains("device DCD of gps"));
 }
+
+TEST_CASE("witness: an nmea refclock's boolean, true by default") {
+    const std::string nmea =
+        "[[refclock]]\nname = \"g\"\nsource = \"nmea\"\ndevice = \"/dev/ttyS0\"\nunit = 0\n";
+    CHECK(parse(nmea).refclocks[0].witness);
+    CHECK_FALSE(parse(nmea + "witness = false\n").refclocks[0].witness);
+    CHECK(parse(nmea + "witness = true\n").refclocks[0].witness);
+    for (const std::string bad : {"witness = \"no\"\n", "witness = 0\n", "witness = [true]\n"}) {
+        try {
+            parse(nmea + bad);
+            FAIL("accepted " << bad);
+        } catch (const ConfigError& e) {
+            CHECK_THAT(e.what(), Catch::Contains("test.conf:6:11: witness must be a boolean"));
+        }
+    }
+    // Only the NMEA source has a receiver to witness.
+    try {
+        parse("[[refclock]]\nname = \"s\"\nsource = \"system\"\nunit = 2\nwitness = false\n");
+        FAIL("accepted witness for a system refclock");
+    } catch (const ConfigError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("test.conf:5:1:"));
+        CHECK_THAT(e.what(), Catch::Contains("witness"));
+    }
+}

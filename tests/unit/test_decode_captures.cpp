@@ -15,8 +15,11 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -100,11 +103,21 @@ struct Cycle {
     bool repaired = false;
 };
 
-std::vector<Cycle> decode_json(const std::string& capture) {
+// 00:00 UTC of a day, as decode --now gives it.
+time_t day(int year, unsigned month, unsigned d) {
+    return static_cast<time_t>(
+        std::chrono::sys_days{std::chrono::year{year} / month / d}.time_since_epoch().count() *
+        86400);
+}
+
+// `now`: the system clock decode takes as evidence for dates (none: no
+// date before the floor is repaired).
+std::vector<Cycle> decode_json(const std::string& capture, std::optional<time_t> now = {}) {
     std::istringstream in{capture};
     std::ostringstream out;
     shmrefclock::DecodeOptions options;
     options.json = true;
+    options.system_clock = now;
     // Fast enough that every capture's cycles fit in their seconds: here
     // the times are compared, not the framing of a slow line.
     options.baud = 115200;
@@ -146,6 +159,10 @@ struct Capture {
     std::vector<std::string> ours_only;
     // Every cycle's date was repaired (1024-week rollover).
     bool repaired = false;
+    // The system clock when the capture was made, for the date rules'
+    // evidence (decode --now). Only a capture that needs a repair has one:
+    // the others' dates are after the floor, which needs no evidence.
+    std::optional<time_t> now = {};
 };
 
 // A capture that ends before the sentence gpsd takes as the end of a cycle
@@ -158,7 +175,8 @@ const std::vector<Capture> captures = {
      {{"1999-08-22", "2019-04-07"}},
      {},
      {},
-     true},
+     true,
+     day(2019, 4, 7)},
     {"bu353-glonass.log", 9, {}, {}, {}},
     {"furuno_gl_ga.log", 16, {}, {}, {}},
     // Demo mode: RMC 'V', GGA quality 8 (simulator). No fix, and gpsd
@@ -245,7 +263,7 @@ TEST_CASE("captures: decode reports the seconds gpsd reports", "[captures]") {
             const std::string log = read_file(captures_dir / capture.file);
             const std::string chk = read_file(captures_dir / (capture.file + ".chk"));
             const std::vector<std::string> gpsd = gpsd_fix_seconds(chk);
-            const std::vector<Cycle> ours = decode_json(log);
+            const std::vector<Cycle> ours = decode_json(log, capture.now);
 
             std::vector<std::string> expected;
             for (std::string second : gpsd) {
@@ -314,12 +332,14 @@ TEST_CASE("gp-320fw-2019-04-07-coldboot.log: the 1999-08-22 dates after the rest
           "[captures]") {
     // After its restart this receiver reports 220899 / 22,08,1999 -- GPS
     // week 0 of 1999 -- for 2019-04-07, with no fix. gpsd's .chk carries the
-    // damaged date in its "mode":1 TPVs. We repair it, and never publish it.
+    // damaged date in its "mode":1 TPVs. With the day's clock as evidence we
+    // repair it, and never publish it.
     const std::string log = read_file(captures_dir / "gp-320fw-2019-04-07-coldboot.log");
     const std::string chk = read_file(captures_dir / "gp-320fw-2019-04-07-coldboot.log.chk");
     REQUIRE(chk.find("\"time\":\"1999-08-22T00:04:29.000Z\"") != std::string::npos);
 
     shmrefclock::nmea::Parser parser{std::chrono::year{2000} / 1 / 1};
+    parser.set_system_clock(day(2019, 4, 7));
     std::size_t repaired = 0;
     std::size_t valid = 0;
     std::istringstream in{log};
@@ -348,7 +368,7 @@ TEST_CASE("gp-320fw-2019-04-07-coldboot.log: the 1999-08-22 dates after the rest
     CHECK(parser.counters().bad_checksum > 10);
     CHECK(parser.counters().garbage > 0);
 
-    const std::vector<Cycle> ours = decode_json(log);
+    const std::vector<Cycle> ours = decode_json(log, day(2019, 4, 7));
     REQUIRE(ours.size() == 1);
     CHECK(ours[0].time == "2019-04-07T00:03:45.030Z");
     CHECK(ours[0].sentence == "GPRMC");
@@ -364,17 +384,34 @@ TEST_CASE("decode output", "[captures]") {
         // repaired by 1024 weeks: two cycles (the second RMC repeats the
         // first's kind without naming its second). One cycle with a time is
         // below the default min-fixes of 3: nothing would be published.
+        // The capture's day as the system clock (--now 2019-04-07).
+        options.system_clock = day(2019, 4, 7);
         std::istringstream in{read_file(captures_dir / "april6_2019.log")};
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
         CHECK(out.str() == "- GPRMC refused: receiver reports no fix\n"
                            "2019-04-07T00:02:31.420Z GPRMC repaired refused: acquiring: fewer "
                            "than min-fixes agreeing cycles\n");
         CHECK(summary.str() == "decode: 2 cycles, 0 published; 2 sentences, 0 bad checksum, "
-                               "1 malformed, 0 garbage, 0 over-long, 0 unsupported\n");
+                               "1 malformed, 0 garbage, 0 over-long, 0 unsupported, 0 "
+                               "implausible dates\n");
+    }
+    SECTION("the same capture in December 2026, or with no evidence: the date is refused") {
+        // 1999-08-22 + 1024 weeks is 2019-04-07, seven years from the clock.
+        for (const std::optional<time_t> now :
+             {std::optional<time_t>{day(2026, 12, 1)}, std::optional<time_t>{}}) {
+            std::istringstream in{read_file(captures_dir / "april6_2019.log")};
+            std::ostringstream text;
+            options.system_clock = now;
+            options.min_fixes = 1;
+            REQUIRE(shmrefclock::decode_capture(in, text, options) == 0);
+            CHECK(text.str() == "- GPRMC refused: receiver reports no fix\n"
+                                "1999-08-22T00:02:31.420Z GPRMC refused: date not plausible\n");
+        }
     }
     SECTION("JSON, with min-fixes 1") {
         options.json = true;
         options.min_fixes = 1;
+        options.system_clock = day(2019, 4, 7);
         std::istringstream in{read_file(captures_dir / "april6_2019.log")};
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
         // Synthetic timing: the cycles go out at 1 s and 2 s after the

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -49,11 +51,6 @@ Sentence parse_one(Parser& parser, std::string_view bytes) {
     return sentences.front();
 }
 
-Sentence parse_one(std::string_view bytes, std::chrono::year_month_day floor = floor_2000) {
-    Parser parser{floor};
-    return parse_one(parser, bytes);
-}
-
 std::int64_t utc(int year, int month, int day, int hour, int minute, int second) {
     std::tm tm{};
     tm.tm_year = year - 1900;
@@ -63,6 +60,26 @@ std::int64_t utc(int year, int month, int day, int hour, int minute, int second)
     tm.tm_min = minute;
     tm.tm_sec = second;
     return static_cast<std::int64_t>(timegm(&tm));
+}
+
+// The system clock the parser takes as evidence for dates, unless a test
+// says otherwise: when these tests were written. It only matters for dates
+// before the floor (repair) and long after it (the upper bound).
+const time_t test_clock = static_cast<time_t>(utc(2026, 12, 1, 12, 0, 0));
+
+// A parser with `floor`, and `now` as the system clock (std::nullopt: no
+// evidence).
+Parser parser_at(std::chrono::year_month_day floor = floor_2000,
+                 std::optional<time_t> now = test_clock) {
+    Parser parser{floor};
+    parser.set_system_clock(now);
+    return parser;
+}
+
+Sentence parse_one(std::string_view bytes, std::chrono::year_month_day floor = floor_2000,
+                   std::optional<time_t> now = test_clock) {
+    Parser parser = parser_at(floor, now);
+    return parse_one(parser, bytes);
 }
 
 constexpr std::int64_t seconds_per_day = 86400;
@@ -211,7 +228,7 @@ TEST_CASE("any two-letter talker", "[nmea]") {
 }
 
 TEST_CASE("ZDA: date and time, valid only near a reported fix", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     SECTION("alone, ZDA says nothing about the fix") {
         const Sentence s = parse_one(parser, zda("150119.000", "09,03,2022"));
         CHECK(s.type == SentenceType::zda);
@@ -265,7 +282,7 @@ TEST_CASE("ZDA: date and time, valid only near a reported fix", "[nmea]") {
 }
 
 TEST_CASE("GGA: quality, and the date carried from RMC", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     SECTION("no date known yet: decoded, but no full time") {
         const Sentence s = parse_one(parser, gga("202640.000"));
         CHECK(s.type == SentenceType::gga);
@@ -313,7 +330,7 @@ TEST_CASE("GGA: quality, and the date carried from RMC", "[nmea]") {
 }
 
 TEST_CASE("GLL with and without the NMEA 2.3 mode field", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     parse_one(parser, rmc("171925.00", "A", "180315"));
     const Sentence with_mode =
         parse_one(parser, "$GNGLL,4404.14066,N,12118.85481,W,171925.00,A,A*66\r\n");
@@ -328,7 +345,7 @@ TEST_CASE("GLL with and without the NMEA 2.3 mode field", "[nmea]") {
 }
 
 TEST_CASE("GNS: one mode character per constellation", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     parse_one(parser, rmc("120213.000", "A", "310722"));
     // furuno_gl_ga.log: no GPS fix, GLONASS and Galileo differential.
     const Sentence s = parse_one(
@@ -348,7 +365,7 @@ TEST_CASE("GNS: one mode character per constellation", "[nmea]") {
 }
 
 TEST_CASE("checksums", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     SECTION("wrong") {
         CHECK(parse(parser, "$GPGGA,202640.000,,,,,1,08,,,,,,,*00\r\n").empty());
         CHECK(parser.counters().bad_checksum == 1);
@@ -377,7 +394,7 @@ TEST_CASE("checksums", "[nmea]") {
 }
 
 TEST_CASE("missing and empty fields", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     SECTION("empty time with a fix") {
         const Sentence s = parse_one(parser, rmc("", "A", "200610"));
         CHECK_FALSE(s.time);
@@ -412,7 +429,7 @@ TEST_CASE("missing and empty fields", "[nmea]") {
 }
 
 TEST_CASE("out-of-range and non-numeric fields are rejected and counted", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     SECTION("times") {
         for (const char* time :
              {"240000", "236000", "235961", "120060", "126000", "12000", "1200", "12a000",
@@ -460,33 +477,45 @@ TEST_CASE("out-of-range and non-numeric fields are rejected and counted", "[nmea
 // where time_t is 32-bit: tests/unit/meson.build).
 TEST_CASE("two-digit years across the 1999/2000 pivot", "[nmea][time64]") {
     SECTION("floor 1990: years 1940..2039") {
-        Parser parser{date(1990, 1, 1)};
+        // The system clock in 2020: the latest plausible date is 1024 weeks
+        // after the floor (2009-08-15) or a year after the clock, 2021.
+        Parser parser = parser_at(date(1990, 1, 1), utc(2020, 1, 1, 0, 0, 0));
         const Sentence before = parse_one(parser, rmc("235959", "A", "311299"));
         CHECK(before.utc->tv_sec == utc(1999, 12, 31, 23, 59, 59));
         CHECK(before.utc->tv_sec == 946684799); // date -u -d '1999-12-31 23:59:59' +%s
         CHECK_FALSE(before.date_repaired);
+        CHECK(before.valid);
         const Sentence after = parse_one(parser, rmc("000000", "A", "010100"));
         CHECK(after.utc->tv_sec == utc(2000, 1, 1, 0, 0, 0));
         CHECK(after.utc->tv_sec == before.utc->tv_sec + 1);
-        CHECK(parse_one(parser, rmc("120000", "A", "010139")).utc->tv_sec ==
-              utc(2039, 1, 1, 12, 0, 0));
+        // 2039 is read in the window, but is 19 years after the clock: the
+        // date is kept for messages, the sentence is not valid.
+        const Sentence late = parse_one(parser, rmc("120000", "A", "010139"));
+        CHECK(late.utc->tv_sec == utc(2039, 1, 1, 12, 0, 0));
+        CHECK(late.reason == InvalidReason::implausible_date);
+        CHECK(late.date_problem == DateProblem::too_late);
         // 1940..1979 are in the window but before GPS time began.
         CHECK(parse(parser, rmc("120000", "A", "010140")).empty());
         CHECK(parse(parser, rmc("120000", "A", "311279")).empty());
-        // GPS week 0 is before the floor: one rollover on.
+    }
+    SECTION("GPS week 0 before a 1990 floor: one rollover on, with a clock in 1999") {
+        Parser parser = parser_at(date(1990, 1, 1), utc(1999, 9, 1, 0, 0, 0));
         const Sentence week0 = parse_one(parser, rmc("120000", "A", "060180"));
         CHECK(week0.date_repaired);
+        CHECK(week0.valid);
         CHECK(week0.utc->tv_sec == utc(1999, 8, 22, 12, 0, 0));
     }
     SECTION("floor 2000: years 1950..2049; 1999 is before the floor") {
-        Parser parser{floor_2000};
+        Parser parser = parser_at(floor_2000, utc(2019, 8, 16, 12, 0, 0));
         const Sentence s2000 = parse_one(parser, rmc("000000", "A", "010100"));
         CHECK(s2000.utc->tv_sec == utc(2000, 1, 1, 0, 0, 0));
         CHECK_FALSE(s2000.date_repaired);
         CHECK(parse_one(parser, rmc("000000", "A", "010149")).utc->tv_sec ==
               utc(2049, 1, 1, 0, 0, 0));
+        // 1999-12-31 is 1024 weeks before the clock's day: a rollover.
         const Sentence s1999 = parse_one(parser, rmc("235959", "A", "311299"));
         CHECK(s1999.date_repaired);
+        CHECK(s1999.valid);
         CHECK(s1999.utc->tv_sec == utc(1999, 12, 31, 23, 59, 59) + rollover_seconds);
         CHECK(s1999.utc->tv_sec == utc(2019, 8, 16, 23, 59, 59));
     }
@@ -495,11 +524,13 @@ TEST_CASE("two-digit years across the 1999/2000 pivot", "[nmea][time64]") {
 // [time64]: dates after 2038, which a 32-bit time_t cannot hold (left out
 // where time_t is 32-bit: tests/unit/meson.build).
 TEST_CASE("two-digit years across the 2099/2100 pivot", "[nmea][time64]") {
-    Parser parser{date(2080, 1, 1)}; // years 2030..2129
+    // Years 2030..2129, the system clock on 2100-01-01.
+    Parser parser = parser_at(date(2080, 1, 1), utc(2100, 1, 1, 0, 0, 0));
     const Sentence before = parse_one(parser, rmc("235959", "A", "311299"));
     CHECK(before.utc->tv_sec == utc(2099, 12, 31, 23, 59, 59));
     CHECK(before.utc->tv_sec == 4102444799); // date -u -d '2099-12-31 23:59:59' +%s
     CHECK_FALSE(before.date_repaired);
+    CHECK(before.valid);
     const Sentence after = parse_one(parser, rmc("000000", "A", "010100"));
     CHECK(after.utc->tv_sec == utc(2100, 1, 1, 0, 0, 0));
     CHECK(after.utc->tv_sec == before.utc->tv_sec + 1);
@@ -508,57 +539,190 @@ TEST_CASE("two-digit years across the 2099/2100 pivot", "[nmea][time64]") {
     CHECK(parse_one(parser, rmc("235959", "A", "280200")).utc->tv_sec ==
           utc(2100, 2, 28, 23, 59, 59));
     CHECK(parse_one(parser, gga("000000")).utc->tv_sec == utc(2100, 3, 1, 0, 0, 0));
-    // 2030 is in the window, 2129 too.
-    CHECK(parse_one(parser, rmc("120000", "A", "010130")).utc->tv_sec ==
-          utc(2030, 1, 1, 12, 0, 0) + 3 * rollover_seconds); // before the floor: repaired
-    CHECK(parse_one(parser, rmc("120000", "A", "311229")).utc->tv_sec ==
-          utc(2129, 12, 31, 12, 0, 0));
+    // 2030 and 2129 are in the window. 2030 is before the floor, and no
+    // 1024-week step brings it within a year of the clock (2088, 2108);
+    // 2129 is too late. Both keep the date as written.
+    const Sentence s2030 = parse_one(parser, rmc("120000", "A", "010130"));
+    CHECK(s2030.utc->tv_sec == utc(2030, 1, 1, 12, 0, 0));
+    CHECK(s2030.date_problem == DateProblem::no_agreeing_rollover);
+    const Sentence s2129 = parse_one(parser, rmc("120000", "A", "311229"));
+    CHECK(s2129.utc->tv_sec == utc(2129, 12, 31, 12, 0, 0));
+    CHECK(s2129.date_problem == DateProblem::too_late);
 }
 
 // [time64]: dates after 2038, which a 32-bit time_t cannot hold (left out
 // where time_t is 32-bit: tests/unit/meson.build).
-TEST_CASE("1024-week rollover repair", "[nmea][time64]") {
+TEST_CASE("1024-week rollover repair, with the system clock as evidence", "[nmea][time64]") {
+    // The capture's own day, as the daemon's clock would have read.
+    const time_t april_2019 = static_cast<time_t>(utc(2019, 4, 7, 0, 0, 0));
     SECTION("april6_2019.log: a Telit HE910 reporting 1999-08-22 after the 2019 rollover") {
         const Sentence s =
-            parse_one("$GPRMC,000231.42,A,4829.0005,N,00022.0016,E,0.16,212.28,220899,,,A*59\r\n");
+            parse_one("$GPRMC,000231.42,A,4829.0005,N,00022.0016,E,0.16,212.28,220899,,,A*59\r\n",
+                      floor_2000, april_2019);
         CHECK(s.valid);
         CHECK(s.date_repaired);
         CHECK(s.utc->tv_sec == 1554595351); // date -u -d '2019-04-07 00:02:31' +%s
         CHECK(s.utc->tv_sec == utc(1999, 8, 22, 0, 2, 31) + rollover_seconds);
         CHECK(s.utc->tv_nsec == 420000000);
     }
+    SECTION("the same sentence in December 2026, or without evidence: refused") {
+        const std::string bytes =
+            "$GPRMC,000231.42,A,4829.0005,N,00022.0016,E,0.16,212.28,220899,,,A*59\r\n";
+        const Sentence now = parse_one(bytes, floor_2000, test_clock);
+        CHECK_FALSE(now.valid);
+        CHECK(now.reason == InvalidReason::implausible_date);
+        CHECK(now.date_problem == DateProblem::no_agreeing_rollover);
+        CHECK_FALSE(now.date_repaired);
+        CHECK(now.utc->tv_sec == utc(1999, 8, 22, 0, 2, 31)); // as written
+        const Sentence none = parse_one(bytes, floor_2000, std::nullopt);
+        CHECK(none.date_problem == DateProblem::before_floor_no_evidence);
+        // A clock before the floor is no evidence either.
+        const Sentence early = parse_one(bytes, floor_2000, utc(1999, 12, 31, 0, 0, 0));
+        CHECK(early.date_problem == DateProblem::before_floor_no_evidence);
+    }
     SECTION("ZDA's four-digit year is repaired too (gp-320fw-2019-04-07-coldboot.log)") {
-        const Sentence s = parse_one("$GPZDA,000429.00,22,08,1999,,*69\r\n");
+        const Sentence s =
+            parse_one("$GPZDA,000429.00,22,08,1999,,*69\r\n", floor_2000, april_2019);
         CHECK(s.date_repaired);
         CHECK(s.utc->tv_sec == utc(2019, 4, 7, 0, 4, 29));
     }
     SECTION("the carried date keeps the mark") {
-        Parser parser{floor_2000};
+        Parser parser = parser_at(floor_2000, april_2019);
         parse_one(parser, rmc("235959", "A", "220899"));
         const Sentence s = parse_one(parser, gga("000000"));
         CHECK(s.date == DateSource::carried);
         CHECK(s.date_repaired);
         CHECK(s.utc->tv_sec == utc(2019, 4, 8, 0, 0, 0));
     }
-    SECTION("as many steps as it takes to reach the floor") {
-        const Sentence s = parse_one(rmc("120000", "A", "220899"), date(2019, 6, 1));
+    SECTION("as many steps as bring it within a year of the clock") {
+        const Sentence s =
+            parse_one(rmc("120000", "A", "220899"), date(2019, 6, 1), utc(2038, 11, 1, 0, 0, 0));
         CHECK(s.utc->tv_sec == utc(1999, 8, 22, 12, 0, 0) + 2 * rollover_seconds);
         CHECK(s.utc->tv_sec == utc(2038, 11, 21, 12, 0, 0));
         // GPS week 0 itself, two rollovers back.
-        CHECK(parse_one(zda("000000", "06,01,1980")).utc->tv_sec ==
-              utc(1980, 1, 6, 0, 0, 0) + 2 * rollover_seconds);
+        CHECK(parse_one(zda("000000", "06,01,1980"), date(2019, 1, 1), utc(2019, 6, 1, 0, 0, 0))
+                  .utc->tv_sec == utc(1980, 1, 6, 0, 0, 0) + 2 * rollover_seconds);
     }
-    SECTION("the floor day itself is not repaired, the day before it is") {
-        const auto floor = date(2026, 3, 16);
-        CHECK_FALSE(parse_one(rmc("000000", "A", "160326"), floor).date_repaired);
-        const Sentence s = parse_one(rmc("235959", "A", "150326"), floor);
+    SECTION("within a year of the clock, not more") {
+        // 2000-01-01 + 1024 weeks = 2019-08-18; the clock a year (366 days)
+        // either side of it agrees, a day more does not.
+        const std::int64_t repaired = utc(2000, 1, 1, 12, 0, 0) + rollover_seconds;
+        for (const std::int64_t days : {-366, -1, 0, 1, 366, -367, 367}) {
+            CAPTURE(days);
+            const Sentence s = parse_one(rmc("120000", "A", "010100"), date(2000, 6, 1),
+                                         repaired + days * seconds_per_day);
+            const bool agrees = days >= -366 && days <= 366;
+            CHECK(s.valid == agrees);
+            CHECK(s.date_repaired == agrees);
+            if (agrees) {
+                CHECK(s.utc->tv_sec == repaired);
+            }
+        }
+    }
+}
+
+// Issue 8, case 2: dates a receiver cannot truly report today, the same
+// bounds for RMC and ZDA. The floor is a release's, the clock December 2026.
+TEST_CASE("plausible dates: floor and evidence", "[nmea][time64]") {
+    const auto floor = date(2026, 11, 1);
+    const time_t december = test_clock; // 2026-12-01
+    SECTION("2014-02-19 in December 2026 (gpsd's rst39) is refused with or without evidence") {
+        const std::string bytes = rmc("120000", "A", "190214");
+        for (const std::optional<time_t> now :
+             {std::optional<time_t>{december}, std::optional<time_t>{}}) {
+            const Sentence s = parse_one(bytes, floor, now);
+            CHECK_FALSE(s.valid);
+            CHECK(s.reason == InvalidReason::implausible_date);
+            // Not 2033-10-05, seven years ahead.
+            CHECK(s.utc->tv_sec == utc(2014, 2, 19, 12, 0, 0));
+        }
+    }
+    SECTION("a date exactly 1024 weeks before the clock's is repaired to it") {
+        const std::int64_t early = utc(2026, 12, 1, 12, 0, 0) - rollover_seconds;
+        const std::time_t t = static_cast<std::time_t>(early);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char ddmmyy[40];
+        std::snprintf(ddmmyy, sizeof ddmmyy, "%02d%02d%02d", tm.tm_mday, tm.tm_mon + 1,
+                      tm.tm_year % 100);
+        const Sentence s = parse_one(rmc("120000", "A", ddmmyy), floor, december);
+        CHECK(s.valid);
         CHECK(s.date_repaired);
-        CHECK(s.utc->tv_sec == utc(2026, 3, 15, 23, 59, 59) + rollover_seconds);
+        CHECK(s.utc->tv_sec == utc(2026, 12, 1, 12, 0, 0));
+    }
+    SECTION("two-digit years: 75 is not 2075, 99 and 00 are not 2039") {
+        Parser parser = parser_at(floor, december);
+        const Sentence y75 = parse_one(parser, rmc("120000", "A", "010175"));
+        CHECK(y75.utc->tv_sec == utc(2075, 1, 1, 12, 0, 0)); // the window's century
+        CHECK(y75.date_problem == DateProblem::too_late);
+        for (const char* ddmmyy : {"010199", "010100"}) {
+            CAPTURE(ddmmyy);
+            const Sentence s = parse_one(parser, rmc("120000", "A", ddmmyy));
+            CHECK_FALSE(s.valid);
+            CHECK(s.date_problem == DateProblem::no_agreeing_rollover);
+            CHECK_FALSE(s.date_repaired);
+        }
+        CHECK(parser.counters().implausible_date == 3);
+    }
+    SECTION("ZDA year 9999 and 2099 are refused; 2099 does not win over RMC's 2026") {
+        Parser parser = parser_at(floor, december);
+        CHECK(parse_one(parser, zda("120000", "01,12,9999")).date_problem == DateProblem::too_late);
+        Cycle cycle;
+        parse_one(parser, gga("120001"));
+        for (const Sentence& s :
+             parse(parser, zda("120001", "01,12,2099") + rmc("120001", "A", "011226"))) {
+            cycle.add(s);
+        }
+        REQUIRE(cycle.time() != nullptr);
+        CHECK(cycle.time()->name() == "GPRMC");
+        CHECK(cycle.time()->utc->tv_sec == utc(2026, 12, 1, 12, 0, 1));
+        REQUIRE(cycle.implausible_date() != nullptr);
+        CHECK(cycle.implausible_date()->name() == "GPZDA");
+    }
+    SECTION("the day before the floor does not become 2046") {
+        const std::string bytes = rmc("120000", "A", "311026");
+        CHECK(parse_one(bytes, floor, december).date_problem == DateProblem::no_agreeing_rollover);
+        CHECK(parse_one(bytes, floor, std::nullopt).date_problem ==
+              DateProblem::before_floor_no_evidence);
+        // Only a clock in 2046 says it is a rollover.
+        const Sentence s = parse_one(bytes, floor, utc(2046, 6, 1, 0, 0, 0));
+        CHECK(s.date_repaired);
+        CHECK(s.utc->tv_sec == utc(2026, 10, 31, 12, 0, 0) + rollover_seconds);
+    }
+    SECTION("a date after the floor is kept as it is, even far from the clock") {
+        // A clock restored from the last shutdown two years ago: the
+        // receiver is believed (the kernel witness, when synchronized,
+        // judges seconds).
+        CHECK(parse_one(rmc("120000", "A", "011230"), floor, december).valid);
+        CHECK(parse_one(rmc("120000", "A", "011230"), floor, std::nullopt).valid);
+        // The last plausible day without a later clock: 1024 weeks on.
+        const std::int64_t last = utc(2026, 11, 1, 12, 0, 0) + rollover_seconds - seconds_per_day;
+        const std::time_t t = static_cast<std::time_t>(last);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char dd_mm_yyyy[40];
+        std::snprintf(dd_mm_yyyy, sizeof dd_mm_yyyy, "%02d,%02d,%04d", tm.tm_mday, tm.tm_mon + 1,
+                      tm.tm_year + 1900);
+        Parser parser = parser_at(floor, std::nullopt);
+        CHECK(parse_one(parser, zda("120000", dd_mm_yyyy)).date_problem == DateProblem::none);
+        CHECK(parse_one(parser, zda("120000", "17,06,2046")).date_problem == DateProblem::too_late);
+    }
+    SECTION("a hostile clock: before 1970, or the end of time_t, is no evidence") {
+        Parser parser = parser_at(floor, std::numeric_limits<time_t>::min());
+        CHECK(parse_one(parser, rmc("120000", "A", "190214")).date_problem ==
+              DateProblem::before_floor_no_evidence);
+        parser.set_system_clock(-1);
+        CHECK(parse_one(parser, rmc("120000", "A", "190214")).date_problem ==
+              DateProblem::before_floor_no_evidence);
+        parser.set_system_clock(std::numeric_limits<time_t>::max());
+        // Evidence in the far future: nothing repairs 2014 to within a year of it.
+        CHECK(parse_one(parser, rmc("120000", "A", "190214")).date_problem ==
+              DateProblem::no_agreeing_rollover);
     }
 }
 
 TEST_CASE("the carried date follows midnight", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     SECTION("forwards: GGA after midnight, RMC from before it") {
         parse_one(parser, rmc("235959.00", "A", "311214"));
         CHECK(parse_one(parser, gga("000000.00")).utc->tv_sec == utc(2015, 1, 1, 0, 0, 0));
@@ -604,7 +768,7 @@ TEST_CASE("the carried date follows midnight", "[nmea]") {
 }
 
 TEST_CASE("23:59:60", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     SECTION("the leap second at the end of 2016") {
         const Sentence before = parse_one(parser, rmc("235959.000", "A", "311216"));
         const Sentence leap = parse_one(parser, rmc("235960.500", "A", "311216"));
@@ -738,7 +902,7 @@ TEST_CASE("chunked feeding: byte by byte and in random chunks gives the same", "
 }
 
 TEST_CASE("100 KB without a newline is dropped, not buffered", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     // The line buffer is a fixed array inside the parser: no allocation can grow.
     STATIC_REQUIRE(sizeof(Parser) < 2 * Parser::max_line + sizeof(Sentence) + 256);
     const std::string flood = "$GPRMC," + std::string(100 * 1024, '7');
@@ -762,7 +926,7 @@ TEST_CASE("100 KB without a newline is dropped, not buffered", "[nmea]") {
 }
 
 TEST_CASE("NUL and other non-printable bytes drop the line", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     SECTION("gp-320fw-2019-04-07-coldboot.log: NULs where a UART lost the rest") {
         const std::string line =
             std::string("$GPRMC,000346.03,A,4808") + std::string(12, '\0') + "      \r\n";
@@ -789,14 +953,14 @@ TEST_CASE("NUL and other non-printable bytes drop the line", "[nmea]") {
 }
 
 TEST_CASE("'$' always starts a sentence", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     const Sentence s = parse_one(parser, "$GPRMC,0003" + rmc("120000", "A", "200610"));
     CHECK(s.valid);
     CHECK(parser.counters().garbage == 1);
 }
 
 TEST_CASE("vendor and other sentences are counted, not decoded", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     const std::string text = std::string{"$PGRME,15.0,M,22.5,M,27.0,M*1A\r\n"} +
                              "$PMTK705,AXN_2.51_3339_19071200,0002,QUECTEL-L70,1.0*32\r\n" +
                              "$PSTI,030,212406.000,V,0000.0000000,N,00000.0000000,E,0.000,0.00,"
@@ -814,7 +978,7 @@ TEST_CASE("vendor and other sentences are counted, not decoded", "[nmea]") {
 }
 
 TEST_CASE("stream positions", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     const std::string first = rmc("120000", "A", "200610");
     const std::string second = gga("120000");
     const std::vector<Sentence> sentences = parse(parser, "xy\n" + first + second);
@@ -826,7 +990,7 @@ TEST_CASE("stream positions", "[nmea]") {
 }
 
 TEST_CASE("a cycle's time", "[nmea]") {
-    Parser parser{floor_2000};
+    Parser parser = parser_at();
     Cycle cycle;
     SECTION("the first valid sentence") {
         cycle.add(parse_one(parser, gga("120000"))); // no date yet
@@ -869,7 +1033,7 @@ TEST_CASE("random bytes never yield a valid time", "[nmea]") {
         valid += s.valid ? 1 : 0;
     };
     SECTION("uniform bytes") {
-        Parser parser{floor_2000};
+        Parser parser = parser_at();
         std::string chunk(4096, '\0');
         for (int i = 0; i < 256; ++i) {
             for (char& byte : chunk) {
@@ -880,7 +1044,7 @@ TEST_CASE("random bytes never yield a valid time", "[nmea]") {
         CHECK(parser.counters().garbage > 0);
     }
     SECTION("bytes from NMEA's own alphabet") {
-        Parser parser{floor_2000};
+        Parser parser = parser_at();
         constexpr std::string_view alphabet = "$GPNRMCZDAGLSV,,,,..*0123456789ABCDEF\r\n";
         std::string chunk(4096, '\0');
         for (int i = 0; i < 256; ++i) {

@@ -24,8 +24,8 @@ constexpr unsigned pll = 0x0001, ppsfreq = 0x0002, ppstime = 0x0004, ins = 0x001
                    ppssignal = 0x0100, nano = 0x2000;
 
 // A PLL+PPS-disciplined clock in nanosecond mode, a leap second pending.
-KernelClock nano_clock() {
-    KernelClock k;
+KernelTimex nano_clock() {
+    KernelTimex k;
     k.state = 1; // TIME_INS
     k.gettime_state = 1;
     k.status = pll | ppsfreq | ppstime | ins | ppssignal | nano; // 0x2117
@@ -52,8 +52,8 @@ KernelClock nano_clock() {
 }
 
 // An unsynchronized clock in microsecond mode, kernel without NTP PPS.
-KernelClock micro_clock() {
-    KernelClock k;
+KernelTimex micro_clock() {
+    KernelTimex k;
     k.state = 5; // TIME_ERROR
     k.gettime_state = 5;
     k.status = unsync;          // 0x0040
@@ -578,7 +578,7 @@ TEST_CASE("reading a real segment (this suite runs in its own IPC namespace)") {
 
 TEST_CASE("the kernel clock can be read without privileges") {
     // modes 0 is read-only; whatever the machine's state, the call works.
-    const KernelClock k = read_kernel_clock();
+    const KernelTimex k = read_kernel_timex();
     CHECK(k.state >= 0);
     CHECK(k.tolerance > 0); // the kernel's MAXFREQ, 500 ppm
 }

@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""The kernel witness and date repair with evidence (issue 8, Done-when 1),
+against the unmodified daemon with an emulated kernel clock
+(tests/clock-emulator: ntp_adjtime & co. answer what this test writes; the
+machine's clock is never touched) and a fake receiver on a pty.
+
+Usage: test_witness.py CASE, one case per meson test:
+
+  sync-1s          kernel synchronized (maxerror 10 ms); the receiver names
+  sync-18s         the second 1 s / 18 s after the true one (a cold start's
+  sync-2014        leap count; GPS time for UTC) / 2014-02-19 (gpsd's rst39):
+                   nothing is published, and the health (STATUS= on a
+                   NOTIFY_SOCKET this test owns), the log and a count say why.
+  unsync-1s        kernel unsynchronized (STA_UNSYNC): the receiver 1 s / 18 s
+  unsync-18s       off is published as it says, as before the witness;
+  unsync-2014      2014-02-19 is still refused (no 1024-week step brings it
+                   within a year of the system clock);
+  unsync-rollover  a date exactly 1024 weeks before the system clock's (a
+  sync-rollover    receiver that missed a week-number rollover) is repaired:
+                   the true time is published, with or without the witness.
+
+Expectations come from what the receiver sent and the state written, never
+from the daemon's output.
+"""
+
+import os
+import re
+import socket
+import sys
+import time
+
+import fake_receiver
+import harness
+from fake_receiver import NS, FakeReceiver, SegmentWatcher, toml_string
+from harness import Fail, Skip, check, log
+from test_pps import preload
+
+UNIT = 0
+MIN_FIXES = 3
+RUN_CYCLES = MIN_FIXES + 5
+SYNCHRONIZED = "status=STA_PLL|STA_NANO maxerror=10000 esterror=1000\n"
+UNSYNCHRONIZED = "status=STA_UNSYNC maxerror=16000000 esterror=16000000\n"
+DAY = 86400
+ROLLOVER = 1024 * 7 * DAY
+# 2014-02-19T00:00:00Z (gpsd's rst39 capture: an Oxford Technical Solutions
+# receiver reporting that date in 2026).
+DAY_2014_02_19 = 1392768000
+
+
+def shift_to_2014(boundary):
+    """The shift that makes a cycle at `boundary` name 2014-02-19 at the
+    same time of day."""
+    return DAY_2014_02_19 + boundary % DAY - boundary
+
+
+CASES = {
+    # name: (kernel state, shift(boundary), what is expected)
+    "sync-1s": (SYNCHRONIZED, lambda b: 1, "witness"),
+    "sync-18s": (SYNCHRONIZED, lambda b: 18, "witness"),
+    "sync-2014": (SYNCHRONIZED, shift_to_2014, "date"),
+    "unsync-1s": (UNSYNCHRONIZED, lambda b: 1, "as-reported"),
+    "unsync-18s": (UNSYNCHRONIZED, lambda b: 18, "as-reported"),
+    "unsync-2014": (UNSYNCHRONIZED, shift_to_2014, "date"),
+    "unsync-rollover": (UNSYNCHRONIZED, lambda b: -ROLLOVER, "repaired"),
+    "sync-rollover": (SYNCHRONIZED, lambda b: -ROLLOVER, "repaired"),
+}
+
+
+class NotifySocket:
+    """The daemon's sd_notify messages, collected in the background."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.05)
+        self.statuses = []
+
+    def drain(self):
+        while True:
+            try:
+                message = self.sock.recv(4096).decode(errors="replace")
+            except (socket.timeout, BlockingIOError):
+                return
+            for line in message.split("\n"):
+                if line.startswith("STATUS="):
+                    self.statuses.append(line[len("STATUS="):])
+
+
+def clock_emulator():
+    env = os.environ.get("SHMREFCLOCK_CLOCK_EMULATOR")
+    if env:
+        check(os.path.isfile(env),
+              f"SHMREFCLOCK_CLOCK_EMULATOR={env} does not exist")
+        return env
+    path = (harness.source_dir() / "build" / "tests" / "clock-emulator" /
+            "libclock_emulator.so")
+    if not path.is_file():
+        raise Skip(f"no clock emulator: {path} does not exist (build first)")
+    return str(path)
+
+
+def body(ctx):
+    case = os.environ["WITNESS_CASE"]
+    state, shift, expected = CASES[case]
+    daemon_path = harness.daemon_binary()
+    state_file = ctx.write("kernel-clock", state)
+    notify = NotifySocket(ctx.path("notify.sock"))
+    env = dict(os.environ, NOTIFY_SOCKET=str(ctx.path("notify.sock")),
+               LD_PRELOAD=preload(daemon_path, clock_emulator()),
+               SHMREFCLOCK_CLOCK_FILE=str(state_file),
+               SHMREFCLOCK_CLOCK_TRACE=str(ctx.path("clock-trace")))
+    env.pop("WATCHDOG_USEC", None)
+
+    receiver = FakeReceiver(ctx.tmp, "gnss0")
+
+    def fault(plan):
+        plan.shift = shift(plan.boundary)
+        plan.label = case
+    receiver.fault = fault
+    receiver.start()
+    watcher = SegmentWatcher(UNIT).start()
+    try:
+        config = fake_receiver.daemon_config(ctx, [{
+            "name": toml_string("gps"), "source": '"nmea"',
+            "device": toml_string(receiver.device), "baud": 9600,
+            "unit": UNIT, "offset": "0.0", "min-fixes": MIN_FIXES}])
+        # Open between cycles (they take +0 to +0.51 s).
+        now = fake_receiver.realtime_ns()
+        fake_receiver.sleep_until((now // NS + 1) * NS + 700_000_000)
+        daemon = ctx.start("shmrefclock", [daemon_path, "-c", config],
+                           env=env)
+        opened = receiver.wait_opened(5)
+        receiver.wait_cycles(RUN_CYCLES, timeout=RUN_CYCLES + 5)
+        time.sleep(0.6)  # the last cycle's bytes and batch
+        notify.drain()
+        check(daemon.running(), f"the daemon exited with {daemon.poll()}")
+        samples, _ = watcher.snapshot()
+        daemon.stop()
+        output = daemon.output()
+    finally:
+        watcher.stop()
+        receiver.stop()
+
+    reports = fake_receiver.sanitizer_reports(output)
+    check(not reports, f"sanitizer or crash output: {reports[:5]}")
+    reads = len(open(ctx.path("clock-trace")).read().splitlines()) \
+        if os.path.exists(ctx.path("clock-trace")) else 0
+    cycles = [r for r in receiver.cycles if r.first_write_ns > opened]
+    log(f"{case}: {len(cycles)} cycles after the open, {len(samples)} "
+        f"samples, {reads} kernel readings; last STATUS="
+        f"{notify.statuses[-1] if notify.statuses else None!r}")
+    # The shell reads the kernel once per cycle, not per byte or batch.
+    check(0 < reads <= len(cycles) + 2,
+          f"{reads} kernel readings for {len(cycles)} cycles")
+    refused = [line for line in output.splitlines()
+               if "refused" in line or "ahead of" in line or "behind" in line]
+    for line in refused[:3]:
+        log(f"  log: {line}")
+
+    if expected in ("witness", "date"):
+        check(not samples, f"published {len(samples)} samples, e.g. "
+              f"{samples[0].sample if samples else None}")
+        status = notify.statuses[-1] if notify.statuses else ""
+        if expected == "witness":
+            # Health, with the count of refused cycles.
+            match = re.search(r"refused by the kernel witness: receiver "
+                              r"(\d+\.\d{3}) s ahead of .*; (\d+) cycles "
+                              r"refused", status)
+            check(match, f"STATUS= does not say why: {status!r}")
+            want = shift(0)
+            difference = float(match.group(1))
+            # The receiver's time minus its first byte's stamp: the shift
+            # less the ~0.1 ms it took the byte to be seen.
+            check(want - 0.05 < difference <= want,
+                  f"STATUS= says {difference} s, the receiver is {want} s "
+                  "ahead")
+            count = int(match.group(2))
+            check(count >= RUN_CYCLES - MIN_FIXES - 1,
+                  f"only {count} cycles counted as refused")
+            # The log: once, with the difference and the bound.
+            warned = [float(m.group(1)) for m in re.finditer(
+                r"is (\d+\.\d{3}) s ahead of the system clock, which the "
+                r"kernel says is synchronized \(maxerror 0\.010 s\): not "
+                r"published while they disagree by more than 0\.510 s",
+                output)]
+            check(len(warned) == 1 and want - 0.05 < warned[0] <= want,
+                  f"the log says by how much {warned} (want once, ~{want}): "
+                  f"{refused[:3]}")
+        else:
+            check("2014-02-19" in status and "refused date" in status,
+                  f"STATUS= does not say why: {status!r}")
+            check(any("2014-02-19" in line and "refused" in line
+                      for line in output.splitlines()),
+                  "the log does not say why")
+            match = re.search(r"(\d+) sentences", status)
+            check(match and int(match.group(1)) >= RUN_CYCLES - 1,
+                  f"no count in {status!r}")
+        log(f"{case}: nothing published over {len(cycles)} cycles")
+        return
+
+    # Published: every sample is the second the receiver named (as
+    # reported) or the true second (repaired), and the run was published.
+    check(len(samples) >= len(cycles) - MIN_FIXES - 2,
+          f"only {len(samples)} samples for {len(cycles)} cycles")
+    for observation in samples:
+        sample = observation.sample
+        record = receiver.record_for(sample.receive_ns)
+        check(record is not None, f"no cycle before {sample}")
+        want = record.reported_ns if expected == "as-reported" \
+            else record.boundary * NS
+        check(sample.clock_ns == want,
+              f"{case}: published {sample.clock_ns}, want {want} (cycle "
+              f"{record.index} reported {record.reported}, true "
+              f"{record.boundary})")
+    if expected == "repaired":
+        check(any("repaired" in line for line in output.splitlines()),
+              "the log does not say the date was repaired")
+    log(f"{case}: {len(samples)} samples, each "
+        f"{'as reported' if expected == 'as-reported' else 'the true second'}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        sys.exit(f"usage: {sys.argv[0]} {'|'.join(CASES)}")
+    os.environ["WITNESS_CASE"] = sys.argv[1]
+    harness.main("witness-" + sys.argv[1], body, timeout=50)
