@@ -339,10 +339,8 @@ Leap leap_announcement(const LeapListLoad& load, std::int64_t utc_seconds) {
     return allowed ? event->kind : Leap::none;
 }
 
-std::string kernel_leap_disagreement(Leap announced, const KernelClock& kernel) {
-    const Leap armed = kernel.leap_insert   ? Leap::insert
-                       : kernel.leap_delete ? Leap::remove
-                                            : Leap::none;
+std::string kernel_leap_disagreement(Leap announced, bool kernel_insert, bool kernel_delete) {
+    const Leap armed = kernel_insert ? Leap::insert : kernel_delete ? Leap::remove : Leap::none;
     if (armed == announced) {
         return {};
     }

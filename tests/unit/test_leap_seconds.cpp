@@ -348,15 +348,12 @@ TEST_CASE("leap list: tzdata's leap-seconds.list") {
 }
 
 TEST_CASE("leap list: the kernel's armed leap next to the announcement") {
-    KernelClock kernel;
-    CHECK(kernel_leap_disagreement(Leap::none, kernel).empty());
-    kernel.leap_insert = true;
-    CHECK(kernel_leap_disagreement(Leap::insert, kernel).empty());
-    CHECK(kernel_leap_disagreement(Leap::none, kernel) ==
+    CHECK(kernel_leap_disagreement(Leap::none, false, false).empty());
+    CHECK(kernel_leap_disagreement(Leap::insert, true, false).empty());
+    CHECK(kernel_leap_disagreement(Leap::none, true, false) ==
           "the kernel has an insertion armed (STA_INS/STA_DEL), the leap-second list announces "
           "none");
-    kernel.leap_insert = false;
-    kernel.leap_delete = true;
-    CHECK(kernel_leap_disagreement(Leap::remove, kernel).empty());
-    CHECK_FALSE(kernel_leap_disagreement(Leap::insert, kernel).empty());
+    CHECK(kernel_leap_disagreement(Leap::remove, false, true).empty());
+    CHECK_FALSE(kernel_leap_disagreement(Leap::insert, false, true).empty());
+    CHECK_FALSE(kernel_leap_disagreement(Leap::insert, false, false).empty());
 }
