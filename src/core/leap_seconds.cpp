@@ -246,12 +246,16 @@ LeapListLoad parse_leap_seconds_list(std::string_view text) {
     list.expires = *expires;
     LeapListLoad load;
     load.list = std::move(list);
+    load.problem = LeapListProblem::none;
     return load;
 }
 
 LeapListState leap_list_state(const LeapListLoad& load, std::int64_t now) {
     switch (load.problem) {
     case LeapListProblem::none:
+        if (!load.list) {
+            return LeapListState::not_configured; // built by hand without a list
+        }
         return now < load.list->expires ? LeapListState::valid : LeapListState::expired;
     case LeapListProblem::not_configured:
         return LeapListState::not_configured;
@@ -345,7 +349,9 @@ std::string kernel_leap_disagreement(Leap announced, bool kernel_insert, bool ke
         return {};
     }
     auto name = [](Leap leap) {
-        return leap == Leap::insert ? "an insertion" : leap == Leap::remove ? "a deletion" : "none";
+        return leap == Leap::insert   ? "an insertion"
+               : leap == Leap::remove ? "a deletion"
+                                      : "no leap second";
     };
     return fmt::format("the kernel has {} armed (STA_INS/STA_DEL), the leap-second list "
                        "announces {}",

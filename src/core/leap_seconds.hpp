@@ -56,7 +56,8 @@ enum class LeapListProblem {
 // list must never stop the daemon, only its announcements.
 struct LeapListLoad {
     std::optional<LeapSecondsList> list; // present iff problem == none
-    LeapListProblem problem = LeapListProblem::none;
+    // Nothing loaded until a parse or a load says otherwise.
+    LeapListProblem problem = LeapListProblem::not_configured;
     int line = 0;       // 1-based, for `malformed`
     std::string detail; // what was wrong, in words (never the file's bytes)
 };

@@ -22,6 +22,7 @@ Checked, for each case, on both the segment and the datagrams:
 """
 
 import hashlib
+import json
 import os
 import pathlib
 import socket
@@ -164,6 +165,33 @@ interval = 1.0
 
     tz = str(TZDATA_LIST)
     run("tzdata-dec31", "2016-12-31 12:00:00", tz, 1)
+    # `status` loads the same list itself: at the faked date it announces,
+    # and says whether the kernel agrees (this machine's kernel has no leap
+    # armed, so it does not).
+    env = dict(os.environ, LD_PRELOAD=str(faketime_lib()),
+               FAKETIME="@2016-12-31 12:00:00")
+    done = ctx.run("status", [daemon_binary, "status", "-c",
+                              ctx.path("tzdata-dec31.conf"), "--json"],
+                   timeout=10, env=env)
+    check(done.returncode == 0, f"status failed: {done.stderr}")
+    leap = json.loads(done.stdout)["leap_seconds"]
+    log(f"status at 2016-12-31: {leap}")
+    check(leap["path"] == tz and leap["state"] == "valid"
+          and leap["announcing"] == 1
+          and leap["next_leap"]["at"] == "2017-01-01T00:00:00Z",
+          f"status at 2016-12-31: {leap}")
+    if "STA_INS" not in json.loads(done.stdout)["kernel"]["status_bits"]:
+        check(leap["kernel_disagreement"] is not None,
+              f"status: no disagreement with an unarmed kernel: {leap}")
+    # Not faked: tzdata 2025b's list expired on 2026-06-28.
+    done = ctx.run("status-now", [daemon_binary, "status", "-c",
+                                  ctx.path("tzdata-dec31.conf"), "--json"],
+                   timeout=10)
+    leap = json.loads(done.stdout)["leap_seconds"]
+    log(f"status now: {leap}")
+    if leap["expires_sec"] <= time.time():
+        check(leap["state"] == "expired" and leap["announcing"] == 0,
+              f"status of the expired list: {leap}")
     run("tzdata-dec30", "2016-12-30 12:00:00", tz, 0)
     run("tzdata-jan01", "2017-01-01 12:00:00", tz, 0)
 

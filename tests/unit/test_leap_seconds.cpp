@@ -352,8 +352,17 @@ TEST_CASE("leap list: the kernel's armed leap next to the announcement") {
     CHECK(kernel_leap_disagreement(Leap::insert, true, false).empty());
     CHECK(kernel_leap_disagreement(Leap::none, true, false) ==
           "the kernel has an insertion armed (STA_INS/STA_DEL), the leap-second list announces "
-          "none");
+          "no leap second");
     CHECK(kernel_leap_disagreement(Leap::remove, false, true).empty());
     CHECK_FALSE(kernel_leap_disagreement(Leap::insert, false, true).empty());
     CHECK_FALSE(kernel_leap_disagreement(Leap::insert, false, false).empty());
+}
+
+TEST_CASE("leap list: nothing loaded announces nothing") {
+    LeapListLoad nothing;
+    CHECK(leap_list_state(nothing, dec31_2016_noon) == LeapListState::not_configured);
+    CHECK(leap_announcement(nothing, dec31_2016_noon) == Leap::none);
+    nothing.problem = LeapListProblem::none; // claims success without a list
+    CHECK(leap_list_state(nothing, dec31_2016_noon) == LeapListState::not_configured);
+    CHECK(leap_announcement(nothing, dec31_2016_noon) == Leap::none);
 }
