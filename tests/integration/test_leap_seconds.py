@@ -18,7 +18,12 @@ Checked, for each case, on both the segment and the datagrams:
 - an expired list, a bad hash, a missing file: leap 0 and a warning in the
   log naming the problem;
 - the file replaced while the daemon runs (a bad list renamed over by a good
-  one, as dpkg does) is reloaded and leap becomes 1 without a restart.
+  one, as dpkg does) is reloaded and leap becomes 1 without a restart;
+- `status` under the same faked date reports the list valid and announcing,
+  and today (unfaked) tzdata 2025b's list as expired;
+- chronyd (-x, faked to the same clock: FAKETIME as an offset from the real
+  time, so that both processes agree) reading the segment on 2016-12-31
+  shows `Leap status : Insert second`, and `Normal` on 2016-12-30.
 """
 
 import hashlib
@@ -29,6 +34,7 @@ import socket
 import struct
 import time
 
+import chrony
 import harness
 from harness import Fail, Skip, check, log
 
@@ -47,6 +53,7 @@ SOCK_MAGIC = 0x534F434B
 
 # date -u -d DATE +%s
 DEC01_2016 = 1480550400
+DEC31_2016_NOON = 1483185600
 JAN01_2017 = 1483228800
 JUL01_2016 = 1467331200
 
@@ -232,6 +239,36 @@ interval = 1.0
     text = run("replaced", "2016-12-31 12:00:00", live, 1, during=replace)
     check("changed: reloading" in text, "no reload logged after the rename")
 
+    def chrony_leap(label, fake_epoch, expect):
+        """chronyd's `Leap status` with the daemon and chronyd both at
+        `fake_epoch` (one offset from the real clock for both)."""
+        offset = int(time.time()) - fake_epoch
+        env = dict(os.environ, LD_PRELOAD=str(lib), FAKETIME=f"-{offset}",
+                   FAKETIME_DONT_RESET="1")
+        daemon_conf = ctx.path("tzdata-dec31.conf")
+        chronyd = chrony.Chronyd(
+            ctx, [f"refclock SHM {UNIT} {chrony.FAST} refid LEAP"],
+            name=f"chronyd-{label}")
+        chronyd_proc = chronyd.start(f"chronyd-{label}", env=env)
+        daemon = ctx.start(f"daemon-{label}", [daemon_binary, "-c",
+                                               daemon_conf], env=env)
+        try:
+            chronyd.wait_selected("LEAP", 30, watch=[chronyd_proc, daemon])
+            tracking = chronyd.tracking()
+            log(f"{label}: chronyc tracking: Reference ID "
+                f"{tracking.get('Reference ID')}, Ref time "
+                f"{tracking.get('Ref time (UTC)')}, Leap status "
+                f"{tracking.get('Leap status')}")
+            check(tracking.get("Leap status") == expect,
+                  f"{label}: chronyd's Leap status "
+                  f"{tracking.get('Leap status')!r}, expected {expect!r}")
+        finally:
+            daemon.stop()
+            chronyd_proc.stop()
+
+    chrony_leap("chrony-dec31", DEC31_2016_NOON, "Insert second")
+    chrony_leap("chrony-dec30", DEC31_2016_NOON - 86400, "Normal")
+
 
 if __name__ == "__main__":
-    harness.main("leap_seconds", body, timeout=100)
+    harness.main("leap_seconds", body, timeout=140)
