@@ -155,9 +155,6 @@ void Daemon::reload() {
 
 void Daemon::report_status() {
     std::string line = status_note_;
-    if (const std::string leap = leap_list_.problem(stamp_now().realtime.tv_sec); !leap.empty()) {
-        line += (line.empty() ? "" : "; ") + leap;
-    }
     for (const auto& refclock : refclocks_) {
         if (!line.empty()) {
             line += "; ";

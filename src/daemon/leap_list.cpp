@@ -34,7 +34,9 @@ void LeapList::load(const std::string& path) {
 }
 
 void LeapList::watch(const std::string& path) {
-    if (path == watched_path_ && watch_) {
+    // Kept while it works; a watch that failed (the directory did not exist)
+    // is tried again with every load, so that SIGHUP can set it up.
+    if (path == watched_path_ && watch_ && watch_->fd() >= 0) {
         return;
     }
     if (registration_) {
@@ -86,14 +88,6 @@ Leap LeapList::announcement(const timespec& reference) {
                      describe(list_, second));
     }
     return leap_announcement(list_, second);
-}
-
-std::string LeapList::problem(std::int64_t now) const {
-    const LeapListState state = leap_list_state(list_, now);
-    if (state == LeapListState::valid || state == LeapListState::not_configured) {
-        return {};
-    }
-    return fmt::format("leap-second list {}", to_string(state));
 }
 
 } // namespace shmrefclock

@@ -25,8 +25,6 @@ public:
     void load(const std::string& path);
     // The `leap` of a sample whose reference time is `reference`.
     Leap announcement(const timespec& reference);
-    // Empty while the list is valid at `now`; else a few words for STATUS=.
-    std::string problem(std::int64_t now) const;
 
 private:
     void watch(const std::string& path);

@@ -19,6 +19,8 @@ Checked, for each case, on both the segment and the datagrams:
   log naming the problem;
 - the file replaced while the daemon runs (a bad list renamed over by a good
   one, as dpkg does) is reloaded and leap becomes 1 without a restart;
+- SIGHUP reads the list again (here one whose directory did not exist at
+  start, so that no file watch could see it appear);
 - `status` under the same faked date reports the list valid and announcing,
   and today (unfaked) tzdata 2025b's list as expired;
 - chronyd (-x, faked to the same clock: FAKETIME as an offset from the real
@@ -30,6 +32,7 @@ import hashlib
 import json
 import os
 import pathlib
+import signal
 import socket
 import struct
 import time
@@ -238,6 +241,21 @@ interval = 1.0
 
     text = run("replaced", "2016-12-31 12:00:00", live, 1, during=replace)
     check("changed: reloading" in text, "no reload logged after the rename")
+
+    # SIGHUP reads the list again: its directory does not exist at start
+    # (no file watch possible: a warning), is created, and SIGHUP makes the
+    # daemon read the list and watch the directory.
+    later = ctx.path("later") / "leap-seconds.list"
+
+    def create_then_hup(proc):
+        harness.wait_for_valid_sample(UNIT, 10, watch=[proc])
+        later.parent.mkdir()
+        later.write_text(dec31.read_text())
+        proc.popen.send_signal(signal.SIGHUP)
+
+    text = run("sighup", "2016-12-31 12:00:00", later, 1, during=create_then_hup)
+    check("changes will not be noticed" in text,
+          "no warning that the list's directory cannot be watched")
 
     def chrony_leap(label, fake_epoch, expect):
         """chronyd's `Leap status` with the daemon and chronyd both at
