@@ -6,11 +6,13 @@ set -euo pipefail
 packages=(
     # build
     meson ninja-build pkg-config g++ libcli11-dev libspdlog-dev libfmt-dev
-    libsystemd-dev libtomlplusplus-dev pps-tools
+    libsystemd-dev libtomlplusplus-dev nettle-dev pps-tools
     # the Python module (python/): pybind11 and the interpreter's headers
     pybind11-dev python3-dev
     # tests
     catch2 util-linux python3 chrony gpsd systemd man-db groff-base
+    # leap seconds: tzdata's leap-seconds.list, libfaketime for the daemon's date
+    tzdata faketime libfaketime
     # fuzzing and the sanitizer build
     clang libclang-rt-14-dev
 )

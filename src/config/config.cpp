@@ -244,6 +244,23 @@ void parse_daemon(Validator& v, const toml::node& node, DaemonConfig& daemon) {
                              {"trace", "debug", "info", "warn", "error", "critical", "off"})) {
                 daemon.log_level = *level;
             }
+        } else if (key.str() == "leap-seconds") {
+            if (auto path = v.string(value, "leap-seconds")) {
+                // Absolute, so that it does not depend on the daemon's working
+                // directory; no control characters, so that the path cannot
+                // split the log lines that name it.
+                const bool control = std::any_of(path->begin(), path->end(), [](char c) {
+                    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+                });
+                if (!path->empty() && (path->front() != '/' || control)) {
+                    v.error(value.source(),
+                            fmt::format("leap-seconds = \"{}\" must be an absolute path without "
+                                        "control characters, or \"\" for none",
+                                        *path));
+                } else {
+                    daemon.leap_seconds = *path;
+                }
+            }
         } else {
             v.error(key.source(), fmt::format("unknown key '{}' in [daemon]", key.str()));
         }

@@ -47,8 +47,14 @@ struct RefclockConfig {
     PpsEdge edge = PpsEdge::assert_edge;
 };
 
+inline constexpr std::string_view default_leap_seconds_path =
+    "/usr/share/zoneinfo/leap-seconds.list";
+
 struct DaemonConfig {
     std::string log_level = "info";
+    // The IERS/NIST leap-second list (core/leap_seconds.hpp); empty: none,
+    // and no leap second is ever announced.
+    std::string leap_seconds = std::string(default_leap_seconds_path);
 };
 
 struct Config {

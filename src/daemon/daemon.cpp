@@ -51,7 +51,9 @@ std::vector<std::unique_ptr<Refclock>> Daemon::build(const Config& config) {
                     lock = refclocks[j].get();
                 }
             }
-            refclocks[i] = std::make_unique<Refclock>(rc, loop_, lock, [this] { report_status(); });
+            refclocks[i] = std::make_unique<Refclock>(
+                rc, loop_, lock, [this] { report_status(); },
+                [this](const timespec& reference) { return leap_list_.announcement(reference); });
         }
     }
     return refclocks;
@@ -71,6 +73,7 @@ int Daemon::run() {
     }
     loop_.watch(signals_.get(), [this](const Stamp&) { on_signal(); });
 
+    leap_list_.load(config_.daemon.leap_seconds);
     refclocks_ = build(config_);
     for (auto& refclock : refclocks_) {
         refclock->start();
@@ -142,6 +145,9 @@ void Daemon::reload() {
         spdlog::error("reload failed, keeping the running configuration:\n{}", e.what());
         status_note_ = "reload failed, running the previous configuration (see the log)";
     }
+    // The list again in any case: SIGHUP is also how to make the daemon
+    // read an updated list (the file watch is the other way).
+    leap_list_.load(config_.daemon.leap_seconds);
     // STATUS= first, so that the manager shows the outcome when the reload ends.
     report_status();
     notify::ready();

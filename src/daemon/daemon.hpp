@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "daemon/leap_list.hpp"
 #include "daemon/refclock.hpp"
 #include "io/event_loop.hpp"
 
@@ -33,6 +34,7 @@ private:
     Config config_;
     std::optional<std::string> log_level_override_;
     EventLoop loop_;
+    LeapList leap_list_{loop_};
     UniqueFd signals_;
     Timer watchdog_;
     std::vector<std::unique_ptr<Refclock>> refclocks_;

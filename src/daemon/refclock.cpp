@@ -7,8 +7,9 @@
 namespace shmrefclock {
 
 Refclock::Refclock(const RefclockConfig& config, EventLoop& loop, const LockSource* lock,
-                   std::function<void()> on_health_changed)
-    : config_(config), on_health_changed_(std::move(on_health_changed)) {
+                   std::function<void()> on_health_changed,
+                   std::function<Leap(const timespec&)> leap)
+    : config_(config), on_health_changed_(std::move(on_health_changed)), leap_(std::move(leap)) {
     if (config_.unit) {
         outputs_.push_back(make_shm_output(*config_.unit, config_.perm));
     }
@@ -46,6 +47,10 @@ void Refclock::publish(const Sample& measured) {
     Sample sample = measured;
     sample.reference_time = timespec_add(sample.reference_time, offset_to_ns(config_.offset));
     sample.precision = config_.precision;
+    // The day's leap indicator, from the leap-second list at the time the
+    // sample names (SHM `leap`, SOCK `leap`): 1 or 2 only on June 30 or
+    // December 31 before a listed leap second.
+    sample.leap = leap_(sample.reference_time);
     for (auto& output : outputs_) {
         output->write(sample);
     }

@@ -21,8 +21,9 @@ public:
     // Attaches the outputs (throws ShmError if a segment is refused); the
     // source does nothing until start().
     // `lock`: the refclock this one's `lock` names (pps), already built.
+    // `leap`: the leap indicator for a reference time (daemon/leap_list).
     Refclock(const RefclockConfig& config, EventLoop& loop, const LockSource* lock,
-             std::function<void()> on_health_changed);
+             std::function<void()> on_health_changed, std::function<Leap(const timespec&)> leap);
     ~Refclock() override;
 
     void start();
@@ -42,6 +43,7 @@ public:
 private:
     RefclockConfig config_;
     std::function<void()> on_health_changed_;
+    std::function<Leap(const timespec&)> leap_;
     std::vector<std::unique_ptr<Output>> outputs_;
     std::optional<Sample> latest_;
     std::unique_ptr<Source> source_;

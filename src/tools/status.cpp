@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "core/time_format.hpp"
+#include "io/leap_seconds_file.hpp"
 #include "io/unique_fd.hpp"
 
 namespace shmrefclock {
@@ -159,6 +160,41 @@ std::string pps_interval(int shift) {
     return fmt::format("{} s (shift {})", 1L << shift, shift);
 }
 
+// The leap-second list at `now`, and the kernel's armed leap next to it.
+struct LeapView {
+    LeapListState state;
+    std::string described;
+    Leap announcing;
+    std::optional<LeapEvent> next;
+    std::string disagreement; // empty: the kernel agrees
+};
+
+LeapView leap_view(const StatusReport& report) {
+    const std::int64_t now = report.now.tv_sec;
+    const LeapListLoad& load = report.leap_seconds.load;
+    LeapView view{leap_list_state(load, now),
+                  describe(load, now),
+                  leap_announcement(load, now),
+                  std::nullopt,
+                  {}};
+    if (load.list) {
+        view.next = next_leap_event(*load.list, now);
+    }
+    view.disagreement =
+        kernel_leap_disagreement(view.announcing, (report.kernel.status & STA_INS) != 0,
+                                 (report.kernel.status & STA_DEL) != 0);
+    return view;
+}
+
+std::string date_of(std::int64_t posix_seconds) {
+    return format_utc(timespec{static_cast<time_t>(posix_seconds), 0}, 0).substr(0, 10);
+}
+
+std::string describe_event(const LeapEvent& event) {
+    return fmt::format("{} at the end of {}", event.kind == Leap::insert ? "insertion" : "deletion",
+                       date_of(event.at - seconds_per_day));
+}
+
 } // namespace
 
 std::string clock_state_name(int state) {
@@ -204,6 +240,27 @@ std::string format_status(const StatusReport& report) {
          fmt::format("calcnt {} (calibrations), errcnt {} (errors),", k.calcnt, k.errcnt));
     line("", fmt::format("jitcnt {} (jitter exceeded), stbcnt {} (stability exceeded)", k.jitcnt,
                          k.stbcnt));
+
+    const LeapView leap = leap_view(report);
+    const LeapListLoad& list = report.leap_seconds.load;
+    out += "leap-second list\n";
+    line("path", report.leap_seconds.path.empty() ? "none (leap-seconds = \"\")"
+                                                  : report.leap_seconds.path);
+    line("state", leap.state == LeapListState::valid
+                      ? leap.described
+                      : leap.described + "; no leap second is announced");
+    if (list.list) {
+        line("updated", date_of(list.list->updated));
+        line("expires", date_of(list.list->expires));
+        line("next leap", leap.next ? describe_event(*leap.next) : "none in the list");
+    }
+    line("announcing",
+         fmt::format("{} ({})", static_cast<int>(leap.announcing), leap_name(leap.announcing)));
+    const char* armed = (k.status & STA_INS) != 0   ? "STA_INS set"
+                        : (k.status & STA_DEL) != 0 ? "STA_DEL set"
+                                                    : "STA_INS and STA_DEL clear";
+    line("kernel", leap.disagreement.empty() ? fmt::format("agrees ({})", armed)
+                                             : "DISAGREES: " + leap.disagreement);
 
     for (const auto& rc : report.refclocks) {
         out += fmt::format("refclock \"{}\" ({})\n", rc.name, rc.source);
@@ -277,6 +334,28 @@ std::string format_status_json(const StatusReport& report) {
         k.precision, ppm(k.tolerance), k.tick, k.tai, json_string(format_utc(time)), time.tv_sec,
         time.tv_nsec, ppm(k.ppsfreq), nanoseconds(k, k.jitter), k.shift, ppm(k.stabil), k.calcnt,
         k.errcnt, k.jitcnt, k.stbcnt);
+    const LeapView leap = leap_view(report);
+    const LeapListLoad& list = report.leap_seconds.load;
+    out += fmt::format(
+        "\"leap_seconds\":{{\"path\":{},\"state\":{},\"detail\":{},\"updated\":{},"
+        "\"expires\":{},\"expires_sec\":{},\"next_leap\":{},\"announcing\":{},"
+        "\"kernel_disagreement\":{}}},",
+        json_or_null(!report.leap_seconds.path.empty(), json_string(report.leap_seconds.path)),
+        json_string(to_string(leap.state)), json_string(leap.described),
+        json_or_null(list.list.has_value(),
+                     list.list ? json_string(date_of(list.list->updated)) : ""),
+        json_or_null(list.list.has_value(),
+                     list.list ? json_string(date_of(list.list->expires)) : ""),
+        json_or_null(list.list.has_value(), list.list ? std::to_string(list.list->expires) : ""),
+        json_or_null(leap.next.has_value(),
+                     leap.next
+                         ? fmt::format("{{\"at\":{},\"at_sec\":{},\"leap\":{}}}",
+                                       json_string(format_utc(
+                                           timespec{static_cast<time_t>(leap.next->at), 0}, 0)),
+                                       leap.next->at, static_cast<int>(leap.next->kind))
+                         : ""),
+        static_cast<int>(leap.announcing),
+        json_or_null(!leap.disagreement.empty(), json_string(leap.disagreement)));
     out +=
         fmt::format("\"now\":{},\"config\":{},\"refclocks\":[", json_string(format_utc(report.now)),
                     json_or_null(!report.config_path.empty(), json_string(report.config_path)));
@@ -472,6 +551,9 @@ std::string check_sock(const std::string& path) {
 StatusReport collect_status(const Config* config) {
     StatusReport report;
     report.kernel = read_kernel_timex();
+    report.leap_seconds.path =
+        config != nullptr ? config->daemon.leap_seconds : std::string(default_leap_seconds_path);
+    report.leap_seconds.load = load_leap_seconds_file(report.leap_seconds.path);
     if (config != nullptr) {
         report.config_path = config->path;
         for (const auto& rc : config->refclocks) {

@@ -18,6 +18,7 @@
 
 #include "config/config.hpp"
 #include "io/kernel_clock.hpp"
+#include "core/leap_seconds.hpp"
 #include "shmrefclock/shm.hpp"
 
 namespace shmrefclock {
@@ -61,8 +62,17 @@ struct RefclockStatus {
     std::string sock_problem;
 };
 
+// The leap-second list as the daemon would load it (the configuration's
+// [daemon] leap-seconds, the default without one): `status` reads the file
+// itself, as the daemon does, rather than asking the daemon.
+struct LeapListStatus {
+    std::string path; // empty: leap-seconds = ""
+    LeapListLoad load;
+};
+
 struct StatusReport {
     KernelTimex kernel;
+    LeapListStatus leap_seconds;
     timespec now{};          // CLOCK_REALTIME when the segments were read: ages
     std::string config_path; // empty: no configuration was read
     std::vector<RefclockStatus> refclocks;

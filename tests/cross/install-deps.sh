@@ -15,7 +15,8 @@ packages=(
     meson ninja-build pkg-config libcli11-dev catch2 util-linux
 )
 for arch in "${arches[@]}"; do
-    packages+=("libfmt-dev:$arch" "libspdlog-dev:$arch" "libtomlplusplus-dev:$arch")
+    packages+=("libfmt-dev:$arch" "libspdlog-dev:$arch" "libtomlplusplus-dev:$arch"
+               "nettle-dev:$arch")
 done
 
 missing_arch=()

@@ -38,10 +38,10 @@ H
 "$cxx" -std=c++20 -g -O1 -Wall -Wextra -Werror \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -I"$out/include" -I"$root/include" -I"$root/src" \
-    $(pkg-config --cflags tomlplusplus fmt spdlog) \
+    $(pkg-config --cflags tomlplusplus fmt spdlog nettle) \
     "$here/fuzz_config.cpp" "$root"/src/config/*.cpp "$root"/src/core/*.cpp \
     "$root/src/lib/sample.cpp" \
-    $(pkg-config --libs tomlplusplus fmt spdlog) \
+    $(pkg-config --libs tomlplusplus fmt spdlog nettle) \
     -o "$out/fuzz_config"
 
 rm -f "$out/config-seeds/"*
@@ -58,3 +58,27 @@ echo "fuzzing the config parser for $seconds s; corpus $out/config-corpus"
     -artifact_prefix="$out/artifacts/" \
     -print_final_stats=1 \
     "$out/config-corpus" "$out/config-seeds"
+
+# The leap-second list, the other file the daemon reads at start and on
+# SIGHUP: a small grammar, so a shorter run.
+leap_seconds=${FUZZ_LEAP_SECONDS:-20}
+mkdir -p "$out/leap-corpus" "$out/leap-seeds"
+"$cxx" -std=c++20 -g -O1 -Wall -Wextra -Werror \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -I"$root/include" -I"$root/src" $(pkg-config --cflags fmt nettle) \
+    "$here/fuzz_leap_seconds.cpp" "$root/src/core/leap_seconds.cpp" \
+    $(pkg-config --libs fmt nettle) \
+    -o "$out/fuzz_leap_seconds"
+rm -f "$out/leap-seeds/"*
+if [ -f /usr/share/zoneinfo/leap-seconds.list ]; then
+    cp /usr/share/zoneinfo/leap-seconds.list "$out/leap-seeds/tzdata"
+fi
+echo "fuzzing the leap-second list parser for $leap_seconds s; corpus $out/leap-corpus"
+"$out/fuzz_leap_seconds" \
+    -max_total_time="$leap_seconds" \
+    -error_exitcode=1 \
+    -max_len=8192 \
+    -timeout=10 \
+    -artifact_prefix="$out/artifacts/" \
+    -print_final_stats=1 \
+    "$out/leap-corpus" "$out/leap-seeds"

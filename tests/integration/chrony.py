@@ -35,13 +35,14 @@ logdir {ctx.tmp}
 log refclocks tracking
 """)
 
-    def start(self, name="chronyd"):
+    def start(self, name="chronyd", env=None):
         """Start chronyd; return once chronyc can reach it (its command
-        socket exists), so that the first query cannot race its start-up."""
+        socket exists), so that the first query cannot race its start-up.
+        `env`: its environment (libfaketime for a faked date)."""
         if self.sock.exists():
             self.sock.unlink()  # left by an earlier run of this chronyd
         proc = self.ctx.start(name, [self.binary, "-x", "-d", "-u", "root",
-                                     "-f", self.conf])
+                                     "-f", self.conf], env=env)
         harness.wait_until(self.sock.exists, 10,
                            f"{name} to bind {self.sock}", watch=[proc])
         return proc

@@ -100,10 +100,11 @@ def run_status(ctx, binary, *args, name="status"):
 
 
 def parse_text(text):
-    """'  label   value' lines of the kernel section of our text output."""
+    """'  label   value' lines of the kernel section of our text output (the
+    first section: the leap-second list and the refclocks follow)."""
     fields = {}
-    for line in text.splitlines():
-        if line.startswith("refclock "):
+    for number, line in enumerate(text.splitlines()):
+        if number > 0 and not line.startswith(" "):
             break
         match = re.fullmatch(r"  (\S.{0,13}?)\s{2,}(.*)", line)
         if match:

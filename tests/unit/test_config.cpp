@@ -23,6 +23,29 @@ TEST_CASE("a minimal system refclock gets the documented defaults") {
     CHECK(rc.perm == 0600);
     CHECK(rc.interval == 1.0);
     CHECK(c.daemon.log_level == "info");
+    CHECK(c.daemon.leap_seconds == "/usr/share/zoneinfo/leap-seconds.list");
+}
+
+TEST_CASE("leap-seconds takes an absolute path, or \"\" for none") {
+    const std::string refclock = "[[refclock]]\nname = \"s\"\nsource = \"system\"\nunit = 2\n";
+    CHECK(parse("[daemon]\nleap-seconds = \"/etc/leap-seconds.list\"\n" + refclock)
+              .daemon.leap_seconds == "/etc/leap-seconds.list");
+    CHECK(parse("[daemon]\nleap-seconds = \"\"\n" + refclock).daemon.leap_seconds.empty());
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"\"leap-seconds.list\"", "test.conf:2:16: leap-seconds = \"leap-seconds.list\" must be"},
+        {"\"/a\\nb\"", "test.conf:2:16: leap-seconds = \"/a\\nb\" must be"},
+        {"\"/a\\u0000b\"", "test.conf:2:16: leap-seconds = \"/a\\x00b\" must be"},
+        {"1", "test.conf:2:16: leap-seconds must be a string, not an integer"},
+    };
+    for (const auto& [value, message] : bad) {
+        INFO(value);
+        try {
+            parse("[daemon]\nleap-seconds = " + value + "\n" + refclock);
+            FAIL("no error");
+        } catch (const ConfigError& e) {
+            CHECK_THAT(e.what(), Catch::Contains(message));
+        }
+    }
 }
 
 TEST_CASE("the documented example parses with every key") {

@@ -582,3 +582,104 @@ TEST_CASE("the kernel clock can be read without privileges") {
     CHECK(k.state >= 0);
     CHECK(k.tolerance > 0); // the kernel's MAXFREQ, 500 ppm
 }
+
+namespace {
+
+// date -u -d '2016-12-31 12:00' +%s, and the days around it.
+constexpr time_t dec31_2016_noon = 1483185600;
+constexpr std::int64_t jan1_2017 = 1483228800;
+constexpr std::int64_t jul8_2016 = 1467936000;
+constexpr std::int64_t jun28_2017 = 1498608000;
+
+// A list as the parser would give it (its parsing is test_leap_seconds's).
+LeapListStatus insertion_list() {
+    LeapListStatus leap;
+    leap.path = "/usr/share/zoneinfo/leap-seconds.list";
+    LeapSecondsList list;
+    list.updated = jul8_2016;
+    list.expires = jun28_2017;
+    list.entries = {{63072000, 35}, {jan1_2017, 36}};
+    leap.load.list = list;
+    leap.load.problem = LeapListProblem::none;
+    return leap;
+}
+
+} // namespace
+
+TEST_CASE("status: the leap-second list, announcing, with and without the kernel armed") {
+    StatusReport report;
+    report.kernel = micro_clock(); // STA_UNSYNC only
+    report.leap_seconds = insertion_list();
+    report.now = {dec31_2016_noon, 0};
+    std::string text = format_status(report);
+    INFO(text);
+    CHECK(has_line(text, "leap-second list"));
+    CHECK(has_line(text, "  path           /usr/share/zoneinfo/leap-seconds.list"));
+    CHECK(has_line(text, "  state          valid until 2017-06-28"));
+    CHECK(has_line(text, "  updated        2016-07-08"));
+    CHECK(has_line(text, "  expires        2017-06-28"));
+    CHECK(has_line(text, "  next leap      insertion at the end of 2016-12-31"));
+    CHECK(has_line(text, "  announcing     1 (insert)"));
+    CHECK(has_line(text, "  kernel         DISAGREES: the kernel has no leap second armed "
+                         "(STA_INS/STA_DEL), the leap-second list announces an insertion"));
+    std::string json = format_status_json(report);
+    CHECK(valid_json(json));
+    CHECK(contains(json, "\"leap_seconds\":{\"path\":\"/usr/share/zoneinfo/leap-seconds.list\","
+                         "\"state\":\"valid\",\"detail\":\"valid until 2017-06-28\","
+                         "\"updated\":\"2016-07-08\",\"expires\":\"2017-06-28\","
+                         "\"expires_sec\":1498608000,\"next_leap\":{\"at\":"
+                         "\"2017-01-01T00:00:00Z\",\"at_sec\":1483228800,\"leap\":1},"
+                         "\"announcing\":1,\"kernel_disagreement\":"
+                         "\"the kernel has no leap second armed"));
+
+    report.kernel.status |= ins;
+    text = format_status(report);
+    CHECK(has_line(text, "  kernel         agrees (STA_INS set)"));
+    CHECK(contains(format_status_json(report), "\"kernel_disagreement\":null}"));
+
+    // The day before: the leap is next, not announced; the kernel's STA_INS
+    // a day early disagrees.
+    report.now = {dec31_2016_noon - 86400, 0};
+    text = format_status(report);
+    CHECK(has_line(text, "  announcing     0 (none)"));
+    CHECK(contains(text, "  kernel         DISAGREES: the kernel has an insertion armed"));
+}
+
+TEST_CASE("status: an expired, a corrupt, a missing and no leap-second list") {
+    StatusReport report;
+    report.kernel = micro_clock();
+    report.leap_seconds = insertion_list();
+    report.now = {jun28_2017, 0};
+    std::string text = format_status(report);
+    INFO(text);
+    CHECK(has_line(text, "  state          expired on 2017-06-28; no leap second is announced"));
+    CHECK(has_line(text, "  next leap      none in the list"));
+    CHECK(has_line(text, "  kernel         agrees (STA_INS and STA_DEL clear)"));
+    CHECK(contains(format_status_json(report), "\"state\":\"expired\","));
+
+    report.leap_seconds.load = LeapListLoad{};
+    report.leap_seconds.load.problem = LeapListProblem::bad_hash;
+    report.leap_seconds.load.detail = "the #h line says 1, the data hash to 2";
+    text = format_status(report);
+    CHECK(has_line(text, "  state          bad hash: the #h line says 1, the data hash to 2; no "
+                         "leap second is announced"));
+    CHECK_FALSE(contains(text, "  expires"));
+    CHECK(has_line(text, "  announcing     0 (none)"));
+    std::string json = format_status_json(report);
+    CHECK(valid_json(json));
+    CHECK(contains(json, "\"state\":\"bad hash\",\"detail\":\"bad hash: the #h line says 1, the "
+                         "data hash to 2\",\"updated\":null,\"expires\":null,\"expires_sec\":null,"
+                         "\"next_leap\":null,\"announcing\":0,"));
+
+    report.leap_seconds.load.problem = LeapListProblem::missing;
+    report.leap_seconds.load.detail = "No such file or directory";
+    CHECK(has_line(format_status(report), "  state          missing: No such file or directory; "
+                                          "no leap second is announced"));
+
+    report.leap_seconds.path.clear();
+    report.leap_seconds.load.problem = LeapListProblem::not_configured;
+    report.leap_seconds.load.detail = "leap-seconds = \"\"";
+    text = format_status(report);
+    CHECK(has_line(text, "  path           none (leap-seconds = \"\")"));
+    CHECK(contains(format_status_json(report), "\"leap_seconds\":{\"path\":null,"));
+}
