@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "core/device_address.hpp"
+#include "core/printable.hpp"
 #include "shmrefclock/unit.hpp"
 
 namespace shmrefclock {
@@ -69,26 +70,10 @@ constexpr KeyRule refclock_keys[] = {
     {"witness", true, false, false},
 };
 
-// Messages quote what the file says, and a file can hold any byte: escape
-// control characters so that each problem stays one printable line
-// (found by tests/fuzz/fuzz_config.cpp: toml++ quotes the offending byte).
-std::string printable(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\t') {
-            out += "\\t";
-        } else if (byte < 0x20 || byte == 0x7f) {
-            out += fmt::format("\\x{:02x}", byte);
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
+// Messages quote what the file says, and a file can hold any byte: each
+// message goes through printable() (core/printable.hpp) so that each problem
+// stays one line (found by tests/fuzz/fuzz_config.cpp: toml++ quotes the
+// offending byte).
 
 class Validator {
 public:
@@ -356,9 +341,11 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
         } else if (k == "sock") {
             if (auto sock = v.string(node, k)) {
                 // sun_path holds 108 bytes with the terminating NUL.
-                if (sock->empty() || sock->front() != '/' || sock->size() > 107) {
+                if (sock->empty() || sock->front() != '/' || sock->size() > 107 ||
+                    has_control_characters(*sock)) {
                     v.error(node.source(), fmt::format("sock = \"{}\" must be an absolute path "
-                                                       "of at most 107 characters",
+                                                       "of at most 107 characters, without "
+                                                       "control characters",
                                                        *sock));
                 } else {
                     rc.sock = *sock;
@@ -399,15 +386,24 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
                 rc.interval = *interval;
             }
         } else if (k == "device") {
+            // Present, even when refused: its own message says what is wrong,
+            // not a second one saying that it is missing.
+            have_device = true;
             if (auto device = v.string(node, k)) {
                 const auto address = parse_device_address(*device);
                 if (device->empty()) {
                     v.error(node.source(), "device must not be empty");
+                } else if (has_control_characters(*device)) {
+                    // A NUL would cut the path open() sees; a newline would
+                    // forge log lines in every message that names the device.
+                    v.error(node.source(),
+                            fmt::format("device = \"{}\" must not contain control characters "
+                                        "(NUL, newline, ...)",
+                                        *device));
                 } else if (const auto* problem = std::get_if<std::string>(&address)) {
                     v.error(node.source(), fmt::format("device = {}: {}", *device, *problem));
                 } else {
                     rc.device = *device;
-                    have_device = true;
                 }
             }
         } else if (k == "baud") {

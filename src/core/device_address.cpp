@@ -1,5 +1,7 @@
 #include "core/device_address.hpp"
 
+#include <algorithm>
+#include <string>
 #include <string_view>
 
 namespace shmrefclock {
@@ -34,6 +36,14 @@ std::variant<DeviceAddress, std::string> parse_device_address(const std::string&
         tcp.port.find_first_not_of("0123456789") != std::string::npos) {
         return std::string("expected tcp://HOST:PORT with a numeric port");
     }
+    // Port 0 cannot be connected to, and getaddrinfo takes a larger number
+    // modulo 65536 or refuses it only at run time: both would fail forever.
+    const std::string digits =
+        tcp.port.substr(std::min(tcp.port.find_first_not_of('0'), tcp.port.size() - 1));
+    if (digits.size() > 5 || std::stoul(digits) == 0 || std::stoul(digits) > 65535) {
+        return std::string("the port must be 1..65535");
+    }
+    tcp.port = digits;
     return DeviceAddress{std::move(tcp)};
 }
 

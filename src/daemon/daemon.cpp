@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <stdexcept>
+#include <string_view>
 #include <sys/signalfd.h>
 
 #include <spdlog/spdlog.h>
@@ -141,8 +142,15 @@ void Daemon::reload() {
         spdlog::info("reloaded: {} refclock(s)", refclocks_.size());
         status_note_.clear();
     } catch (const std::exception& e) {
-        // ConfigError already lists FILE:LINE:COLUMN lines; ShmError names the unit.
-        spdlog::error("reload failed, keeping the running configuration:\n{}", e.what());
+        // ConfigError lists FILE:LINE:COLUMN lines; ShmError names the unit.
+        // One log line each: the log escapes a newline inside a message.
+        spdlog::error("reload failed, keeping the running configuration:");
+        std::string_view report = e.what();
+        while (!report.empty()) {
+            const auto end = report.find('\n');
+            spdlog::error("{}", report.substr(0, end));
+            report = end == std::string_view::npos ? std::string_view() : report.substr(end + 1);
+        }
         status_note_ = "reload failed, running the previous configuration (see the log)";
     }
     // The list again in any case: SIGHUP is also how to make the daemon

@@ -32,12 +32,12 @@ EventLoop::EventLoop() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {
     }
 }
 
-EventLoop::Registration EventLoop::watch(int fd, Handler handler) {
+EventLoop::Registration EventLoop::watch(int fd, Handler handler, Ready ready) {
     const Registration id = next_++;
     // Registrations, not fds, go into epoll: a handler may close an fd and a
     // new one may get the same number within one batch of events.
     epoll_event event{};
-    event.events = EPOLLIN;
+    event.events = ready == Ready::input ? EPOLLIN : EPOLLOUT;
     event.data.u64 = id;
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
         fail("epoll_ctl(ADD)");

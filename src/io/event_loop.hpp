@@ -21,9 +21,12 @@ public:
     using Registration = std::uint64_t;
 
     EventLoop();
-    // Watch fd (not owned) for input. The handler must tolerate spurious
-    // calls: fds are non-blocking and a wake-up may find nothing to read.
-    Registration watch(int fd, Handler handler);
+    // What to wait for: input, or room to write (a non-blocking connect()
+    // completes, or fails, when its socket becomes writable).
+    enum class Ready { input, output };
+    // Watch fd (not owned) for input (or output). The handler must tolerate
+    // spurious calls: fds are non-blocking and a wake-up may find nothing.
+    Registration watch(int fd, Handler handler, Ready ready = Ready::input);
     // Safe to call from inside a handler, for any registration.
     void unwatch(Registration registration);
 

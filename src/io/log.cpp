@@ -8,6 +8,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "config_h.hpp"
+#include "core/printable.hpp"
 #if SHMREFCLOCK_HAVE_SYSTEMD
 #include <spdlog/sinks/systemd_sink.h>
 #endif
@@ -34,14 +35,45 @@ bool stderr_is_journal() {
     return st.st_dev == dev && st.st_ino == ino;
 }
 
+// Escapes at the one place every message passes, so that no caller can
+// forget to: a message is formatted by spdlog first ("{}" with a device
+// name), then handed to the sinks, here.
+class EscapingSink final : public spdlog::sinks::sink {
+public:
+    explicit EscapingSink(std::shared_ptr<spdlog::sinks::sink> inner) : inner_(std::move(inner)) {}
+    void log(const spdlog::details::log_msg& msg) override {
+        const std::string_view payload(msg.payload.data(), msg.payload.size());
+        if (!has_control_characters(payload)) {
+            inner_->log(msg);
+            return;
+        }
+        const std::string escaped = printable(payload);
+        spdlog::details::log_msg copy = msg;
+        copy.payload = spdlog::string_view_t(escaped.data(), escaped.size());
+        inner_->log(copy);
+    }
+    void flush() override { inner_->flush(); }
+    void set_pattern(const std::string& pattern) override { inner_->set_pattern(pattern); }
+    void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+        inner_->set_formatter(std::move(formatter));
+    }
+
+private:
+    std::shared_ptr<spdlog::sinks::sink> inner_;
+};
+
 } // namespace
+
+std::shared_ptr<spdlog::sinks::sink> escaping_sink(std::shared_ptr<spdlog::sinks::sink> inner) {
+    return std::make_shared<EscapingSink>(std::move(inner));
+}
 
 void setup_logging(std::string_view level) {
     std::shared_ptr<spdlog::logger> logger;
 #if SHMREFCLOCK_HAVE_SYSTEMD
     if (stderr_is_journal()) {
         auto sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("shmrefclock");
-        logger = std::make_shared<spdlog::logger>("shmrefclock", sink);
+        logger = std::make_shared<spdlog::logger>("shmrefclock", escaping_sink(sink));
         logger->set_pattern("%v"); // the journal keeps time and priority
     }
 #else
@@ -49,7 +81,7 @@ void setup_logging(std::string_view level) {
 #endif
     if (!logger) {
         logger = std::make_shared<spdlog::logger>(
-            "shmrefclock", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+            "shmrefclock", escaping_sink(std::make_shared<spdlog::sinks::stderr_sink_mt>()));
         logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
     }
     logger->flush_on(spdlog::level::trace);

@@ -1,5 +1,8 @@
 // Logging setup: the journal when stderr is connected to it
-// ($JOURNAL_STREAM, see systemd.exec(5)), else stderr.
+// ($JOURNAL_STREAM, see systemd.exec(5)), else stderr. Every message is one
+// line whatever it quotes: the sinks escape control characters
+// (core/printable.hpp), so a device name, a receiver's bytes or a string
+// from a file cannot split a line or forge one (issue 8, case 9).
 #pragma once
 
 #include <chrono>
@@ -7,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include <spdlog/sinks/sink.h>
 #include <spdlog/spdlog.h>
 
 namespace shmrefclock {
@@ -14,6 +18,11 @@ namespace shmrefclock {
 // `level` must be one of log_level_names (validated by config or CLI).
 void setup_logging(std::string_view level);
 void set_log_level(std::string_view level);
+
+// `inner`, with every message's text passed through printable() first. A
+// multi-line report (a reload's FILE:LINE:COLUMN list) is logged one line at
+// a time by its caller.
+std::shared_ptr<spdlog::sinks::sink> escaping_sink(std::shared_ptr<spdlog::sinks::sink> inner);
 
 // A repeated failure (a device that keeps failing) is logged the first time,
 // then counted and summarised once per `period` while it goes on.

@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <variant>
 
+#include <netdb.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -19,10 +21,32 @@ NmeaSource::NmeaSource(EventLoop& loop, SourceSink& sink, const RefclockConfig& 
     : SourceShell(config.name, loop, sink), config_(config),
       core_(NmeaSettings{
           config.device, config.baud, config.min_fixes, floor,
-          WitnessSettings{config.witness, static_cast<std::int64_t>(config.offset * 1e9)}}) {}
+          WitnessSettings{config.witness, static_cast<std::int64_t>(config.offset * 1e9)}}) {
+    const auto parsed = parse_device_address(config.device);
+    if (const auto* address = std::get_if<DeviceAddress>(&parsed)) {
+        if (const auto* tcp = std::get_if<TcpAddress>(address)) {
+            tcp_ = *tcp;
+            silence_watch_ = loop.watch(silence_.fd(), [this](const Stamp&) {
+                if (silence_.expirations() > 0) {
+                    on_silence();
+                }
+            });
+        }
+    }
+}
 
 NmeaSource::~NmeaSource() {
     watch_device(false);
+    unwatch(resolve_watch_);
+    unwatch(connect_watch_);
+    unwatch(silence_watch_);
+}
+
+void NmeaSource::unwatch(EventLoop::Registration& registration) {
+    if (registration != 0) {
+        loop().unwatch(registration);
+        registration = 0;
+    }
 }
 
 void NmeaSource::start() {
@@ -60,17 +84,98 @@ void NmeaSource::watch_device(bool watch) {
 
 void NmeaSource::close_device() {
     watch_device(false);
+    unwatch(resolve_watch_);
+    unwatch(connect_watch_);
+    // A lookup still running is abandoned, not waited for.
+    resolution_.reset();
+    if (tcp_) {
+        silence_.disarm();
+    }
     pps_device_.reset();
     device_.fd.reset();
 }
 
 void NmeaSource::open_device() {
+    if (tcp_) {
+        start_resolving();
+        return;
+    }
     try {
-        device_ = open_nmea_device(config_.device, config_.baud);
+        device_ = open_serial_device(config_.device, config_.baud);
     } catch (const DeviceError& e) {
         apply(core_.device_failed(e.what()));
         return;
     }
+    device_opened();
+}
+
+void NmeaSource::start_resolving() {
+    resolution_ = std::make_unique<Resolution>(tcp_->host, tcp_->port);
+    if (resolution_->done()) {
+        on_resolved(); // a numeric address
+        return;
+    }
+    resolve_watch_ = loop().watch(resolution_->fd(), [this](const Stamp&) {
+        if (resolution_ && resolution_->done()) {
+            on_resolved();
+        }
+    });
+}
+
+void NmeaSource::on_resolved() {
+    unwatch(resolve_watch_);
+    const std::unique_ptr<Resolution> resolution = std::move(resolution_);
+    const addrinfo* found = resolution->addresses();
+    if (found == nullptr) {
+        apply(core_.device_failed(
+            fmt::format("{}: cannot resolve: {}", config_.device, resolution->error())));
+        return;
+    }
+    // The address connected to, numeric: getnameinfo never blocks so.
+    std::array<char, NI_MAXHOST> numeric{};
+    std::string description = fmt::format("tcp {}:{}", tcp_->host, tcp_->port);
+    if (getnameinfo(found->ai_addr, found->ai_addrlen, numeric.data(), numeric.size(), nullptr, 0,
+                    NI_NUMERICHOST) == 0 &&
+        tcp_->host != numeric.data()) {
+        description += fmt::format(" ({})", numeric.data());
+    }
+    try {
+        device_ = start_tcp_connect(config_.device, *found, description);
+    } catch (const DeviceError& e) {
+        apply(core_.device_failed(e.what()));
+        return;
+    }
+    // A connect() that neither completes nor fails (a peer that drops SYNs)
+    // ends like a silent connection.
+    silence_.arm(tcp_silence_s * ns_per_s, 0);
+    connect_watch_ = loop().watch(
+        device_.fd.get(), [this](const Stamp&) { on_connected(); }, EventLoop::Ready::output);
+}
+
+void NmeaSource::on_connected() {
+    unwatch(connect_watch_);
+    if (const std::string problem = tcp_connect_result(device_.fd.get()); !problem.empty()) {
+        apply(core_.device_failed(fmt::format("{}: {}", config_.device, problem)));
+        return;
+    }
+    silence_.arm(tcp_silence_s * ns_per_s, 0);
+    device_opened();
+}
+
+void NmeaSource::on_silence() {
+    const bool connecting = connect_watch_ != 0;
+    if (!device_.fd.valid()) {
+        return; // closed meanwhile
+    }
+    apply(core_.device_failed(
+        connecting
+            ? fmt::format("{}: connect: no answer within {} s", config_.device, tcp_silence_s)
+            : fmt::format("{}: no data for {} s (connection open but silent); "
+                          "reconnecting",
+                          config_.device, tcp_silence_s)));
+}
+
+void NmeaSource::device_opened() {
     device_log_reset();
     if (config_.pps_dcd) {
         attach_pps();
@@ -153,6 +258,9 @@ std::optional<std::size_t> NmeaSource::read_available() {
         apply(core_.device_failed(n == 0 ? "end of data (device closed or disconnected)"
                                          : fmt::format("read: {}", std::strerror(errno))));
         return std::nullopt;
+    }
+    if (got > 0 && tcp_) {
+        silence_.arm(tcp_silence_s * ns_per_s, 0);
     }
     return got;
 }

@@ -1,15 +1,21 @@
 // source = "nmea": the shell around NmeaCore (nmea_core.hpp). It owns the
 // device (a serial port or a TCP receiver, nmea_device.hpp) and, with
 // pps = "dcd", the PPS line discipline on it; it reads what the core asks
-// for and carries out what the core returns. Every decision is the core's.
+// for and carries out what the core returns. Every decision about time is
+// the core's; the shell's own are about the connection: a TCP receiver is
+// "opened" only once connected, and one silent for tcp_silence_s is closed
+// and opened again through the core's back-off.
 #pragma once
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "config/config.hpp"
+#include "core/device_address.hpp"
 #include "core/nmea_core.hpp"
+#include "io/resolver.hpp"
 #include "sources/nmea_device.hpp"
 #include "sources/source_shell.hpp"
 
@@ -26,6 +32,16 @@ public:
 
 private:
     void open_device();
+    // A serial port opened, or a TCP connection established: tell the core.
+    void device_opened();
+    // tcp://: resolve (io/resolver.hpp), then connect, each step on a wake-up
+    // of its own so that neither blocks the loop (issue 8, case 6).
+    void start_resolving();
+    void on_resolved();
+    void on_connected();
+    // tcp://: no byte (or no connection) for tcp_silence_s (issue 8, case 7).
+    void on_silence();
+    void unwatch(EventLoop::Registration& registration);
     // pps = "dcd": attach the PPS line discipline and find its /dev/ppsN.
     void attach_pps();
     void on_readable(const Stamp& stamp);
@@ -41,6 +57,13 @@ private:
     NmeaCore core_;
     NmeaDevice device_;
     EventLoop::Registration device_watch_ = 0;
+    // tcp:// only.
+    std::optional<TcpAddress> tcp_;
+    std::unique_ptr<Resolution> resolution_;
+    EventLoop::Registration resolve_watch_ = 0;
+    EventLoop::Registration connect_watch_ = 0; // while connect() is under way
+    Timer silence_;
+    EventLoop::Registration silence_watch_ = 0;
     std::optional<std::string> pps_device_;
     std::array<char, 4096> buffer_{};
 };

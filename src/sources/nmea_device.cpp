@@ -6,14 +6,14 @@
 #include <fcntl.h>
 #include <linux/serial.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
-
-#include <variant>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -126,45 +126,51 @@ NmeaDevice open_serial(const std::string& device, int baud) {
     return result;
 }
 
-NmeaDevice open_tcp(const std::string& device, const std::string& host, const std::string& port) {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
-    addrinfo* found = nullptr;
-    // getaddrinfo blocks on a name lookup; a receiver is normally named by
-    // address or in /etc/hosts, and a reopen happens at most every second.
-    if (const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-        throw DeviceError(fmt::format("{}: cannot resolve: {}", device, gai_strerror(rc)));
+void set_option(const std::string& device, int fd, int level, int name, int value,
+                const char* what) {
+    if (setsockopt(fd, level, name, &value, sizeof value) != 0) {
+        fail(device, what);
     }
-    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
-    NmeaDevice result;
-    result.fd.reset(::socket(found->ai_family, found->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                             found->ai_protocol));
-    if (!result.fd.valid()) {
-        fail(device, "socket");
-    }
-    // Non-blocking: a refused or failed connection shows up as a read error
-    // in the event loop, like any other device failure.
-    if (::connect(result.fd.get(), found->ai_addr, found->ai_addrlen) != 0 &&
-        errno != EINPROGRESS) {
-        fail(device, "connect");
-    }
-    result.line_rate = false;
-    result.description = fmt::format("tcp {}:{}", host, port);
-    return result;
 }
 
 } // namespace
 
-NmeaDevice open_nmea_device(const std::string& device, int baud) {
-    const auto parsed = parse_device_address(device);
-    if (const auto* problem = std::get_if<std::string>(&parsed)) {
-        throw DeviceError(device + ": " + *problem); // config.cpp refuses these first
+NmeaDevice start_tcp_connect(const std::string& device, const addrinfo& address,
+                             const std::string& description) {
+    NmeaDevice result;
+    result.fd.reset(::socket(address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                             address.ai_protocol));
+    if (!result.fd.valid()) {
+        fail(device, "socket");
     }
-    const auto& address = std::get<DeviceAddress>(parsed);
-    if (const auto* tcp = std::get_if<TcpAddress>(&address)) {
-        return open_tcp(device, tcp->host, tcp->port);
+    const int fd = result.fd.get();
+    set_option(device, fd, SOL_SOCKET, SO_KEEPALIVE, 1, "setsockopt(SO_KEEPALIVE)");
+    set_option(device, fd, IPPROTO_TCP, TCP_KEEPIDLE, tcp_keepalive_idle_s,
+               "setsockopt(TCP_KEEPIDLE)");
+    set_option(device, fd, IPPROTO_TCP, TCP_KEEPINTVL, tcp_keepalive_interval_s,
+               "setsockopt(TCP_KEEPINTVL)");
+    set_option(device, fd, IPPROTO_TCP, TCP_KEEPCNT, tcp_keepalive_count,
+               "setsockopt(TCP_KEEPCNT)");
+    // Non-blocking: the socket becomes writable when the connect completes
+    // or fails; a loopback connect may complete at once.
+    if (::connect(fd, address.ai_addr, address.ai_addrlen) != 0 && errno != EINPROGRESS) {
+        fail(device, "connect");
     }
+    result.line_rate = false;
+    result.description = description;
+    return result;
+}
+
+std::string tcp_connect_result(int fd) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
+        error = errno;
+    }
+    return error == 0 ? std::string() : fmt::format("connect: {}", std::strerror(error));
+}
+
+NmeaDevice open_serial_device(const std::string& device, int baud) {
     return open_serial(device, baud);
 }
 

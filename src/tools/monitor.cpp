@@ -5,6 +5,8 @@
 #include <charconv>
 #include <csignal>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
@@ -41,28 +43,69 @@ struct SampleId {
     }
 };
 
-void print(std::ostream& out, int unit, const ShmSnapshot& snap, bool json) {
-    const Sample& s = snap.sample;
-    const double difference = ns_to_seconds(timespec_diff_ns(s.reference_time, s.receive_time));
-    if (json) {
-        out << fmt::format("{{\"unit\":{},\"clock\":\"{}\",\"receive\":\"{}\","
-                           "\"clock_sec\":{},\"clock_nsec\":{},\"receive_sec\":{},"
-                           "\"receive_nsec\":{},\"clock_minus_receive\":{:.9f},\"leap\":{},"
-                           "\"precision\":{},\"mode\":{},\"count\":{},\"valid\":{}}}\n",
-                           unit, format_utc(s.reference_time), format_utc(s.receive_time),
-                           s.reference_time.tv_sec, s.reference_time.tv_nsec, s.receive_time.tv_sec,
-                           s.receive_time.tv_nsec, difference, static_cast<int>(s.leap),
-                           s.precision, snap.mode, snap.count, snap.valid);
-    } else {
-        out << fmt::format("unit {:<3} clock {}  receive {}  clock-receive {:+.9f}  leap {}  "
-                           "precision {}\n",
-                           unit, format_utc(s.reference_time), format_utc(s.receive_time),
-                           difference, static_cast<int>(s.leap), s.precision);
+// The latest time format_utc() is asked to show: 9999-12-31T23:59:59Z. A
+// segment can hold any bit pattern; a time outside 1970..9999 or with a
+// fraction outside [0, 1 s) is no time a writer meant.
+constexpr std::int64_t last_shown_second = 253402300799;
+
+// What is wrong with `t` as a segment time, or nothing.
+std::optional<std::string> time_problem(const timespec& t) {
+    if (t.tv_nsec < 0 || t.tv_nsec >= ns_per_s) {
+        return fmt::format("fraction {} ns outside 0..999999999", t.tv_nsec);
     }
-    out.flush();
+    if (t.tv_sec < 0) {
+        return "before 1970";
+    }
+    if (t.tv_sec > last_shown_second) {
+        return "after 9999";
+    }
+    return std::nullopt;
 }
 
 } // namespace
+
+std::string format_snapshot(int unit, const ShmSnapshot& snap, bool json) {
+    const Sample& s = snap.sample;
+    const auto clock_problem = time_problem(s.reference_time);
+    const auto receive_problem = time_problem(s.receive_time);
+    std::string problems;
+    auto note = [&problems](std::string_view which, const std::optional<std::string>& problem) {
+        if (problem) {
+            problems += fmt::format("{}{} time {}", problems.empty() ? "" : "; ", which, *problem);
+        }
+    };
+    note("clock", clock_problem);
+    note("receive", receive_problem);
+    // Shown only between two sane times. Seconds and nanoseconds apart:
+    // 1970 and 9999 are further apart than int64 nanoseconds reach.
+    auto shown = [](const timespec& t, const std::optional<std::string>& problem) {
+        return problem ? std::string("invalid") : format_utc(t);
+    };
+    const bool both = !clock_problem && !receive_problem;
+    const double difference =
+        both ? static_cast<double>(s.reference_time.tv_sec - s.receive_time.tv_sec) +
+                   ns_to_seconds(s.reference_time.tv_nsec - s.receive_time.tv_nsec)
+             : 0.0;
+    if (json) {
+        return fmt::format("{{\"unit\":{},\"clock\":\"{}\",\"receive\":\"{}\","
+                           "\"clock_sec\":{},\"clock_nsec\":{},\"receive_sec\":{},"
+                           "\"receive_nsec\":{},\"clock_minus_receive\":{},\"leap\":{},"
+                           "\"precision\":{},\"mode\":{},\"count\":{},\"valid\":{}{}}}\n",
+                           unit, shown(s.reference_time, clock_problem),
+                           shown(s.receive_time, receive_problem), s.reference_time.tv_sec,
+                           s.reference_time.tv_nsec, s.receive_time.tv_sec, s.receive_time.tv_nsec,
+                           both ? fmt::format("{:.9f}", difference) : "null",
+                           static_cast<int>(s.leap), s.precision, snap.mode, snap.count, snap.valid,
+                           problems.empty() ? "" : fmt::format(",\"invalid\":\"{}\"", problems));
+    }
+    auto raw = [](const timespec& t) { return fmt::format("{}s {}ns", t.tv_sec, t.tv_nsec); };
+    return fmt::format("unit {:<3} clock {}  receive {}  clock-receive {}  leap {}  "
+                       "precision {}{}\n",
+                       unit, clock_problem ? raw(s.reference_time) : format_utc(s.reference_time),
+                       receive_problem ? raw(s.receive_time) : format_utc(s.receive_time),
+                       both ? fmt::format("{:+.9f}", difference) : "-", static_cast<int>(s.leap),
+                       s.precision, problems.empty() ? "" : "  INVALID: " + problems);
+}
 
 std::optional<std::vector<int>> parse_unit_list(const std::string& text, std::string& error) {
     std::vector<int> units;
@@ -131,7 +174,8 @@ int run_monitor(const MonitorOptions& options, std::ostream& out) {
             if (first && snap->valid != 1) {
                 continue;
             }
-            print(out, unit, *snap, options.json);
+            out << format_snapshot(unit, *snap, options.json);
+            out.flush();
             if (options.count && ++printed >= *options.count) {
                 return 0;
             }

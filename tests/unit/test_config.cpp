@@ -195,3 +195,58 @@ TEST_CASE("witness: an nmea refclock's boolean, true by default") {
         CHECK_THAT(e.what(), Catch::Contains("witness"));
     }
 }
+
+namespace {
+// The report for one nmea refclock whose device is `device` (TOML text,
+// escapes allowed), or "" if it parses.
+std::string device_error(const std::string& device) {
+    try {
+        parse("[[refclock]]\nname = \"g\"\nsource = \"nmea\"\nunit = 0\ndevice = \"" + device +
+              "\"\n");
+        return "";
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+}
+} // namespace
+
+TEST_CASE("a device with a control character is refused at its position (issue 8, case 9)") {
+    // A newline would forge log lines; a NUL would cut the path open() sees.
+    for (const char* device : {"/dev/ttyS0\\nshmrefclock: forged", "/dev/ttyS0\\u0000.bak",
+                               "/dev/tty\\tS0", "tcp://host\\r:2947", "/dev/x\\u007f"}) {
+        INFO(device);
+        const std::string what = device_error(device);
+        CHECK_THAT(what, Catch::StartsWith("test.conf:5:10: device = \""));
+        CHECK_THAT(what, Catch::Contains("must not contain control characters"));
+        // The report quotes the device escaped: it stays one line.
+        CHECK(what.find('\n') == std::string::npos);
+        CHECK(what.find('\0') == std::string::npos);
+    }
+    CHECK_THAT(device_error("/dev/ttyS0\\nx"), Catch::Contains("/dev/ttyS0\\nx"));
+    CHECK_THAT(device_error("/dev/ttyS0\\u0000x"), Catch::Contains("/dev/ttyS0\\x00x"));
+    // UTF-8 is not a control character.
+    CHECK(device_error("/dev/serial/by-id/usb-u\\u00e9-if00") == "");
+}
+
+TEST_CASE("a tcp:// port must be 1..65535 (issue 8, case 9)") {
+    for (const char* device : {"tcp://127.0.0.1:0", "tcp://127.0.0.1:00", "tcp://h:65536",
+                               "tcp://h:99999", "tcp://h:18446744073709551617", "tcp://[::1]:0"}) {
+        INFO(device);
+        CHECK_THAT(device_error(device), Catch::Contains("test.conf:5:10: device = ") &&
+                                             Catch::Contains("the port must be 1..65535"));
+    }
+    for (const char* device : {"tcp://h:1", "tcp://h:65535", "tcp://[::1]:2947", "tcp://h:02947"}) {
+        INFO(device);
+        CHECK(device_error(device) == "");
+    }
+}
+
+TEST_CASE("a sock path with a control character is refused") {
+    try {
+        parse("[[refclock]]\nname = \"a\"\nsource = \"system\"\nsock = \"/run/a\\nb.sock\"\n");
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        CHECK_THAT(e.what(),
+                   Catch::StartsWith("test.conf:4:8: sock = \"/run/a\\nb.sock\" must be"));
+    }
+}
