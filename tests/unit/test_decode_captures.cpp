@@ -451,7 +451,7 @@ TEST_CASE("decode output", "[captures]") {
                            "2016-12-31T23:59:59.000Z GPRMC refused: the cycle's sentences name "
                            "different seconds\n");
         CHECK(summary.str() == "decode: 3 cycles, 2 published; 6 sentences, 0 bad checksum, "
-                               "0 malformed, 0 garbage, 0 over-long, 0 unsupported; 1 cycles "
+                               "0 malformed, 0 garbage, 0 over-long, 0 unsupported, 0 implausible dates; 1 cycles "
                                "whose sentences name different seconds\n");
     }
     SECTION("a leap second, and '#' only counts at the start of a line") {

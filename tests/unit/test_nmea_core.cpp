@@ -528,7 +528,10 @@ TEST_CASE("case 1: a year-2611 ZDA 2^64 ns after the expected time is not publis
     const Run run = run_core(schedule, 2);
     CHECK(seconds_of(run.samples) == std::vector<time_t>{base_second + 1, base_second + 2});
     REQUIRE(run.outcomes.size() == 4);
-    CHECK(run.outcomes[3] == K::jumped);
+    // With the stamps as evidence the parser's date bounds refuse year 2611
+    // before the cycle check sees it; the check's own arithmetic on such a
+    // time is the CycleCheck case 1 test above.
+    CHECK(run.outcomes[3] == K::implausible_date);
 }
 
 TEST_CASE("case 10: around a leap second, 00:00:00 follows 23:59:60 and is published exactly") {
