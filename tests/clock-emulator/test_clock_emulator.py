@@ -9,6 +9,7 @@ Usage: test_clock_emulator.py LIBRARY PROBE
 
 import errno
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,11 +33,23 @@ def check(condition, message):
         print("FAIL:", message)
 
 
+def preload(program, library):
+    """The emulator, preceded by the ASan runtime when the probe links it
+    (the sanitizer build): ASan must come first in the initial library list,
+    or it refuses to start ("ASan runtime does not come first")."""
+    done = subprocess.run(["ldd", program], capture_output=True, text=True,
+                          timeout=20, check=True)
+    first = [match.group(1) for match in
+             re.finditer(r"^\s*libasan\.so\S*\s+=>\s+(\S+)", done.stdout,
+                         re.MULTILINE)]
+    return " ".join(first + [library])
+
+
 def probe(library, program, env_extra, args=()):
     env = dict(os.environ)
     env.pop("SHMREFCLOCK_CLOCK_STATE", None)
     env.pop("SHMREFCLOCK_CLOCK_FILE", None)
-    env["LD_PRELOAD"] = library
+    env["LD_PRELOAD"] = preload(program, library)
     env.update(env_extra)
     done = subprocess.run([program, *args], env=env, capture_output=True,
                           text=True, timeout=20, check=True)
