@@ -78,7 +78,7 @@ TEST_CASE("case 1: a time 2^64 ns past the expected one is a jump, not 1 s later
     CycleCheck check;
     check.add(at(1795262400), mono(1000), 2);
     REQUIRE(check.add(at(1795262401), mono(1001), 2) == Verdict::publish);
-    const timespec wrapped = at(1795262402 + 18446744073, 709551616);
+    const timespec wrapped = at(static_cast<time_t>(1795262402 + 18446744073LL), 709551616);
     CHECK(check.add(wrapped, mono(1002), 2) == Verdict::jumped);
     // And back: the difference is as far the other way.
     CHECK(check.add(at(1795262403), mono(1003), 2) == Verdict::jumped);
@@ -96,14 +96,14 @@ TEST_CASE("timespec arithmetic saturates instead of wrapping", "[time64]") {
     const std::int64_t big = std::numeric_limits<std::int64_t>::max();
     CHECK(timespec_diff_ns(at(max), at(min)) == big);
     CHECK(timespec_diff_ns(at(min), at(max)) == -big);
-    CHECK(timespec_diff_ns(at(1795262402 + 18446744073, 709551616), at(1795262401)) == big);
+    CHECK(timespec_diff_ns(at(static_cast<time_t>(1795262402 + 18446744073LL), 709551616), at(1795262401)) == big);
     // Exact where the difference fits, also with tv_nsec out of range.
     CHECK(timespec_diff_ns(at(1001, 500), at(1000, 999999999)) == 501);
     CHECK(timespec_diff_ns(at(10, 1'500'000'000), at(12)) == -500'000'000);
     CHECK(timespec_diff_ns(at(10, -1), at(10)) == -1);
     // 2^63 - 1 ns is 292 years: the last difference that fits.
-    CHECK(timespec_diff_ns(at(9223372036, 854775807), at(0)) == big);
-    CHECK(timespec_diff_ns(at(9223372036, 854775806), at(0)) == big - 1);
+    CHECK(timespec_diff_ns(at(static_cast<time_t>(9223372036LL), 854775807), at(0)) == big);
+    CHECK(timespec_diff_ns(at(static_cast<time_t>(9223372036LL), 854775806), at(0)) == big - 1);
     const timespec end = timespec_add(at(max, 999999999), 1);
     CHECK(end.tv_sec == max);
     CHECK(end.tv_nsec == 999999999);
@@ -519,7 +519,7 @@ TEST_CASE("case 1: a year-2611 ZDA 2^64 ns after the expected time is not publis
     // The next cycle's time plus 2^64 ns. The GGA without a time drops the
     // carried date, so that the GGA with the new time of day reports a fix
     // without being a valid time itself: the ZDA is the cycle's time.
-    const time_t wrapped = base_second + 3 + 18446744073;
+    const auto wrapped = static_cast<time_t>(base_second + 3 + 18446744073LL);
     const Named named = name_of(wrapped, 70);
     REQUIRE(named.zda.substr(6) == "2611");
     schedule.write(4 * s + 100 * ms,

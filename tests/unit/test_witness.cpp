@@ -34,7 +34,7 @@ KernelClock synchronized(std::int64_t maxerror_ns) {
 WitnessVerdict judge(const KernelClock& k, time_t reported, time_t truth, std::int64_t late_ns,
                      WitnessSettings settings = {}) {
     return judge_witness(settings, k, timespec{reported, 0},
-                         timespec{truth + late_ns / s, static_cast<long>(late_ns % s)});
+                         timespec{static_cast<time_t>(truth + late_ns / s), static_cast<long>(late_ns % s)});
 }
 
 } // namespace
