@@ -21,19 +21,12 @@ out=$1
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 captures=$root/tests/data/nmea-captures
-cxx=${CXX:-clang++}
 seconds=${FUZZ_SECONDS:-60}
 
 mkdir -p "$out/corpus" "$out/seeds" "$out/artifacts"
 
 # The target runs the parser and the cycle decision (NmeaCore, replayed).
-"$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Werror \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DFMT_HEADER_ONLY \
-    -I"$root/src" -I"$root/include" "$here/fuzz_nmea_parser.cpp" \
-    "$root/src/core/nmea_parser.cpp" "$root/src/core/nmea_core.cpp" \
-    "$root/src/core/nmea_replay.cpp" "$root/src/core/source_rules.cpp" \
-    "$root/src/core/time_format.cpp" "$root/src/lib/sample.cpp" \
-    -o "$out/fuzz_nmea_parser"
+"$here/build-target.sh" "$out" fuzz_nmea_parser "$here/fuzz_nmea_parser.cpp"
 
 # Seeds: each capture in pieces of 20 lines, behind the target's two option
 # bytes (see fuzz_nmea_parser.cpp): once as sent, fed whole, and once with

@@ -1,0 +1,54 @@
+#!/bin/sh
+# Compile one libFuzzer target against the whole I/O-free layer, src/core/,
+# and the sample arithmetic it uses (src/lib/sample.cpp): every run-fuzz*
+# script builds its target this way, so a new file in the core is linked
+# without a list to keep in step. A target that came to need a source or an
+# output (docs/design.md, "Layers") fails to link here, on purpose.
+#
+#   tests/fuzz/build-target.sh OUTPUT_DIR BINARY_NAME TARGET.cpp [MORE.cpp...]
+#
+# Needs clang with libFuzzer (Debian: clang-14, libclang-rt-14-dev); CXX
+# overrides the compiler.
+set -eu
+
+if [ $# -lt 3 ]; then
+    echo "usage: $0 OUTPUT_DIR BINARY_NAME TARGET.cpp [MORE.cpp...]" >&2
+    exit 2
+fi
+out=$1
+name=$2
+shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cxx=${CXX:-clang++}
+
+mkdir -p "$out/include"
+# The header meson generates. The release date (the parser's rollover floor)
+# is taken from meson.build's release_date line; the rest does not matter to
+# the core.
+release=$(sed -n "s/^release_date = \['\([0-9]*\)', '0*\([0-9]*\)', '0*\([0-9]*\)'\]$/\1 \2 \3/p" "$root/meson.build")
+# shellcheck disable=SC2086
+set -- $release "$@"
+if [ -z "$release" ]; then
+    echo "$0: no release_date line in $root/meson.build" >&2
+    exit 2
+fi
+year=$1 month=$2 day=$3
+shift 3
+cat >"$out/include/config_h.hpp" <<H
+#pragma once
+#define SHMREFCLOCK_VERSION "fuzz"
+#define SHMREFCLOCK_HAVE_SYSTEMD 0
+#define SHMREFCLOCK_RELEASE_YEAR $year
+#define SHMREFCLOCK_RELEASE_MONTH ${month}u
+#define SHMREFCLOCK_RELEASE_DAY ${day}u
+H
+
+# shellcheck disable=SC2046
+"$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Werror \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -DFMT_HEADER_ONLY -DSPDLOG_HEADER_ONLY -DSPDLOG_FMT_EXTERNAL -DTOML_HEADER_ONLY=1 \
+    -I"$out/include" -I"$root/include" -I"$root/src" \
+    "$@" "$root"/src/core/*.cpp "$root/src/lib/sample.cpp" \
+    $(pkg-config --libs nettle) \
+    -o "$out/$name"
