@@ -521,4 +521,21 @@ Actions NmeaCore::stale() {
     return actions;
 }
 
+Actions NmeaCore::clock_stepped() {
+    Actions actions;
+    // The published sample's receive time, and the first-byte stamp of a
+    // cycle being read, are on the old scale: a reader would take the step
+    // for an offset, and a pps refclock locked to this one would number its
+    // pulses by it. The run of agreeing cycles is measured on the monotonic
+    // clock and survives, but the samples start again after min-fixes
+    // cycles stamped on the new scale, as after any doubt.
+    rules_.withdraw(actions);
+    if (in_cycle_) {
+        cycle_stamped_ = false;
+    }
+    check_.break_run();
+    rules_.set_health(actions, "system clock stepped; re-acquiring");
+    return actions;
+}
+
 } // namespace shmrefclock

@@ -187,6 +187,9 @@ public:
     Actions batch(std::int64_t monotonic_ns, std::size_t total);
     // The stale timer fired.
     Actions stale();
+    // CLOCK_REALTIME was stepped (docs/design.md, "Clock steps"): every
+    // realtime stamp taken before it is on the old scale.
+    Actions clock_stepped();
 
     const std::string& health() const { return rules_.health(); }
     const nmea::Counters& counters() const { return parser_.counters(); }

@@ -54,11 +54,19 @@ public:
                     timer = i;
                 }
             }
-            const std::int64_t at = std::min(device_at, timer_at);
+            const std::int64_t step_at = next_step_ < options_.clock_steps.size()
+                                             ? options_.clock_steps[next_step_].at_ns
+                                             : never;
+            const std::int64_t at = std::min({device_at, timer_at, step_at});
             if (at == never || at > end) {
                 break;
             }
             now_ = at;
+            if (step_at == at) {
+                stepped_ns_ += options_.clock_steps[next_step_++].step_ns;
+                apply(core_.clock_stepped());
+                continue;
+            }
             if (device_at <= timer_at) {
                 const std::size_t queued = arrived() - next_;
                 apply(core_.readable(stamp(), static_cast<int>(queued)));
@@ -88,7 +96,9 @@ private:
         std::int64_t period = 0;
     };
 
-    Stamp stamp() const { return Stamp{timespec_add(options_.realtime_epoch, now_), now_}; }
+    Stamp stamp() const {
+        return Stamp{timespec_add(options_.realtime_epoch, now_ + stepped_ns_), now_};
+    }
 
     // Index one past the last byte readable now.
     std::size_t arrived() const {
@@ -132,6 +142,8 @@ private:
     const ReplayOptions& options_;
     std::int64_t now_ = 0;
     std::size_t next_ = 0;
+    std::size_t next_step_ = 0;
+    std::int64_t stepped_ns_ = 0; // the clock steps so far
     bool watching_ = false;
     std::array<Timer, timer_count> timers_{};
     std::vector<ReplayEvent> events_;

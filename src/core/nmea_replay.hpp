@@ -47,6 +47,14 @@ struct ReplayOptions {
     std::int64_t opened_ns = 0;
     // Run the timers until this time (0: until the last byte + 3 s).
     std::int64_t end_ns = 0;
+    // CLOCK_REALTIME stepped by `step_ns` at monotonic `at_ns` (in order):
+    // the stamps the core sees move with it, and the core is told at once,
+    // as the daemon's ClockStepWatch tells it.
+    struct ClockStep {
+        std::int64_t at_ns;
+        std::int64_t step_ns;
+    };
+    std::vector<ClockStep> clock_steps;
 };
 
 // Runs `core` over `schedule`; returns what it published and withdrew.

@@ -80,9 +80,18 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
     last_sequence_ = fetch.sequence;
     last_other_sequence_ = fetch.other_sequence;
 
-    const PulseNumbering numbering =
-        numbered_by_system() ? number_pulse_by_system_clock(fetch.edge, handled.realtime)
-                             : number_pulse(fetch.edge, lock, handled.realtime);
+    PulseNumbering numbering;
+    if (stepped_at_ && timespec_diff_ns(fetch.edge, *stepped_at_) < 0) {
+        // A pulse whose edge the kernel stamped before the step (or between
+        // the step and the loop learning of it: dropped too, to be safe) is
+        // on the old scale; numbered on the new, it would be off by the step.
+        numbering.verdict = PulseVerdict::before_clock_step;
+        numbering.carried = fetch.edge;
+    } else {
+        numbering = numbered_by_system()
+                        ? number_pulse_by_system_clock(fetch.edge, handled.realtime)
+                        : number_pulse(fetch.edge, lock, handled.realtime);
+    }
     ++counters_.by_verdict.at(static_cast<std::size_t>(numbering.verdict));
     if (numbering.verdict != PulseVerdict::numbered) {
         drop(actions, fetch, numbering, numbered_by_system() ? std::nullopt : lock, handled);
@@ -131,6 +140,9 @@ void PpsCore::drop(Actions& actions, const PpsFetch& fetch, const PulseNumbering
     case PulseVerdict::lock_in_future:
         state(actions, fmt::format("no lock: {}'s time is more than 2 s after the pulse", who));
         break;
+    case PulseVerdict::before_clock_step:
+        state(actions, "system clock stepped: waiting for pulses stamped after it");
+        break;
     case PulseVerdict::outside_window:
     case PulseVerdict::numbered:
         state(actions, fmt::format("no lock: pulses are more than 0.4 s from {}'s second", who));
@@ -149,6 +161,17 @@ Actions PpsCore::stale() {
             state(actions, fmt::format("waiting for pulses on {}", settings_.device));
         }
     }
+    return actions;
+}
+
+Actions PpsCore::clock_stepped(const Stamp& at) {
+    Actions actions;
+    // The published pulse's receive time is on the old scale: withdraw it.
+    // The lock refclock withdraws its own sample, so that pulses are numbered
+    // only from a lock sample stamped after the step.
+    stepped_at_ = at.realtime;
+    rules_.withdraw(actions);
+    state(actions, "system clock stepped: waiting for pulses stamped after it");
     return actions;
 }
 

@@ -56,6 +56,9 @@ public:
     // for lock = "system"), `handled` when the loop got the record.
     Actions fetched(const PpsFetch& fetch, const std::optional<Sample>& lock, const Stamp& handled);
     Actions stale();
+    // CLOCK_REALTIME was stepped; `at` is when the loop learnt of it
+    // (docs/design.md, "Clock steps").
+    Actions clock_stepped(const Stamp& at);
 
     const std::string& health() const { return rules_.health(); }
     const Counters& counters() const { return counters_; }
@@ -73,6 +76,8 @@ private:
     SourceRules rules_;
     std::optional<unsigned long> last_sequence_;
     unsigned long last_other_sequence_ = 0;
+    // When the last clock step was seen (CLOCK_REALTIME, new scale).
+    std::optional<timespec> stepped_at_;
     Counters counters_;
 };
 

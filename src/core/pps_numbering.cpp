@@ -42,6 +42,8 @@ std::string_view to_string(PulseVerdict verdict) {
         return "lock sample is more than 2 s after the pulse";
     case PulseVerdict::outside_window:
         return "lock time is more than 0.4 s from a second";
+    case PulseVerdict::before_clock_step:
+        return "its edge was stamped before the system clock was stepped";
     }
     return "?";
 }

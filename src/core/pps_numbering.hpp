@@ -42,8 +42,11 @@ enum class PulseVerdict {
     lock_in_future,
     // The carried-forward time is more than 0.4 s from any second.
     outside_window,
+    // Its edge was stamped before CLOCK_REALTIME was last stepped: on the old
+    // scale, off by the step (PpsCore decides this one, not number_pulse).
+    before_clock_step,
 };
-inline constexpr std::size_t pulse_verdict_count = 6;
+inline constexpr std::size_t pulse_verdict_count = 7;
 
 // A short phrase for logs, e.g. "lock sample is more than 2 s old".
 std::string_view to_string(PulseVerdict verdict);

@@ -74,6 +74,8 @@ int Daemon::run() {
     }
     loop_.watch(signals_.get(), [this](const Stamp&) { on_signal(); });
 
+    loop_.watch_first(clock_steps_.fd(), [this](const Stamp& stamp) { on_clock_step(stamp); });
+
     leap_list_.load(config_.daemon.leap_seconds);
     refclocks_ = build(config_);
     for (auto& refclock : refclocks_) {
@@ -104,6 +106,21 @@ int Daemon::run() {
     spdlog::info("stopping: clearing valid on every unit");
     refclocks_.clear();
     return 0;
+}
+
+void Daemon::on_clock_step(const Stamp& stamp) {
+    const std::optional<std::int64_t> step = clock_steps_.stepped();
+    if (!step) {
+        return;
+    }
+    // chronyd's makestep at boot, ntpd's step, date -s: every realtime stamp
+    // taken before now is on the old scale (docs/design.md, "Clock steps").
+    spdlog::warn("the system clock was stepped by {:+.6f} s: samples stamped before the step are "
+                 "withdrawn",
+                 ns_to_seconds(*step));
+    for (auto& refclock : refclocks_) {
+        refclock->clock_stepped(stamp);
+    }
 }
 
 void Daemon::on_signal() {

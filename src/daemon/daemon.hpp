@@ -29,6 +29,7 @@ private:
     void on_signal();
     void reload();
     void report_status();
+    void on_clock_step(const Stamp& stamp);
     std::string effective_log_level(const Config& config) const;
 
     Config config_;
@@ -37,6 +38,7 @@ private:
     LeapList leap_list_{loop_};
     UniqueFd signals_;
     Timer watchdog_;
+    ClockStepWatch clock_steps_;
     std::vector<std::unique_ptr<Refclock>> refclocks_;
     std::string last_status_;
     // Shown first in STATUS= until the next successful reload.

@@ -36,6 +36,10 @@ public:
     std::optional<Sample> latest_sample() const override { return latest_; }
     std::optional<std::string> pps_device() const override { return source_->pps_device(); }
 
+    // CLOCK_REALTIME was stepped: the source withdraws what it stamped
+    // before (and with it this refclock's latest sample, a pps lock's time).
+    void clock_stepped(const Stamp& at) { source_->clock_stepped(at); }
+
     void publish(const Sample& sample) override;
     void withdraw() override;
     void health_changed() override { on_health_changed_(); }

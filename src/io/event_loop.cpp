@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <sys/epoll.h>
@@ -46,6 +47,12 @@ EventLoop::Registration EventLoop::watch(int fd, Handler handler, Ready ready) {
     return id;
 }
 
+EventLoop::Registration EventLoop::watch_first(int fd, Handler handler) {
+    const Registration id = watch(fd, std::move(handler));
+    watches_.at(id).first = true;
+    return id;
+}
+
 void EventLoop::unwatch(Registration registration) {
     auto it = watches_.find(registration);
     if (it == watches_.end()) {
@@ -69,15 +76,20 @@ void EventLoop::run() {
             }
             fail("epoll_wait");
         }
-        for (int i = 0; i < n && running_; ++i) {
-            auto it = watches_.find(events[i].data.u64);
-            if (it == watches_.end()) {
-                continue; // unwatched by an earlier handler in this batch
-            }
-            // Copy: the handler may unwatch itself.
-            Handler handler = it->second.handler;
-            handler(stamp);
+        dispatch(events, n, stamp, true);
+        dispatch(events, n, stamp, false);
+    }
+}
+
+void EventLoop::dispatch(const epoll_event* events, int n, const Stamp& stamp, bool first) {
+    for (int i = 0; i < n && running_; ++i) {
+        auto it = watches_.find(events[i].data.u64);
+        if (it == watches_.end() || it->second.first != first) {
+            continue; // unwatched by an earlier handler in this batch, or not this pass
         }
+        // Copy: the handler may unwatch itself.
+        Handler handler = it->second.handler;
+        handler(stamp);
     }
 }
 
@@ -104,6 +116,36 @@ std::uint64_t Timer::expirations() {
         return 0;
     }
     return count;
+}
+
+ClockStepWatch::ClockStepWatch() : fd_(timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC)) {
+    if (!fd_.valid()) {
+        fail("timerfd_create");
+    }
+    arm();
+}
+
+void ClockStepWatch::arm() {
+    const Stamp now = stamp_now();
+    realtime_minus_monotonic_ns_ = timespec_to_ns(now.realtime) - now.monotonic_ns;
+    // An absolute expiry that no clock reaches (the largest time_t a 32-bit
+    // build has too): the timer exists only to be cancelled.
+    itimerspec spec{};
+    spec.it_value.tv_sec = std::numeric_limits<std::int32_t>::max();
+    if (timerfd_settime(fd_.get(), TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec, nullptr) !=
+        0) {
+        fail("timerfd_settime (TFD_TIMER_CANCEL_ON_SET)");
+    }
+}
+
+std::optional<std::int64_t> ClockStepWatch::stepped() {
+    std::uint64_t count = 0;
+    if (::read(fd_.get(), &count, sizeof count) >= 0 || errno != ECANCELED) {
+        return std::nullopt; // EAGAIN: spurious
+    }
+    const std::int64_t before = realtime_minus_monotonic_ns_;
+    arm();
+    return realtime_minus_monotonic_ns_ - before;
 }
 
 } // namespace shmrefclock

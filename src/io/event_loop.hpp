@@ -8,6 +8,8 @@
 #include <ctime>
 #include <functional>
 #include <map>
+#include <optional>
+#include <sys/epoll.h>
 
 #include "core/stamp.hpp"
 #include "io/unique_fd.hpp"
@@ -27,6 +29,11 @@ public:
     // Watch fd (not owned) for input (or output). The handler must tolerate
     // spurious calls: fds are non-blocking and a wake-up may find nothing.
     Registration watch(int fd, Handler handler, Ready ready = Ready::input);
+    // Watch fd for input, and when it is ready in the same wake-up as
+    // others, call its handler before theirs: a clock step must be known
+    // before a pulse stamped after it is numbered by a sample stamped before
+    // it (ClockStepWatch).
+    Registration watch_first(int fd, Handler handler);
     // Safe to call from inside a handler, for any registration.
     void unwatch(Registration registration);
 
@@ -38,7 +45,9 @@ private:
     struct Watch {
         int fd;
         Handler handler;
+        bool first = false;
     };
+    void dispatch(const epoll_event* events, int n, const Stamp& stamp, bool first);
     UniqueFd epoll_;
     std::map<Registration, Watch> watches_;
     Registration next_ = 1;
@@ -58,6 +67,31 @@ public:
 
 private:
     UniqueFd fd_;
+};
+
+// Says when CLOCK_REALTIME was set discontinuously (settimeofday,
+// clock_settime, adjtimex ADJ_SETOFFSET: chrony's makestep, ntpd's step,
+// date -s), which no stamp taken before it survives (docs/design.md, "Clock
+// steps"). A CLOCK_REALTIME timerfd armed with TFD_TIMER_CANCEL_ON_SET at a
+// far-future time never expires; the kernel cancels it, and read() fails
+// with ECANCELED, on every such change (timerfd_create(2)). Watch fd() for
+// input and call stepped() on each wake-up.
+class ClockStepWatch {
+public:
+    ClockStepWatch();
+    // The clock was set since the last call: the step, as the change of
+    // CLOCK_REALTIME - CLOCK_MONOTONIC between the two (slewing in between
+    // counts too: microseconds). Re-arms the watch. Nothing on a spurious
+    // wake-up.
+    std::optional<std::int64_t> stepped();
+    int fd() const { return fd_.get(); }
+
+private:
+    void arm();
+
+    UniqueFd fd_;
+    // CLOCK_REALTIME - CLOCK_MONOTONIC when armed, in ns.
+    std::int64_t realtime_minus_monotonic_ns_ = 0;
 };
 
 // CLOCK_REALTIME and CLOCK_MONOTONIC now.

@@ -29,6 +29,7 @@ public:
     void start() override;
     std::string health() const override { return core_.health(); }
     std::optional<std::string> pps_device() const override { return pps_device_; }
+    void clock_stepped(const Stamp&) override { apply(core_.clock_stepped()); }
 
 private:
     void open_device();

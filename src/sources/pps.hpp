@@ -30,6 +30,7 @@ public:
 
     void start() override;
     std::string health() const override { return core_.health(); }
+    void clock_stepped(const Stamp& at) override { apply(core_.clock_stepped(at)); }
     const PpsCore::Counters& counters() const { return core_.counters(); }
 
     // What the fetch thread sends for each time_pps_fetch() return (public

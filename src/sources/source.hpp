@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "core/stamp.hpp"
 #include "shmrefclock/sample.hpp"
 
 namespace shmrefclock {
@@ -38,6 +39,11 @@ public:
     // The /dev/ppsN this source's device carries (nmea with pps = "dcd"),
     // while it is open.
     virtual std::optional<std::string> pps_device() const { return std::nullopt; }
+    // CLOCK_REALTIME was stepped; `at` is when the loop learnt of it
+    // (docs/design.md, "Clock steps"). A source drops every realtime stamp
+    // taken before it and withdraws what it published with one. One that
+    // stamps each sample as it publishes it (system) has nothing to drop.
+    virtual void clock_stepped(const Stamp& at) { (void)at; }
 };
 
 // Another refclock as a pps source sees it when it numbers pulses by it

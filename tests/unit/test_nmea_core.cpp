@@ -794,3 +794,47 @@ TEST_CASE("case 4: noise (no sentence) shortly before a cycle does not cost it i
     const Run run = run_core(schedule, 1);
     CHECK(run.samples.size() == 5);
 }
+
+TEST_CASE("a clock step withdraws the sample, drops the cycle being read, and re-acquires") {
+    // Done-when 4's NMEA half: stamps taken before a step of CLOCK_REALTIME
+    // are on the old scale, and a pps refclock locked to this one numbers
+    // its pulses by them.
+    const std::int64_t byte_ns = byte_time_ns(9600);
+    for (const std::int64_t step : {-500 * ms, 500 * ms}) {
+        INFO("step " << step / ms << " ms");
+        ByteSchedule schedule;
+        for (int k = 0; k < 10; ++k) {
+            schedule.write((k + 1) * s + 100 * ms, make_cycle(base_second + k), byte_ns);
+        }
+        ReplayOptions options = options_at();
+        // In the middle of cycle 5 (first byte at 6.1 s).
+        const std::int64_t step_at = 6 * s + 100 * ms + 20 * ms;
+        options.clock_steps.push_back({step_at, step});
+        NmeaCore core = make_core(9600, 3);
+        const auto events = without_logs(replay(core, schedule, options));
+        // Reference - receive of a cycle stamped at its first byte, before
+        // the step: the first byte comes 100 ms + a byte after its second.
+        const std::int64_t before = -(100 * ms + byte_ns);
+        std::vector<time_t> seconds;
+        bool withdrawn_at_step = false;
+        for (const auto& event : events) {
+            if (event.kind == ReplayEvent::Kind::withdrawn && event.at_ns == step_at) {
+                withdrawn_at_step = true;
+            }
+            if (event.kind != ReplayEvent::Kind::published) {
+                continue;
+            }
+            seconds.push_back(event.sample.reference_time.tv_sec);
+            const std::int64_t difference =
+                timespec_diff_ns(event.sample.reference_time, event.sample.receive_time);
+            // Published after the step: stamped on the new scale, where the
+            // clock reads `step` more.
+            CHECK(difference == (event.at_ns > step_at ? before - step : before));
+        }
+        CHECK(withdrawn_at_step);
+        // Cycles 2-4 published; 5 (being read at the step) is not; 6 and 7
+        // re-acquire; 8 and 9 are published.
+        CHECK(seconds == std::vector<time_t>{base_second + 2, base_second + 3, base_second + 4,
+                                             base_second + 8, base_second + 9});
+    }
+}

@@ -140,3 +140,38 @@ TEST_CASE("pps core: silence reopens at once, errors back off, pulses reset the 
     CHECK(timer(failed, TimerId::reopen)->after_ns == ns_per_s);
     CHECK(core.health() == "no device /dev/pps1 (retrying in 1 s)");
 }
+
+TEST_CASE("pps core: a clock step withdraws the pulse and drops pulses stamped before it") {
+    // Done-when 4's PPS half. The lock refclock withdraws its own sample at
+    // the step (NmeaCore::clock_stepped), so a pulse after it finds no lock
+    // until a sample stamped on the new scale; a pulse whose edge the
+    // kernel stamped before the step is dropped even numbered by the
+    // system clock, which would otherwise number it on the new scale.
+    for (const char* lock : {"gps", "system"}) {
+        INFO(lock);
+        PpsCore core(PpsSettings{"/dev/pps0", lock, PpsEdge::assert_edge});
+        core.opened("/dev/pps0");
+        REQUIRE(core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000)).publish);
+        // The clock steps back 0.5 s at old N + 1.6: the loop learns of it
+        // at new N + 1.1 + 1 ms.
+        const Actions stepped = core.clock_stepped(handled_at(N + 1, 101 * ms));
+        CHECK(stepped.withdraw);
+        CHECK(logged(stepped, "system clock stepped"));
+        // The pulse at old N + 1.000 02 (before the step), handled after it.
+        const Actions old_pulse =
+            core.fetched(pulse(2, N + 1, 20'000), lock_for(N), handled_at(N + 1, 102 * ms));
+        CHECK_FALSE(old_pulse.publish);
+        CHECK(
+            core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::before_clock_step)] ==
+            1);
+        // The next pulse, on the new scale (true N + 2 reads N + 1.5 - the
+        // step was a correction of +0.5 s error, or an error; either way),
+        // numbered by a lock sample stamped after the step.
+        Sample fresh = lock_for(N + 1);
+        fresh.receive_time = {N + 1, 140 * ms};
+        const Actions next =
+            core.fetched(pulse(3, N + 2, 30'000), fresh, handled_at(N + 2, 35'000));
+        REQUIRE(next.publish);
+        CHECK(next.publish->reference_time.tv_sec == N + 2);
+    }
+}
