@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/nmea_core.hpp"
 #include "core/nmea_parser.hpp"
@@ -203,25 +204,25 @@ private:
         const std::string reason = published ? "" : std::string(to_string(outcome.kind));
         std::string line;
         if (options_.json) {
-            line = "{";
+            nlohmann::ordered_json object;
             if (time && time->utc) {
-                line += fmt::format(R"("time":"{}",)", when);
+                object["time"] = when;
             }
             if (time) {
-                line += fmt::format(R"("sentence":"{}",)", time->name());
+                object["sentence"] = time->name();
             }
-            line += fmt::format(R"("published":{},"receive":"{}")", published ? "true" : "false",
-                                format_utc(outcome.receive_time));
+            object["published"] = published;
+            object["receive"] = format_utc(outcome.receive_time);
             if (time && time->date_repaired) {
-                line += R"(,"repaired":true)";
+                object["repaired"] = true;
             }
             if (time && time->leap_second) {
-                line += R"(,"leap_second":true)";
+                object["leap_second"] = true;
             }
             if (!published) {
-                line += fmt::format(R"(,"reason":"{}")", reason);
+                object["reason"] = reason;
             }
-            line += "}\n";
+            line = object.dump() + "\n";
         } else {
             line = time ? fmt::format("{} {}", when, time->name()) : "- -";
             if (time && time->date_repaired) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cmath>
 #include <csignal>
 #include <map>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/time_format.hpp"
@@ -87,16 +89,28 @@ std::string format_snapshot(int unit, const ShmSnapshot& snap, bool json) {
                    ns_to_seconds(s.reference_time.tv_nsec - s.receive_time.tv_nsec)
              : 0.0;
     if (json) {
-        return fmt::format("{{\"unit\":{},\"clock\":\"{}\",\"receive\":\"{}\","
-                           "\"clock_sec\":{},\"clock_nsec\":{},\"receive_sec\":{},"
-                           "\"receive_nsec\":{},\"clock_minus_receive\":{},\"leap\":{},"
-                           "\"precision\":{},\"mode\":{},\"count\":{},\"valid\":{}{}}}\n",
-                           unit, shown(s.reference_time, clock_problem),
-                           shown(s.receive_time, receive_problem), s.reference_time.tv_sec,
-                           s.reference_time.tv_nsec, s.receive_time.tv_sec, s.receive_time.tv_nsec,
-                           both ? fmt::format("{:.9f}", difference) : "null",
-                           static_cast<int>(s.leap), s.precision, snap.mode, snap.count, snap.valid,
-                           problems.empty() ? "" : fmt::format(",\"invalid\":\"{}\"", problems));
+        nlohmann::ordered_json line = {
+            {"unit", unit},
+            {"clock", shown(s.reference_time, clock_problem)},
+            {"receive", shown(s.receive_time, receive_problem)},
+            {"clock_sec", s.reference_time.tv_sec},
+            {"clock_nsec", s.reference_time.tv_nsec},
+            {"receive_sec", s.receive_time.tv_sec},
+            {"receive_nsec", s.receive_time.tv_nsec},
+            // Rounded to the nanosecond the segment carries, so that the
+            // double's shortest form does not show binary noise.
+            {"clock_minus_receive",
+             both ? nlohmann::ordered_json(std::round(difference * 1e9) / 1e9) : nullptr},
+            {"leap", static_cast<int>(s.leap)},
+            {"precision", s.precision},
+            {"mode", snap.mode},
+            {"count", snap.count},
+            {"valid", snap.valid},
+        };
+        if (!problems.empty()) {
+            line["invalid"] = problems;
+        }
+        return line.dump() + "\n";
     }
     auto raw = [](const timespec& t) { return fmt::format("{}s {}ns", t.tv_sec, t.tv_nsec); };
     return fmt::format("unit {:<3} clock {}  receive {}  clock-receive {}  leap {}  "

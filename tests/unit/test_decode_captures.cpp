@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/nmea_parser.hpp"
 #include "tools/decode.hpp"
 
@@ -45,34 +47,25 @@ std::string read_file(const std::filesystem::path& path) {
     return text.str();
 }
 
-// The string value of "key" in a one-line JSON object, or "" if absent.
-// Enough for gpsd's flat TPV objects and our own output: no escapes occur.
+// The string value of "key" in a one-line JSON object, or "" if absent:
+// gpsd's TPV objects and our own decode --json lines.
 std::string json_string(const std::string& object, const std::string& key) {
-    const std::string opening = "\"" + key + "\":\"";
-    const std::size_t at = object.find(opening);
-    if (at == std::string::npos) {
+    const auto parsed = nlohmann::json::parse(object, nullptr, false);
+    if (!parsed.is_object()) {
         return {};
     }
-    const std::size_t begin = at + opening.size();
-    const std::size_t end = object.find('"', begin);
-    return end == std::string::npos ? std::string{} : object.substr(begin, end - begin);
+    const auto it = parsed.find(key);
+    return it != parsed.end() && it->is_string() ? it->get<std::string>() : std::string{};
 }
 
 // The integer value of "key", or -1 if absent.
 int json_int(const std::string& object, const std::string& key) {
-    const std::string opening = "\"" + key + "\":";
-    const std::size_t at = object.find(opening);
-    if (at == std::string::npos) {
+    const auto parsed = nlohmann::json::parse(object, nullptr, false);
+    if (!parsed.is_object()) {
         return -1;
     }
-    std::size_t i = at + opening.size();
-    int value = 0;
-    bool digits = false;
-    for (; i < object.size() && object[i] >= '0' && object[i] <= '9'; ++i) {
-        value = value * 10 + (object[i] - '0');
-        digits = true;
-    }
-    return digits ? value : -1;
+    const auto it = parsed.find(key);
+    return it != parsed.end() && it->is_number_integer() ? it->get<int>() : -1;
 }
 
 // The seconds at which gpsd had a fix (see the top of the file).
