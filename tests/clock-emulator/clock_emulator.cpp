@@ -317,8 +317,9 @@ int emulated_read(timex* tx) {
         return -1;
     }
     // The kernel fills `time` with CLOCK_REALTIME: the emulated one (tv_usec
-    // holds ns with STA_NANO).
-    const std::int64_t unit = (tx->status & STA_NANO) != 0 ? 1 : 1000;
+    // holds ns when the kernel's own status, not the emulated one, has
+    // STA_NANO).
+    const std::int64_t unit = (status_before & STA_NANO) != 0 ? 1 : 1000;
     const std::int64_t per_s = 1'000'000'000 / unit;
     std::int64_t frac = tx->time.tv_usec + current_offset_ns() / unit;
     std::int64_t sec = tx->time.tv_sec + frac / per_s;
