@@ -2,17 +2,26 @@
 """The clock emulator (clock_emulator.cpp) against clock_probe: what the
 state file and SHMREFCLOCK_CLOCK_STATE say is what every entry point returns,
 a change to the file is seen by the next call, a bad word fails the call, and
-every attempt to set the clock is refused with EPERM and logged.
+every attempt to set the clock is refused with EPERM and logged; a change
+of realtime_offset_ns steps the probe's CLOCK_REALTIME (clock_gettime,
+gettimeofday, time) and its cancel-on-set timerfd sees the step as the
+kernel's would (timerfd_create(2)).
 
 Usage: test_clock_emulator.py LIBRARY PROBE
 """
 
 import errno
 import os
-import re
+import pathlib
+import select  # POLLIN
 import subprocess
 import sys
 import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent /
+                       "integration"))
+import harness  # noqa: E402  (preload: the ASan runtime first)
 
 # <sys/timex.h>, written out here so that the test does not trust the
 # emulator's own tables.
@@ -33,23 +42,11 @@ def check(condition, message):
         print("FAIL:", message)
 
 
-def preload(program, library):
-    """The emulator, preceded by the ASan runtime when the probe links it
-    (the sanitizer build): ASan must come first in the initial library list,
-    or it refuses to start ("ASan runtime does not come first")."""
-    done = subprocess.run(["ldd", program], capture_output=True, text=True,
-                          timeout=20, check=True)
-    first = [match.group(1) for match in
-             re.finditer(r"^\s*libasan\.so\S*\s+=>\s+(\S+)", done.stdout,
-                         re.MULTILINE)]
-    return " ".join(first + [library])
-
-
 def probe(library, program, env_extra, args=()):
     env = dict(os.environ)
     env.pop("SHMREFCLOCK_CLOCK_STATE", None)
     env.pop("SHMREFCLOCK_CLOCK_FILE", None)
-    env["LD_PRELOAD"] = preload(program, library)
+    env["LD_PRELOAD"] = harness.preload(program, library)
     env.update(env_extra)
     done = subprocess.run([program, *args], env=env, capture_output=True,
                           text=True, timeout=20, check=True)
@@ -68,6 +65,77 @@ def readings(lines):
     return {name: (int(lines[name][0]), int(lines[name][1], 16),
                    int(lines[name][2]), int(lines[name][3]))
             for name in READERS}
+
+
+def step(library, program, state, write):
+    """clock_probe --step: a step of +0.5 s, then one of -0.75 s."""
+    write("realtime_offset_ns=0\n")
+    env = dict(os.environ, SHMREFCLOCK_CLOCK_FILE=state,
+               LD_PRELOAD=harness.preload(program, library))
+    env.pop("SHMREFCLOCK_CLOCK_STATE", None)
+    proc = subprocess.Popen([program, "--step"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    lines = {}
+
+    def until_ready():
+        # Blocking reads: the probe gives up each of its waits after 5 s,
+        # so it always gets to its next line or exits.
+        for line in proc.stdout:
+            words = line.split()
+            if words[0] == "ready":
+                return True
+            lines.setdefault(words[0], []).append(
+                [int(w) for w in words[1:]])
+        return False
+
+    try:
+        check(until_ready(), "the step probe never got ready")
+        # Between the two "clocks" lines, CLOCK_REALTIME - CLOCK_MONOTONIC
+        # must change by the step and nothing else.
+        write("realtime_offset_ns=500000000\n")
+        check(until_ready(), "the step probe never got ready again")
+        time.sleep(0.3)
+        write("realtime_offset_ns=-250000000\n")
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for line in out.splitlines():
+        words = line.split()
+        lines.setdefault(words[0], []).append([int(w) for w in words[1:]])
+    print(f"step probe: {lines}")
+    ecanceled, eagain = errno.ECANCELED, errno.EAGAIN
+    check(lines.get("armed", [[1]])[0][0] == 0, f"arming: {lines.get('armed')}")
+    check(lines.get("before") == [[-1, eagain, 0]],
+          f"read before any step: {lines.get('before')}")
+    check(lines.get("poll") == [[select.POLLIN]],
+          f"the watch did not poll readable at the step: {lines.get('poll')}")
+    check(lines.get("read") == [[-1, ecanceled, 0]],
+          f"read after the step: {lines.get('read')} (want ECANCELED)")
+    check(lines.get("again") == [[-1, eagain, 0]],
+          f"second read after one step: {lines.get('again')} (want EAGAIN)")
+    clocks = lines.get("clocks", [])
+    check(len(clocks) == 2, f"clock lines: {clocks}")
+    if len(clocks) == 2:
+        (r0, m0, tod0, t0), (r1, m1, tod1, t1) = clocks
+        stepped = (r1 - m1) - (r0 - m0)
+        check(abs(stepped - 500_000_000) < 2_000_000,
+              f"CLOCK_REALTIME - CLOCK_MONOTONIC moved by {stepped} ns")
+        for r, tod, t in ((r0, tod0, t0), (r1, tod1, t1)):
+            check(abs(tod * 1000 - r) < 5_000_000 and abs(t - r // 10**9) <= 1,
+                  f"gettimeofday {tod} / time {t} disagree with {r}")
+    armed, alarm = lines.get("armed", [[0, 0]])[0][1], lines.get("alarm")
+    # The absolute timer set 2 s ahead fires at its time on the stepped
+    # clock, i.e. 0.5 s early on the kernel's.
+    check(alarm and 0 <= alarm[0][0] - armed < 100_000_000,
+          f"absolute timer for {armed} fired at {alarm}")
+    check(lines.get("rearm") == [[-1, ecanceled]],
+          f"re-arm with a cancel pending: {lines.get('rearm')}")
+    check(lines.get("after-rearm") == [[-1, eagain, 0]],
+          f"read after the re-arm: {lines.get('after-rearm')}")
+    check(err.count("stepped by") == 2, f"steps logged: {err!r}")
 
 
 def main():
@@ -145,6 +213,8 @@ def main():
         real_result = int(real.split()[1])
         check(emulated["ntp_adjtime"][0] == real_result,
               f"pass-through state {emulated['ntp_adjtime'][0]} vs real {real_result}")
+
+        step(library, program, state, write)
 
     if failures:
         print(f"{len(failures)} failure(s)")

@@ -39,6 +39,7 @@ import dataclasses
 import fcntl
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -209,6 +210,22 @@ def daemon_binary():
         raise Skip(f"no daemon binary: SHMREFCLOCK is unset and {path} "
                    "does not exist (build first)")
     return path
+
+
+def preload(program, *libraries):
+    """LD_PRELOAD for `program`: the libraries (the PPS and clock emulators,
+    libfaketime), preceded by the ASan runtime when the program links it
+    (the sanitizer build). ASan must be the first DSO in the initial library
+    list or it refuses to start ("ASan runtime does not come first");
+    preloaded first, its interceptors call on to the emulators' functions
+    through dlsym(RTLD_NEXT), which in turn call on to libc."""
+    done = subprocess.run(["ldd", str(program)], capture_output=True,
+                          text=True, timeout=20)
+    check(done.returncode == 0, f"ldd {program}: {done.stderr.strip()}")
+    first = [match.group(1) for match in
+             re.finditer(r"^\s*libasan\.so\S*\s+=>\s+(\S+)", done.stdout,
+                         re.MULTILINE)]
+    return " ".join(first + [str(library) for library in libraries])
 
 
 def require_program(path_or_name, package):

@@ -40,7 +40,6 @@ import time
 import chrony
 import harness
 from harness import Fail, Skip, check, log
-from test_pps import preload
 
 UNIT = 3
 NTP = 2208988800  # NTP seconds of 1970-01-01
@@ -118,7 +117,7 @@ unit = {UNIT}
 sock = "{sock_path}"
 interval = 1.0
 """)
-        env = dict(os.environ, LD_PRELOAD=preload(daemon_binary, lib),
+        env = dict(os.environ, LD_PRELOAD=harness.preload(daemon_binary, lib),
                    FAKETIME=f"@{fake}", FAKETIME_DONT_RESET="1")
         drain()
         proc = ctx.start(label, [daemon_binary, "-c", conf], env=env)
@@ -179,7 +178,7 @@ interval = 1.0
     # `status` loads the same list itself: at the faked date it announces,
     # and says whether the kernel agrees (this machine's kernel has no leap
     # armed, so it does not).
-    env = dict(os.environ, LD_PRELOAD=preload(daemon_binary, faketime_lib()),
+    env = dict(os.environ, LD_PRELOAD=harness.preload(daemon_binary, faketime_lib()),
                FAKETIME="@2016-12-31 12:00:00")
     done = ctx.run("status", [daemon_binary, "status", "-c",
                               ctx.path("tzdata-dec31.conf"), "--json"],
@@ -270,7 +269,7 @@ interval = 1.0
             name=f"chronyd-{label}")
         chronyd_proc = chronyd.start(f"chronyd-{label}", env=env)
         # The sanitizer build's daemon needs the ASan runtime first.
-        daemon_env = dict(env, LD_PRELOAD=preload(daemon_binary, lib))
+        daemon_env = dict(env, LD_PRELOAD=harness.preload(daemon_binary, lib))
         daemon = ctx.start(f"daemon-{label}", [daemon_binary, "-c",
                                                daemon_conf], env=daemon_env)
         try:

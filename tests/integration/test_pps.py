@@ -35,7 +35,7 @@ per scenario, and are watched for the same ~22 s:
   clear      edge = "clear": the clear edge (assert + 200 ms) is published.
 
 A sanitizer build of the daemon gets the ASan runtime preloaded first, which
-ASan requires of a preloaded library (see `preload`).
+ASan requires of a preloaded library (see `harness.preload`).
 """
 
 import dataclasses
@@ -43,7 +43,6 @@ import os
 import pathlib
 import re
 import socket
-import subprocess
 import time
 
 import harness
@@ -71,28 +70,11 @@ def emulator_library():
     return path
 
 
-def preload(daemon, library):
-    """LD_PRELOAD for the daemon: the emulator, preceded by the ASan runtime
-    when the daemon links it. ASan must be the first DSO in the initial
-    library list ("ASan runtime does not come first" otherwise); preloaded
-    first, its interceptors call on to the emulator's ioctl/open through
-    dlsym(RTLD_NEXT), which in turn calls on to libc."""
-    done = subprocess.run(["ldd", str(daemon)], capture_output=True,
-                          text=True, timeout=20)
-    check(done.returncode == 0, f"ldd {daemon}: {done.stderr.strip()}")
-    first = []
-    for line in done.stdout.splitlines():
-        match = re.match(r"\s*(libasan\.so\S*)\s+=>\s+(\S+)", line)
-        if match:
-            first.append(match.group(2))
-    return " ".join(first + [str(library)])
-
-
 def emulator_env(daemon, library, trace, **settings):
     """The daemon's environment: the emulator preloaded for /dev/pps0 with
     SHMREFCLOCK_PPS_<KEY> = value for each keyword."""
     env = dict(os.environ)
-    env["LD_PRELOAD"] = preload(daemon, library)
+    env["LD_PRELOAD"] = harness.preload(daemon, library)
     env["SHMREFCLOCK_PPS_EMULATE"] = "/dev/pps0"
     env["SHMREFCLOCK_PPS_TRACE"] = str(trace)
     for key, value in settings.items():
@@ -577,7 +559,7 @@ CHECKS = {
 def body(ctx):
     daemon = harness.daemon_binary()
     library = emulator_library()
-    log(f"emulator {library}; LD_PRELOAD={preload(daemon, library)}")
+    log(f"emulator {library}; LD_PRELOAD={harness.preload(daemon, library)}")
     all_scenarios = scenarios()
     for scenario in all_scenarios:
         start(ctx, scenario, daemon, library)

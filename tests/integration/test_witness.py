@@ -33,7 +33,6 @@ import fake_receiver
 import harness
 from fake_receiver import NS, FakeReceiver, SegmentWatcher, toml_string
 from harness import Fail, Skip, check, log
-from test_pps import preload
 
 UNIT = 0
 MIN_FIXES = 3
@@ -106,7 +105,7 @@ def body(ctx):
     state_file = ctx.write("kernel-clock", state)
     notify = NotifySocket(ctx.path("notify.sock"))
     env = dict(os.environ, NOTIFY_SOCKET=str(ctx.path("notify.sock")),
-               LD_PRELOAD=preload(daemon_path, clock_emulator()),
+               LD_PRELOAD=harness.preload(daemon_path, clock_emulator()),
                SHMREFCLOCK_CLOCK_FILE=str(state_file),
                SHMREFCLOCK_CLOCK_TRACE=str(ctx.path("clock-trace")))
     env.pop("WATCHDOG_USEC", None)

@@ -10,6 +10,18 @@
 // time; PPS_FETCH sleeps until the edge but reports the computed time, so the
 // test's expectations do not depend on scheduling.
 //
+// With the clock emulator (tests/clock-emulator) preloaded as well, in either
+// order, the process's CLOCK_REALTIME may be stepped by a test. The edges
+// then stay on the kernel's (true) second boundaries, since a pulse is a
+// physical event, and each is stamped as the kernel stamps it: with the
+// process's CLOCK_REALTIME at the edge, i.e. the true edge plus the
+// emulated offset in force at that moment (the clock emulator's exported
+// shmrefclock_clock_emulator_offset_at, looked up with dlsym(RTLD_DEFAULT)).
+// This library reads and sleeps on the kernel's clock with the system calls
+// themselves, so its own time line is never the stepped one whatever the
+// load order; every other interposed function (open, ioctl, close) chains to
+// the next definition with dlsym(RTLD_NEXT) (tests/preload_common.hpp).
+//
 // Environment (all optional except the first):
 //   SHMREFCLOCK_PPS_EMULATE=/dev/pps0[,/dev/pps1...]  paths to emulate; they
 //       need not exist. Without it the library only passes calls through.
@@ -73,11 +85,13 @@
 #include <string>
 #include <vector>
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/pps.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "../preload_common.hpp"
 
 namespace {
 
@@ -107,10 +121,26 @@ struct Settings {
     std::int64_t loaded = 0; // realtime ns
 };
 
+// The emulator's time line is the kernel's own CLOCK_REALTIME, read with the
+// system call: the "true" time of the pulses, which stays put when the
+// clock emulator steps the process's CLOCK_REALTIME (see stamp()).
 std::int64_t now_ns() {
     timespec t{};
-    clock_gettime(CLOCK_REALTIME, &t);
+    syscall(SYS_clock_gettime, CLOCK_REALTIME, &t);
     return static_cast<std::int64_t>(t.tv_sec) * ns_per_s + t.tv_nsec;
+}
+
+// The process's CLOCK_REALTIME minus the kernel's at kernel time `t`: the
+// clock emulator's offset in force then (tests/clock-emulator exports the
+// hook), or 0 without it. A kernel stamps a pulse with CLOCK_REALTIME as it
+// reads at the edge; a pulse is a physical event at a true second, so when
+// the system clock is stepped the edges stay where they are and their stamps
+// move by the step.
+std::int64_t stamp(std::int64_t t) {
+    using OffsetAtFn = std::int64_t (*)(std::int64_t);
+    static const OffsetAtFn offset_at =
+        preload::optional<OffsetAtFn>("shmrefclock_clock_emulator_offset_at");
+    return offset_at != nullptr ? t + offset_at(t) : t;
 }
 
 std::int64_t env_int(const char* name, std::int64_t fallback) {
@@ -152,17 +182,10 @@ void trace(const Settings& settings, const char* format, ...) {
     }
     static std::mutex mutex;
     const std::lock_guard lock(mutex);
-    // fopen() uses glibc's internal open, not ours.
-    FILE* file = std::fopen(settings.trace.c_str(), "a");
-    if (file == nullptr) {
-        return;
-    }
     std::va_list args;
     va_start(args, format);
-    std::vfprintf(file, format, args);
+    preload::vappend_line(settings.trace.c_str(), format, args);
     va_end(args);
-    std::fputc('\n', file);
-    std::fclose(file);
 }
 
 std::string paths_text(const Settings& s) {
@@ -402,13 +425,7 @@ int emulated_index(const char* path) {
 
 // --- The real functions -----------------------------------------------------
 
-template <typename Fn> Fn real(const char* name) {
-    void* symbol = dlsym(RTLD_NEXT, name);
-    Fn fn = nullptr;
-    static_assert(sizeof fn == sizeof symbol);
-    std::memcpy(&fn, &symbol, sizeof fn);
-    return fn;
-}
+using preload::real;
 
 using OpenFn = int (*)(const char*, int, ...);
 using OpenatFn = int (*)(int, const char*, int, ...);
@@ -449,7 +466,10 @@ bool needs_mode(int flags) {
 int sleep_until(std::int64_t t) {
     timespec until{static_cast<time_t>(floor_div(t, ns_per_s)),
                    static_cast<long>(t - floor_div(t, ns_per_s) * ns_per_s)};
-    return clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &until, nullptr);
+    // The system call, not clock_nanosleep(3): `t` is kernel time (now_ns()).
+    return syscall(SYS_clock_nanosleep, CLOCK_REALTIME, TIMER_ABSTIME, &until, nullptr) == 0
+               ? 0
+               : errno;
 }
 
 int fail(int error) {
@@ -503,11 +523,11 @@ int fetch(const OpenFile& file, pps_fdata* data) {
             std::memset(&data->info, 0, sizeof data->info);
             if ((mode & PPS_CAPTUREASSERT) != 0) {
                 data->info.assert_sequence = a.sequence;
-                set_time(data->info.assert_tu, a.time);
+                set_time(data->info.assert_tu, a.time != 0 ? stamp(a.time) : 0);
             }
             if ((mode & PPS_CAPTURECLEAR) != 0) {
                 data->info.clear_sequence = c.sequence;
-                set_time(data->info.clear_tu, c.time);
+                set_time(data->info.clear_tu, c.time != 0 ? stamp(c.time) : 0);
             }
             data->info.current_mode = mode;
             trace(s, "fetch assert=%u@%lld.%09d clear=%u@%lld.%09d", data->info.assert_sequence,
