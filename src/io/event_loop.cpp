@@ -126,15 +126,26 @@ ClockStepWatch::ClockStepWatch() : fd_(timerfd_create(CLOCK_REALTIME, TFD_NONBLO
 }
 
 void ClockStepWatch::arm() {
-    const Stamp now = stamp_now();
-    realtime_minus_monotonic_ns_ = timespec_to_ns(now.realtime) - now.monotonic_ns;
-    // An absolute expiry that no clock reaches (the largest time_t a 32-bit
-    // build has too): the timer exists only to be cancelled.
-    itimerspec spec{};
-    spec.it_value.tv_sec = std::numeric_limits<std::int32_t>::max();
-    if (timerfd_settime(fd_.get(), TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec, nullptr) !=
-        0) {
-        fail("timerfd_settime (TFD_TIMER_CANCEL_ON_SET)");
+    // timerfd_settime fails with ECANCELED when the clock was set after the
+    // last read, and re-arms the timer all the same (timerfd_create(2),
+    // NOTES): a second step between stepped()'s read and this call. Take the
+    // clocks' difference again, so that the step reported includes it, and
+    // arm again; a clock set that often is not worth more than a few tries.
+    for (int attempt = 0;; ++attempt) {
+        const Stamp now = stamp_now();
+        realtime_minus_monotonic_ns_ = timespec_to_ns(now.realtime) - now.monotonic_ns;
+        // An absolute expiry that no clock reaches (the largest time_t a
+        // 32-bit build has too): the timer exists only to be cancelled.
+        itimerspec spec{};
+        spec.it_value.tv_sec = std::numeric_limits<std::int32_t>::max();
+        if (timerfd_settime(fd_.get(), TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec,
+                            nullptr) == 0 ||
+            (errno == ECANCELED && attempt >= 3)) {
+            return;
+        }
+        if (errno != ECANCELED) {
+            fail("timerfd_settime (TFD_TIMER_CANCEL_ON_SET)");
+        }
     }
 }
 
