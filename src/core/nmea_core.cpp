@@ -455,6 +455,16 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         // The check has counted it, so 00:00:00 follows it.
         actions.log(MessageLevel::info, fmt::format("leap second {} not published",
                                                     format_utc(*time->utc, 0, time->leap_second)));
+        if (rules_.published()) {
+            // The receiver still delivers: 23:59:59's sample stays out until
+            // 2 s after this cycle, as if this cycle had replaced it, rather
+            // than going stale (and warning) just before 00:00:00 is
+            // published. Readers clear `valid` when they take a sample
+            // (chrony, ntpd), so it is not taken twice; at most 3 s old, it
+            // is within NTPsec's 5 s.
+            actions.arm(TimerId::stale,
+                        SourceRules::stale_after_ns - (now_ns - cycle_start_monotonic_));
+        }
         report(CycleOutcome::Kind::leap_second, time);
         return;
     }

@@ -910,6 +910,18 @@ TEST_CASE("leap second: a 23:59:60 the list schedules, or with no usable list, i
         CHECK(run.outcomes[3] == K::leap_second);
         CHECK(run.outcomes[4] == K::published);
         CHECK(run.refused == 0);
+        // The sample stays out through the leap second: 23:59:59's is not
+        // withdrawn before 00:00:00's replaces it (the replay goes on after
+        // the last cycle, 00:00:04 at 9.1 s, until its sample goes stale).
+        for (const ReplayEvent& event : run.events) {
+            if (event.at_ns > 9 * s) {
+                break;
+            }
+            CHECK(event.kind != ReplayEvent::Kind::withdrawn);
+            if (event.kind == ReplayEvent::Kind::logged) {
+                CHECK(event.message.level != MessageLevel::warn);
+            }
+        }
         if (answer) {
             // Asked once, about the day that ends at the new year.
             CHECK(run.asked == std::vector<std::int64_t>{day.new_year});
