@@ -181,6 +181,8 @@ def scenario(ctx, case):
     sock.close()
 
     failures = []
+    if exit_status != 0:
+        failures.append(f"the daemon exited with {exit_status} on SIGTERM")
     if scheduled:
         # Every second after the first min-fixes - 1 but 23:59:60.
         published = [n for n in NAMES[MIN_FIXES - 1:] if n != LEAP]
