@@ -343,6 +343,33 @@ Leap leap_announcement(const LeapListLoad& load, std::int64_t utc_seconds) {
     return allowed ? event->kind : Leap::none;
 }
 
+LeapSecondCheck inserted_leap_second(const LeapListLoad& load, std::int64_t day_end) {
+    if (leap_list_state(load, day_end - 1) != LeapListState::valid) {
+        return LeapSecondCheck::unknown;
+    }
+    const auto& entries = load.list->entries;
+    for (std::size_t i = 1; i < entries.size(); ++i) {
+        if (entries[i].start == day_end) {
+            return entries[i].tai_offset > entries[i - 1].tai_offset
+                       ? LeapSecondCheck::scheduled
+                       : LeapSecondCheck::not_scheduled;
+        }
+    }
+    return LeapSecondCheck::not_scheduled;
+}
+
+std::string_view to_string(LeapSecondCheck check) {
+    switch (check) {
+    case LeapSecondCheck::unknown:
+        return "unknown";
+    case LeapSecondCheck::scheduled:
+        return "scheduled";
+    case LeapSecondCheck::not_scheduled:
+        return "not scheduled";
+    }
+    return "?";
+}
+
 std::string kernel_leap_disagreement(Leap announced, bool kernel_insert, bool kernel_delete) {
     const Leap armed = kernel_insert ? Leap::insert : kernel_delete ? Leap::remove : Leap::none;
     if (armed == announced) {

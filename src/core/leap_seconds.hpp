@@ -100,6 +100,23 @@ std::optional<LeapEvent> next_leap_event(const LeapSecondsList& list, std::int64
 // days, and such an entry is more likely an error than a decision.
 Leap leap_announcement(const LeapListLoad& load, std::int64_t utc_seconds);
 
+// What a list says about a receiver's 23:59:60 at the end of the UTC day
+// that ends at `day_end` (POSIX seconds of the 00:00:00 that follows it).
+enum class LeapSecondCheck {
+    unknown,       // no usable list: missing, corrupt, or expired by then
+    scheduled,     // the list inserts a second there (TAI - UTC grows by one)
+    not_scheduled, // a valid, unexpired list inserts none there
+};
+// A list that is valid and not expired at the leap second itself
+// (`day_end` - 1) lists every leap second up to its expiry (the IERS
+// announces them six months ahead, and the list's expiry is set so that it
+// is complete until then): a 23:59:60 it does not list did not happen. An
+// insertion listed at the end of a day other than June 30 or December 31 is
+// still scheduled here: it is not announced (leap_announcement()), but a
+// receiver that agrees with the list is not contradicted by it.
+LeapSecondCheck inserted_leap_second(const LeapListLoad& load, std::int64_t day_end);
+std::string_view to_string(LeapSecondCheck check);
+
 // The kernel's own leap state (STA_INS / STA_DEL, set by the NTP daemon) next
 // to the list's announcement. The announcement never follows the kernel: the
 // NTP daemon that arms the kernel may have taken its leap vote from this

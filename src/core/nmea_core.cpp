@@ -111,6 +111,8 @@ std::string_view to_string(CycleOutcome::Kind kind) {
         return "first byte not seen after a quiet line";
     case CycleOutcome::Kind::leap_second:
         return "leap second 23:59:60 is not published";
+    case CycleOutcome::Kind::unscheduled_leap:
+        return "23:59:60 where the leap-second list has no leap second";
     case CycleOutcome::Kind::jumped:
         return "time does not follow the previous cycle's";
     case CycleOutcome::Kind::disagreeing:
@@ -396,6 +398,31 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         return;
     }
     const timespec reference = *time->utc;
+    if (time->leap_second && settings_.leap_seconds &&
+        settings_.leap_seconds(static_cast<std::int64_t>(reference.tv_sec) + 1) ==
+            LeapSecondCheck::not_scheduled) {
+        // The cycle check counts a 23:59:60 as a second of its own, so that
+        // the 00:00:00 two seconds after 23:59:59 follows it. A receiver
+        // that invents one (a firmware bug, a wrong leap-second count from
+        // its almanac, a replayed or spoofed signal) would have its next
+        // 00:00:00 -- then one second off -- published on the strength of
+        // that count. A valid, unexpired list lists every leap second up to
+        // its expiry: the receiver is wrong, and what it says next is not
+        // believed until min-fixes cycles agree again.
+        ++unscheduled_leap_seconds_;
+        check_.break_run();
+        warn(actions, now_ns,
+             fmt::format("receiver reported the leap second {} ({}), which the leap-second list "
+                         "does not schedule; not believed, re-acquiring",
+                         format_utc(reference, 0, true), time->name()));
+        report(CycleOutcome::Kind::unscheduled_leap, time);
+        rules_.set_health(actions,
+                          fmt::format("refused 23:59:60 on {}: not in the leap-second list; "
+                                      "re-acquiring ({} so far)",
+                                      format_utc(reference, 0).substr(0, 10),
+                                      unscheduled_leap_seconds_));
+        return;
+    }
     const CycleCheck::Verdict verdict =
         check_.add(reference, cycle_first_byte_ns_, settings_.min_fixes, time->leap_second);
     switch (verdict) {
@@ -428,6 +455,16 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         // The check has counted it, so 00:00:00 follows it.
         actions.log(MessageLevel::info, fmt::format("leap second {} not published",
                                                     format_utc(*time->utc, 0, time->leap_second)));
+        if (rules_.published()) {
+            // The receiver still delivers: 23:59:59's sample stays out until
+            // 2 s after this cycle, as if this cycle had replaced it, rather
+            // than going stale (and warning) just before 00:00:00 is
+            // published. Readers clear `valid` when they take a sample
+            // (chrony, ntpd), so it is not taken twice; at most 3 s old, it
+            // is within NTPsec's 5 s.
+            actions.arm(TimerId::stale,
+                        SourceRules::stale_after_ns - (now_ns - cycle_start_monotonic_));
+        }
         report(CycleOutcome::Kind::leap_second, time);
         return;
     }

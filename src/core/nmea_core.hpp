@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/leap_seconds.hpp"
 #include "core/nmea_parser.hpp"
 #include "core/source_rules.hpp"
 #include "core/warning_limit.hpp"
@@ -115,6 +116,12 @@ struct NmeaSettings {
     // --now; std::nullopt: no evidence).
     bool stamps_are_evidence = true;
     std::optional<time_t> system_clock{};
+    // What the leap-second list says about a receiver's 23:59:60 at the end
+    // of the UTC day that ends at the argument (POSIX seconds of the next
+    // 00:00:00); the daemon asks its list (daemon/leap_list). Unset, or
+    // `unknown` (no list, a corrupt or expired one): the receiver is
+    // believed, as `decode` does.
+    std::function<LeapSecondCheck(std::int64_t)> leap_seconds{};
 };
 
 // What became of one cycle: published, or why not. `decode` prints these.
@@ -127,6 +134,7 @@ struct CycleOutcome {
         time_late,        // its time-bearing sentence began long after its first byte
         disagreeing,      // its sentences name different seconds
         leap_second,      // 23:59:60: not representable in POSIX time
+        unscheduled_leap, // 23:59:60 where a valid leap-second list has none
         jumped,           // does not follow the previous cycle's time
         walked,           // follows the previous cycle, not the elapsed time since the run began
         repeat,           // the same time as the previous cycle: a receiver sending it twice
@@ -195,6 +203,9 @@ public:
     const nmea::Counters& counters() const { return parser_.counters(); }
     // Cycles refused because their sentences named different seconds.
     std::uint64_t disagreeing_cycles() const { return disagreeing_cycles_; }
+    // Cycles refused because they reported 23:59:60 at the end of a day
+    // that a valid, unexpired leap-second list gives no leap second.
+    std::uint64_t unscheduled_leap_seconds() const { return unscheduled_leap_seconds_; }
     // The kernel's clock state for the cycle about to be read; the shell
     // reads it once per cycle (io/kernel_clock). Without it: no witness.
     void kernel_clock(const KernelClock& kernel) { witness_.kernel_clock(kernel); }
@@ -256,6 +267,7 @@ private:
     // A time-bearing sentence that began before the cycle's first byte.
     std::optional<nmea::Sentence> cycle_foreign_;
     std::uint64_t disagreeing_cycles_ = 0;
+    std::uint64_t unscheduled_leap_seconds_ = 0;
     nmea::Counters reported_{};
     std::function<void(const CycleOutcome&)> observer_;
 };

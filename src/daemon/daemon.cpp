@@ -53,8 +53,7 @@ std::vector<std::unique_ptr<Refclock>> Daemon::build(const Config& config) {
                 }
             }
             refclocks[i] = std::make_unique<Refclock>(
-                rc, loop_, lock, [this] { report_status(); },
-                [this](const timespec& reference) { return leap_list_.announcement(reference); });
+                rc, loop_, lock, [this] { report_status(); }, leap_list_);
         }
     }
     return refclocks;

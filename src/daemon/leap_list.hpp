@@ -25,6 +25,11 @@ public:
     void load(const std::string& path);
     // The `leap` of a sample whose reference time is `reference`.
     Leap announcement(const timespec& reference);
+    // What the list says about a receiver's 23:59:60 at the end of the UTC
+    // day that ends at `day_end` (core/leap_seconds.hpp).
+    LeapSecondCheck inserted_leap_second(std::int64_t day_end) const {
+        return shmrefclock::inserted_leap_second(list_, day_end);
+    }
 
 private:
     void watch(const std::string& path);

@@ -7,9 +7,8 @@
 namespace shmrefclock {
 
 Refclock::Refclock(const RefclockConfig& config, EventLoop& loop, const LockSource* lock,
-                   std::function<void()> on_health_changed,
-                   std::function<Leap(const timespec&)> leap)
-    : config_(config), on_health_changed_(std::move(on_health_changed)), leap_(std::move(leap)) {
+                   std::function<void()> on_health_changed, LeapList& leap_list)
+    : config_(config), on_health_changed_(std::move(on_health_changed)), leap_list_(leap_list) {
     if (config_.unit) {
         outputs_.push_back(make_shm_output(*config_.unit, config_.perm));
     }
@@ -50,7 +49,7 @@ void Refclock::publish(const Sample& measured) {
     // The day's leap indicator, from the leap-second list at the time the
     // sample names (SHM `leap`, SOCK `leap`): 1 or 2 only on June 30 or
     // December 31 before a listed leap second.
-    sample.leap = leap_(sample.reference_time);
+    sample.leap = leap_list_.announcement(sample.reference_time);
     for (auto& output : outputs_) {
         output->write(sample);
     }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "daemon/leap_list.hpp"
 #include "outputs/output.hpp"
 #include "sources/source.hpp"
 
@@ -21,9 +22,10 @@ public:
     // Attaches the outputs (throws ShmError if a segment is refused); the
     // source does nothing until start().
     // `lock`: the refclock this one's `lock` names (pps), already built.
-    // `leap`: the leap indicator for a reference time (daemon/leap_list).
+    // `leap_list`: the leap indicator for a reference time, and whether a
+    // receiver's 23:59:60 is scheduled (daemon/leap_list); outlives this.
     Refclock(const RefclockConfig& config, EventLoop& loop, const LockSource* lock,
-             std::function<void()> on_health_changed, std::function<Leap(const timespec&)> leap);
+             std::function<void()> on_health_changed, LeapList& leap_list);
     ~Refclock() override;
 
     void start();
@@ -43,11 +45,14 @@ public:
     void publish(const Sample& sample) override;
     void withdraw() override;
     void health_changed() override { on_health_changed_(); }
+    LeapSecondCheck inserted_leap_second(std::int64_t day_end) const override {
+        return leap_list_.inserted_leap_second(day_end);
+    }
 
 private:
     RefclockConfig config_;
     std::function<void()> on_health_changed_;
-    std::function<Leap(const timespec&)> leap_;
+    LeapList& leap_list_;
     std::vector<std::unique_ptr<Output>> outputs_;
     std::optional<Sample> latest_;
     std::unique_ptr<Source> source_;

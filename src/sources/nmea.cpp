@@ -16,12 +16,28 @@
 
 namespace shmrefclock {
 
+namespace {
+
+NmeaSettings nmea_settings(const RefclockConfig& config, std::chrono::year_month_day floor,
+                           const SourceSink& sink) {
+    NmeaSettings settings{
+        config.device, config.baud, config.min_fixes, floor,
+        WitnessSettings{config.witness, static_cast<std::int64_t>(config.offset * 1e9)}};
+    // The refclock (the sink) outlives its source, and asks the daemon's
+    // leap-second list as it is when the 23:59:60 arrives (it is reloaded
+    // on SIGHUP and when the file changes).
+    settings.leap_seconds = [&sink](std::int64_t day_end) {
+        return sink.inserted_leap_second(day_end);
+    };
+    return settings;
+}
+
+} // namespace
+
 NmeaSource::NmeaSource(EventLoop& loop, SourceSink& sink, const RefclockConfig& config,
                        std::chrono::year_month_day floor)
     : SourceShell(config.name, loop, sink), config_(config),
-      core_(NmeaSettings{
-          config.device, config.baud, config.min_fixes, floor,
-          WitnessSettings{config.witness, static_cast<std::int64_t>(config.offset * 1e9)}}) {
+      core_(nmea_settings(config, floor, sink)) {
     const auto parsed = parse_device_address(config.device);
     if (const auto* address = std::get_if<DeviceAddress>(&parsed)) {
         if (const auto* tcp = std::get_if<TcpAddress>(address)) {

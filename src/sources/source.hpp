@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "core/leap_seconds.hpp"
 #include "core/stamp.hpp"
 #include "shmrefclock/sample.hpp"
 
@@ -26,6 +27,14 @@ public:
     virtual void withdraw() = 0;
     // health() changed.
     virtual void health_changed() = 0;
+    // What the leap-second list says about a receiver's 23:59:60 at the end
+    // of the UTC day that ends at `day_end` (POSIX seconds): nmea refuses
+    // one that a valid list does not schedule (docs/design.md, "NMEA: from a
+    // byte to a segment").
+    virtual LeapSecondCheck inserted_leap_second(std::int64_t day_end) const {
+        (void)day_end;
+        return LeapSecondCheck::unknown;
+    }
 };
 
 class Source {

@@ -82,13 +82,16 @@ def sentence(body, bad_checksum=False):
     return f"${body}*{value:02X}\r\n".encode("ascii")
 
 
-def cycle_sentences(reported, fix=True, bad_checksum=False, rmc_last=False):
+def cycle_sentences(reported, fix=True, bad_checksum=False, rmc_last=False,
+                    leap_second=False):
     """One u-blox style NMEA 4.1 reporting cycle for POSIX second `reported`
     (about 490 bytes): RMC VTG GGA GSA GSV GSV GSV GLL, or with `rmc_last`
     in SiRF's order, the date-bearing RMC after the others: GGA GLL GSA GSV
-    GSV GSV RMC VTG."""
+    GSV GSV RMC VTG. With `leap_second`, `reported` is a day's 23:59:59 and
+    the cycle names the inserted second after it, 23:59:60 of that day."""
     tm = time.gmtime(reported)
-    hms = f"{tm.tm_hour:02d}{tm.tm_min:02d}{tm.tm_sec:02d}.00"
+    second = tm.tm_sec + (1 if leap_second else 0)
+    hms = f"{tm.tm_hour:02d}{tm.tm_min:02d}{second:02d}.00"
     date = f"{tm.tm_mday:02d}{tm.tm_mon:02d}{tm.tm_year % 100:02d}"
     lat, lon = "4807.03812,N", "01131.00046,E"
     if fix:
@@ -139,6 +142,8 @@ class CyclePlan:
     bad_checksum: bool = False
     paced: bool = True
     silent: bool = False  # send nothing this second
+    # Name 23:59:60 (shift must make `reported` that day's 23:59:59).
+    leap_second: bool = False
     # Bytes inserted inside the cycle: (fraction of the cycle 0..1, bytes).
     inside: list = dataclasses.field(default_factory=list)
     # Bytes sent after the cycle: (seconds after the boundary, bytes, paced).
@@ -401,7 +406,7 @@ class FakeReceiver:
 
     def _render(self, plan):
         data = cycle_sentences(plan.reported, plan.fix, plan.bad_checksum,
-                               self.rmc_last)
+                               self.rmc_last, plan.leap_second)
         # Insert from the back so that earlier positions stay put.
         for fraction, chunk in sorted(plan.inside, key=lambda x: -x[0]):
             at = min(len(data), max(0, round(fraction * len(data))))

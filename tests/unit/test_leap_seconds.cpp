@@ -366,3 +366,52 @@ TEST_CASE("leap list: nothing loaded announces nothing") {
     CHECK(leap_list_state(nothing, dec31_2016_noon) == LeapListState::not_configured);
     CHECK(leap_announcement(nothing, dec31_2016_noon) == Leap::none);
 }
+
+TEST_CASE("leap list: whether a receiver's 23:59:60 is scheduled") {
+    const LeapListLoad load = parse_leap_seconds_list(signed_list(insertion_2016()));
+    REQUIRE(load.problem == LeapListProblem::none);
+    // Listed insertions: 2016-12-31 and 2015-06-30.
+    CHECK(inserted_leap_second(load, jan1_2017) == LeapSecondCheck::scheduled);
+    CHECK(inserted_leap_second(load, jul1_2015) == LeapSecondCheck::scheduled);
+    // Other days, before the expiry (2017-06-28): the list would say.
+    CHECK(inserted_leap_second(load, jan1_2017 - 86400) == LeapSecondCheck::not_scheduled);
+    CHECK(inserted_leap_second(load, jan1_2017 + 86400) == LeapSecondCheck::not_scheduled);
+    CHECK(inserted_leap_second(load, jul1_2015 + 86400 * 184) ==
+          LeapSecondCheck::not_scheduled); // 2016-01-01
+    // The list's first entry is its base offset, not a leap second.
+    CHECK(inserted_leap_second(load, 2272060800 - ntp) == LeapSecondCheck::not_scheduled);
+    // After its expiry it says nothing.
+    CHECK(inserted_leap_second(load, 3707596800 - ntp + 86400) == LeapSecondCheck::unknown);
+    CHECK(inserted_leap_second(load, jul1_2030) == LeapSecondCheck::unknown);
+
+    // An expired list, a bad hash, no list: unknown, the receiver believed.
+    Hand expired = insertion_2016();
+    expired.expires = jan1_2017 - 86400 * 30 + ntp;
+    const LeapListLoad old = parse_leap_seconds_list(signed_list(expired));
+    REQUIRE(old.problem == LeapListProblem::none);
+    CHECK(inserted_leap_second(old, jan1_2017) == LeapSecondCheck::unknown);
+    CHECK(inserted_leap_second(old, jan1_2017 - 86400) == LeapSecondCheck::unknown);
+    CHECK(inserted_leap_second(old, jul1_2015) == LeapSecondCheck::scheduled);
+    const std::string good = signed_list(insertion_2016());
+    std::string bad = good;
+    bad[bad.size() - 2] = bad[bad.size() - 2] == '0' ? '1' : '0';
+    const LeapListLoad broken = parse_leap_seconds_list(bad);
+    REQUIRE(broken.problem == LeapListProblem::bad_hash);
+    CHECK(inserted_leap_second(broken, jan1_2017 - 86400) == LeapSecondCheck::unknown);
+    CHECK(inserted_leap_second(LeapListLoad{}, jan1_2017 - 86400) == LeapSecondCheck::unknown);
+
+    // A deletion listed there is no insertion.
+    const Hand deletion{
+        3676924800, 3707596800, {{2272060800, 35}, {3644697600, 36}, {jan1_2017 + ntp, 35}}};
+    const LeapListLoad minus = parse_leap_seconds_list(signed_list(deletion));
+    REQUIRE(minus.problem == LeapListProblem::none);
+    CHECK(inserted_leap_second(minus, jan1_2017) == LeapSecondCheck::not_scheduled);
+    // An insertion on a day the announcement ignores (March 31) is still
+    // scheduled: the receiver and the list agree.
+    const Hand march{
+        3676924800, 1924992000 + ntp, {{2272060800, 35}, {3644697600, 36}, {apr1_2030 + ntp, 37}}};
+    const LeapListLoad odd = parse_leap_seconds_list(signed_list(march));
+    REQUIRE(odd.problem == LeapListProblem::none);
+    CHECK(leap_announcement(odd, mar31_2030_noon) == Leap::none);
+    CHECK(inserted_leap_second(odd, apr1_2030) == LeapSecondCheck::scheduled);
+}

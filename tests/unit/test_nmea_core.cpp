@@ -838,3 +838,135 @@ TEST_CASE("a clock step withdraws the sample, drops the cycle being read, and re
                                              base_second + 8, base_second + 9});
     }
 }
+
+namespace {
+
+// 2026-12-31 23:59:57 .. 2027-01-01 00:00:04 with a 23:59:60 between
+// 23:59:59 and 00:00:00, one cycle a second on the line (the monotonic
+// clock runs through the leap second): cycles[3] is 23:59:60.
+struct LeapDay {
+    time_t new_year =
+        std::chrono::sys_days{std::chrono::year{2027} / 1 / 1}.time_since_epoch().count() * 86400;
+    ByteSchedule schedule;
+    LeapDay() {
+        std::vector<std::string> cycles;
+        for (const time_t second : {new_year - 3, new_year - 2, new_year - 1}) {
+            cycles.push_back(make_cycle(second));
+        }
+        cycles.push_back(rmc("235960.00", "311226") + gga("235960.00") + gsv_padding(300));
+        for (time_t second = new_year; second <= new_year + 4; ++second) {
+            cycles.push_back(make_cycle(second));
+        }
+        for (std::size_t k = 0; k < cycles.size(); ++k) {
+            schedule.write(static_cast<std::int64_t>(k + 1) * s + 100 * ms, cycles[k],
+                           byte_time_ns(9600));
+        }
+    }
+};
+
+struct LeapRun : Run {
+    std::uint64_t refused = 0;
+    std::string health;
+    std::vector<std::int64_t> asked; // the day ends the list was asked about
+};
+
+// The core with a leap-second list that answers `answer` for every day.
+LeapRun run_with_list(const ByteSchedule& schedule, int min_fixes,
+                      std::optional<LeapSecondCheck> answer) {
+    NmeaSettings settings{"test", 9600, min_fixes, floor_date};
+    LeapRun result;
+    if (answer) {
+        settings.leap_seconds = [&result, answer](std::int64_t day_end) {
+            result.asked.push_back(day_end);
+            return *answer;
+        };
+    }
+    NmeaCore core(std::move(settings));
+    core.on_cycle([&](const CycleOutcome& o) { result.outcomes.push_back(o.kind); });
+    result.events = replay(core, schedule, options_at());
+    result.samples = published(result.events);
+    result.refused = core.unscheduled_leap_seconds();
+    result.health = core.health();
+    return result;
+}
+
+} // namespace
+
+TEST_CASE("leap second: a 23:59:60 the list schedules, or with no usable list, is counted") {
+    // The list schedules it (or there is no list, or it expired: the
+    // receiver is believed): 00:00:00 is published 2 s after 23:59:59.
+    const LeapDay day;
+    for (const auto answer : {std::optional<LeapSecondCheck>{LeapSecondCheck::scheduled},
+                              std::optional<LeapSecondCheck>{LeapSecondCheck::unknown},
+                              std::optional<LeapSecondCheck>{}}) {
+        INFO("list answers " << (answer ? to_string(*answer) : "nothing (no list)"));
+        const LeapRun run = run_with_list(day.schedule, 2, answer);
+        std::vector<time_t> expected;
+        for (time_t second = day.new_year - 2; second <= day.new_year + 4; ++second) {
+            expected.push_back(second);
+        }
+        CHECK(seconds_of(run.samples) == expected);
+        REQUIRE(run.outcomes.size() == 9);
+        CHECK(run.outcomes[3] == K::leap_second);
+        CHECK(run.outcomes[4] == K::published);
+        CHECK(run.refused == 0);
+        // The sample stays out through the leap second: 23:59:59's is not
+        // withdrawn before 00:00:00's replaces it (the replay goes on after
+        // the last cycle, 00:00:04 at 9.1 s, until its sample goes stale).
+        for (const ReplayEvent& event : run.events) {
+            if (event.at_ns > 9 * s) {
+                break;
+            }
+            CHECK(event.kind != ReplayEvent::Kind::withdrawn);
+            if (event.kind == ReplayEvent::Kind::logged) {
+                CHECK(event.message.level != MessageLevel::warn);
+            }
+        }
+        if (answer) {
+            // Asked once, about the day that ends at the new year.
+            CHECK(run.asked == std::vector<std::int64_t>{day.new_year});
+        }
+    }
+}
+
+TEST_CASE("leap second: a 23:59:60 that a valid list does not schedule is refused") {
+    // The receiver invents a leap second: without the list's word the check
+    // would count it, and the next cycle, which names a second one second
+    // earlier than the elapsed time says, would be published at once.
+    const LeapDay day;
+    for (const int min_fixes : {1, 2, 3}) {
+        INFO("min-fixes " << min_fixes);
+        const LeapRun run = run_with_list(day.schedule, min_fixes, LeapSecondCheck::not_scheduled);
+        REQUIRE(run.outcomes.size() == 9);
+        CHECK(run.outcomes[3] == K::unscheduled_leap);
+        CHECK(run.refused == 1);
+        // 00:00:00 does not follow 23:59:59 without the leap second: a jump,
+        // and a new run that needs min-fixes agreeing cycles.
+        CHECK(run.outcomes[4] == K::jumped);
+        std::vector<time_t> expected;
+        for (time_t second = day.new_year - 3 + (min_fixes - 1); second < day.new_year; ++second) {
+            expected.push_back(second);
+        }
+        for (time_t second = day.new_year + std::max(1, min_fixes - 1); second <= day.new_year + 4;
+             ++second) {
+            expected.push_back(second);
+        }
+        CHECK(seconds_of(run.samples) == expected);
+        const auto logged = warnings(run.events);
+        REQUIRE_FALSE(logged.empty());
+        CHECK_THAT(logged[0],
+                   Catch::Contains("2026-12-31T23:59:60Z") && Catch::Contains("does not schedule"));
+    }
+    // The health says why while it lasts (min-fixes high enough that the
+    // run has not been believed again by the end).
+    const LeapRun run = run_with_list(day.schedule, 9, LeapSecondCheck::not_scheduled);
+    CHECK(run.samples.empty());
+    CHECK_THAT(run.health, Catch::Contains("acquiring"));
+    ByteSchedule cut;
+    cut.write(1 * s + 100 * ms, make_cycle(day.new_year - 1), byte_time_ns(9600));
+    cut.write(2 * s + 100 * ms, rmc("235960.00", "311226") + gga("235960.00") + gsv_padding(300),
+              byte_time_ns(9600));
+    const LeapRun refused = run_with_list(cut, 2, LeapSecondCheck::not_scheduled);
+    CHECK_THAT(refused.health, Catch::Contains("refused 23:59:60 on 2026-12-31") &&
+                                   Catch::Contains("not in the leap-second list"));
+}
