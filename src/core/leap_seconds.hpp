@@ -122,10 +122,9 @@ std::string_view to_string(LeapSecondCheck check);
 // NTP daemon that arms the kernel may have taken its leap vote from this
 // daemon's samples (NTPsec lets a refclock win the vote outright), and
 // following it would echo the vote back as evidence. Empty when they agree;
-// else what differs, for `status` and the log. The kernel's bits are
-// KernelClock::leap_insert / leap_delete (core/kernel_clock.hpp), passed as
-// bools: tools/status.hpp still defines a KernelClock of its own, and one
-// translation unit cannot see both.
+// else what differs, for `status` and the daemon's log (daemon/leap_list).
+// The kernel's bits are KernelClock::leap_insert / leap_delete
+// (core/kernel_clock.hpp).
 std::string kernel_leap_disagreement(Leap announced, bool kernel_insert, bool kernel_delete);
 
 } // namespace shmrefclock

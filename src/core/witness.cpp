@@ -55,11 +55,15 @@ std::string describe_difference(std::int64_t difference_ns) {
     return fmt::format("{}.{:03} s {}", size / ns_per_s, (size % ns_per_s) / ns_per_ms, side);
 }
 
+std::int64_t witness_bound_ns(const KernelClock& kernel) {
+    return saturating_add(kernel.maxerror_ns < 0 ? 0 : kernel.maxerror_ns, witness_margin_ns);
+}
+
 WitnessVerdict judge_witness(const WitnessSettings& settings, const KernelClock& kernel,
                              timespec reference, timespec receive) {
     WitnessVerdict v;
     v.difference_ns = saturating_add(saturating_diff_ns(reference, receive), settings.latency_ns);
-    v.bound_ns = saturating_add(kernel.maxerror_ns < 0 ? 0 : kernel.maxerror_ns, witness_margin_ns);
+    v.bound_ns = witness_bound_ns(kernel);
     if (!settings.enabled) {
         v.kind = WitnessVerdict::Kind::off;
     } else if (!kernel.synchronized) {

@@ -53,8 +53,13 @@ struct WitnessVerdict {
     std::int64_t bound_ns = 0; // maxerror + witness_margin_ns
 };
 
+// The witness's bound for this kernel state: maxerror + witness_margin_ns
+// (`status` shows it; judge_witness() uses it).
+std::int64_t witness_bound_ns(const KernelClock& kernel);
+
 // Pure: the verdict on one cycle that reports `reference`, stamped `receive`
-// (CLOCK_REALTIME at its first byte).
+// (CLOCK_REALTIME at its first byte). `status` asks the same of a published
+// sample (its reference already includes `offset`, so latency_ns = 0).
 WitnessVerdict judge_witness(const WitnessSettings& settings, const KernelClock& kernel,
                              timespec reference, timespec receive);
 

@@ -1,8 +1,11 @@
 #include "daemon/leap_list.hpp"
 
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
 #include "core/time_format.hpp"
+#include "io/kernel_clock.hpp"
 
 namespace shmrefclock {
 
@@ -87,7 +90,40 @@ Leap LeapList::announcement(const timespec& reference) {
         spdlog::warn("leap-second list {}: {}; no leap second will be announced", path_,
                      describe(list_, second));
     }
-    return leap_announcement(list_, second);
+    const Leap leap = leap_announcement(list_, second);
+    // Cheap: one ntp_adjtime when the announcement changes, else at most one
+    // per kernel_check_every_ns, however many samples are published.
+    const std::int64_t now_ns = stamp_now().monotonic_ns;
+    if (!kernel_checked_ns_ || leap != kernel_checked_against_ ||
+        now_ns - *kernel_checked_ns_ >= kernel_check_every_ns) {
+        kernel_checked_ns_ = now_ns;
+        kernel_checked_against_ = leap;
+        check_kernel(leap);
+    }
+    return leap;
+}
+
+void LeapList::check_kernel(Leap announced) {
+    const KernelClock kernel = read_kernel_clock();
+    std::string disagreement =
+        kernel_leap_disagreement(announced, kernel.leap_insert, kernel.leap_delete);
+    if (disagreement == kernel_disagreement_) {
+        return; // logged once per change, not per sample
+    }
+    const std::string list = path_.empty() ? std::string("leap-seconds = \"\"") : path_;
+    if (!disagreement.empty()) {
+        // The samples keep the list's `leap` (core/leap_seconds.hpp,
+        // kernel_leap_disagreement: the kernel may be armed from this
+        // daemon's own vote). Normal for a poll or two after 00:00 of the
+        // leap day; lasting, the NTP daemon and the list disagree.
+        spdlog::warn("kernel leap state and the leap-second list ({}) disagree: {}; samples "
+                     "carry leap {} from the list (an NTP daemon arms the kernel during the "
+                     "last day before a leap second; one that slews leap seconds never does)",
+                     list, disagreement, static_cast<int>(announced));
+    } else {
+        spdlog::info("kernel leap state agrees with the leap-second list ({}) again", list);
+    }
+    kernel_disagreement_ = std::move(disagreement);
 }
 
 } // namespace shmrefclock

@@ -4,6 +4,7 @@
 // once per load, and no announcement; never fatal.
 #pragma once
 
+#include <cstdint>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -23,7 +24,10 @@ public:
 
     // (Re)load the list at `path` ("" for none) and watch its file.
     void load(const std::string& path);
-    // The `leap` of a sample whose reference time is `reference`.
+    // The `leap` of a sample whose reference time is `reference`. Also
+    // compares it with the kernel's STA_INS/STA_DEL (when it changes, and
+    // every kernel_check_every_ns) and logs when they start or stop
+    // disagreeing.
     Leap announcement(const timespec& reference);
     // What the list says about a receiver's 23:59:60 at the end of the UTC
     // day that ends at `day_end` (core/leap_seconds.hpp).
@@ -31,9 +35,15 @@ public:
         return shmrefclock::inserted_leap_second(list_, day_end);
     }
 
+    // How often the kernel's leap bits are read while the announcement does
+    // not change: an NTP daemon arms the kernel at its own pace (a poll or
+    // two into the last day), and one ntp_adjtime per 10 s costs nothing.
+    static constexpr std::int64_t kernel_check_every_ns = 10'000'000'000;
+
 private:
     void watch(const std::string& path);
     void log_load(std::int64_t now) const;
+    void check_kernel(Leap announced);
 
     EventLoop& loop_;
     std::string path_;
@@ -43,6 +53,12 @@ private:
     std::string watched_path_;
     // The list expired while in use: warned once, until the next load.
     bool warned_expired_ = false;
+    // The kernel's leap bits against the announcement: what was last logged
+    // (empty: they agree), when they were last read (CLOCK_MONOTONIC) and
+    // against which announcement.
+    std::string kernel_disagreement_;
+    std::optional<std::int64_t> kernel_checked_ns_;
+    Leap kernel_checked_against_ = Leap::none;
 };
 
 } // namespace shmrefclock

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "core/time_format.hpp"
+#include "core/witness.hpp"
 #include "io/leap_seconds_file.hpp"
 #include "io/unique_fd.hpp"
 
@@ -180,10 +181,105 @@ LeapView leap_view(const StatusReport& report) {
     if (load.list) {
         view.next = next_leap_event(*load.list, now);
     }
+    // The daemon's view of the kernel's bits (io/kernel_clock), as LeapList
+    // compares them when it logs a disagreement.
+    const KernelClock clock = kernel_clock_from(report.kernel);
     view.disagreement =
-        kernel_leap_disagreement(view.announcing, (report.kernel.status & STA_INS) != 0,
-                                 (report.kernel.status & STA_DEL) != 0);
+        kernel_leap_disagreement(view.announcing, clock.leap_insert, clock.leap_delete);
     return view;
+}
+
+// The kernel witness as the daemon would judge now: the kernel state read
+// above, through the same kernel_clock_from() and judge_witness() the NMEA
+// shell and core use (io/kernel_clock, core/witness). Computed by `status`:
+// it is not the daemon's own record (no control socket yet).
+struct WitnessView {
+    KernelClock clock;
+    std::int64_t bound_ns = 0;
+    std::string why;                   // why it is active or not
+    std::vector<std::string> disabled; // refclocks with witness = false
+};
+
+WitnessView witness_view(const StatusReport& report) {
+    const KernelTimex& k = report.kernel;
+    WitnessView view;
+    view.clock = kernel_clock_from(k);
+    view.bound_ns = witness_bound_ns(view.clock);
+    if (view.clock.synchronized) {
+        view.why =
+            fmt::format("kernel synchronized ({}, STA_UNSYNC clear)", clock_state_name(k.state));
+    } else {
+        std::vector<std::string> reasons;
+        if (k.state == TIME_ERROR) {
+            reasons.emplace_back("state TIME_ERROR");
+        }
+        if ((k.status & STA_UNSYNC) != 0) {
+            reasons.emplace_back("STA_UNSYNC set");
+        }
+        view.why = fmt::format("kernel not synchronized ({})", fmt::join(reasons, ", "));
+    }
+    for (const auto& rc : report.refclocks) {
+        if (!rc.witness) {
+            view.disabled.push_back(rc.name);
+        }
+    }
+    return view;
+}
+
+double seconds_of(std::int64_t ns) {
+    return static_cast<double>(ns) / 1e9;
+}
+
+// The witness on a refclock's current sample; std::nullopt without a valid
+// one. The published reference already includes the refclock's `offset`
+// (Refclock::publish), and the receive time is the system clock's stamp, so
+// the latency is 0 here.
+std::optional<WitnessVerdict> sample_verdict(const RefclockStatus& rc, const KernelClock& clock) {
+    if (!rc.unit || !rc.unit->snapshot || rc.unit->snapshot->valid != 1) {
+        return std::nullopt;
+    }
+    const Sample& sample = rc.unit->snapshot->sample;
+    return judge_witness(WitnessSettings{rc.witness, 0}, clock, sample.reference_time,
+                         sample.receive_time);
+}
+
+std::string_view verdict_name(WitnessVerdict::Kind kind) {
+    switch (kind) {
+    case WitnessVerdict::Kind::agree:
+        return "agree";
+    case WitnessVerdict::Kind::disagree:
+        return "disagree";
+    case WitnessVerdict::Kind::no_witness:
+        return "no_witness";
+    case WitnessVerdict::Kind::off:
+        return "off";
+    }
+    return "invalid";
+}
+
+std::string describe_verdict(const WitnessVerdict& v, bool witnessed) {
+    const std::string clock =
+        fmt::format("clock {} the system clock at receive", describe_difference(v.difference_ns));
+    std::string text;
+    switch (v.kind) {
+    case WitnessVerdict::Kind::agree:
+        text = fmt::format("agrees: {}, within {:.3f} s", clock, seconds_of(v.bound_ns));
+        break;
+    case WitnessVerdict::Kind::disagree:
+        text = fmt::format("DISAGREES: {}, beyond {:.3f} s{}", clock, seconds_of(v.bound_ns),
+                           witnessed ? ": the daemon refuses such a cycle" : "");
+        break;
+    case WitnessVerdict::Kind::no_witness:
+        text = fmt::format("no witness (kernel not synchronized): {}; believed", clock);
+        break;
+    case WitnessVerdict::Kind::off:
+        text = fmt::format("off (witness = false): {}; believed", clock);
+        break;
+    }
+    if (!witnessed) {
+        text += " (the daemon applies the witness to nmea refclocks only)";
+    }
+    return text;
 }
 
 std::string date_of(std::int64_t posix_seconds) {
@@ -262,6 +358,22 @@ std::string format_status(const StatusReport& report) {
     line("kernel", leap.disagreement.empty() ? fmt::format("agrees ({})", armed)
                                              : "DISAGREES: " + leap.disagreement);
 
+    const WitnessView witness = witness_view(report);
+    out += "kernel witness (computed by status from the kernel state above with the daemon's "
+           "rule; not the daemon's own counters)\n";
+    line("witness",
+         witness.clock.synchronized
+             ? fmt::format("active: {}; bound {:.3f} s (maxerror {:.3f} s + {:.3f} s)", witness.why,
+                           seconds_of(witness.bound_ns), seconds_of(witness.clock.maxerror_ns),
+                           seconds_of(witness_margin_ns))
+             : fmt::format("inactive: {}; receivers are believed as they report", witness.why));
+    if (!report.config_path.empty()) {
+        line("disabled",
+             witness.disabled.empty()
+                 ? std::string("none (witness = false nowhere)")
+                 : fmt::format("witness = false on \"{}\"", fmt::join(witness.disabled, "\", \"")));
+    }
+
     for (const auto& rc : report.refclocks) {
         out += fmt::format("refclock \"{}\" ({})\n", rc.name, rc.source);
         if (rc.unit) {
@@ -299,6 +411,9 @@ std::string format_status(const StatusReport& report) {
                                              leap_name(sample.leap)));
                     line("precision", fmt::format("{}", sample.precision));
                 }
+                const auto verdict = sample_verdict(rc, witness.clock);
+                line("witness", verdict ? describe_verdict(*verdict, rc.witnessed)
+                                        : std::string("no valid sample to judge"));
             }
         }
         if (!rc.sock.empty()) {
@@ -356,6 +471,15 @@ std::string format_status_json(const StatusReport& report) {
                          : ""),
         static_cast<int>(leap.announcing),
         json_or_null(!leap.disagreement.empty(), json_string(leap.disagreement)));
+    const WitnessView witness = witness_view(report);
+    std::string disabled;
+    for (const auto& name : witness.disabled) {
+        disabled += (disabled.empty() ? "" : ",") + json_string(name);
+    }
+    out += fmt::format("\"witness\":{{\"computed_by\":\"status\",\"active\":{},\"reason\":{},"
+                       "\"maxerror_ns\":{},\"bound_ns\":{},\"disabled\":[{}]}},",
+                       witness.clock.synchronized, json_string(witness.why),
+                       witness.clock.maxerror_ns, witness.bound_ns, disabled);
     out +=
         fmt::format("\"now\":{},\"config\":{},\"refclocks\":[", json_string(format_utc(report.now)),
                     json_or_null(!report.config_path.empty(), json_string(report.config_path)));
@@ -389,14 +513,23 @@ std::string format_status_json(const StatusReport& report) {
                 ns_to_seconds(timespec_diff_ns(report.now, s.receive_time)),
                 static_cast<int>(s.leap), s.precision, snap.mode, snap.count, snap.valid);
         }
+        std::string verdict = "null";
+        if (const auto v = sample_verdict(rc, witness.clock)) {
+            verdict = fmt::format("{{\"kind\":\"{}\",\"difference_ns\":{},\"bound_ns\":{},"
+                                  "\"detail\":{}}}",
+                                  verdict_name(v->kind), v->difference_ns, v->bound_ns,
+                                  json_string(describe_verdict(*v, rc.witnessed)));
+        }
         out += fmt::format(
             "{{\"name\":{},\"source\":{},\"unit\":{},\"key\":{},\"segment\":{},\"sample\":{},"
-            "\"problem\":{},\"sock\":{},\"sock_problem\":{}}}",
+            "\"problem\":{},\"sock\":{},\"sock_problem\":{},\"witness\":{{\"enabled\":{},"
+            "\"witnessed\":{},\"verdict\":{}}}}}",
             json_string(rc.name), json_string(rc.source),
             json_or_null(rc.unit.has_value(), rc.unit ? std::to_string(rc.unit->unit) : ""),
             json_or_null(rc.unit.has_value(), rc.unit ? json_string(key_text(rc.unit->unit)) : ""),
             segment, sample, problem, json_or_null(!rc.sock.empty(), json_string(rc.sock)),
-            json_or_null(!rc.sock_problem.empty(), json_string(rc.sock_problem)));
+            json_or_null(!rc.sock_problem.empty(), json_string(rc.sock_problem)), rc.witness,
+            rc.witnessed, verdict);
     }
     return out + "]}\n";
 }
@@ -564,6 +697,8 @@ StatusReport collect_status(const Config* config) {
                 status.unit = read_unit_status(*rc.unit);
             }
             status.sock = rc.sock;
+            status.witness = rc.witness;
+            status.witnessed = rc.source == SourceKind::nmea;
             if (!rc.sock.empty()) {
                 status.sock_problem = check_sock(rc.sock);
             }

@@ -17,8 +17,8 @@
 #include <sys/types.h>
 
 #include "config/config.hpp"
-#include "io/kernel_clock.hpp"
 #include "core/leap_seconds.hpp"
+#include "io/kernel_clock.hpp"
 #include "shmrefclock/shm.hpp"
 
 namespace shmrefclock {
@@ -60,6 +60,12 @@ struct RefclockStatus {
     std::string sock;
     // Empty when `sock` is a socket; else what is wrong with the path.
     std::string sock_problem;
+    // The refclock's `witness` key (false: believed whatever the kernel says).
+    bool witness = true;
+    // The daemon asks the witness about this source's cycles (nmea only:
+    // a pps source numbers pulses from an nmea lock, a system source reads
+    // the system clock itself).
+    bool witnessed = false;
 };
 
 // The leap-second list as the daemon would load it (the configuration's

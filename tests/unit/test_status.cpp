@@ -460,7 +460,9 @@ TEST_CASE("refclocks: sample, age, segment, absent segment, unreadable segment, 
              "\"clock_nsec\":0,\"receive_sec\":1700000001,\"receive_nsec\":0,"
              "\"clock_minus_receive\":-1.000000000,\"age\":0.250000000,\"leap\":0,"
              "\"precision\":-20,\"mode\":1,\"count\":42,\"valid\":1}",
-             "\"problem\":null,\"sock\":null,\"sock_problem\":null}",
+             "\"problem\":null,\"sock\":null,\"sock_problem\":null,\"witness\":"
+             "{\"enabled\":true,\"witnessed\":false,\"verdict\":{\"kind\":\"no_witness\","
+             "\"difference_ns\":-1000000000,\"bound_ns\":",
              "{\"name\":\"gps\",\"source\":\"nmea\",\"unit\":7,\"key\":\"0x4e545037\","
              "\"segment\":null,\"sample\":null,\"problem\":null,"
              "\"sock\":\"/run/chrony/gps \\\"1\\\".sock\",",
@@ -682,4 +684,64 @@ TEST_CASE("status: an expired, a corrupt, a missing and no leap-second list") {
     text = format_status(report);
     CHECK(has_line(text, "  path           none (leap-seconds = \"\")"));
     CHECK(contains(format_status_json(report), "\"leap_seconds\":{\"path\":null,"));
+}
+
+TEST_CASE("status: the kernel witness's verdict, computed with the daemon's rule") {
+    StatusReport report = report_with_refclocks(); // off-by-one: clock 1 s behind receive
+    report.refclocks[1].witness = false;           // "gps"
+    report.refclocks[1].witnessed = true;
+
+    // Unsynchronized (STA_UNSYNC, TIME_ERROR): no witness, receivers believed.
+    std::string text = format_status(report);
+    INFO(text);
+    CHECK(contains(text, "kernel witness (computed by status from the kernel state above with "
+                         "the daemon's rule; not the daemon's own counters)\n"));
+    CHECK(has_line(text, "  witness        inactive: kernel not synchronized (state TIME_ERROR, "
+                         "STA_UNSYNC set); receivers are believed as they report"));
+    CHECK(has_line(text, "  disabled       witness = false on \"gps\""));
+    CHECK(has_line(text, "  witness        no witness (kernel not synchronized): clock 1.000 s "
+                         "behind the system clock at receive; believed (the daemon applies the "
+                         "witness to nmea refclocks only)"));
+    std::string json = format_status_json(report);
+    INFO(json);
+    CHECK(valid_json(json));
+    CHECK(contains(json, "\"witness\":{\"computed_by\":\"status\",\"active\":false,\"reason\":"
+                         "\"kernel not synchronized (state TIME_ERROR, STA_UNSYNC set)\","));
+    CHECK(contains(json, "\"disabled\":[\"gps\"]}"));
+
+    // Synchronized, maxerror 1234 us: the bound is 1.234 ms + 0.5 s, and a
+    // sample 1 s behind disagrees.
+    report.kernel = nano_clock(); // TIME_INS, STA_PLL, no STA_UNSYNC
+    report.refclocks[0].witnessed = true;
+    text = format_status(report);
+    CHECK(has_line(text, "  witness        active: kernel synchronized (TIME_INS, STA_UNSYNC "
+                         "clear); bound 0.501 s (maxerror 0.001 s + 0.500 s)"));
+    CHECK(has_line(text, "  witness        DISAGREES: clock 1.000 s behind the system clock at "
+                         "receive, beyond 0.501 s: the daemon refuses such a cycle"));
+    json = format_status_json(report);
+    CHECK(valid_json(json));
+    CHECK(contains(json, "\"witness\":{\"computed_by\":\"status\",\"active\":true,"
+                         "\"reason\":\"kernel synchronized (TIME_INS, STA_UNSYNC clear)\","
+                         "\"maxerror_ns\":1234000,\"bound_ns\":501234000,"));
+    CHECK(contains(json, "\"verdict\":{\"kind\":\"disagree\",\"difference_ns\":-1000000000,"
+                         "\"bound_ns\":501234000,"));
+
+    // maxerror 0.6 s: the bound 1.1 s covers the second.
+    report.kernel.maxerror = 600000;
+    text = format_status(report);
+    CHECK(has_line(text, "  witness        agrees: clock 1.000 s behind the system clock at "
+                         "receive, within 1.100 s"));
+
+    // witness = false: off, whatever the kernel says.
+    report.refclocks[0].witness = false;
+    text = format_status(report);
+    CHECK(has_line(text, "  witness        off (witness = false): clock 1.000 s behind the "
+                         "system clock at receive; believed"));
+    CHECK(has_line(text, "  disabled       witness = false on \"off-by-one\", \"gps\""));
+
+    // A withdrawn sample is not judged.
+    report.refclocks[0].unit->snapshot->valid = 0;
+    text = format_status(report);
+    CHECK(has_line(text, "  witness        no valid sample to judge"));
+    CHECK(contains(format_status_json(report), "\"witnessed\":true,\"verdict\":null}"));
 }
