@@ -35,7 +35,6 @@ import time
 
 import harness
 from harness import Fail, check, log
-from test_pps import preload
 from test_witness import clock_emulator
 
 LATE, GOOD, UNWITNESSED = 4, 5, 6
@@ -112,7 +111,7 @@ witness = false
             failures.append(f"{what}: {got!r}, expected {want!r}")
 
     for label, state, maxerror_us, reason in CASES:
-        env = dict(os.environ, LD_PRELOAD=preload(binary, emulator),
+        env = dict(os.environ, LD_PRELOAD=harness.preload(binary, emulator),
                    SHMREFCLOCK_CLOCK_STATE=state)
         env.pop("SHMREFCLOCK_CLOCK_FILE", None)
         done = ctx.run(f"status-{label}-json",
@@ -214,7 +213,7 @@ source = "system"
 unit = 7
 interval = 0.5
 """)
-    env = dict(os.environ, LD_PRELOAD=preload(binary, emulator),
+    env = dict(os.environ, LD_PRELOAD=harness.preload(binary, emulator),
                SHMREFCLOCK_CLOCK_FILE=str(state_file))
     env.pop("SHMREFCLOCK_CLOCK_STATE", None)
     daemon = ctx.start("daemon-leap", [binary, "-c", conf], env=env)
