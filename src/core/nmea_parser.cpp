@@ -274,7 +274,12 @@ void Parser::set_system_clock(std::optional<time_t> now) noexcept {
         const auto seconds = static_cast<std::int64_t>(*now);
         const std::int64_t day =
             seconds / seconds_per_day - (seconds % seconds_per_day < 0 ? 1 : 0);
-        if (day >= floor_day_) {
+        // Nor is a clock past the last date a receiver can write (ZDA's
+        // four-digit year): no date agrees with it, and a date repaired to
+        // within a year of the end of time_t overflows its seconds.
+        constexpr std::int64_t last_written_day =
+            day_number(std::chrono::year{9999} / std::chrono::December / std::chrono::day{31});
+        if (day >= floor_day_ && day <= last_written_day) {
             evidence_day_ = day;
         }
     }

@@ -69,6 +69,9 @@ public:
             }
             if (device_at <= timer_at) {
                 const std::size_t queued = arrived() - next_;
+                if (options_.kernel_clock) {
+                    core_.kernel_clock(options_.kernel_clock(now_));
+                }
                 apply(core_.readable(stamp(), static_cast<int>(queued)));
                 apply(core_.read_done(read()));
                 continue;

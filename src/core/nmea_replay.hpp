@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/kernel_clock.hpp"
 #include "core/nmea_core.hpp"
 
 namespace shmrefclock {
@@ -55,6 +56,12 @@ struct ReplayOptions {
         std::int64_t step_ns;
     };
     std::vector<ClockStep> clock_steps;
+    // What the kernel says about the system clock, for the witness
+    // (core/witness.hpp): handed to the core before each wake-up by the
+    // device, at monotonic `monotonic_ns`, as the shell reads it once per
+    // wake-up (io/kernel_clock). Empty: never handed in, the core keeps what
+    // it was given (by default unsynchronized: no witness).
+    std::function<KernelClock(std::int64_t monotonic_ns)> kernel_clock;
 };
 
 // Runs `core` over `schedule`; returns what it published and withdrew.

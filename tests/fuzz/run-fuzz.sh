@@ -1,7 +1,7 @@
 #!/bin/sh
-# Build the NMEA libFuzzer target (the parser and the cycle decision) and run
-# it for FUZZ_SECONDS (default 60), seeded with the receiver captures in
-# tests/data/nmea-captures.
+# Build the NMEA libFuzzer target (the parser and the cycle decision, with an
+# emulated kernel clock as the witness) and run it for FUZZ_SECONDS (default
+# 60), seeded with the receiver captures in tests/data/nmea-captures.
 #
 #   tests/fuzz/run-fuzz.sh OUTPUT_DIR
 #
@@ -25,12 +25,17 @@ seconds=${FUZZ_SECONDS:-60}
 
 mkdir -p "$out/corpus" "$out/seeds" "$out/artifacts"
 
-# The target runs the parser and the cycle decision (NmeaCore, replayed).
+# The target runs the parser and the cycle decision (NmeaCore, replayed, with
+# an emulated kernel witness).
 "$here/build-target.sh" "$out" fuzz_nmea_parser "$here/fuzz_nmea_parser.cpp"
 
-# Seeds: each capture in pieces of 20 lines, behind the target's two option
-# bytes (see fuzz_nmea_parser.cpp): once as sent, fed whole, and once with
-# checksums rewritten, fed in 7-byte chunks, with the floor at 2026-03-16.
+# Seeds: each capture in pieces of 20 lines, behind the target's three option
+# bytes (see fuzz_nmea_parser.cpp): once as sent, fed whole, with an
+# unsynchronized kernel and a fixed epoch; once with checksums rewritten, fed
+# in 7-byte chunks, with the floor at 2026-03-16, a kernel synchronized to
+# within 50 ms and the system clock within 18 s of the receiver; and once as
+# the second but with maxerror 0 and the system clock whole seconds off (the
+# receiver's wrong second, or GPS time).
 rm -f "$out/seeds/"*
 found=0
 for log in "$captures"/*.log; do
@@ -43,8 +48,9 @@ if [ "$found" -eq 0 ]; then
     exit 2
 fi
 for piece in "$out/seeds/"*; do
-    { printf '\000\000'; cat "$piece"; } >"$piece.a"
-    { printf '\007\007'; cat "$piece"; } >"$piece.b"
+    { printf '\000\000\000'; cat "$piece"; } >"$piece.a"
+    { printf '\007\007\121'; cat "$piece"; } >"$piece.b"
+    { printf '\007\007\201'; cat "$piece"; } >"$piece.c"
     rm "$piece"
 done
 

@@ -714,10 +714,17 @@ TEST_CASE("plausible dates: floor and evidence", "[nmea][time64]") {
         parser.set_system_clock(-1);
         CHECK(parse_one(parser, rmc("120000", "A", "190214")).date_problem ==
               DateProblem::before_floor_no_evidence);
+        // Past year 9999: no date a receiver writes can agree with it.
         parser.set_system_clock(std::numeric_limits<time_t>::max());
-        // Evidence in the far future: nothing repairs 2014 to within a year of it.
         CHECK(parse_one(parser, rmc("120000", "A", "190214")).date_problem ==
-              DateProblem::no_agreeing_rollover);
+              DateProblem::before_floor_no_evidence);
+        // 1982-02-07 is a whole number of 1024 weeks before the end of a
+        // 64-bit time_t's days: repaired to it, its seconds overflowed (the
+        // NMEA fuzz target found it, UBSan in nmea_parser.cpp).
+        Parser from_2000 = parser_at(floor_2000, std::numeric_limits<time_t>::max());
+        const Sentence s = parse_one(from_2000, rmc("120000", "A", "070282"));
+        CHECK_FALSE(s.valid);
+        CHECK(s.date_problem == DateProblem::before_floor_no_evidence);
     }
 }
 

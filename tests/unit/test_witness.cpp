@@ -3,10 +3,12 @@
 // with (docs/design.md, "Evidence for a receiver's time").
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "core/nmea_core.hpp"
 #include "core/nmea_replay.hpp"
@@ -33,8 +35,9 @@ KernelClock synchronized(std::int64_t maxerror_ns) {
 // second `truth`: the witness's two inputs.
 WitnessVerdict judge(const KernelClock& k, time_t reported, time_t truth, std::int64_t late_ns,
                      WitnessSettings settings = {}) {
-    return judge_witness(settings, k, timespec{reported, 0},
-                         timespec{static_cast<time_t>(truth + late_ns / s), static_cast<long>(late_ns % s)});
+    return judge_witness(
+        settings, k, timespec{reported, 0},
+        timespec{static_cast<time_t>(truth + late_ns / s), static_cast<long>(late_ns % s)});
 }
 
 } // namespace
@@ -326,4 +329,45 @@ TEST_CASE("core: a date exactly 1024 weeks early is repaired with either kernel 
         }
         CHECK(run.refused == 0);
     }
+}
+
+// The replay hands the kernel's state in as the shell does, before each
+// wake-up by the device (the fuzz target varies it from cycle to cycle).
+TEST_CASE("replay: the kernel's state is read at each device wake-up, and it may change") {
+    using K = CycleOutcome::Kind;
+    const std::chrono::year_month_day floor = std::chrono::year{2026} / 11 / 1;
+    NmeaCore core(NmeaSettings{"test", 9600, 2, floor});
+    std::vector<K> outcomes;
+    core.on_cycle([&](const CycleOutcome& o) { outcomes.push_back(o.kind); });
+    ByteSchedule schedule;
+    // Six cycles 1 s ahead of the system clock, first bytes 120 ms after
+    // each true second.
+    for (int k = 0; k < 6; ++k) {
+        schedule.write((k + 1) * s + 120 * ms, rmc_gga(base_second + k + 1), byte_time_ns(9600));
+    }
+    ReplayOptions options;
+    options.realtime_epoch = timespec{base_second - 1, 0};
+    std::vector<std::int64_t> reads;
+    // Synchronized for the first three cycles, then the NTP daemon loses it.
+    options.kernel_clock = [&](std::int64_t monotonic_ns) {
+        reads.push_back(monotonic_ns);
+        KernelClock k = synchronized(10 * ms);
+        k.synchronized = monotonic_ns < 3 * s + 500 * ms;
+        return k;
+    };
+    std::vector<Sample> samples;
+    for (const auto& e : replay(core, schedule, options)) {
+        if (e.kind == ReplayEvent::Kind::published) {
+            samples.push_back(e.sample);
+        }
+    }
+    CHECK(outcomes == std::vector<K>{K::acquiring, K::witness, K::witness, K::published,
+                                     K::published, K::published});
+    REQUIRE(samples.size() == 3);
+    CHECK(samples[0].reference_time.tv_sec == base_second + 3 + 1);
+    CHECK(core.witness().counters().refused == 2);
+    // Read at least once per cycle, at the device's wake-ups, in order.
+    CHECK(reads.size() >= 6);
+    CHECK(std::is_sorted(reads.begin(), reads.end()));
+    CHECK(reads.front() >= 1 * s + 120 * ms);
 }
