@@ -12,16 +12,9 @@
 #include <string_view>
 
 #include "config/config.hpp"
+#include "fuzz_check.hpp"
 
 namespace {
-
-#define FUZZ_CHECK(condition)                                                                      \
-    do {                                                                                           \
-        if (!(condition)) {                                                                        \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);     \
-            std::abort();                                                                          \
-        }                                                                                          \
-    } while (false)
 
 void check_ranges(const shmrefclock::Config& config) {
     FUZZ_CHECK(!config.refclocks.empty());

@@ -51,18 +51,11 @@
 #include "core/nmea_core.hpp"
 #include "core/nmea_parser.hpp"
 #include "core/nmea_replay.hpp"
+#include "fuzz_check.hpp"
 
 using namespace shmrefclock::nmea;
 
 namespace {
-
-#define FUZZ_CHECK(condition)                                                                      \
-    do {                                                                                           \
-        if (!(condition)) {                                                                        \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);     \
-            std::abort();                                                                          \
-        }                                                                                          \
-    } while (false)
 
 constexpr std::int64_t seconds_per_day = 86400;
 constexpr std::int64_t last_day =
