@@ -56,6 +56,7 @@ from test_leap_seconds import (SOCK_FORMAT, SOCK_MAGIC, faketime_lib,
 UNIT = 0
 NS = 1_000_000_000
 MIN_FIXES = 3
+ATTEMPTS = 3
 DELAY = 0.1  # the receiver's first byte after the second it names
 NEW_YEAR = calendar.timegm((2027, 1, 1, 0, 0, 0))
 LEAP = "23:59:60"
@@ -69,20 +70,27 @@ def name_text(name):
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime(name))
 
 
-def scenario(ctx, case):
+class WriterStalled(Exception):
+    """The fake receiver (this process) was held up mid-cycle for most of a
+    batch period: the daemon may rightly see two cycles there, so the run
+    says nothing about the leap second. Run again."""
+
+
+def scenario(ctx, case, attempt):
+    tag = f"{case}-{attempt}"  # file names: a retried run starts afresh
     daemon_binary = harness.daemon_binary()
     lib = faketime_lib()
     scheduled = case == "scheduled"
     jan01_2017 = calendar.timegm((2017, 1, 1, 0, 0, 0))
     entries = [(jan01_2017, 37)] + ([(NEW_YEAR, 38)] if scheduled else [])
-    leap_list = ctx.write(f"{case}.list", hand_list(
+    leap_list = ctx.write(f"{tag}.list", hand_list(
         entries, expires=calendar.timegm((2027, 6, 28, 0, 0, 0)),
         updated=calendar.timegm((2026, 7, 6, 0, 0, 0))))
-    sock_path = ctx.path(f"{case}.sock")
+    sock_path = ctx.path(f"{tag}.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
 
-    receiver = fr.FakeReceiver(ctx.tmp, name=f"gnss-{case}", delay=DELAY)
+    receiver = fr.FakeReceiver(ctx.tmp, name=f"gnss-{tag}", delay=DELAY)
     conf = fr.daemon_config(ctx, [{
         "name": '"gps"', "source": '"nmea"',
         "device": fr.toml_string(receiver.device), "baud": 9600,
@@ -91,7 +99,7 @@ def scenario(ctx, case):
         # After an invented leap second the receiver is a second behind
         # the daemon's clock: a synchronized kernel witness would refuse
         # what follows, and what this case checks is the core's own rule.
-        "witness": "true" if scheduled else "false"}], name=case)
+        "witness": "true" if scheduled else "false"}], name=tag)
     conf.write_text(conf.read_text().replace(
         "[daemon]\n", f"[daemon]\nleap-seconds = {fr.toml_string(leap_list)}\n"))
 
@@ -99,11 +107,11 @@ def scenario(ctx, case):
     # `fake_minus_real` ahead of the real one until the leap second.
     start = time.time_ns() // NS + 5
     fake_minus_real = NAMES[0] - start
-    spec = ctx.path(f"{case}.faketime")
+    spec = ctx.path(f"{tag}.faketime")
 
     def set_offset(seconds):
         # Replaced whole: a clock read must never see a half-written spec.
-        temporary = ctx.path(f"{case}.faketime.new")
+        temporary = ctx.path(f"{tag}.faketime.new")
         temporary.write_text(f"{seconds:+d}\n")
         os.replace(temporary, spec)
 
@@ -135,7 +143,7 @@ def scenario(ctx, case):
     watcher = fr.SegmentWatcher(UNIT, interval=0.01)
     readings = []  # (name, Sample read after its cycle)
     with receiver:
-        proc = ctx.start(f"daemon-{case}", [daemon_binary, "-c", conf],
+        proc = ctx.start(f"daemon-{tag}", [daemon_binary, "-c", conf],
                          env=env)
         receiver.wait_opened(4)
         check(time.time() < start - 0.3,
@@ -153,8 +161,10 @@ def scenario(ctx, case):
                 record = receiver.cycles[index]
                 check(record.delivered and record.dropped == 0,
                       f"cycle {index} was not delivered whole: {record}")
-                check(record.max_gap_ns < 15_000_000,
-                      f"the fake receiver stalled in cycle {index}: {record}")
+                if record.stalled:
+                    raise WriterStalled(f"cycle {index}: "
+                                        f"{record.max_gap_ns / 1e6:.1f} ms "
+                                        "between two bytes")
                 # The daemon publishes when the line has been quiet for a
                 # batch period (25 ms) after the last byte.
                 fr.sleep_until(record.end_ns + 200_000_000)
@@ -301,8 +311,20 @@ def scenario(ctx, case):
 def body(ctx):
     cases = sys.argv[1:] or ["scheduled", "invented"]
     for case in cases:
-        scenario(ctx, case)
+        # A stall of this process's writer under load is not the daemon's
+        # doing (fake_receiver.CycleRecord.stalled): the run is repeated, a
+        # few times at most, and a stall every time fails the test.
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                scenario(ctx, case, attempt)
+                break
+            except WriterStalled as stall:
+                log(f"{case}: attempt {attempt}: the fake receiver stalled "
+                    f"in {stall}")
+        else:
+            raise Fail(f"{case}: the fake receiver stalled in each of "
+                       f"{ATTEMPTS} attempts")
 
 
 if __name__ == "__main__":
-    harness.main("nmea_leap", body, timeout=100)
+    harness.main("nmea_leap", body, timeout=170)
