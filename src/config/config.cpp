@@ -520,9 +520,39 @@ void check_refclocks_together(Validator& v, const toml::array& tables, Config& c
     }
 }
 
+// toml++ 3.3 (Debian 12) asserts, or with NDEBUG assumes, that a table
+// header's first key starts with a key character: "[#x]" or "[[!x]]" abort
+// the daemon instead of giving a parse error (found by tests/fuzz). Refuse
+// such a header before toml++ sees it. A line inside a multi-line array or
+// string that looks like one is refused too; this configuration has neither.
+void check_table_headers(std::string_view text, const std::string& path) {
+    std::size_t line = 1;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t end = std::min(text.find('\n', start), text.size());
+        const std::string_view row = text.substr(start, end - start);
+        std::size_t i = row.find_first_not_of(" \t");
+        if (i != std::string_view::npos && row[i] == '[') {
+            i += (i + 1 < row.size() && row[i + 1] == '[') ? 2 : 1;
+            i = std::min(row.find_first_not_of(" \t", i), row.size());
+            const char c = i < row.size() ? row[i] : '\0';
+            const bool key_start = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                   (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '"' ||
+                                   c == '\'' || c == ']' || c == '\0' || c == '\r';
+            if (!key_start) {
+                throw ConfigError(fmt::format("{}:{}:{}: expected a table name after '[', saw '{}'",
+                                              path, line, i + 1, printable(std::string(1, c))));
+            }
+        }
+        start = end + 1;
+        ++line;
+    }
+}
+
 } // namespace
 
 Config parse_config(std::string_view text, const std::string& path) {
+    check_table_headers(text, path);
     toml::table root;
     try {
         root = toml::parse(text, path);
