@@ -535,10 +535,12 @@ void check_table_headers(std::string_view text, const std::string& path) {
         if (i != std::string_view::npos && row[i] == '[') {
             i += (i + 1 < row.size() && row[i + 1] == '[') ? 2 : 1;
             i = std::min(row.find_first_not_of(" \t", i), row.size());
-            const char c = i < row.size() ? row[i] : '\0';
+            // The end of the line and ']' are left to toml++, which reports
+            // them; a NUL byte is a character like any other here.
+            const char c = i < row.size() ? row[i] : ']';
             const bool key_start = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                                    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '"' ||
-                                   c == '\'' || c == ']' || c == '\0' || c == '\r';
+                                   c == '\'' || c == ']';
             if (!key_start) {
                 throw ConfigError(fmt::format("{}:{}:{}: expected a table name after '[', saw '{}'",
                                               path, line, i + 1, printable(std::string(1, c))));
