@@ -4,9 +4,12 @@
 #include <stdexcept>
 #include <string_view>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
+#include "config_h.hpp"
+#include "core/time_format.hpp"
 #include "daemon/notify.hpp"
 #include "io/log.hpp"
 #include "shmrefclock/shm.hpp"
@@ -60,6 +63,7 @@ std::vector<std::unique_ptr<Refclock>> Daemon::build(const Config& config) {
 }
 
 int Daemon::run() {
+    started_ = stamp_now();
     // Signals arrive through the loop like everything else; a write to a
     // closed chrony socket must be an error code, not a death.
     const sigset_t set = handled_signals();
@@ -175,6 +179,23 @@ void Daemon::reload() {
     // STATUS= first, so that the manager shows the outcome when the reload ends.
     report_status();
     notify::ready();
+}
+
+nlohmann::ordered_json Daemon::snapshot(const Stamp& now, const SnapshotOptions& options) const {
+    nlohmann::ordered_json state = {
+        {"version", SHMREFCLOCK_VERSION},
+        {"pid", static_cast<long>(::getpid())},
+        {"config", config_.path},
+        {"now", format_utc(now.realtime)},
+        {"started", format_utc(started_.realtime)},
+        {"uptime_s", ns_to_seconds(now.monotonic_ns - started_.monotonic_ns)},
+        {"status", last_status_},
+    };
+    auto& refclocks = state["refclocks"] = nlohmann::ordered_json::array();
+    for (const auto& refclock : refclocks_) {
+        refclocks.push_back(refclock->snapshot(now, options));
+    }
+    return state;
 }
 
 void Daemon::report_status() {

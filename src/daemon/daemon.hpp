@@ -6,9 +6,12 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "config/config.hpp"
 #include "daemon/leap_list.hpp"
 #include "daemon/refclock.hpp"
+#include "daemon/snapshot.hpp"
 #include "io/event_loop.hpp"
 
 namespace shmrefclock {
@@ -23,6 +26,10 @@ public:
     // Attach every segment (throws ShmError on a refused one), report
     // READY=1 and run until SIGTERM/SIGINT. Returns the exit code.
     int run();
+
+    // The live state (docs/design.md, "Live state") at `now`: the daemon,
+    // then each refclock in the configuration's order.
+    nlohmann::ordered_json snapshot(const Stamp& now, const SnapshotOptions& options) const;
 
 private:
     std::vector<std::unique_ptr<Refclock>> build(const Config& config);
@@ -43,6 +50,8 @@ private:
     std::string last_status_;
     // Shown first in STATUS= until the next successful reload.
     std::string status_note_;
+    // When run() began, for the uptime.
+    Stamp started_{};
 };
 
 } // namespace shmrefclock

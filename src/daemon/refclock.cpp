@@ -54,6 +54,7 @@ void Refclock::publish(const Sample& measured) {
         output->write(sample);
     }
     latest_ = sample;
+    ++samples_published_;
     spdlog::trace("{}: sample reference {} receive {}", config_.name,
                   format_seconds(sample.reference_time), format_seconds(sample.receive_time));
 }
@@ -62,7 +63,41 @@ void Refclock::withdraw() {
     for (auto& output : outputs_) {
         output->withdraw();
     }
+    if (latest_) {
+        ++withdrawals_;
+    }
     latest_.reset();
+}
+
+nlohmann::ordered_json Refclock::snapshot(const Stamp& now, const SnapshotOptions& options) const {
+    (void)options;
+    nlohmann::ordered_json state = {
+        {"name", config_.name},
+        {"source", to_string(config_.source)},
+        {"outputs", describe_outputs()},
+        {"offset_s", config_.offset},
+        {"health", source_->health()},
+    };
+    if (latest_) {
+        const std::int64_t age_ns = timespec_diff_ns(now.realtime, latest_->receive_time);
+        state["last_sample"] = {
+            {"reference", format_utc(latest_->reference_time)},
+            {"receive", format_utc(latest_->receive_time)},
+            {"reference_ns", timespec_to_ns(latest_->reference_time)},
+            {"receive_ns", timespec_to_ns(latest_->receive_time)},
+            {"clock_minus_receive_s",
+             ns_to_seconds(timespec_diff_ns(latest_->reference_time, latest_->receive_time))},
+            {"age_s", ns_to_seconds(age_ns)},
+            {"leap", latest_->leap},
+        };
+    } else {
+        state["last_sample"] = nullptr;
+    }
+    state["counters"] = {
+        {"samples_published", samples_published_},
+        {"withdrawals", withdrawals_},
+    };
+    return state;
 }
 
 } // namespace shmrefclock

@@ -8,8 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "config/config.hpp"
 #include "daemon/leap_list.hpp"
+#include "daemon/snapshot.hpp"
 #include "outputs/output.hpp"
 #include "sources/source.hpp"
 
@@ -42,6 +45,10 @@ public:
     // before (and with it this refclock's latest sample, a pps lock's time).
     void clock_stepped(const Stamp& at) { source_->clock_stepped(at); }
 
+    // This refclock's part of the live state (docs/design.md, "Live state")
+    // at `now`.
+    nlohmann::ordered_json snapshot(const Stamp& now, const SnapshotOptions& options) const;
+
     void publish(const Sample& sample) override;
     void withdraw() override;
     void health_changed() override { on_health_changed_(); }
@@ -55,6 +62,9 @@ private:
     LeapList& leap_list_;
     std::vector<std::unique_ptr<Output>> outputs_;
     std::optional<Sample> latest_;
+    // Counted since this refclock was built (start-up or the last reload).
+    std::uint64_t samples_published_ = 0;
+    std::uint64_t withdrawals_ = 0;
     std::unique_ptr<Source> source_;
 };
 
