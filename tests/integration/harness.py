@@ -219,13 +219,24 @@ def preload(program, *libraries):
     list or it refuses to start ("ASan runtime does not come first");
     preloaded first, its interceptors call on to the emulators' functions
     through dlsym(RTLD_NEXT), which in turn call on to libc."""
+    return " ".join(_asan_runtime(program) +
+                    [str(library) for library in libraries])
+
+
+def _asan_runtime(program):
+    """The ASan runtime `program` links, as a list of its path (empty for a
+    build without it)."""
     done = subprocess.run(["ldd", str(program)], capture_output=True,
                           text=True, timeout=20)
     check(done.returncode == 0, f"ldd {program}: {done.stderr.strip()}")
-    first = [match.group(1) for match in
-             re.finditer(r"^\s*libasan\.so\S*\s+=>\s+(\S+)", done.stdout,
-                         re.MULTILINE)]
-    return " ".join(first + [str(library) for library in libraries])
+    return [match.group(1) for match in
+            re.finditer(r"^\s*libasan\.so\S*\s+=>\s+(\S+)", done.stdout,
+                        re.MULTILINE)]
+
+
+def sanitized(program):
+    """Whether `program` is the sanitizer build (ASan + UBSan)."""
+    return bool(_asan_runtime(program))
 
 
 def require_program(path_or_name, package):
