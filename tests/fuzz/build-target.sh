@@ -47,8 +47,8 @@ H
 # shellcheck disable=SC2046
 "$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Werror \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -DFMT_HEADER_ONLY -DSPDLOG_HEADER_ONLY -DSPDLOG_FMT_EXTERNAL ${FUZZ_TOML_FLAGS:--DTOML_HEADER_ONLY=1} \
+    -DFMT_HEADER_ONLY -DSPDLOG_HEADER_ONLY -DSPDLOG_FMT_EXTERNAL -DTOML_HEADER_ONLY=1 \
     -I"$out/include" -I"$root/include" -I"$root/src" \
     "$@" "$root"/src/core/*.cpp "$root/src/lib/sample.cpp" \
-    $(pkg-config --libs nettle) ${FUZZ_TOML_LIBS:-} \
+    $(pkg-config --libs nettle) \
     -o "$out/$name"

@@ -250,3 +250,40 @@ TEST_CASE("a sock path with a control character is refused") {
                    Catch::StartsWith("test.conf:4:8: sock = \"/run/a\\nb.sock\" must be"));
     }
 }
+
+TEST_CASE("non-ASCII outside strings and comments is refused before toml++ sees it") {
+    // toml++ 3.3 reaches __builtin_unreachable on U+00E9 and most other
+    // non-ASCII characters outside a string (config.cpp, check_before_toml).
+    const std::string refclock = "[[refclock]]\nname = \"s\"\nsource = \"system\"\nunit = 2\n";
+    const auto error = [](const std::string& text) -> std::string {
+        try {
+            parse_config(text, "test.conf");
+        } catch (const ConfigError& e) {
+            return e.what();
+        }
+        return "";
+    };
+    CHECK_THAT(error("nam\xc3\xa9 = 1\n"), Catch::StartsWith("test.conf:1:4: '\xc3\xa9' outside"));
+    CHECK_THAT(error("x = 1 \xe3\x80\x81\n"), Catch::StartsWith("test.conf:1:7: "));
+    CHECK_THAT(error("[[refclock]]\n\xef\xb9\xbf"), Catch::StartsWith("test.conf:2:1: "));
+    // A column counts characters: the 'é' in the comment-free key before is one.
+    CHECK_THAT(error("\"\xc3\xa9\" = 1 \xc3\xa9\n"), Catch::StartsWith("test.conf:1:9: "));
+    // Inside every kind of string and in comments, any UTF-8 is TOML.
+    for (const std::string inside :
+         {"# caf\xc3\xa9\n", "x = \"caf\xc3\xa9 \\\" \xc3\xa9\"\n", "x = 'caf\xc3\xa9'\n",
+          "x = \"\"\"\n\xc3\xa9 \"\" [#x]\n\"\"\"\n", "x = '''\n\xc3\xa9 [#x]\n'''\n",
+          "x = \"\"\"a\"\"\"\"\" # \xc3\xa9\n"}) {
+        INFO(inside);
+        // Past the scan: toml++ parses it, and the key is then unknown.
+        CHECK_THAT(error(refclock + "[daemon]\n" + inside),
+                   Catch::Contains("unknown") || Catch::Contains("is not") ||
+                       Catch::Equals(""));
+        CHECK_THAT(error(refclock + "[daemon]\n" + inside), !Catch::Contains("outside a string"));
+    }
+    // An unterminated one-line string ends with its line: what follows is
+    // syntax again.
+    CHECK_THAT(error("x = \"abc\n\xc3\xa9 = 1\n"), Catch::Contains("test.conf:2:1: "));
+    // A table header must start with a key character.
+    CHECK_THAT(error("[#x]\n"), Catch::StartsWith("test.conf:1:2: expected a table name"));
+    CHECK_THAT(error("  [[ !x]]\n"), Catch::StartsWith("test.conf:1:6: expected a table name"));
+}
