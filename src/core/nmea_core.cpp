@@ -615,6 +615,9 @@ Actions NmeaCore::clock_stepped() {
         cycle_stamped_ = false;
     }
     check_.break_run();
+    // The arrival delays measured so far are against the clock before the
+    // step: they say nothing about the clock now.
+    arrival_.clear();
     rules_.set_health(actions, "system clock stepped; re-acquiring");
     return actions;
 }

@@ -1048,3 +1048,28 @@ TEST_CASE("cycle outcome names are identifiers, one per kind") {
     CHECK(names.size() == cycle_outcome_count);
     CHECK(name(CycleOutcome::Kind::no_fix) == "no_fix");
 }
+
+TEST_CASE("core: a clock step clears the arrival delays measured on the old scale") {
+    const int baud = 9600;
+    const std::int64_t byte_ns = byte_time_ns(baud);
+    ByteSchedule schedule;
+    for (int k = 0; k < 10; ++k) {
+        schedule.write((k + 1) * s + 130 * ms, make_cycle(base_second + k), byte_ns);
+    }
+    ReplayOptions options = options_at();
+    // CLOCK_REALTIME stepped 200 ms forward between cycles 3 and 4.
+    const std::int64_t step_ns = 200 * ms;
+    options.clock_steps.push_back({4 * s + 600 * ms, step_ns});
+    NmeaCore core = make_core(baud, 2);
+    const auto samples = published(replay(core, schedule, options));
+    std::size_t after_step = 0;
+    for (const Sample& sample : samples) {
+        after_step += sample.reference_time.tv_sec >= base_second + 4 ? 1 : 0;
+    }
+    REQUIRE(after_step > 0);
+    REQUIRE(after_step < samples.size());
+    CHECK(core.arrival().size() == after_step);
+    for (const std::int64_t value : core.arrival().values()) {
+        CHECK(value == 130 * ms + byte_ns + step_ns);
+    }
+}
