@@ -135,12 +135,52 @@ std::string_view to_string(CycleOutcome::Kind kind) {
     return "?";
 }
 
+std::string_view name(CycleOutcome::Kind kind) {
+    switch (kind) {
+    case CycleOutcome::Kind::published:
+        return "published";
+    case CycleOutcome::Kind::no_time:
+        return "no_time";
+    case CycleOutcome::Kind::no_fix:
+        return "no_fix";
+    case CycleOutcome::Kind::not_stamped:
+        return "not_stamped";
+    case CycleOutcome::Kind::time_late:
+        return "time_late";
+    case CycleOutcome::Kind::disagreeing:
+        return "disagreeing";
+    case CycleOutcome::Kind::leap_second:
+        return "leap_second";
+    case CycleOutcome::Kind::unscheduled_leap:
+        return "unscheduled_leap";
+    case CycleOutcome::Kind::jumped:
+        return "jumped";
+    case CycleOutcome::Kind::walked:
+        return "walked";
+    case CycleOutcome::Kind::repeat:
+        return "repeat";
+    case CycleOutcome::Kind::acquiring:
+        return "acquiring";
+    case CycleOutcome::Kind::same_second:
+        return "same_second";
+    case CycleOutcome::Kind::witness:
+        return "witness";
+    case CycleOutcome::Kind::implausible_date:
+        return "implausible_date";
+    }
+    return "?";
+}
+static_assert(static_cast<std::size_t>(CycleOutcome::Kind::implausible_date) + 1 ==
+                  cycle_outcome_count,
+              "cycle_outcome_count counts every CycleOutcome::Kind");
+
 NmeaCore::NmeaCore(NmeaSettings settings)
     : settings_(std::move(settings)), rules_("starting"), parser_(settings_.floor),
       witness_(settings_.witness) {}
 
 Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_view description) {
     Actions actions;
+    ++activity_.device_opens;
     actions.log(MessageLevel::info, fmt::format("opened {} ({})", settings_.device, description));
     opened_monotonic_ = monotonic_ns;
     // Right after an open the line's past is unknown (tcflush dropped what
@@ -161,6 +201,7 @@ Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_
 
 Actions NmeaCore::device_failed(const std::string& message) {
     Actions actions;
+    ++activity_.device_failures;
     in_cycle_ = false;
     actions.disarm(TimerId::batch);
     rules_.device_failed(actions, message);
@@ -236,6 +277,7 @@ bool name_same_second(const nmea::Sentence& a, const nmea::Sentence& b) {
 
 void NmeaCore::received(std::string_view bytes) {
     stream_pos_ += bytes.size();
+    activity_.bytes += bytes.size();
     parser_.feed(bytes, [this](const nmea::Sentence& sentence) {
         if (sentence.stream_begin < cycle_begin_pos_) {
             // It began before the cycle's first byte: the first byte's stamp
@@ -309,6 +351,7 @@ Actions NmeaCore::batch(std::int64_t monotonic_ns, std::size_t total) {
 }
 
 void NmeaCore::report(CycleOutcome::Kind kind, const nmea::Sentence* time) {
+    ++activity_.cycles.at(static_cast<std::size_t>(kind));
     if (observer_) {
         CycleOutcome outcome;
         outcome.kind = kind;
@@ -498,6 +541,7 @@ void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_
     // Stale 2 s after this cycle began, unless a newer one is published.
     rules_.publish(actions, sample, now_ns - cycle_start_monotonic_);
     rules_.device_works();
+    arrival_.add(timespec_diff_ns(cycle_start_, reference));
     report(CycleOutcome::Kind::published, &time);
     actions.log(MessageLevel::debug,
                 fmt::format("cycle {} from {}{}", format_utc(reference), time.name(),
@@ -571,6 +615,9 @@ Actions NmeaCore::clock_stepped() {
         cycle_stamped_ = false;
     }
     check_.break_run();
+    // The arrival delays measured so far are against the clock before the
+    // step: they say nothing about the clock now.
+    arrival_.clear();
     rules_.set_health(actions, "system clock stepped; re-acquiring");
     return actions;
 }

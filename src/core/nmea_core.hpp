@@ -12,6 +12,7 @@
 // from a timer instead of waking for every byte.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -24,6 +25,7 @@
 
 #include "core/leap_seconds.hpp"
 #include "core/nmea_parser.hpp"
+#include "core/running_stats.hpp"
 #include "core/source_rules.hpp"
 #include "core/warning_limit.hpp"
 #include "core/witness.hpp"
@@ -150,7 +152,11 @@ struct CycleOutcome {
     timespec receive_time{}; // the cycle's first-byte stamp
 };
 
+inline constexpr std::size_t cycle_outcome_count = 15;
 std::string_view to_string(CycleOutcome::Kind kind);
+// The identifier, e.g. "no_fix": a counter's key in the live state and a
+// Prometheus label value (docs/design.md, "Live state").
+std::string_view name(CycleOutcome::Kind kind);
 
 class NmeaCore {
 public:
@@ -210,6 +216,23 @@ public:
     // reads it once per cycle (io/kernel_clock). Without it: no witness.
     void kernel_clock(const KernelClock& kernel) { witness_.kernel_clock(kernel); }
     const Witness& witness() const { return witness_; }
+    // What the core decided since it was built (docs/design.md, "Live
+    // state"), counted where it decided.
+    struct Activity {
+        std::uint64_t device_opens = 0;
+        std::uint64_t device_failures = 0; // could not open, or failed while read
+        std::uint64_t bytes = 0;
+        // Indexed by CycleOutcome::Kind.
+        std::array<std::uint64_t, cycle_outcome_count> cycles{};
+    };
+    const Activity& activity() const { return activity_; }
+    // Each published cycle's first-byte stamp minus the second it names
+    // (CLOCK_REALTIME, before `offset`): the receiver's latency as far as
+    // the system clock can tell. 600 cycles, ten minutes at 1 Hz: a median
+    // that one slow cycle does not move, over a span in which an NTP daemon
+    // has settled the clock it is measured by; 4.8 kB.
+    static constexpr std::size_t arrival_window = 600;
+    const Window& arrival() const { return arrival_; }
     // Each finished cycle's outcome, for `decode` (optional).
     void on_cycle(std::function<void(const CycleOutcome&)> observer) {
         observer_ = std::move(observer);
@@ -269,6 +292,8 @@ private:
     std::uint64_t disagreeing_cycles_ = 0;
     std::uint64_t unscheduled_leap_seconds_ = 0;
     nmea::Counters reported_{};
+    Activity activity_;
+    Window arrival_{arrival_window};
     std::function<void(const CycleOutcome&)> observer_;
 };
 

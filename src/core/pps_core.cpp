@@ -25,6 +25,7 @@ void PpsCore::state(Actions& actions, std::string text) {
 
 Actions PpsCore::opened(const std::string& device) {
     Actions actions;
+    ++counters_.device_opens;
     settings_.device = device;
     last_sequence_.reset();
     actions.log(MessageLevel::info,
@@ -37,6 +38,7 @@ Actions PpsCore::opened(const std::string& device) {
 
 Actions PpsCore::device_failed(const std::string& message) {
     Actions actions;
+    ++counters_.device_failures;
     rules_.device_failed(actions, message);
     return actions;
 }
@@ -47,6 +49,7 @@ Actions PpsCore::fetch_failed(int error) {
             fmt::format("time_pps_fetch on {}: {}", settings_.device, std::strerror(error)));
     }
     Actions actions;
+    ++counters_.device_failures;
     actions.log(MessageLevel::debug,
                 fmt::format("no event from {} for {} s: reopening it", settings_.device,
                             reopen_after_silence_ns / ns_per_s));

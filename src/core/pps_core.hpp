@@ -40,6 +40,9 @@ public:
 
     // What became of the pulses fetched since construction.
     struct Counters {
+        std::uint64_t device_opens = 0;
+        // Could not open, a fetch failed, or silence made us reopen it.
+        std::uint64_t device_failures = 0;
         std::uint64_t repeated = 0; // sequence number seen before: no new pulse
         // Indexed by PulseVerdict: numbered (published) or why dropped.
         std::array<std::uint64_t, pulse_verdict_count> by_verdict{};

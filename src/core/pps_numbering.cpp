@@ -48,6 +48,28 @@ std::string_view to_string(PulseVerdict verdict) {
     return "?";
 }
 
+std::string_view name(PulseVerdict verdict) {
+    switch (verdict) {
+    case PulseVerdict::numbered:
+        return "numbered";
+    case PulseVerdict::pulse_late:
+        return "pulse_late";
+    case PulseVerdict::no_lock_time:
+        return "no_lock_time";
+    case PulseVerdict::lock_stale:
+        return "lock_stale";
+    case PulseVerdict::lock_in_future:
+        return "lock_in_future";
+    case PulseVerdict::outside_window:
+        return "outside_window";
+    case PulseVerdict::before_clock_step:
+        return "before_clock_step";
+    }
+    return "?";
+}
+static_assert(static_cast<std::size_t>(PulseVerdict::before_clock_step) + 1 == pulse_verdict_count,
+              "pulse_verdict_count counts every PulseVerdict");
+
 PulseNumbering number_pulse(timespec pulse, const std::optional<Sample>& lock, timespec handled) {
     PulseNumbering result;
     if (timespec_diff_ns(handled, pulse) > pps_max_lock_age_ns) {

@@ -50,6 +50,9 @@ inline constexpr std::size_t pulse_verdict_count = 7;
 
 // A short phrase for logs, e.g. "lock sample is more than 2 s old".
 std::string_view to_string(PulseVerdict verdict);
+// The identifier, e.g. "lock_stale": a counter's key in the live state and a
+// Prometheus label value (docs/design.md, "Live state").
+std::string_view name(PulseVerdict verdict);
 
 struct PulseNumbering {
     PulseVerdict verdict = PulseVerdict::no_lock_time;

@@ -55,6 +55,8 @@ void Refclock::publish(const Sample& measured) {
     }
     latest_ = sample;
     ++samples_published_;
+    history_.add(sample.reference_time.tv_sec,
+                 ns_to_seconds(timespec_diff_ns(sample.reference_time, sample.receive_time)));
     spdlog::trace("{}: sample reference {} receive {}", config_.name,
                   format_seconds(sample.reference_time), format_seconds(sample.receive_time));
 }
@@ -69,8 +71,36 @@ void Refclock::withdraw() {
     latest_.reset();
 }
 
+void Refclock::pulse_numbered(const std::string& pps_refclock, timespec edge, timespec second,
+                              const Sample& lock_sample) const {
+    if (config_.source != SourceKind::nmea) {
+        return; // a system refclock's samples have no latency to measure
+    }
+    if (!pps_latency_ || pps_latency_->pps_refclock != pps_refclock) {
+        // One pps refclock measures; a second one locked to the same
+        // receiver would measure the same latency, and is not mixed in.
+        if (pps_latency_) {
+            return;
+        }
+        pps_latency_ = std::make_unique<PpsLatency>();
+        pps_latency_->pps_refclock = pps_refclock;
+    }
+    // The second the cycle named: the sample's reference time without the
+    // configured offset, so that the latency measured does not depend on it.
+    const timespec named = timespec_add(lock_sample.reference_time, -offset_to_ns(config_.offset));
+    const auto report = pps_latency_->latency.add(edge, second, lock_sample.receive_time, named);
+    if (report) {
+        const Summary& summary = report->summary;
+        spdlog::info("{}: NMEA latency measured with pps refclock \"{}\": {:.4f} s after the "
+                     "second (spread {:.4f} s over {} pulses); write offset = {:.3f} in "
+                     "[[refclock]] \"{}\" (it has offset = {:.3f})",
+                     config_.name, pps_refclock, ns_to_seconds(summary.median_ns),
+                     ns_to_seconds(summary.spread_ns), summary.count,
+                     ns_to_seconds(summary.median_ns), config_.name, config_.offset);
+    }
+}
+
 nlohmann::ordered_json Refclock::snapshot(const Stamp& now, const SnapshotOptions& options) const {
-    (void)options;
     nlohmann::ordered_json state = {
         {"name", config_.name},
         {"source", to_string(config_.source)},
@@ -97,6 +127,29 @@ nlohmann::ordered_json Refclock::snapshot(const Stamp& now, const SnapshotOption
         {"samples_published", samples_published_},
         {"withdrawals", withdrawals_},
     };
+    source_->fill_state(state, now);
+    if (config_.source == SourceKind::nmea) {
+        const auto summary = pps_latency_ ? pps_latency_->latency.summary() : std::nullopt;
+        if (summary) {
+            state["pps_latency"] = {
+                {"pps_refclock", pps_latency_->pps_refclock},
+                {"pulses", summary->count},
+                {"median_s", ns_to_seconds(summary->median_ns)},
+                {"spread_s", ns_to_seconds(summary->spread_ns)},
+                {"suggested_offset_s", ns_to_seconds(summary->median_ns)},
+                {"settled", NmeaLatency::settled(*summary)},
+            };
+        } else {
+            state["pps_latency"] = nullptr;
+        }
+    }
+    if (options.history) {
+        nlohmann::ordered_json points = nlohmann::ordered_json::array();
+        for (const SecondHistory::Point& point : history_.points(now.realtime.tv_sec)) {
+            points.push_back({point.unix_s, point.value});
+        }
+        state["history"] = std::move(points);
+    }
     return state;
 }
 

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "core/history.hpp"
+#include "core/nmea_latency.hpp"
 #include "daemon/leap_list.hpp"
 #include "daemon/snapshot.hpp"
 #include "outputs/output.hpp"
@@ -55,6 +57,8 @@ public:
     LeapSecondCheck inserted_leap_second(std::int64_t day_end) const override {
         return leap_list_.inserted_leap_second(day_end);
     }
+    void pulse_numbered(const std::string& pps_refclock, timespec edge, timespec second,
+                        const Sample& lock_sample) const override;
 
 private:
     RefclockConfig config_;
@@ -65,6 +69,15 @@ private:
     // Counted since this refclock was built (start-up or the last reload).
     std::uint64_t samples_published_ = 0;
     std::uint64_t withdrawals_ = 0;
+    // One point per second over the last hour, for the status page.
+    SecondHistory history_;
+    // nmea: its latency measured by the pps refclock that locks to it
+    // (pulse_numbered); mutable because a lock is handed out const.
+    struct PpsLatency {
+        std::string pps_refclock;
+        NmeaLatency latency;
+    };
+    mutable std::unique_ptr<PpsLatency> pps_latency_;
     std::unique_ptr<Source> source_;
 };
 

@@ -74,6 +74,7 @@ void NmeaSource::on_timer(TimerId id, const Stamp& stamp) {
     case TimerId::batch: {
         if (const auto total = read_available()) {
             apply(core_.batch(stamp.monotonic_ns, *total));
+            log_arrival_once();
         }
         break;
     }
@@ -251,6 +252,69 @@ void NmeaSource::on_readable(const Stamp& stamp) {
     if (const auto total = read_available()) {
         apply(core_.read_done(*total));
     }
+}
+
+void NmeaSource::log_arrival_once() {
+    // Once, after arrival_log_cycles published cycles (half a minute at
+    // 1 Hz, as many as settle a latency measured with PPS): what the live
+    // state shows as nmea_arrival, with what it is worth.
+    if (arrival_logged_ || core_.arrival().size() < arrival_log_cycles) {
+        return;
+    }
+    arrival_logged_ = true;
+    const auto summary = core_.arrival().summary();
+    Actions actions;
+    actions.log(MessageLevel::info,
+                fmt::format("NMEA cycles arrive {:.4f} s after the second they name (median of {} "
+                            "cycles, spread {:.4f} s) by the system clock, so offset = {:.3f}, "
+                            "but only as good as the system clock; a pps refclock locked to this "
+                            "one measures the latency independently of it",
+                            ns_to_seconds(summary->median_ns), summary->count,
+                            ns_to_seconds(summary->spread_ns), ns_to_seconds(summary->median_ns)));
+    apply(actions);
+}
+
+void NmeaSource::fill_state(nlohmann::ordered_json& state, const Stamp&) const {
+    const NmeaCore::Activity& activity = core_.activity();
+    const nmea::Counters& parsed = core_.counters();
+    auto& out = state["counters"];
+    out["device_opens"] = activity.device_opens;
+    out["device_failures"] = activity.device_failures;
+    out["bytes"] = activity.bytes;
+    // "time_bearing": RMC/ZDA/GGA/GLL/GNS with a right checksum and fields
+    // that parse, with a fix or not.
+    out["sentences"] = {
+        {"time_bearing", parsed.sentences},
+        {"bad_checksum", parsed.bad_checksum},
+        {"malformed", parsed.malformed},
+        {"garbage", parsed.garbage},
+        {"over_long", parsed.over_long},
+        {"unsupported", parsed.unsupported},
+        {"implausible_date", parsed.implausible_date},
+    };
+    nlohmann::ordered_json cycles;
+    for (std::size_t i = 0; i < cycle_outcome_count; ++i) {
+        cycles[std::string(shmrefclock::name(static_cast<CycleOutcome::Kind>(i)))] =
+            activity.cycles.at(i);
+    }
+    out["cycles"] = std::move(cycles);
+
+    const std::vector<std::int64_t> values = core_.arrival().values();
+    const auto summary = summarize(values);
+    if (!summary) {
+        state["nmea_arrival"] = nullptr;
+        return;
+    }
+    const Histogram histogram = make_histogram(values, summary->median_ns, summary->spread_ns);
+    state["nmea_arrival"] = {
+        {"cycles", summary->count},
+        {"median_s", ns_to_seconds(summary->median_ns)},
+        {"spread_s", ns_to_seconds(summary->spread_ns)},
+        {"histogram",
+         {{"start_s", ns_to_seconds(histogram.start_ns)},
+          {"bin_s", ns_to_seconds(histogram.bin_ns)},
+          {"counts", histogram.counts}}},
+    };
 }
 
 std::optional<std::size_t> NmeaSource::read_available() {

@@ -30,6 +30,7 @@ public:
     std::string health() const override { return core_.health(); }
     std::optional<std::string> pps_device() const override { return pps_device_; }
     void clock_stepped(const Stamp&) override { apply(core_.clock_stepped()); }
+    void fill_state(nlohmann::ordered_json& state, const Stamp& now) const override;
 
 private:
     void open_device();
@@ -49,6 +50,9 @@ private:
     // Read what is queued into the core; the byte count, or nothing when
     // the device failed (the core has then been told).
     std::optional<std::size_t> read_available();
+    // Log the arrival delay against the system clock once it is known.
+    static constexpr std::size_t arrival_log_cycles = 30;
+    void log_arrival_once();
 
     void on_timer(TimerId id, const Stamp& stamp) override;
     void close_device() override;
@@ -67,6 +71,8 @@ private:
     EventLoop::Registration silence_watch_ = 0;
     std::optional<std::string> pps_device_;
     std::array<char, 4096> buffer_{};
+    // The arrival delay against the system clock was logged (once).
+    bool arrival_logged_ = false;
 };
 
 } // namespace shmrefclock

@@ -221,6 +221,20 @@ void PpsSource::open_device() {
     apply(core_.opened(device_));
 }
 
+void PpsSource::fill_state(nlohmann::ordered_json& state, const Stamp&) const {
+    const PpsCore::Counters& counters = core_.counters();
+    auto& out = state["counters"];
+    out["device_opens"] = counters.device_opens;
+    out["device_failures"] = counters.device_failures;
+    nlohmann::ordered_json pulses;
+    for (std::size_t i = 0; i < pulse_verdict_count; ++i) {
+        pulses[std::string(shmrefclock::name(static_cast<PulseVerdict>(i)))] =
+            counters.by_verdict.at(i);
+    }
+    pulses["repeated"] = counters.repeated;
+    out["pulses"] = std::move(pulses);
+}
+
 void PpsSource::fail(const std::string& message) {
     apply(core_.device_failed(message));
 }
@@ -245,7 +259,14 @@ void PpsSource::on_records(const Stamp& stamp) {
         }
         const std::optional<Sample> lock =
             lock_ != nullptr ? lock_->latest_sample() : std::optional<Sample>{};
-        apply(core_.fetched(record.fetch, lock, stamp));
+        Actions actions = core_.fetched(record.fetch, lock, stamp);
+        if (actions.publish && lock && !core_.numbered_by_system()) {
+            // Numbered by the lock's sample: the lock measures its latency
+            // from the pulse's edge and the second it was numbered as.
+            lock_->pulse_numbered(config_.name, actions.publish->receive_time,
+                                  actions.publish->reference_time, *lock);
+        }
+        apply(actions);
     }
 }
 

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/leap_seconds.hpp"
 #include "core/stamp.hpp"
 #include "shmrefclock/sample.hpp"
@@ -53,6 +55,13 @@ public:
     // taken before it and withdraws what it published with one. One that
     // stamps each sample as it publishes it (system) has nothing to drop.
     virtual void clock_stepped(const Stamp& at) { (void)at; }
+    // Add this source's part of the live state to its refclock's object
+    // `state` (docs/design.md, "Live state"): its counters into
+    // state["counters"], and what it measures (nmea_arrival).
+    virtual void fill_state(nlohmann::ordered_json& state, const Stamp& now) const {
+        (void)state;
+        (void)now;
+    }
 };
 
 // Another refclock as a pps source sees it when it numbers pulses by it
@@ -66,6 +75,20 @@ public:
     virtual std::optional<Sample> latest_sample() const = 0;
     // The PPS device its source carries (pps = "dcd").
     virtual std::optional<std::string> pps_device() const = 0;
+    // The pps refclock `pps_refclock` numbered the pulse whose edge the
+    // kernel stamped at `edge` as second `second`, by `lock_sample` (this
+    // refclock's latest sample, as latest_sample() returned it): what the
+    // lock measures its NMEA latency from (core/nmea_latency.hpp). Const
+    // like the rest of this interface -- a pps refclock cannot change its
+    // lock's samples -- so the lock keeps what it measures as its own
+    // mutable state.
+    virtual void pulse_numbered(const std::string& pps_refclock, timespec edge, timespec second,
+                                const Sample& lock_sample) const {
+        (void)pps_refclock;
+        (void)edge;
+        (void)second;
+        (void)lock_sample;
+    }
 };
 
 // Chosen in one place: the source a refclock's config asks for.

@@ -35,6 +35,7 @@ send nothing (`silent`).
 import dataclasses
 import errno
 import os
+import random
 import select
 import socket
 import threading
@@ -191,11 +192,16 @@ class CycleRecord:
 
 class FakeReceiver:
     def __init__(self, directory, name="gnss0", baud=9600, delay=0.0,
-                 paced=True, tcp=False, rmc_last=False):
+                 paced=True, tcp=False, rmc_last=False, jitter=0.0,
+                 seed=None):
         self.name = name
         self.baud = baud
         self.byte_ns = 10 * NS // baud   # 8N1: 10 bits a byte
         self.delay_ns = round(delay * NS)
+        # Each cycle starts delay + uniform(-jitter, +jitter) after its
+        # second (a receiver whose NMEA output latency varies).
+        self.jitter_ns = round(jitter * NS)
+        self._rng = random.Random(seed)
         self.paced = paced
         self.tcp = tcp
         self.rmc_last = rmc_last
@@ -425,6 +431,8 @@ class FakeReceiver:
         boundary = realtime_ns() // NS + 1
         while not self._stop.is_set():
             start_ns = boundary * NS + self.delay_ns
+            if self.jitter_ns:
+                start_ns += self._rng.randint(-self.jitter_ns, self.jitter_ns)
             if sleep_until(start_ns, self._stop):
                 return
             plan = self._plan(boundary)

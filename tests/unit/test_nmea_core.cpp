@@ -123,6 +123,7 @@ TEST_CASE("timespec arithmetic saturates instead of wrapping", "[time64]") {
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <set>
 
 #include "core/nmea_replay.hpp"
 
@@ -969,4 +970,106 @@ TEST_CASE("leap second: a 23:59:60 that a valid list does not schedule is refuse
     const LeapRun refused = run_with_list(cut, 2, LeapSecondCheck::not_scheduled);
     CHECK_THAT(refused.health, Catch::Contains("refused 23:59:60 on 2026-12-31") &&
                                    Catch::Contains("not in the leap-second list"));
+}
+
+// ---------------------------------------------------------------------------
+// The live state's counters (docs/design.md, "Live state"): what was
+// injected, counted exactly.
+
+namespace {
+// A sentence whose checksum is wrong: the right one plus one.
+std::string bad_checksum_sentence(int n) {
+    std::string good =
+        sentence("GPGSV,3,1,12,01,40,083,46,02,17,308,41,12,07,344," + std::to_string(n));
+    const auto star = good.find('*');
+    const unsigned right = static_cast<unsigned>(std::stoul(good.substr(star + 1, 2), nullptr, 16));
+    char wrong[3];
+    std::snprintf(wrong, sizeof wrong, "%02X", (right + 1) & 0xFF);
+    return good.substr(0, star + 1) + wrong + "\r\n";
+}
+} // namespace
+
+TEST_CASE("core counters: N bad checksums, M no-fix cycles, bytes, opens and arrival") {
+    const int baud = 9600;
+    const std::int64_t byte_ns = byte_time_ns(baud);
+    // 12 cycles 130 ms after their seconds; cycles 4..6 without a fix (M =
+    // 3); bad checksums in cycles 1 (two) and 8 (three): N = 5.
+    const int cycles = 12;
+    const std::size_t no_fix_cycles = 3;
+    const std::size_t bad_checksums = 5;
+    ByteSchedule schedule;
+    for (int k = 0; k < cycles; ++k) {
+        const bool fix = k < 4 || k > 6;
+        std::string bytes = make_cycle(base_second + k, 300, fix);
+        for (int b = 0; b < (k == 1 ? 2 : k == 8 ? 3 : 0); ++b) {
+            bytes += bad_checksum_sentence(b);
+        }
+        schedule.write((k + 1) * s + 130 * ms, bytes, byte_ns);
+    }
+    NmeaCore core = make_core(baud, 3);
+    std::size_t observed = 0;
+    core.on_cycle([&](const CycleOutcome&) { ++observed; });
+    const auto samples = published(replay(core, schedule, options_at()));
+
+    CHECK(core.counters().bad_checksum == bad_checksums);
+    const auto& activity = core.activity();
+    using K = CycleOutcome::Kind;
+    const auto count = [&](K kind) { return activity.cycles.at(static_cast<std::size_t>(kind)); };
+    CHECK(count(K::no_fix) == no_fix_cycles);
+    CHECK(count(K::published) == samples.size());
+    std::uint64_t total = 0;
+    for (const auto n : activity.cycles) {
+        total += n;
+    }
+    CHECK(total == observed);
+    CHECK(total == static_cast<std::uint64_t>(cycles));
+    CHECK(activity.bytes == schedule.bytes.size());
+    CHECK(activity.device_opens == 1);
+    CHECK(activity.device_failures == 0);
+    // Every published cycle's first byte was complete 130 ms plus one byte
+    // time after its second.
+    REQUIRE(core.arrival().size() == samples.size());
+    const auto arrival = core.arrival().summary();
+    REQUIRE(arrival);
+    CHECK(arrival->median_ns == 130 * ms + byte_ns);
+    CHECK(arrival->spread_ns == 0);
+
+    core.device_failed("unplugged");
+    CHECK(core.activity().device_failures == 1);
+}
+
+TEST_CASE("cycle outcome names are identifiers, one per kind") {
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < cycle_outcome_count; ++i) {
+        const std::string text(name(static_cast<CycleOutcome::Kind>(i)));
+        CHECK(text.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
+        names.insert(text);
+    }
+    CHECK(names.size() == cycle_outcome_count);
+    CHECK(name(CycleOutcome::Kind::no_fix) == "no_fix");
+}
+
+TEST_CASE("core: a clock step clears the arrival delays measured on the old scale") {
+    const int baud = 9600;
+    const std::int64_t byte_ns = byte_time_ns(baud);
+    ByteSchedule schedule;
+    for (int k = 0; k < 10; ++k) {
+        schedule.write((k + 1) * s + 130 * ms, make_cycle(base_second + k), byte_ns);
+    }
+    ReplayOptions options = options_at();
+    // CLOCK_REALTIME stepped 200 ms forward between cycles 3 and 4.
+    const std::int64_t step_ns = 200 * ms;
+    options.clock_steps.push_back({4 * s + 600 * ms, step_ns});
+    NmeaCore core = make_core(baud, 2);
+    const auto samples = published(replay(core, schedule, options));
+    std::size_t after_step = 0;
+    for (const Sample& sample : samples) {
+        after_step += sample.reference_time.tv_sec >= base_second + 4 ? 1 : 0;
+    }
+    REQUIRE(after_step > 0);
+    REQUIRE(after_step < samples.size());
+    CHECK(core.arrival().size() == after_step);
+    for (const std::int64_t value : core.arrival().values()) {
+        CHECK(value == 130 * ms + byte_ns + step_ns);
+    }
 }

@@ -175,3 +175,43 @@ TEST_CASE("pps core: a clock step withdraws the pulse and drops pulses stamped b
         CHECK(next.publish->reference_time.tv_sec == N + 2);
     }
 }
+
+TEST_CASE("pps core counters: K pulses 0.5 s off, numbered ones and repeats, exactly") {
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    const std::size_t off_pulses = 4; // K
+    const std::size_t good_pulses = 3;
+    unsigned long sequence = 0;
+    time_t second = N;
+    for (std::size_t i = 0; i < good_pulses; ++i, ++second) {
+        // The lock says `second` at +0.13 s; the pulse of second + 1.
+        REQUIRE(core.fetched(pulse(++sequence, second + 1), lock_for(second),
+                             handled_at(second + 1, ms))
+                    .publish);
+    }
+    for (std::size_t i = 0; i < off_pulses; ++i, ++second) {
+        // At +0.63 s: carried to half a second.
+        CHECK_FALSE(core.fetched(pulse(++sequence, second, 630 * ms), lock_for(second),
+                                 handled_at(second, 631 * ms))
+                        .publish);
+    }
+    // The last fetch returned again with nothing new: a repeat.
+    core.fetched(pulse(sequence, second - 1, 630 * ms), lock_for(second - 1),
+                 handled_at(second - 1, 900 * ms));
+    core.fetch_failed(EIO);
+    const auto& counters = core.counters();
+    const auto by = [&](PulseVerdict v) {
+        return counters.by_verdict[static_cast<std::size_t>(v)];
+    };
+    CHECK(by(PulseVerdict::outside_window) == off_pulses);
+    CHECK(by(PulseVerdict::numbered) == good_pulses);
+    CHECK(counters.repeated == 1);
+    CHECK(counters.device_opens == 1);
+    CHECK(counters.device_failures == 1);
+    std::uint64_t total = 0;
+    for (const auto n : counters.by_verdict) {
+        total += n;
+    }
+    CHECK(total == off_pulses + good_pulses);
+    CHECK(name(PulseVerdict::outside_window) == "outside_window");
+}
