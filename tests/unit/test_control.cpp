@@ -3,7 +3,12 @@
 // (tools/control_client) and the `control` key of the configuration.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <cstring>
 #include <string>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -257,4 +262,26 @@ TEST_CASE("status shows the daemon's live state per refclock") {
     const auto fallback = nlohmann::json::parse(format_status_json(report));
     CHECK(fallback["daemon"].is_null());
     CHECK(fallback["daemon_problem"] == report.daemon.problem);
+}
+
+TEST_CASE("ask_daemon gives up on a daemon that does not answer") {
+    // A listening socket nobody accepts on: connect() succeeds (the kernel
+    // queues it), the request is sent, and no reply ever comes.
+    char dir_template[] = "/tmp/shmrefclock-test-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    const std::string path = std::string(dir_template) + "/control";
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.data(), path.size());
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(fd, 4) == 0);
+    const auto reply = ask_daemon(path, ControlRequest{}, std::chrono::milliseconds(200));
+    ::close(fd);
+    ::unlink(path.c_str());
+    ::rmdir(dir_template);
+    CHECK_FALSE(reply.state);
+    CHECK(reply.problem ==
+          "the daemon at " + path + " did not answer within 0.2 s (0 bytes received)");
 }
