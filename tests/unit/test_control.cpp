@@ -3,8 +3,10 @@
 // (tools/control_client) and the `control` key of the configuration.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,6 +17,7 @@
 #include "config/config.hpp"
 #include "core/control_protocol.hpp"
 #include "daemon/control_socket.hpp"
+#include "io/event_loop.hpp"
 #include "tools/control_client.hpp"
 #include "tools/status.hpp"
 
@@ -284,4 +287,99 @@ TEST_CASE("ask_daemon gives up on a daemon that does not answer") {
     CHECK_FALSE(reply.state);
     CHECK(reply.problem ==
           "the daemon at " + path + " did not answer within 0.2 s (0 bytes received)");
+}
+
+namespace {
+int connect_to(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.data(), path.size());
+    if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        return -1;
+    }
+    return fd;
+}
+} // namespace
+
+TEST_CASE("a reply larger than the socket takes: the reader gets it all, the non-reader is "
+          "dropped at the deadline, and the loop never waits") {
+    char dir_template[] = "/tmp/shmrefclock-test-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    const std::string path = std::string(dir_template) + "/control";
+    // 4 MiB: far more than a Unix socket's buffer (about 200 kB).
+    const std::string big = std::string(4 << 20, 'x') + "\n";
+    EventLoop loop;
+    std::size_t asked = 0;
+    auto control = std::make_unique<ControlSocket>(
+        loop, path, [&](const ControlRequest& request, const Stamp&) {
+            CHECK(request.history);
+            ++asked;
+            return big;
+        });
+    REQUIRE(control->listening());
+
+    const int never_reads = connect_to(path);
+    const int reads = connect_to(path);
+    REQUIRE(never_reads >= 0);
+    REQUIRE(reads >= 0);
+    for (const int fd : {never_reads, reads}) {
+        REQUIRE(::send(fd, "status history\n", 15, MSG_NOSIGNAL) == 15);
+    }
+    // The reader reads whenever the loop says there is something.
+    std::string received;
+    bool reader_done = false;
+    const auto reader = loop.watch(reads, [&](const Stamp&) {
+        char buffer[65536];
+        const ssize_t n = ::recv(reads, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n > 0) {
+            received.append(buffer, static_cast<std::size_t>(n));
+        } else if (n == 0) {
+            reader_done = true;
+        }
+    });
+    // A ticker every 20 ms: the longest gap between two ticks is how long
+    // the loop was held.
+    Timer ticker;
+    ticker.arm(20'000'000, 20'000'000);
+    const Stamp start = stamp_now();
+    std::int64_t last_ns = start.monotonic_ns, longest_ns = 0;
+    const auto ticks = loop.watch(ticker.fd(), [&](const Stamp& now) {
+        ticker.expirations();
+        longest_ns = std::max(longest_ns, now.monotonic_ns - last_ns);
+        last_ns = now.monotonic_ns;
+        if (now.monotonic_ns - start.monotonic_ns >
+            ControlSocket::client_deadline_ns + 500'000'000) {
+            loop.stop();
+        }
+    });
+    loop.run();
+    loop.unwatch(reader);
+    loop.unwatch(ticks);
+
+    CHECK(asked == 2);
+    CHECK(reader_done);
+    CHECK(received == big);
+    // The non-reader was closed at its deadline with part of the reply.
+    CHECK(control->clients() == 0);
+    std::size_t partial = 0;
+    for (char buffer[65536];;) {
+        const ssize_t n = ::recv(never_reads, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n <= 0) {
+            CHECK(n == 0); // the end, not EAGAIN: the daemon closed it
+            break;
+        }
+        partial += static_cast<std::size_t>(n);
+    }
+    INFO("non-reader got " << partial << " bytes");
+    CHECK(partial > 0);
+    CHECK(partial < big.size());
+    INFO("longest gap between 20 ms ticks: " << longest_ns / 1000 << " us");
+    CHECK(longest_ns < 250'000'000);
+
+    control.reset();
+    CHECK(::access(path.c_str(), F_OK) != 0); // removed with the socket
+    ::close(never_reads);
+    ::close(reads);
+    ::rmdir(dir_template);
 }
