@@ -246,6 +246,22 @@ void parse_daemon(Validator& v, const toml::node& node, DaemonConfig& daemon) {
                     daemon.leap_seconds = *path;
                 }
             }
+        } else if (key.str() == "control") {
+            if (auto path = v.string(value, "control")) {
+                // A Unix socket path: absolute (the daemon's working
+                // directory is no place for it), within sun_path's 108
+                // bytes with its NUL, no control characters (it is logged).
+                if (!path->empty() && (path->front() != '/' || path->size() > 107 ||
+                                       has_control_characters(*path) || path->back() == '/')) {
+                    v.error(value.source(),
+                            fmt::format("control = \"{}\" must be an absolute path of a socket "
+                                        "file (at most 107 bytes, no control characters), or "
+                                        "\"\" for no control socket",
+                                        *path));
+                } else {
+                    daemon.control = *path;
+                }
+            }
         } else {
             v.error(key.source(), fmt::format("unknown key '{}' in [daemon]", key.str()));
         }

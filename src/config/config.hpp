@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/control_protocol.hpp"
 #include "core/pps_numbering.hpp"
 
 namespace shmrefclock {
@@ -55,6 +56,9 @@ struct DaemonConfig {
     // The IERS/NIST leap-second list (core/leap_seconds.hpp); empty: none,
     // and no leap second is ever announced.
     std::string leap_seconds = std::string(default_leap_seconds_path);
+    // The control socket `shmrefclock status` asks (daemon/control_socket);
+    // empty: none.
+    std::string control = std::string(default_control_path);
 };
 
 struct Config {

@@ -100,6 +100,8 @@ int Daemon::run() {
         spdlog::debug("watchdog: pinging every {} ms", period_ns / 1'000'000);
     }
 
+    open_control();
+
     notify::ready();
     report_status();
     spdlog::info("running with {} refclock(s) from {}", refclocks_.size(), config_.path);
@@ -107,8 +109,27 @@ int Daemon::run() {
 
     notify::stopping();
     spdlog::info("stopping: clearing valid on every unit");
+    control_.reset();
     refclocks_.clear();
     return 0;
+}
+
+void Daemon::open_control() {
+    control_.reset();
+    if (config_.daemon.control.empty()) {
+        spdlog::info("control socket: off (control = \"\")");
+        return;
+    }
+    control_ = std::make_unique<ControlSocket>(
+        loop_, config_.daemon.control, [this](const ControlRequest& request, const Stamp& now) {
+            SnapshotOptions options;
+            options.history = request.history;
+            // replace: a refclock's health quotes a device's or receiver's
+            // text, which need not be UTF-8; dump() would throw on it.
+            return snapshot(now, options)
+                       .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+                   "\n";
+        });
 }
 
 void Daemon::on_clock_step(const Stamp& stamp) {
@@ -149,6 +170,7 @@ void Daemon::reload() {
     spdlog::info("SIGHUP: reloading {}", config_.path);
     try {
         Config next = load_config(config_.path);
+        const bool control_moved = next.daemon.control != config_.daemon.control;
         // Attach the new segments before letting go of the old refclocks, so
         // that a refused segment leaves the running configuration intact.
         auto built = build(next);
@@ -156,6 +178,9 @@ void Daemon::reload() {
         refclocks_ = std::move(built);
         config_ = std::move(next);
         set_log_level(effective_log_level(config_));
+        if (control_moved) {
+            open_control();
+        }
         for (auto& refclock : refclocks_) {
             refclock->start();
         }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "daemon/control_socket.hpp"
 #include "daemon/leap_list.hpp"
 #include "daemon/refclock.hpp"
 #include "daemon/snapshot.hpp"
@@ -38,6 +39,8 @@ private:
     void report_status();
     void on_clock_step(const Stamp& stamp);
     std::string effective_log_level(const Config& config) const;
+    // (Re)open the control socket at config_.daemon.control, or close it.
+    void open_control();
 
     Config config_;
     std::optional<std::string> log_level_override_;
@@ -52,6 +55,9 @@ private:
     std::string status_note_;
     // When run() began, for the uptime.
     Stamp started_{};
+    // The control socket (none with control = "" or when it could not be
+    // bound); after loop_, so that it goes first.
+    std::unique_ptr<ControlSocket> control_;
 };
 
 } // namespace shmrefclock

@@ -15,6 +15,7 @@
 #include <sys/timex.h>
 #include <sys/un.h>
 
+#include "core/printable.hpp"
 #include "core/time_format.hpp"
 #include "core/witness.hpp"
 #include "io/leap_seconds_file.hpp"
@@ -115,37 +116,6 @@ std::string key_text(int unit) {
 bool never_written(const ShmSnapshot& snap) {
     return snap.count == 0 && snap.sample.receive_time.tv_sec == 0 &&
            snap.sample.receive_time.tv_nsec == 0;
-}
-
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (const char c : text) {
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out + "\"";
-}
-
-std::string json_or_null(bool present, const std::string& json) {
-    return present ? json : "null";
 }
 
 // PPS calibration interval 2^shift s. The kernel keeps shift in 2..8
@@ -291,6 +261,139 @@ std::string describe_event(const LeapEvent& event) {
                        date_of(event.at - seconds_per_day));
 }
 
+using Json = nlohmann::ordered_json;
+
+// A value from the daemon's reply as text: numbers and strings as they are,
+// an object as "key value, key value" (the counters by reason).
+std::string text_of(const Json& value) {
+    if (value.is_string()) {
+        return printable(value.get<std::string>());
+    }
+    if (value.is_object()) {
+        std::string text;
+        for (const auto& [key, item] : value.items()) {
+            text += fmt::format("{}{} {}", text.empty() ? "" : ", ", printable(key), text_of(item));
+        }
+        return text.empty() ? "none" : text;
+    }
+    if (value.is_number_float()) {
+        return fmt::format("{:.9g}", value.get<double>());
+    }
+    return printable(value.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+const Json* member(const Json& object, const char* key) {
+    if (!object.is_object()) {
+        return nullptr;
+    }
+    const auto it = object.find(key);
+    return it == object.end() || it->is_null() ? nullptr : &*it;
+}
+
+double number(const Json* value) {
+    return value != nullptr && value->is_number() ? value->get<double>() : 0.0;
+}
+
+// Seconds with a sign, to the microsecond.
+std::string seconds_text(const Json* value) {
+    return value != nullptr && value->is_number() ? fmt::format("{:+.6f} s", value->get<double>())
+                                                  : "?";
+}
+
+// The daemon's live state (docs/design.md, "Live state"), read defensively:
+// a field the daemon does not have (an older or newer daemon, or one whose
+// parts are still being added) is left out, never a failure.
+std::string format_daemon(const DaemonReply& daemon) {
+    std::string out;
+    auto line = [&out](std::string_view label, const std::string& value) {
+        out += fmt::format("  {:<15}{}\n", label, value);
+    };
+    if (!daemon.state) {
+        return fmt::format("daemon: {}; showing the kernel and the segments only\n",
+                           daemon.problem.empty() ? "no reply" : daemon.problem);
+    }
+    const Json& state = *daemon.state;
+    out += fmt::format("daemon (live state from {})\n", printable(daemon.path));
+    std::vector<std::string> about;
+    if (const Json* pid = member(state, "pid")) {
+        about.push_back("pid " + text_of(*pid));
+    }
+    if (const Json* version = member(state, "version")) {
+        about.push_back("version " + text_of(*version));
+    }
+    if (const Json* uptime = member(state, "uptime_s")) {
+        about.push_back(fmt::format("up {:.0f} s", number(uptime)));
+    }
+    line("daemon", fmt::format("{}", fmt::join(about, ", ")));
+    if (const Json* config = member(state, "config")) {
+        line("config", text_of(*config));
+    }
+    if (const Json* status = member(state, "status")) {
+        line("status", text_of(*status));
+    }
+    const Json* refclocks = member(state, "refclocks");
+    if (refclocks == nullptr || !refclocks->is_array()) {
+        return out;
+    }
+    for (const Json& rc : *refclocks) {
+        const Json* name = member(rc, "name");
+        const Json* source = member(rc, "source");
+        out += fmt::format("refclock \"{}\" ({}), live\n", name ? text_of(*name) : "?",
+                           source ? text_of(*source) : "?");
+        if (const Json* health = member(rc, "health")) {
+            line("health", text_of(*health));
+        }
+        if (const Json* outputs = member(rc, "outputs")) {
+            line("outputs", text_of(*outputs));
+        }
+        if (const Json* last = member(rc, "last_sample")) {
+            line(
+                "last sample",
+                fmt::format("{}, clock-receive {}, age {:.3f} s",
+                            member(*last, "reference") ? text_of(*member(*last, "reference")) : "?",
+                            seconds_text(member(*last, "clock_minus_receive_s")),
+                            number(member(*last, "age_s"))));
+        } else {
+            line("last sample", "none (nothing published now)");
+        }
+        if (const Json* counters = member(rc, "counters"); counters && counters->is_object()) {
+            bool first = true;
+            for (const auto& [key, value] : counters->items()) {
+                line(first ? "counters" : "", fmt::format("{} {}", printable(key), text_of(value)));
+                first = false;
+            }
+        }
+        if (const Json* arrival = member(rc, "nmea_arrival")) {
+            line("NMEA arrival",
+                 fmt::format("median {}, spread {:.6f} s over {} cycles (after the second they "
+                             "name, by the system clock)",
+                             seconds_text(member(*arrival, "median_s")),
+                             number(member(*arrival, "spread_s")),
+                             member(*arrival, "cycles") ? text_of(*member(*arrival, "cycles"))
+                                                        : "?"));
+        }
+        if (const Json* latency = member(rc, "pps_latency")) {
+            const Json* settled = member(*latency, "settled");
+            line(
+                "PPS latency",
+                fmt::format("median {}, spread {:.6f} s over {} pulses of {}",
+                            seconds_text(member(*latency, "median_s")),
+                            number(member(*latency, "spread_s")),
+                            member(*latency, "pulses") ? text_of(*member(*latency, "pulses")) : "?",
+                            member(*latency, "pps_refclock")
+                                ? "\"" + text_of(*member(*latency, "pps_refclock")) + "\""
+                                : "?"));
+            if (const Json* offset = member(*latency, "suggested_offset_s")) {
+                line("", fmt::format("suggested offset = {:.3f}{}", number(offset),
+                                     settled && settled->is_boolean() && settled->get<bool>()
+                                         ? ""
+                                         : " (not settled yet)"));
+            }
+        }
+    }
+    return out;
+}
+
 } // namespace
 
 std::string clock_state_name(int state) {
@@ -311,6 +414,7 @@ std::string format_status(const StatusReport& report) {
     const KernelTimex& k = report.kernel;
     const auto names = set_bits(k.status);
 
+    out += format_daemon(report.daemon);
     out += "kernel clock (ntp_adjtime, read-only)\n";
     line("state",
          fmt::format("{} ({}): {}", clock_state_name(k.state), k.state, state_meaning(k.state)));
@@ -429,109 +533,133 @@ std::string format_status(const StatusReport& report) {
 // JSON
 
 std::string format_status_json(const StatusReport& report) {
+    using Json = nlohmann::ordered_json;
+    // A present value, or null.
+    auto or_null = [](bool present, auto&& value) -> Json {
+        return present ? Json(std::forward<decltype(value)>(value)) : Json(nullptr);
+    };
     const KernelTimex& k = report.kernel;
-    std::string bits;
-    for (const auto name : set_bits(k.status)) {
-        bits += (bits.empty() ? "" : ",") + json_string(name);
-    }
     const timespec time = kernel_time(k);
-    std::string out = fmt::format(
-        "{{\"kernel\":{{\"state\":{},\"state_code\":{},\"gettime_state\":{},"
-        "\"gettime_state_code\":{},\"status\":{},\"status_hex\":\"{:#06x}\","
-        "\"status_bits\":[{}],\"offset_ns\":{},\"frequency_ppm\":{},\"freq\":{},"
-        "\"maxerror_us\":{},\"esterror_us\":{},\"constant\":{},\"precision_us\":{},"
-        "\"tolerance_ppm\":{},\"tick_us\":{},\"tai_offset_s\":{},\"time\":{},\"time_sec\":{},"
-        "\"time_nsec\":{},\"pps\":{{\"frequency_ppm\":{},\"jitter_ns\":{},\"shift\":{},"
-        "\"stability_ppm\":{},\"calcnt\":{},\"errcnt\":{},\"jitcnt\":{},\"stbcnt\":{}}}}},",
-        json_string(clock_state_name(k.state)), k.state,
-        json_string(clock_state_name(k.gettime_state)), k.gettime_state, k.status, k.status, bits,
-        nanoseconds(k, k.offset), ppm(k.freq), k.freq, k.maxerror, k.esterror, k.constant,
-        k.precision, ppm(k.tolerance), k.tick, k.tai, json_string(format_utc(time)), time.tv_sec,
-        time.tv_nsec, ppm(k.ppsfreq), nanoseconds(k, k.jitter), k.shift, ppm(k.stabil), k.calcnt,
-        k.errcnt, k.jitcnt, k.stbcnt);
+    Json doc;
+    doc["kernel"] = {
+        {"state", clock_state_name(k.state)},
+        {"state_code", k.state},
+        {"gettime_state", clock_state_name(k.gettime_state)},
+        {"gettime_state_code", k.gettime_state},
+        {"status", k.status},
+        {"status_hex", fmt::format("{:#06x}", k.status)},
+        {"status_bits", set_bits(k.status)},
+        {"offset_ns", nanoseconds(k, k.offset)},
+        {"frequency_ppm", ppm(k.freq)},
+        {"freq", k.freq},
+        {"maxerror_us", k.maxerror},
+        {"esterror_us", k.esterror},
+        {"constant", k.constant},
+        {"precision_us", k.precision},
+        {"tolerance_ppm", ppm(k.tolerance)},
+        {"tick_us", k.tick},
+        {"tai_offset_s", k.tai},
+        {"time", format_utc(time)},
+        {"time_sec", time.tv_sec},
+        {"time_nsec", time.tv_nsec},
+        {"pps",
+         {{"frequency_ppm", ppm(k.ppsfreq)},
+          {"jitter_ns", nanoseconds(k, k.jitter)},
+          {"shift", k.shift},
+          {"stability_ppm", ppm(k.stabil)},
+          {"calcnt", k.calcnt},
+          {"errcnt", k.errcnt},
+          {"jitcnt", k.jitcnt},
+          {"stbcnt", k.stbcnt}}},
+    };
+
     const LeapView leap = leap_view(report);
     const LeapListLoad& list = report.leap_seconds.load;
-    out += fmt::format(
-        "\"leap_seconds\":{{\"path\":{},\"state\":{},\"detail\":{},\"updated\":{},"
-        "\"expires\":{},\"expires_sec\":{},\"next_leap\":{},\"announcing\":{},"
-        "\"kernel_disagreement\":{}}},",
-        json_or_null(!report.leap_seconds.path.empty(), json_string(report.leap_seconds.path)),
-        json_string(to_string(leap.state)), json_string(leap.described),
-        json_or_null(list.list.has_value(),
-                     list.list ? json_string(date_of(list.list->updated)) : ""),
-        json_or_null(list.list.has_value(),
-                     list.list ? json_string(date_of(list.list->expires)) : ""),
-        json_or_null(list.list.has_value(), list.list ? std::to_string(list.list->expires) : ""),
-        json_or_null(leap.next.has_value(),
-                     leap.next
-                         ? fmt::format("{{\"at\":{},\"at_sec\":{},\"leap\":{}}}",
-                                       json_string(format_utc(
-                                           timespec{static_cast<time_t>(leap.next->at), 0}, 0)),
-                                       leap.next->at, static_cast<int>(leap.next->kind))
-                         : ""),
-        static_cast<int>(leap.announcing),
-        json_or_null(!leap.disagreement.empty(), json_string(leap.disagreement)));
-    const WitnessView witness = witness_view(report);
-    std::string disabled;
-    for (const auto& name : witness.disabled) {
-        disabled += (disabled.empty() ? "" : ",") + json_string(name);
+    Json next_leap = nullptr;
+    if (leap.next) {
+        next_leap = {{"at", format_utc(timespec{static_cast<time_t>(leap.next->at), 0}, 0)},
+                     {"at_sec", leap.next->at},
+                     {"leap", static_cast<int>(leap.next->kind)}};
     }
-    out += fmt::format("\"witness\":{{\"computed_by\":\"status\",\"active\":{},\"reason\":{},"
-                       "\"maxerror_ns\":{},\"bound_ns\":{},\"disabled\":[{}]}},",
-                       witness.clock.synchronized, json_string(witness.why),
-                       witness.clock.maxerror_ns, witness.bound_ns, disabled);
-    out +=
-        fmt::format("\"now\":{},\"config\":{},\"refclocks\":[", json_string(format_utc(report.now)),
-                    json_or_null(!report.config_path.empty(), json_string(report.config_path)));
+    doc["leap_seconds"] = {
+        {"path", or_null(!report.leap_seconds.path.empty(), report.leap_seconds.path)},
+        {"state", to_string(leap.state)},
+        {"detail", leap.described},
+        {"updated", list.list ? Json(date_of(list.list->updated)) : Json(nullptr)},
+        {"expires", list.list ? Json(date_of(list.list->expires)) : Json(nullptr)},
+        {"expires_sec", list.list ? Json(list.list->expires) : Json(nullptr)},
+        {"next_leap", next_leap},
+        {"announcing", static_cast<int>(leap.announcing)},
+        {"kernel_disagreement", or_null(!leap.disagreement.empty(), leap.disagreement)},
+    };
 
-    bool first = true;
+    const WitnessView witness = witness_view(report);
+    doc["witness"] = {
+        {"computed_by", "status"},      {"active", witness.clock.synchronized},
+        {"reason", witness.why},        {"maxerror_ns", witness.clock.maxerror_ns},
+        {"bound_ns", witness.bound_ns}, {"disabled", witness.disabled},
+    };
+    doc["now"] = format_utc(report.now);
+    doc["config"] = or_null(!report.config_path.empty(), report.config_path);
+
+    Json& refclocks = doc["refclocks"] = Json::array();
     for (const auto& rc : report.refclocks) {
-        out += first ? "" : ",";
-        first = false;
-        std::string segment = "null", sample = "null", problem = "null";
+        Json segment = nullptr, sample = nullptr;
         if (rc.unit && rc.unit->segment) {
             const SegmentInfo& s = *rc.unit->segment;
-            segment = fmt::format("{{\"shmid\":{},\"uid\":{},\"cuid\":{},\"mode\":\"{:04o}\","
-                                  "\"size\":{},\"nattch\":{}}}",
-                                  s.shmid, s.uid, s.cuid, s.mode, s.size, s.nattch);
-        }
-        if (rc.unit && !rc.unit->problem.empty()) {
-            problem = json_string(rc.unit->problem);
+            segment = {{"shmid", s.shmid}, {"uid", s.uid},
+                       {"cuid", s.cuid},   {"mode", fmt::format("{:04o}", s.mode)},
+                       {"size", s.size},   {"nattch", s.nattch}};
         }
         if (rc.unit && rc.unit->snapshot) {
             const ShmSnapshot& snap = *rc.unit->snapshot;
             const Sample& s = snap.sample;
-            sample = fmt::format(
-                "{{\"clock\":{},\"receive\":{},\"clock_sec\":{},\"clock_nsec\":{},"
-                "\"receive_sec\":{},\"receive_nsec\":{},\"clock_minus_receive\":{:.9f},"
-                "\"age\":{:.9f},\"leap\":{},\"precision\":{},\"mode\":{},\"count\":{},"
-                "\"valid\":{}}}",
-                json_string(format_utc(s.reference_time)), json_string(format_utc(s.receive_time)),
-                s.reference_time.tv_sec, s.reference_time.tv_nsec, s.receive_time.tv_sec,
-                s.receive_time.tv_nsec,
-                ns_to_seconds(timespec_diff_ns(s.reference_time, s.receive_time)),
-                ns_to_seconds(timespec_diff_ns(report.now, s.receive_time)),
-                static_cast<int>(s.leap), s.precision, snap.mode, snap.count, snap.valid);
+            sample = {
+                {"clock", format_utc(s.reference_time)},
+                {"receive", format_utc(s.receive_time)},
+                {"clock_sec", s.reference_time.tv_sec},
+                {"clock_nsec", s.reference_time.tv_nsec},
+                {"receive_sec", s.receive_time.tv_sec},
+                {"receive_nsec", s.receive_time.tv_nsec},
+                {"clock_minus_receive",
+                 ns_to_seconds(timespec_diff_ns(s.reference_time, s.receive_time))},
+                {"age", ns_to_seconds(timespec_diff_ns(report.now, s.receive_time))},
+                {"leap", static_cast<int>(s.leap)},
+                {"precision", s.precision},
+                {"mode", snap.mode},
+                {"count", snap.count},
+                {"valid", snap.valid},
+            };
         }
-        std::string verdict = "null";
+        Json verdict = nullptr;
         if (const auto v = sample_verdict(rc, witness.clock)) {
-            verdict = fmt::format("{{\"kind\":\"{}\",\"difference_ns\":{},\"bound_ns\":{},"
-                                  "\"detail\":{}}}",
-                                  verdict_name(v->kind), v->difference_ns, v->bound_ns,
-                                  json_string(describe_verdict(*v, rc.witnessed)));
+            verdict = {{"kind", verdict_name(v->kind)},
+                       {"difference_ns", v->difference_ns},
+                       {"bound_ns", v->bound_ns},
+                       {"detail", describe_verdict(*v, rc.witnessed)}};
         }
-        out += fmt::format(
-            "{{\"name\":{},\"source\":{},\"unit\":{},\"key\":{},\"segment\":{},\"sample\":{},"
-            "\"problem\":{},\"sock\":{},\"sock_problem\":{},\"witness\":{{\"enabled\":{},"
-            "\"witnessed\":{},\"verdict\":{}}}}}",
-            json_string(rc.name), json_string(rc.source),
-            json_or_null(rc.unit.has_value(), rc.unit ? std::to_string(rc.unit->unit) : ""),
-            json_or_null(rc.unit.has_value(), rc.unit ? json_string(key_text(rc.unit->unit)) : ""),
-            segment, sample, problem, json_or_null(!rc.sock.empty(), json_string(rc.sock)),
-            json_or_null(!rc.sock_problem.empty(), json_string(rc.sock_problem)), rc.witness,
-            rc.witnessed, verdict);
+        refclocks.push_back({
+            {"name", rc.name},
+            {"source", rc.source},
+            {"unit", rc.unit ? Json(rc.unit->unit) : Json(nullptr)},
+            {"key", rc.unit ? Json(key_text(rc.unit->unit)) : Json(nullptr)},
+            {"segment", segment},
+            {"sample", sample},
+            {"problem", or_null(rc.unit && !rc.unit->problem.empty(),
+                                rc.unit ? rc.unit->problem : std::string())},
+            {"sock", or_null(!rc.sock.empty(), rc.sock)},
+            {"sock_problem", or_null(!rc.sock_problem.empty(), rc.sock_problem)},
+            {"witness",
+             {{"enabled", rc.witness}, {"witnessed", rc.witnessed}, {"verdict", verdict}}},
+        });
     }
-    return out + "]}\n";
+    // The running daemon's own live state (docs/design.md, "Live state"), as
+    // its control socket answered; null when it did not, and why.
+    doc["daemon"] = report.daemon.state ? *report.daemon.state : Json(nullptr);
+    doc["daemon_problem"] = or_null(!report.daemon.problem.empty(), report.daemon.problem);
+    // replace: names, paths and the daemon's texts are not checked to be
+    // UTF-8; a stray byte must not make the document impossible to print.
+    return doc.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 // ---------------------------------------------------------------------------
@@ -683,6 +811,11 @@ std::string check_sock(const std::string& path) {
 
 StatusReport collect_status(const Config* config) {
     StatusReport report;
+    // The daemon first: its live state, then the kernel and the segments
+    // as they are a moment later.
+    report.daemon =
+        ask_daemon(config != nullptr ? config->daemon.control : std::string(default_control_path),
+                   ControlRequest{});
     report.kernel = read_kernel_timex();
     report.leap_seconds.path =
         config != nullptr ? config->daemon.leap_seconds : std::string(default_leap_seconds_path);

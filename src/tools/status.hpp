@@ -20,6 +20,7 @@
 #include "core/leap_seconds.hpp"
 #include "io/kernel_clock.hpp"
 #include "shmrefclock/shm.hpp"
+#include "tools/control_client.hpp"
 
 namespace shmrefclock {
 
@@ -82,6 +83,8 @@ struct StatusReport {
     timespec now{};          // CLOCK_REALTIME when the segments were read: ages
     std::string config_path; // empty: no configuration was read
     std::vector<RefclockStatus> refclocks;
+    // The running daemon's live state from its control socket, or why not.
+    DaemonReply daemon;
 };
 
 // Pure: the report as text for people, or as one JSON document.
@@ -90,7 +93,8 @@ std::string format_status_json(const StatusReport& report);
 
 // Reading (read_kernel_timex, io/kernel_clock.hpp, for the kernel part).
 UnitStatus read_unit_status(int unit);
-// `config` may be null: the kernel part only.
+// `config` may be null: the kernel part only, and the daemon asked at the
+// default control socket.
 StatusReport collect_status(const Config* config);
 
 // /proc/sysvipc/shm's line for `key` (pure, for tests); std::nullopt when absent.

@@ -100,10 +100,13 @@ def run_status(ctx, binary, *args, name="status"):
 
 
 def parse_text(text):
-    """'  label   value' lines of the kernel section of our text output (the
-    first section: the leap-second list and the refclocks follow)."""
+    """'  label   value' lines of the kernel section of our text output (after
+    the line about the daemon; the leap-second list and the refclocks
+    follow)."""
     fields = {}
-    for number, line in enumerate(text.splitlines()):
+    lines = text.splitlines()
+    start = lines.index("kernel clock (ntp_adjtime, read-only)")
+    for number, line in enumerate(lines[start:]):
         if number > 0 and not line.startswith(" "):
             break
         match = re.fullmatch(r"  (\S.{0,13}?)\s{2,}(.*)", line)

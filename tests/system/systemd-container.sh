@@ -284,6 +284,19 @@ sys.exit(0 if units and (units[0].get("sample") or {}).get("valid") == 1 else 1)
 done
 check "NMEA receiver on $device: unit 3 valid" [ "$nmea_ok" = yes ]
 
+# --- the control socket in RuntimeDirectory= ---------------------------------
+# status asks the daemon at /run/shmrefclock/control (systemd creates the
+# directory, 0750 shmrefclock:shmrefclock; the sandbox leaves it writable).
+live=$(in_ct shmrefclock status -c /etc/shmrefclock.conf --json 2>/dev/null | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+print((doc.get("daemon") or {}).get("pid"), doc.get("daemon_problem"))' 2>&1)
+check "status asks the daemon on its control socket (pid, problem: $live; MainPID $(prop MainPID))" \
+    [ "${live%% *}" = "$(prop MainPID)" ]
+rundir=$(in_ct stat -c '%a %U:%G' /run/shmrefclock 2>&1)
+check "RuntimeDirectory /run/shmrefclock is 750 shmrefclock:shmrefclock ($rundir)" \
+    [ "$rundir" = "750 shmrefclock:shmrefclock" ]
+
 # --- stop clears valid -------------------------------------------------------
 in_ct systemctl stop "$svc"
 valid=$(in_ct shmrefclock status -c /etc/shmrefclock.conf --json 2>/dev/null | python3 -c '

@@ -332,9 +332,13 @@ TEST_CASE("every STA_ bit has its kernel name, in bit order") {
 TEST_CASE("kernel state in nanosecond mode, as text") {
     StatusReport report;
     report.kernel = nano_clock();
+    report.daemon.problem = "the daemon is not running (/x/control does not exist)";
     const std::string text = format_status(report);
     INFO(text);
-    CHECK(text.rfind("kernel clock (ntp_adjtime, read-only)\n", 0) == 0);
+    // One line about the daemon that did not answer, then the kernel.
+    CHECK(text.rfind("daemon: the daemon is not running (/x/control does not exist); showing the "
+                     "kernel and the segments only\nkernel clock (ntp_adjtime, read-only)\n",
+                     0) == 0);
     const std::vector<std::string> lines = {
         "  state          TIME_INS (1): a leap second will be inserted at the end of the UTC day",
         "  ntp_gettime    TIME_INS (1)",
@@ -407,7 +411,7 @@ TEST_CASE("kernel state as JSON") {
              "\"offset_ns\":-1234,",
              "\"frequency_ppm\":-12.5,\"freq\":-819200,",
              "\"maxerror_us\":1234,\"esterror_us\":56,\"constant\":7,\"precision_us\":1,",
-             "\"tolerance_ppm\":500,\"tick_us\":10000,\"tai_offset_s\":37,",
+             "\"tolerance_ppm\":500.0,\"tick_us\":10000,\"tai_offset_s\":37,",
              "\"time\":\"2023-11-14T22:13:20.000000005Z\",\"time_sec\":1700000000,"
              "\"time_nsec\":5,",
              "\"pps\":{\"frequency_ppm\":1.5,\"jitter_ns\":789,\"shift\":4,",
@@ -458,7 +462,7 @@ TEST_CASE("refclocks: sample, age, segment, absent segment, unreadable segment, 
              "\"sample\":{\"clock\":\"2023-11-14T22:13:20.000000000Z\","
              "\"receive\":\"2023-11-14T22:13:21.000000000Z\",\"clock_sec\":1700000000,"
              "\"clock_nsec\":0,\"receive_sec\":1700000001,\"receive_nsec\":0,"
-             "\"clock_minus_receive\":-1.000000000,\"age\":0.250000000,\"leap\":0,"
+             "\"clock_minus_receive\":-1.0,\"age\":0.25,\"leap\":0,"
              "\"precision\":-20,\"mode\":1,\"count\":42,\"valid\":1}",
              "\"problem\":null,\"sock\":null,\"sock_problem\":null,\"witness\":"
              "{\"enabled\":true,\"witnessed\":false,\"verdict\":{\"kind\":\"no_witness\","
