@@ -63,6 +63,14 @@ struct HttpCallbacks {
         return queued;
     }
 
+    // No percent-decoding: the two paths served need none, and MHD's
+    // decoding turns "/%00" into "/" followed by a NUL, which the C string
+    // it hands the access handler would end at (a request for "/%00junk"
+    // answered as "/"). Undecoded, anything but "/" and "/metrics" is 404.
+    static std::size_t keep_escaped(void* /*cls*/, MHD_Connection* /*connection*/, char* text) {
+        return std::strlen(text);
+    }
+
     // MHD's own messages (a refused connection, a malformed request): debug,
     // since any client can cause them and the log must not be theirs to fill.
     static void on_log(void* /*cls*/, const char* format, va_list args) {
@@ -135,11 +143,13 @@ HttpServer::HttpServer(EventLoop& loop, const ListenAddress& address, Handler ha
     UniqueFd socket = listen_on(address_);
     const unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (address_.ipv6 ? MHD_USE_IPv6 : 0);
     auto* const log = &HttpCallbacks::on_log;
+    auto* const unescape = &HttpCallbacks::keep_escaped;
     MHD_Daemon* daemon = MHD_start_daemon(
         flags, 0, nullptr, nullptr, &HttpCallbacks::on_request, this, MHD_OPTION_LISTEN_SOCKET,
         socket.get(), MHD_OPTION_CONNECTION_LIMIT, connection_limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        connection_timeout_s, MHD_OPTION_EXTERNAL_LOGGER, log, nullptr, MHD_OPTION_END);
+        connection_timeout_s, MHD_OPTION_EXTERNAL_LOGGER, log, nullptr,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, nullptr, MHD_OPTION_END);
     if (daemon == nullptr) {
         throw HttpError(fmt::format("metrics: cannot listen on {}: libmicrohttpd refused to start",
                                     address_.text));
