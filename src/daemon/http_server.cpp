@@ -144,12 +144,13 @@ HttpServer::HttpServer(EventLoop& loop, const ListenAddress& address, Handler ha
     const unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (address_.ipv6 ? MHD_USE_IPv6 : 0);
     auto* const log = &HttpCallbacks::on_log;
     auto* const unescape = &HttpCallbacks::keep_escaped;
+    // The logger first: MHD logs with its own (stderr) until it has seen it.
     MHD_Daemon* daemon = MHD_start_daemon(
-        flags, 0, nullptr, nullptr, &HttpCallbacks::on_request, this, MHD_OPTION_LISTEN_SOCKET,
-        socket.get(), MHD_OPTION_CONNECTION_LIMIT, connection_limit,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        connection_timeout_s, MHD_OPTION_EXTERNAL_LOGGER, log, nullptr,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, nullptr, MHD_OPTION_END);
+        flags, 0, nullptr, nullptr, &HttpCallbacks::on_request, this, MHD_OPTION_EXTERNAL_LOGGER,
+        log, nullptr, MHD_OPTION_LISTEN_SOCKET, socket.get(), MHD_OPTION_CONNECTION_LIMIT,
+        connection_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        nullptr, MHD_OPTION_END);
     if (daemon == nullptr) {
         throw HttpError(fmt::format("metrics: cannot listen on {}: libmicrohttpd refused to start",
                                     address_.text));
