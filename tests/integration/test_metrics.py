@@ -19,6 +19,10 @@ fed by a fake receiver on a pty, its listener on a free port:
   shmrefclock_samples_published_total through its HTTP API answers with a
   value that grows.
 
+A metrics address that is not IPV4:PORT: --check-config exits 1 naming
+FILE:LINE:COLUMN; a port already in use: the daemon exits 3 at start-up
+with one message naming the address.
+
 Then two daemons side by side with the same system refclock, one with the
 listener and one without: context switches over 6 s idle (nobody
 connected, after a few scrapes: the connection timeout timer must not be
@@ -29,6 +33,7 @@ quarantine).
 """
 
 import json
+import socket
 import subprocess
 import time
 import urllib.parse
@@ -191,7 +196,35 @@ def costs(ctx):
         proc.stop()
 
 
+def refusals(ctx):
+    """A bad address is a configuration error naming FILE:LINE (exit 1); an
+    address already in use stops the daemon at start-up (exit 3) with one
+    message naming it."""
+    bad = ctx.write("bad.conf", '[daemon]\nmetrics = "localhost:9463"\n'
+                    '[[refclock]]\nname = "s"\nsource = "system"\nunit = 5\n')
+    done = ctx.run("check-config", [harness.daemon_binary(), "-c", bad,
+                                    "--check-config"], timeout=20)
+    out = done.stdout + done.stderr
+    check(done.returncode == 1 and f"{bad}:2:11:" in out and
+          "localhost" in out, f"--check-config with a bad metrics: exit "
+          f"{done.returncode}: {out}")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = ctx.run("in-use", [harness.daemon_binary(), "-c", config(
+            ctx, port, [system_refclock("sys", 5)], name="in-use")],
+            timeout=20)
+    out = done.stdout + done.stderr
+    log(f"port in use: exit {done.returncode}: "
+        f"{[l for l in out.splitlines() if 'metrics' in l]}")
+    check(done.returncode == 3 and
+          f"cannot listen on 127.0.0.1:{port}: bind: Address already in use"
+          in out, f"a port in use: exit {done.returncode}: {out}")
+
+
 def body(ctx):
+    refusals(ctx)
     promtool = need("promtool", "prometheus")
     prometheus_binary = need("prometheus", "prometheus")
     port = free_port()
