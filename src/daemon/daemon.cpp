@@ -211,6 +211,9 @@ void Daemon::configure_http(bool starting) {
     }
     // The old listener first: the new address may overlap it (0.0.0.0 and
     // 127.0.0.1 on one port).
+    if (http_ && !wanted) {
+        spdlog::info("metrics: listener on {} closed", http_->address().text);
+    }
     http_.reset();
     if (!wanted) {
         return;

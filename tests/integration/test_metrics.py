@@ -33,6 +33,7 @@ quarantine).
 """
 
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -223,8 +224,38 @@ def refusals(ctx):
           in out, f"a port in use: exit {done.returncode}: {out}")
 
 
+def reload(ctx):
+    """SIGHUP with another port moves the listener; without the key, it
+    closes; the refclock keeps publishing throughout."""
+    first, second = free_port(), free_port()
+    path = config(ctx, first, [system_refclock("sys", 6)], name="reload")
+    daemon = ctx.start("daemon-reload", [harness.daemon_binary(), "-c", path])
+    wait_listening(first, daemon)
+    config(ctx, second, [system_refclock("sys", 6)], name="reload")
+    daemon.popen.send_signal(signal.SIGHUP)
+    wait_listening(second, daemon)
+    check(scrape(second) and _refused(first),
+          f"after SIGHUP: port {first} still open, or {second} not answering")
+    config(ctx, None, [system_refclock("sys", 6)], name="reload")
+    daemon.popen.send_signal(signal.SIGHUP)
+    harness.wait_until(lambda: _refused(second), 10,
+                       f"port {second} to close after SIGHUP", watch=[daemon])
+    harness.wait_for_valid_sample(6, 5, watch=[daemon])
+    log(f"SIGHUP: listener moved from {first} to {second}, then closed")
+    daemon.stop()
+
+
+def _refused(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
 def body(ctx):
     refusals(ctx)
+    reload(ctx)
     promtool = need("promtool", "prometheus")
     prometheus_binary = need("prometheus", "prometheus")
     port = free_port()
