@@ -12,7 +12,7 @@ hold up the fake receiver's, which share a GIL):
   a 1 MB header line, 200 headers of 1 KB, POSTs with bodies; then
 - 100 parallel idle connections (half of them after a partial request
   line) held for 4 s;
-- all along, a client that pipelines 200 GET / on one connection with a
+- all along, a client that pipelines 200 GET /metrics on one connection with a
   1 KB receive buffer and never reads.
 
 Asserted: the daemon lives and answers GET /metrics with 200 afterwards; a
@@ -97,7 +97,7 @@ def never_reader(port, stop):
     s.setblocking(False)
     sent = 0
     try:
-        s.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
+        s.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
         sent = 1
     except OSError:
         pass
