@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "daemon/control_socket.hpp"
+#include "daemon/http_server.hpp"
 #include "daemon/leap_list.hpp"
 #include "daemon/refclock.hpp"
 #include "daemon/snapshot.hpp"
@@ -41,6 +42,10 @@ private:
     std::string effective_log_level(const Config& config) const;
     // (Re)open the control socket at config_.daemon.control, or close it.
     void open_control();
+    // The listener's answer for GET `path`: /metrics, the status page at /.
+    HttpResponse serve(std::string_view path) const;
+    // Starts, replaces or stops the listener after [daemon] metrics.
+    void configure_http(bool starting);
 
     Config config_;
     std::optional<std::string> log_level_override_;
@@ -58,6 +63,8 @@ private:
     // The control socket (none with control = "" or when it could not be
     // bound); after loop_, so that it goes first.
     std::unique_ptr<ControlSocket> control_;
+    // [daemon] metrics; last, so that it goes before what it renders.
+    std::unique_ptr<HttpServer> http_;
 };
 
 } // namespace shmrefclock
