@@ -20,18 +20,26 @@ offset left in gives 0.080, the clock's offset left in gives 0.380.
 
 The arrival delay against the system clock is logged too, and is off by
 the clock's 0.25 s: 0.380 s. That is what the log line warns about.
+
+Once the log says it settled, the same latency and suggested offset must be
+in the live state (the control socket), in `shmrefclock status` and in
+/metrics.
 """
 
+import json
 import os
 import random
 import re
 import statistics
+import subprocess
 import time
 
 import fake_receiver
 import harness
+import http_util
 from fake_receiver import NS, FakeReceiver, toml_string
 from harness import Fail, check, log
+from test_control import ask
 from test_pps import emulator_library
 from test_witness import clock_emulator
 
@@ -52,6 +60,35 @@ ARRIVAL_LINE = re.compile(
     r"gps: NMEA cycles arrive ([+-]?\d+\.\d+) s after the second they name "
     r"\(median of (\d+) cycles, spread (\d+\.\d+) s\) by the system clock, "
     r"so offset = ([+-]?\d+\.\d+), but only as good as the system clock")
+
+
+def read_views(daemon_path, config, control, port):
+    """The gps refclock's measured latency, suggested offset and whether it
+    settled, from the control socket, `status --json` and /metrics."""
+    def from_state(doc):
+        gps = {r["name"]: r for r in doc["refclocks"]}["gps"]
+        latency = gps.get("pps_latency") or {}
+        return (latency.get("median_s"), latency.get("suggested_offset_s"),
+                latency.get("settled"))
+
+    done = subprocess.run([str(daemon_path), "-c", str(config), "status",
+                           "--json"], capture_output=True, text=True,
+                          timeout=10)
+    check(done.returncode == 0,
+          f"status --json exited {done.returncode}: {done.stderr}")
+    code, _, body = http_util.request(port, "/metrics")
+    check(code == 200, f"/metrics answered {code}")
+    text = body.decode()
+
+    def metric(name):
+        return http_util.metric(text, name, refclock="gps")
+    return {
+        "control socket": from_state(ask(control)),
+        "status --json": from_state(json.loads(done.stdout)["daemon"]),
+        "/metrics": (metric("shmrefclock_nmea_latency_median_seconds"),
+                     metric("shmrefclock_nmea_latency_suggested_offset_seconds"),
+                     metric("shmrefclock_nmea_latency_settled") == 1),
+    }
 
 
 def body(ctx):
@@ -79,6 +116,11 @@ def body(ctx):
              "unit": 0, "offset": str(CONFIGURED_OFFSET), "min-fixes": 2},
             {"name": '"pps"', "source": '"pps"', "device": '"/dev/pps0"',
              "lock": '"gps"', "unit": 1}], name="latency", log_level="info")
+        control = ctx.path("control")
+        port = http_util.free_port()
+        config.write_text(config.read_text().replace(
+            "[daemon]\n", f'[daemon]\ncontrol = "{control}"\n'
+            f'metrics = "127.0.0.1:{port}"\n', 1))
         daemon = ctx.start("shmrefclock", [daemon_path, "-c", config],
                            env=env)
         # 30 pulses to settle, 30 cycles for the arrival line, after
@@ -88,6 +130,7 @@ def body(ctx):
             ARRIVAL_LINE.search(daemon.output()), 75,
             "the latency and arrival log lines", watch=[daemon])
         check(daemon.running(), f"the daemon exited with {daemon.poll()}")
+        views = read_views(daemon_path, config, control, port)
         daemon.stop()
         output = daemon.output()
     finally:
@@ -132,6 +175,17 @@ def body(ctx):
         failures.append(f"arrival {median} s by the system clock, expected "
                         f"{expected_arrival:.3f} (the clock is "
                         f"{CLOCK_AHEAD_NS / NS} s ahead)")
+    for view, (median, offset, settled) in views.items():
+        log(f"{view}: latency {median} s, suggested offset {offset}, "
+            f"settled {settled}")
+        if median is None or abs(median - expected) > TOLERANCE:
+            failures.append(f"{view}: latency {median}, expected "
+                            f"{expected:.6f} +/- {TOLERANCE}")
+        if offset is None or abs(offset - LATENCY) > TOLERANCE:
+            failures.append(f"{view}: suggested offset {offset}, expected "
+                            f"{LATENCY} +/- {TOLERANCE}")
+        if not settled:
+            failures.append(f"{view}: not settled")
     for failure in failures:
         log(f"FAIL: {failure}")
     if failures:

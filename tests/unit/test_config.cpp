@@ -286,6 +286,8 @@ TEST_CASE("non-ASCII outside strings and comments is refused before toml++ sees 
     // A table header must start with a key character.
     CHECK_THAT(error("[#x]\n"), Catch::StartsWith("test.conf:1:2: expected a table name"));
     CHECK_THAT(error("  [[ !x]]\n"), Catch::StartsWith("test.conf:1:6: expected a table name"));
+}
+
 TEST_CASE("metrics takes IPV4:PORT or [IPV6]:PORT, and is off by default") {
     const std::string refclock = "[[refclock]]\nname = \"s\"\nsource = \"system\"\nunit = 2\n";
     CHECK_FALSE(parse(refclock).daemon.metrics.has_value());
