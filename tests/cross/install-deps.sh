@@ -3,7 +3,8 @@
 # toolchains, qemu-user to run the tests, and the target architecture's -dev
 # packages through multiarch (dpkg --add-architecture). fmt, spdlog and toml++
 # are used header-only, but meson finds them through the target's pkg-config
-# files, so they come as :arm64 / :armhf. CLI11 and Catch2 are header-only and
+# files, so they come as :arm64 / :armhf; nettle and libmicrohttpd (the
+# metrics listener) are linked. CLI11 and Catch2 are header-only and
 # Multi-Arch: foreign: the build machine's packages serve every target.
 # libsystemd is left out: the cross builds use -Dsystemd=disabled (the unit
 # files are architecture-independent and tested natively).
@@ -16,7 +17,7 @@ packages=(
 )
 for arch in "${arches[@]}"; do
     packages+=("libfmt-dev:$arch" "libspdlog-dev:$arch" "libtomlplusplus-dev:$arch"
-               "nettle-dev:$arch")
+               "nettle-dev:$arch" "libmicrohttpd-dev:$arch")
 done
 
 missing_arch=()
