@@ -702,16 +702,20 @@ void check_before_toml(std::string_view text, const std::string& path) {
             while (k < text.size() && (text[k] == ' ' || text[k] == '\t')) {
                 ++k;
             }
-            // The end of the line and ']' are left to toml++, which reports
-            // them; a NUL byte is a character like any other here.
-            const char first = k < text.size() && text[k] != '\n' ? text[k] : ']';
+            // The end of the file and ']' are left to toml++, which reports
+            // them; a NUL byte is a character like any other here. The end
+            // of the line is not: toml++ 3.3 reads on into the next line and
+            // asserts on what it finds there ("[\n[[x]]", found by tests/fuzz).
+            const char first = k < text.size() ? text[k] : ']';
             const bool key_start = (first >= 'A' && first <= 'Z') ||
                                    (first >= 'a' && first <= 'z') ||
                                    (first >= '0' && first <= '9') || first == '_' ||
                                    first == '-' || first == '"' || first == '\'' || first == ']';
             if (!key_start) {
-                throw ConfigError(fmt::format("{}: expected a table name after '[', saw '{}'",
-                                              where(k), printable(std::string(1, first))));
+                throw ConfigError(fmt::format(
+                    "{}: expected a table name after '[', saw {}", where(k),
+                    first == '\n' ? std::string("the end of the line")
+                                   : "'" + printable(std::string(1, first)) + "'"));
             }
         }
         if (c != ' ' && c != '\t' && c != '\r') {

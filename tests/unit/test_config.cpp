@@ -286,6 +286,10 @@ TEST_CASE("non-ASCII outside strings and comments is refused before toml++ sees 
     // A table header must start with a key character.
     CHECK_THAT(error("[#x]\n"), Catch::StartsWith("test.conf:1:2: expected a table name"));
     CHECK_THAT(error("  [[ !x]]\n"), Catch::StartsWith("test.conf:1:6: expected a table name"));
+    // toml++ reads on past the end of the line after '[' and asserts there.
+    CHECK(error("[\n[[refclock]]\n") ==
+          "test.conf:1:2: expected a table name after '[', saw the end of the line");
+    CHECK_THAT(error("[[ \t\nx]]\n"), Catch::StartsWith("test.conf:1:5: expected a table name"));
 }
 
 TEST_CASE("metrics takes IPV4:PORT or [IPV6]:PORT, and is off by default") {
