@@ -630,6 +630,13 @@ void check_before_toml(std::string_view text, const std::string& path) {
     std::size_t line = 1;
     std::size_t line_start = 0;
     bool line_blank = true; // nothing but blanks yet on this line, outside strings
+    // The last character outside strings, comments and blanks ('\n' at a
+    // line's start). A quote starts a string only where TOML has one: a key
+    // (a line's start, after '.', '[', '{' or ','), a value (after '=', or
+    // in an array after '[' or ','). Elsewhere ('x = 0"...') toml++ 3.3 reads
+    // on past the quote as syntax and reaches its unreachable point on what
+    // follows (found by tests/fuzz), so the scan treats it as syntax too.
+    char previous = '\n';
     const auto where = [&](std::size_t at) {
         // Columns count characters, as toml++'s do: not UTF-8 continuation bytes.
         std::size_t column = 1;
@@ -657,6 +664,7 @@ void check_before_toml(std::string_view text, const std::string& path) {
             ++line;
             line_start = i + 1;
             line_blank = true;
+            previous = '\n';
             // A comment ends with its line, and so does a one-line string
             // (unterminated: toml++ reports it).
             if (in == In::comment || in == In::basic || in == In::literal) {
@@ -721,8 +729,15 @@ void check_before_toml(std::string_view text, const std::string& path) {
         if (c != ' ' && c != '\t' && c != '\r') {
             line_blank = false;
         }
+        const bool string_may_start = previous == '\n' || previous == '=' || previous == '[' ||
+                                      previous == ',' || previous == '{' || previous == '.';
+        if (c != ' ' && c != '\t' && c != '\r' && c != '#') {
+            previous = c;
+        }
         if (c == '#') {
             in = In::comment;
+        } else if ((c == '"' || c == '\'') && !string_may_start) {
+            // Not a string: syntax, as toml++ reads it.
         } else if (c == '"' && starts(i, triple_quote)) {
             in = In::multiline_basic;
             i += 2;

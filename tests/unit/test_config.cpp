@@ -286,6 +286,13 @@ TEST_CASE("non-ASCII outside strings and comments is refused before toml++ sees 
     // A table header must start with a key character.
     CHECK_THAT(error("[#x]\n"), Catch::StartsWith("test.conf:1:2: expected a table name"));
     CHECK_THAT(error("  [[ !x]]\n"), Catch::StartsWith("test.conf:1:6: expected a table name"));
+    // A quote where no string can start is syntax to toml++, which reads on
+    // past it: what follows is scanned as syntax too.
+    CHECK_THAT(error("x =0\"sy\xcd\x98t\"\n"), Catch::StartsWith("test.conf:1:8: "));
+    CHECK_THAT(error("x = 'a''\xc3\xa9'\n"), Catch::StartsWith("test.conf:1:9: "));
+    // Where one can, it is a string, also in arrays and inline tables.
+    CHECK_THAT(error(refclock + "[daemon]\nx = [\"\xc3\xa9\",\n  '\xc3\xa9']\ny = {a.\"\xc3\xa9\" = 1}\n"),
+               !Catch::Contains("outside a string"));
     // toml++ reads on past the end of the line after '[' and asserts there.
     CHECK(error("[\n[[refclock]]\n") ==
           "test.conf:1:2: expected a table name after '[', saw the end of the line");
