@@ -1,4 +1,5 @@
 #include "daemon/metrics.hpp"
+#include "daemon/snapshot.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -134,19 +135,11 @@ std::string counter_help(std::string_view counter) {
 }
 
 const Json* member(const Json& object, std::string_view key) {
-    if (!object.is_object()) {
-        return nullptr;
-    }
-    auto it = object.find(key);
-    return it == object.end() ? nullptr : &*it;
+    return snapshot_member(object, key);
 }
 
 std::optional<double> number_at(const Json& object, std::string_view key) {
-    const Json* value = member(object, key);
-    if (value == nullptr || !value->is_number()) {
-        return std::nullopt;
-    }
-    return value->get<double>();
+    return snapshot_number(object, key);
 }
 
 std::string string_at(const Json& object, std::string_view key) {

@@ -4,6 +4,9 @@
 // three views cannot disagree.
 #pragma once
 
+#include <optional>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 namespace shmrefclock {
@@ -13,5 +16,25 @@ namespace shmrefclock {
 struct SnapshotOptions {
     bool history = false;
 };
+
+// Reading the snapshot tolerantly (the renderers of /metrics and the status
+// page): a key that is absent, or of another type, is nothing.
+inline const nlohmann::ordered_json* snapshot_member(const nlohmann::ordered_json& object,
+                                                     std::string_view key) {
+    if (!object.is_object()) {
+        return nullptr;
+    }
+    auto it = object.find(key);
+    return it == object.end() ? nullptr : &*it;
+}
+
+inline std::optional<double> snapshot_number(const nlohmann::ordered_json& object,
+                                             std::string_view key) {
+    const nlohmann::ordered_json* value = snapshot_member(object, key);
+    if (value == nullptr || !value->is_number()) {
+        return std::nullopt;
+    }
+    return value->get<double>();
+}
 
 } // namespace shmrefclock

@@ -1,4 +1,5 @@
 #include "daemon/status_page.hpp"
+#include "daemon/snapshot.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -23,19 +24,11 @@ constexpr double margin_top = 10;
 constexpr double margin_right = 10;
 
 const Json* member(const Json& object, std::string_view key) {
-    if (!object.is_object()) {
-        return nullptr;
-    }
-    auto it = object.find(key);
-    return it == object.end() ? nullptr : &*it;
+    return snapshot_member(object, key);
 }
 
 std::optional<double> number_at(const Json& object, std::string_view key) {
-    const Json* value = member(object, key);
-    if (value == nullptr || !value->is_number()) {
-        return std::nullopt;
-    }
-    return value->get<double>();
+    return snapshot_number(object, key);
 }
 
 // Any scalar as text, escaped; "-" for what is missing.
