@@ -7,8 +7,6 @@ packages=(
     # build
     meson ninja-build pkg-config g++ libcli11-dev libspdlog-dev libfmt-dev
     libsystemd-dev libtomlplusplus-dev nettle-dev nlohmann-json3-dev pps-tools
-    # the /metrics and status page listener
-    libmicrohttpd-dev
     # the Python module (python/): pybind11 and the interpreter's headers
     pybind11-dev python3-dev
     # tests

@@ -3,8 +3,8 @@
 # toolchains, qemu-user to run the tests, and the target architecture's -dev
 # packages through multiarch (dpkg --add-architecture). fmt, spdlog and toml++
 # are used header-only, but meson finds them through the target's pkg-config
-# files, so they come as :arm64 / :armhf; nettle and libmicrohttpd (the
-# metrics listener) are linked. CLI11 and Catch2 are header-only and
+# files, so they come as :arm64 / :armhf; nettle is linked. libmicrohttpd is
+# built from subprojects/ with the cross C compiler. CLI11 and Catch2 are header-only and
 # Multi-Arch: foreign: the build machine's packages serve every target.
 # libsystemd is left out: the cross builds use -Dsystemd=disabled (the unit
 # files are architecture-independent and tested natively).
@@ -12,12 +12,13 @@ set -euo pipefail
 
 arches=(arm64 armhf)
 packages=(
+    gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
     g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static
     meson ninja-build pkg-config libcli11-dev catch2 util-linux
 )
 for arch in "${arches[@]}"; do
     packages+=("libfmt-dev:$arch" "libspdlog-dev:$arch" "libtomlplusplus-dev:$arch"
-               "nettle-dev:$arch" "libmicrohttpd-dev:$arch")
+               "nettle-dev:$arch")
 done
 
 missing_arch=()

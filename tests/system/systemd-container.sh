@@ -55,14 +55,10 @@ done
 [ -f "$deb" ] || die "prerequisite: package $2 not found"
 
 # --- the root file system, cached ------------------------------------------
-# Plus the package's libraries that a minbase root lacks: the container has
-# no network, so apt inside it installs only what the root already holds.
-# (trixie renamed the library for the 64-bit time_t transition.)
-case "$suite" in
-trixie) libraries=libmicrohttpd12t64 ;;
-*) libraries=libmicrohttpd12 ;;
-esac
-packages=systemd,systemd-sysv,dbus,chrony,$libraries
+# The package's own libraries (libc, libsystemd, libnettle) are in every
+# minbase root: the container has no network, so apt inside it installs only
+# what the root already holds.
+packages=systemd,systemd-sysv,dbus,chrony
 key=$(printf '%s\n' "$suite" "$packages" "$mirror" minbase v1 | sha256sum | cut -c1-16)
 tarball=$cache/$suite-$key.tar
 mkdir -p "$cache"
