@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tests/install-deps.sh
+tests/install-deps.sh --build
 if [ ! -f build/build.ninja ]; then
     meson setup build >/dev/null
 fi

@@ -1,14 +1,20 @@
 #!/bin/bash
 # Install what building and testing shmrefclock needs, from Debian 12's
 # archive, when it is missing. Safe to run again: it installs nothing twice.
+#
+#   tests/install-deps.sh            everything tests/run.sh needs
+#   tests/install-deps.sh --build    only what building the daemon needs
+#                                    (tests/demo.sh: the quick start does not
+#                                    wait for a browser and a Prometheus)
 set -euo pipefail
 
-packages=(
-    # build
+build=(
     meson ninja-build pkg-config g++ libcli11-dev libspdlog-dev libfmt-dev
+    libsystemd-dev libtomlplusplus-dev nettle-dev nlohmann-json3-dev pps-tools
     # meson compiles through ccache when it is on PATH (tests/run.sh)
     ccache
-    libsystemd-dev libtomlplusplus-dev nettle-dev nlohmann-json3-dev pps-tools
+)
+tests=(
     # the Python module (python/): pybind11 and the interpreter's headers
     pybind11-dev python3-dev
     # tests
@@ -22,4 +28,12 @@ packages=(
     clang libclang-rt-14-dev
 )
 
+case "${1:-}" in
+--build) packages=("${build[@]}") ;;
+"") packages=("${build[@]}" "${tests[@]}") ;;
+*)
+    echo "usage: $0 [--build]" >&2
+    exit 2
+    ;;
+esac
 exec "$(dirname "$0")/apt-install-missing.sh" install-deps "${packages[@]}"
