@@ -7,12 +7,17 @@ packages=(
     # build
     meson ninja-build pkg-config g++ libcli11-dev libspdlog-dev libfmt-dev
     libsystemd-dev libtomlplusplus-dev nettle-dev nlohmann-json3-dev pps-tools
+    # the /metrics and status page listener
+    libmicrohttpd-dev
     # the Python module (python/): pybind11 and the interpreter's headers
     pybind11-dev python3-dev
     # tests
     catch2 util-linux python3 chrony gpsd systemd man-db groff-base
     # leap seconds: tzdata's leap-seconds.list, libfaketime for the daemon's date
     tzdata faketime libfaketime
+    # /metrics and the status page: promtool and a Prometheus server, a
+    # headless browser, an HTML checker
+    prometheus chromium tidy
     # fuzzing and the sanitizer build
     clang libclang-rt-14-dev
 )

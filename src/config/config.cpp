@@ -11,6 +11,9 @@
 #include <sstream>
 #include <variant>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
@@ -216,6 +219,67 @@ std::optional<unsigned> parse_perm(std::string_view text) {
     return value;
 }
 
+} // namespace
+
+std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text) {
+    const std::string_view expected =
+        "expected IPV4:PORT or [IPV6]:PORT, e.g. \"127.0.0.1:9463\" or \"[::1]:9463\"";
+    ListenAddress address;
+    std::string_view port;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            return std::string(expected);
+        }
+        address.host = std::string(text.substr(1, close - 1));
+        address.ipv6 = true;
+        port = text.substr(close + 2);
+        in6_addr binary{};
+        if (inet_pton(AF_INET6, address.host.c_str(), &binary) != 1) {
+            return fmt::format("\"{}\" is not an IPv6 address (no names: the daemon does not "
+                               "resolve the address it listens on)",
+                               printable(address.host));
+        }
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) {
+            return std::string(expected);
+        }
+        address.host = std::string(text.substr(0, colon));
+        port = text.substr(colon + 1);
+        if (address.host.find(':') != std::string::npos) {
+            return fmt::format("an IPv6 address needs brackets: [{}]:{}", printable(address.host),
+                               printable(std::string(port)));
+        }
+        in_addr binary{};
+        // inet_pton(AF_INET) takes only the dotted quad: no "127.1", no octal.
+        if (inet_pton(AF_INET, address.host.c_str(), &binary) != 1) {
+            return fmt::format("\"{}\" is not an IPv4 address (no names: the daemon does not "
+                               "resolve the address it listens on)",
+                               printable(address.host));
+        }
+    }
+    unsigned value = 0;
+    const bool digits =
+        !port.empty() && port.size() <= 5 &&
+        std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) {
+        for (char c : port) {
+            value = value * 10 + static_cast<unsigned>(c - '0');
+        }
+    }
+    if (!digits || value == 0 || value > 65535) {
+        return fmt::format("port \"{}\" must be a number from 1 to 65535",
+                           printable(std::string(port)));
+    }
+    address.port = static_cast<std::uint16_t>(value);
+    address.text = address.ipv6 ? fmt::format("[{}]:{}", address.host, value)
+                                : fmt::format("{}:{}", address.host, value);
+    return address;
+}
+
+namespace {
+
 void parse_daemon(Validator& v, const toml::node& node, DaemonConfig& daemon) {
     const toml::table* table = node.as_table();
     if (table == nullptr) {
@@ -244,6 +308,16 @@ void parse_daemon(Validator& v, const toml::node& node, DaemonConfig& daemon) {
                                         *path));
                 } else {
                     daemon.leap_seconds = *path;
+                }
+            }
+        } else if (key.str() == "metrics") {
+            if (auto text = v.string(value, "metrics")) {
+                auto parsed = parse_listen_address(*text);
+                if (auto* address = std::get_if<ListenAddress>(&parsed)) {
+                    daemon.metrics = *address;
+                } else {
+                    v.error(value.source(), fmt::format("metrics = \"{}\": {}", printable(*text),
+                                                        std::get<std::string>(parsed)));
                 }
             }
         } else {

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "core/pps_numbering.hpp"
@@ -50,8 +52,25 @@ struct RefclockConfig {
 inline constexpr std::string_view default_leap_seconds_path =
     "/usr/share/zoneinfo/leap-seconds.list";
 
+// Where the HTTP listener (/metrics and the status page) listens: an IPv4
+// address or a bracketed IPv6 address and a port, as written in the file.
+struct ListenAddress {
+    std::string host; // without brackets
+    bool ipv6 = false;
+    std::uint16_t port = 0;
+    // HOST:PORT or [HOST]:PORT, for messages.
+    std::string text;
+    bool operator==(const ListenAddress&) const = default;
+};
+
+// Parses "127.0.0.1:9463" or "[::1]:9463"; the error says what is wrong.
+// Only numeric addresses: the daemon never resolves a name it listens on.
+std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text);
+
 struct DaemonConfig {
     std::string log_level = "info";
+    // [daemon] metrics: the HTTP listener; none by default.
+    std::optional<ListenAddress> metrics;
     // The IERS/NIST leap-second list (core/leap_seconds.hpp); empty: none,
     // and no leap second is ever announced.
     std::string leap_seconds = std::string(default_leap_seconds_path);

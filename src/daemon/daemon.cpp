@@ -10,7 +10,9 @@
 
 #include "config_h.hpp"
 #include "core/time_format.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/notify.hpp"
+#include "daemon/status_page.hpp"
 #include "io/log.hpp"
 #include "shmrefclock/shm.hpp"
 
@@ -87,6 +89,8 @@ int Daemon::run() {
                      to_string(refclock->config().source), refclock->describe_outputs());
     }
 
+    configure_http(true);
+
     if (auto usec = notify::watchdog_usec()) {
         // Half the period, as sd_watchdog_enabled(3) recommends, from the
         // loop itself: a stuck loop stops the pings.
@@ -106,6 +110,7 @@ int Daemon::run() {
     loop_.run();
 
     notify::stopping();
+    http_.reset();
     spdlog::info("stopping: clearing valid on every unit");
     refclocks_.clear();
     return 0;
@@ -160,6 +165,7 @@ void Daemon::reload() {
             refclock->start();
         }
         spdlog::info("reloaded: {} refclock(s)", refclocks_.size());
+        configure_http(false);
         status_note_.clear();
     } catch (const std::exception& e) {
         // ConfigError lists FILE:LINE:COLUMN lines; ShmError names the unit.
@@ -196,6 +202,49 @@ nlohmann::ordered_json Daemon::snapshot(const Stamp& now, const SnapshotOptions&
         refclocks.push_back(refclock->snapshot(now, options));
     }
     return state;
+}
+
+void Daemon::configure_http(bool starting) {
+    const auto& wanted = config_.daemon.metrics;
+    if (http_ && wanted && http_->address() == *wanted) {
+        return;
+    }
+    // The old listener first: the new address may overlap it (0.0.0.0 and
+    // 127.0.0.1 on one port).
+    if (http_ && !wanted) {
+        spdlog::info("metrics: listener on {} closed", http_->address().text);
+    }
+    http_.reset();
+    if (!wanted) {
+        return;
+    }
+    try {
+        http_ = std::make_unique<HttpServer>(loop_, *wanted,
+                                             [this](std::string_view path) { return serve(path); });
+    } catch (const HttpError& e) {
+        // At start-up a configured listener that cannot listen is fatal
+        // (exit 3, the message names the address), like a refused segment:
+        // the operator asked for it and finds out now, not when a graph
+        // stays empty. On a reload the refclocks keep running; the listener
+        // stays off until the next reload.
+        if (starting) {
+            throw;
+        }
+        spdlog::error("{} (off until the next reload)", e.what());
+    }
+}
+
+HttpResponse Daemon::serve(std::string_view path) const {
+    if (path == "/metrics") {
+        return {200, std::string(metrics_content_type), render_metrics(snapshot(stamp_now(), {}))};
+    }
+    if (path == "/") {
+        SnapshotOptions options;
+        options.history = true;
+        return {200, "text/html; charset=utf-8",
+                render_status_page(snapshot(stamp_now(), options))};
+    }
+    return {404, "text/plain; charset=utf-8", "404 not found: try / or /metrics\n"};
 }
 
 void Daemon::report_status() {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "daemon/http_server.hpp"
 #include "daemon/leap_list.hpp"
 #include "daemon/refclock.hpp"
 #include "daemon/snapshot.hpp"
@@ -38,6 +39,10 @@ private:
     void report_status();
     void on_clock_step(const Stamp& stamp);
     std::string effective_log_level(const Config& config) const;
+    // The listener's answer for GET `path`: /metrics, the status page at /.
+    HttpResponse serve(std::string_view path) const;
+    // Starts, replaces or stops the listener after [daemon] metrics.
+    void configure_http(bool starting);
 
     Config config_;
     std::optional<std::string> log_level_override_;
@@ -52,6 +57,8 @@ private:
     std::string status_note_;
     // When run() began, for the uptime.
     Stamp started_{};
+    // [daemon] metrics; last, so that it goes before what it renders.
+    std::unique_ptr<HttpServer> http_;
 };
 
 } // namespace shmrefclock

@@ -287,3 +287,48 @@ TEST_CASE("non-ASCII outside strings and comments is refused before toml++ sees 
     CHECK_THAT(error("[#x]\n"), Catch::StartsWith("test.conf:1:2: expected a table name"));
     CHECK_THAT(error("  [[ !x]]\n"), Catch::StartsWith("test.conf:1:6: expected a table name"));
 }
+
+TEST_CASE("metrics takes IPV4:PORT or [IPV6]:PORT, and is off by default") {
+    const std::string refclock = "[[refclock]]\nname = \"s\"\nsource = \"system\"\nunit = 2\n";
+    CHECK_FALSE(parse(refclock).daemon.metrics.has_value());
+    const auto v4 = parse("[daemon]\nmetrics = \"127.0.0.1:9463\"\n" + refclock).daemon.metrics;
+    REQUIRE(v4);
+    CHECK(v4->host == "127.0.0.1");
+    CHECK_FALSE(v4->ipv6);
+    CHECK(v4->port == 9463);
+    CHECK(v4->text == "127.0.0.1:9463");
+    const auto v6 = parse("[daemon]\nmetrics = \"[::1]:65535\"\n" + refclock).daemon.metrics;
+    REQUIRE(v6);
+    CHECK(v6->host == "::1");
+    CHECK(v6->ipv6);
+    CHECK(v6->port == 65535);
+    CHECK(v6->text == "[::1]:65535");
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"\"localhost:9463\"",
+         "test.conf:2:11: metrics = \"localhost:9463\": \"localhost\" is not an IPv4 address"},
+        {"\"127.0.0.1\"",
+         "test.conf:2:11: metrics = \"127.0.0.1\": expected IPV4:PORT or [IPV6]:PORT"},
+        {"\"127.0.0.1:\"", "port \"\" must be a number from 1 to 65535"},
+        {"\"127.0.0.1:0\"", "port \"0\" must be a number from 1 to 65535"},
+        {"\"127.0.0.1:65536\"", "port \"65536\" must be a number from 1 to 65535"},
+        {"\"127.0.0.1:+80\"", "port \"+80\" must be a number"},
+        {"\"127.0.0.1:99999999999\"", "port \"99999999999\" must be a number"},
+        {"\"127.1:80\"", "\"127.1\" is not an IPv4 address"},
+        {"\"::1:9463\"", "an IPv6 address needs brackets: [::1]:9463"},
+        {"\"[::1]9463\"", "expected IPV4:PORT or [IPV6]:PORT"},
+        {"\"[::1\"", "expected IPV4:PORT or [IPV6]:PORT"},
+        {"\"[nope]:1\"", "\"nope\" is not an IPv6 address"},
+        {"\"\"", "expected IPV4:PORT or [IPV6]:PORT"},
+        {"\"1.2.3.4:80\\n\"", "metrics = \"1.2.3.4:80\\n\": port \"80\\n\" must be"},
+        {"9463", "test.conf:2:11: metrics must be a string, not an integer"},
+    };
+    for (const auto& [value, message] : bad) {
+        INFO(value);
+        try {
+            parse("[daemon]\nmetrics = " + value + "\n" + refclock);
+            FAIL("no error");
+        } catch (const ConfigError& e) {
+            CHECK_THAT(e.what(), Catch::Contains(message));
+        }
+    }
+}
