@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""shmrefclock against gpsd: receive-stamp latency, jitter, CPU and memory.
+"""shmrefclock against gpsd: receive-stamp latency, jitter, what chrony
+sees, CPU and memory, and the metrics listener's cost.
 
-One run feeds the daemons the same realistic u-blox NMEA cycles once a
+One run feeds the daemons the same real SiRFstar V NMEA cycles (in the
+capture's order, with their real lengths, 328 to 728 bytes) once a
 second, side by side, first paced at the line rate (one byte every 10/baud s
 on an absolute schedule) and then in one burst (one write per cycle), and
 prints a markdown table.
@@ -21,6 +23,12 @@ prints a markdown table.
 - CPU = utime+stime from /proc/PID/stat over each mode's window, as % of one
   core (schedstat, in ns, is shown next to it: stat ticks are 10 ms).
   Peak RSS = VmHWM at the end of the run.
+- chrony std dev = `chronyc -c sourcestats` Std Dev at the end of the paced
+  phase, from chronyd -x reading each daemon's SHM unit (a second chronyd in
+  gpsd's IPC namespace for gpsd's).
+- The metrics listener: a third shmrefclock on TCP with `[daemon] metrics`
+  against the TCP twin without it, then scraped (--scrapes) and measured
+  again.
 
 Everything runs in a private IPC and network namespace (unshare --ipc
 --net), and gpsd in a nested IPC namespace of its own (it creates units 0-7
@@ -388,6 +396,63 @@ def proc_usage(pid):
                       f"nice {nice}")}
 
 
+def mapped_rss_kb(pid):
+    """{file path: Rss kB} of the files mapped into process `pid`."""
+    rss, path = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if not line[0].isupper() or ":" not in fields[0]:
+                # A mapping's header: address perms offset dev inode [path]
+                path = fields[5] if len(fields) > 5 and \
+                    fields[5].startswith("/") else None
+            elif fields[0] == "Rss:" and path:
+                rss[path] = rss.get(path, 0) + int(fields[1])
+    return rss
+
+
+def shared_libraries(path):
+    """{soname: real path} of the shared libraries `path` loads, with
+    theirs (ldd)."""
+    try:
+        out = subprocess.run(["ldd", path], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    libs = {}
+    for line in out.splitlines():
+        name, arrow, where = line.partition("=>")
+        if arrow and "/" in where:
+            libs[name.strip()] = os.path.realpath(where.split()[0])
+    return libs
+
+
+def http_library_rss_kb(binary, pid):
+    """Rss of libmicrohttpd and of the libraries that only it brings into
+    the daemon (its TLS stack: gnutls and its own dependencies), and their
+    names; (0, []) if the binary does not link it."""
+    closure = shared_libraries(binary)
+    mhd = [path for name, path in closure.items() if "libmicrohttpd" in name]
+    if not mhd:
+        return 0, []
+    only_mhd = set(shared_libraries(mhd[0]).values()) | set(mhd)
+    # Everything reachable without it: the libraries the binary needs
+    # directly (ldd lists the whole closure, so ask readelf for NEEDED).
+    try:
+        needed = subprocess.run(["readelf", "-d", binary], capture_output=True,
+                                text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        needed = ""
+    names = [line.split("[")[1].split("]")[0] for line in needed.splitlines()
+             if "(NEEDED)" in line]
+    for name, lib in closure.items():
+        if name in names and lib not in mhd:
+            only_mhd -= set(shared_libraries(lib).values()) | {lib}
+    rss = {os.path.realpath(k): v for k, v in mapped_rss_kb(pid).items()}
+    hit = sorted(lib for lib in only_mhd if lib in rss)
+    return sum(rss[lib] for lib in hit), [os.path.basename(lib) for lib in hit]
+
+
 def system_busy():
     """(busy, steal, total) jiffies of all CPUs, from /proc/stat."""
     with open("/proc/stat") as f:
@@ -529,8 +594,13 @@ class Daemon:
 # daemon's own stamps: chrony's defaults (poll 4, filter 64: every 16 s the
 # median ~60 % of 16 readings, averaged) would average the stamps' jitter
 # away and leave ~9 points in a 150 s phase. The offset is left at 0: a
-# constant offset does not change a standard deviation.
-CHRONY_OPTIONS = "poll 0 dpoll 0 filter 1"
+# constant offset does not change a standard deviation. noselect, as for an
+# NMEA source next to a PPS one: under -x a selected source still moves
+# chrony's idea of the clock (the null clock driver takes the corrections
+# and chrony shifts every source's stored samples by them, the real clock
+# does not follow), and the shifted samples then fail the runs test and are
+# dropped: a first run kept 6 to 9 of 35 samples.
+CHRONY_OPTIONS = "poll 0 dpoll 0 filter 1 noselect"
 
 
 class Chronyd:
@@ -548,7 +618,11 @@ class Chronyd:
                 f.write(f"refclock SHM {unit} refid {refid} {CHRONY_OPTIONS}\n")
             f.write(f"port 0\ncmdport 0\nbindcmdaddress {self.sock}\n"
                     f"pidfile {os.path.join(tmp, name + '.pid')}\n"
-                    f"driftfile {os.path.join(tmp, name + '.drift')}\n")
+                    f"driftfile {os.path.join(tmp, name + '.drift')}\n"
+                    # Kept with --keep: each reading and the regressions.
+                    f"logdir {os.path.join(tmp, name + '-logs')}\n"
+                    f"log refclocks statistics\n")
+        os.mkdir(os.path.join(tmp, name + "-logs"))
         self.log = open(os.path.join(tmp, f"{name}.log"), "w")
         ns_path = f"/proc/{ns_pid}/ns/ipc" if ns_pid else None
 
@@ -799,6 +873,10 @@ def run(args):
                     raise SystemExit(f"bench: {d.name} exited "
                                      f"({d.proc.returncode}); see {d.log.name}")
         final = {d.name: proc_usage(d.proc.pid) for d in daemons}
+        for d in daemons:
+            if d.name.startswith("shmrefclock"):
+                final[d.name]["http_kb"], final[d.name]["http_libs"] = \
+                    http_library_rss_kb(args.binary, d.proc.pid)
         scraped = None
         for d in daemons:
             if d.name == "shmrefclock-metrics":
@@ -1087,6 +1165,7 @@ def metrics_report(p, args, results, windows, final, scraped):
           "--only): nothing to compare with.")
         return
     diff_kb = scraped["before"]["hwm_kb"] - base["hwm_kb"]
+    libs_kb, libs = base.get("http_kb", 0), base.get("http_libs", [])
     p("| | shmrefclock (TCP) | shmrefclock (TCP, metrics) | difference |")
     p("|---|---|---|---|")
     p(f"| peak RSS, nobody scraping | {base['hwm_kb'] / 1024:.2f} MB "
@@ -1121,6 +1200,15 @@ def metrics_report(p, args, results, windows, final, scraped):
       "the difference rows above; an idle listener is one more descriptor "
       "in the event loop and adds no wake-up, so the wake-ups/s match when "
       "it costs nothing. Its copy of each byte is written after the pty's.")
+    if libs_kb:
+        p("")
+        p(f"Linked, not configured: every instance, with `metrics` set or "
+          f"not, maps libmicrohttpd and the libraries only it brings in "
+          f"({', '.join(libs)}): {libs_kb / 1024:.2f} MB of the TCP twin's "
+          f"peak RSS (file-backed, shared with other processes mapping "
+          f"them; Rss from /proc/PID/smaps at the end of the run). That "
+          f"part of the listener's cost is in every row of the table above, "
+          f"not in the difference.")
 
 
 def write_csv(path, daemons, cycles, windows):
