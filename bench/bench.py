@@ -666,6 +666,34 @@ class Chronyd:
                     pass
         return stats
 
+    def readings(self, refid, lo, hi):
+        """The raw offsets (s) chrony read from `refid`'s segment for the
+        cycles of seconds lo..hi-1, from its refclocks.log."""
+        path = os.path.join(os.path.dirname(self.sock), self.name + "-logs",
+                            "refclocks.log")
+        offsets = []
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return offsets
+        for line in lines:
+            cols = line.split()
+            # Date Time Refid DP L P Raw-offset Cooked-offset Disp.; '-' in
+            # DP marks the filter's output, not a reading.
+            if len(cols) != 9 or cols[2] != refid or cols[3] == "-":
+                continue
+            try:
+                when = datetime.datetime.strptime(
+                    f"{cols[0]} {cols[1].split('.')[0]}", "%Y-%m-%d %H:%M:%S")
+                second = int(when.replace(
+                    tzinfo=datetime.timezone.utc).timestamp())
+                if lo <= second < hi:
+                    offsets.append(float(cols[6]))
+            except ValueError:
+                pass
+        return offsets
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -903,8 +931,15 @@ def run(args):
             feeder.kill()
     results = analyse(args, daemons, cycles, windows, usage, busy, load, final)
     for d in daemons:
-        st = chrony_stats.get(CHRONY_REFIDS.get(d.name))
+        refid = CHRONY_REFIDS.get(d.name)
+        st = chrony_stats.get(refid)
         if st is not None:
+            for c in chronyds:
+                if any(r == refid for _, r, _ in c.refclocks):
+                    raw = c.readings(refid, *windows["paced"])
+                    st["readings"] = len(raw)
+                    st["readings_sd_s"] = (statistics.stdev(raw)
+                                           if len(raw) > 1 else None)
             results[(d.name, "paced")]["chrony"] = st
     lo, hi = min(edges), max(edges)
     bench_cpu = (100 * (usage[("bench", hi)] - usage[("bench", lo)]) / 1e9
@@ -1081,10 +1116,15 @@ def report(args, daemons, cycles, results, windows, busy, load, start_sec,
           f"`refclock SHM N refid XXXX {CHRONY_OPTIONS}` (one reading a "
           "second, each a measurement, nothing averaged; gpsd's unit by a "
           "second chronyd in gpsd's IPC namespace). chrony's regression over "
-          "its last samples: " + ", ".join(
+          "its last samples (it drops the older ones when their residuals "
+          "fail its runs test): " + ", ".join(
               f"{label} {st['np']} samples over {st['span_s']:.0f} s, "
               f"offset {st['offset_s'] * 1e3:+.3f} ms" for label, st in stats)
-          + ".")
+          + ". The std dev of all the readings chrony took in the paced "
+          "phase (refclocks.log's raw offsets): " + ", ".join(
+              f"{label} {fmt_ms(st['readings_sd_s'] * 1e3)} "
+              f"({st['readings']} readings)" for label, st in stats
+              if st.get("readings_sd_s") is not None) + ".")
     p("")
     p("Samples whose second was never sent, or sent once and published "
       "twice: " + ", ".join(f"{labels[n]} {by_name[n].unmatched}"
