@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
     # build
     meson ninja-build pkg-config g++ libcli11-dev libspdlog-dev libfmt-dev
+    # meson compiles through ccache when it is on PATH (tests/run.sh)
+    ccache
     libsystemd-dev libtomlplusplus-dev nettle-dev nlohmann-json3-dev pps-tools
     # the Python module (python/): pybind11 and the interpreter's headers
     pybind11-dev python3-dev

@@ -11,6 +11,15 @@ top=$PWD
 
 tests/install-deps.sh || exit 1
 
+# Compile through ccache (meson uses it when it is on PATH; tests/cross/run.sh
+# names it in the cross files): every suite, the cross builds and the package
+# build compile the same sources again, and CI builds a fresh clone each time.
+# Paths are hashed relative to the clone, so another clone of the same commit
+# finds the objects. The cache lives outside the clone, and outside HOME,
+# which debhelper moves during the package build.
+export CCACHE_DIR=${CCACHE_DIR:-/var/cache/shmrefclock-tests/ccache}
+export CCACHE_BASEDIR=$top CCACHE_NOHASHDIR=true
+
 fuzz_seconds=${FUZZ_SECONDS:-60}
 status=0
 

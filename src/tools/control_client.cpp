@@ -26,7 +26,11 @@ std::int64_t monotonic_ms() {
 std::string connect_problem(const std::string& path, int error) {
     switch (error) {
     case ENOENT:
-        return fmt::format("the daemon is not running ({} does not exist)", path);
+        // A daemon started by hand, outside the unit's RuntimeDirectory=, runs
+        // without the socket (its log says so): "not running" would be wrong.
+        return fmt::format("no daemon answers at {} (it does not exist: the daemon is not "
+                           "running, or runs without a control socket)",
+                           path);
     case ECONNREFUSED:
         return fmt::format("the daemon is not running ({}: connection refused; the socket was "
                            "left by a daemon that stopped)",

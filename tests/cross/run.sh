@@ -25,6 +25,18 @@ flavours=("$@")
 status=0
 for flavour in "${flavours[@]}"; do
     dir=build-cross-$flavour
+    # Through ccache when there is one (tests/run.sh sets it up): meson takes
+    # it from PATH only for native compilers, so a second cross file names it
+    # before the first's C and C++ compilers, whose entries it overrides.
+    cross_files=(--cross-file "${cross_file[$flavour]}")
+    if command -v ccache >/dev/null; then
+        mkdir -p build/cross-ccache
+        overlay=build/cross-ccache/$flavour.ini
+        { echo "[binaries]"
+          sed -n "s/^\(c\|cpp\) = '\(.*\)'\$/\1 = ['ccache', '\2']/p" "${cross_file[$flavour]}"
+        } > "$overlay"
+        cross_files+=(--cross-file "$overlay")
+    fi
     echo "=== $dir: cross build (${cross_file[$flavour]} ${options[$flavour]})"
     start=$(date +%s)
     rm -f "$dir/meson-logs/testlog.json"
@@ -35,10 +47,10 @@ for flavour in "${flavours[@]}"; do
     fi
     # shellcheck disable=SC2086 # options is a list of words
     if [ -f "$dir/build.ninja" ]; then
-        meson setup --reconfigure "$dir" --cross-file "${cross_file[$flavour]}" -Dwerror=true \
+        meson setup --reconfigure "$dir" "${cross_files[@]}" -Dwerror=true \
             -Dsystemd=disabled -Dpython=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
     else
-        meson setup "$dir" --cross-file "${cross_file[$flavour]}" -Dwerror=true \
+        meson setup "$dir" "${cross_files[@]}" -Dwerror=true \
             -Dsystemd=disabled -Dpython=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
     fi || { cat "$dir.setup.log"; echo "meson setup failed in $dir" >&2; status=1; continue; }
     mv "$dir.setup.log" "$dir/cross-setup.log"

@@ -566,8 +566,9 @@ def body(ctx):
         text = run_status(ctx, config, name="status-stopped")
         first = text.splitlines()[0]
         log(f"status after the daemon stopped: {first!r}")
-        check(first == f"daemon: the daemon is not running ({path} does not exist); "
-              "showing the kernel and the segments only", f"first line {first!r}")
+        check(first == f"daemon: no daemon answers at {path} (it does not exist: the daemon "
+              "is not running, or runs without a control socket); showing the kernel and the "
+              "segments only", f"first line {first!r}")
         check("kernel clock (ntp_adjtime, read-only)" in text.splitlines(), "no kernel part")
         doc = json.loads(run_status(ctx, config, "--json", name="status-stopped-json"))
         check(doc["daemon"] is None and "not running" in doc["daemon_problem"],

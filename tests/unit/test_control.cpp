@@ -148,7 +148,8 @@ TEST_CASE("ask_daemon says why nobody answers") {
     const auto absent = ask_daemon("/nonexistent/shmrefclock/control", ControlRequest{});
     CHECK_FALSE(absent.state);
     CHECK(absent.problem ==
-          "the daemon is not running (/nonexistent/shmrefclock/control does not exist)");
+          "no daemon answers at /nonexistent/shmrefclock/control (it does not exist: the daemon "
+          "is not running, or runs without a control socket)");
     const auto not_socket = ask_daemon("/dev/null", ControlRequest{});
     CHECK_FALSE(not_socket.state);
     INFO(not_socket.problem);
