@@ -244,12 +244,8 @@ def feeder_main(names, capture):
     writers = [(name, conns[name].sendall) for name in tcp_names
                if name != "shmrefclock-metrics"]
     pty_writer = ("pty", lambda data: os.write(master, data))
-    if not use_pty:
-        pass
-    elif plan["pty_first"]:
-        writers.insert(0, pty_writer)
-    else:
-        writers.append(pty_writer)
+    if use_pty:
+        writers.insert(0 if plan["pty_first"] else len(writers), pty_writer)
     if "shmrefclock-metrics" in conns:
         writers.append(("shmrefclock-metrics",
                         conns["shmrefclock-metrics"].sendall))
@@ -413,63 +409,6 @@ def proc_usage(pid):
                       f"nice {nice}")}
 
 
-def mapped_rss_kb(pid):
-    """{file path: Rss kB} of the files mapped into process `pid`."""
-    rss, path = {}, None
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            fields = line.split()
-            if not line[0].isupper() or ":" not in fields[0]:
-                # A mapping's header: address perms offset dev inode [path]
-                path = fields[5] if len(fields) > 5 and \
-                    fields[5].startswith("/") else None
-            elif fields[0] == "Rss:" and path:
-                rss[path] = rss.get(path, 0) + int(fields[1])
-    return rss
-
-
-def shared_libraries(path):
-    """{soname: real path} of the shared libraries `path` loads, with
-    theirs (ldd)."""
-    try:
-        out = subprocess.run(["ldd", path], capture_output=True, text=True,
-                             timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return set()
-    libs = {}
-    for line in out.splitlines():
-        name, arrow, where = line.partition("=>")
-        if arrow and "/" in where:
-            libs[name.strip()] = os.path.realpath(where.split()[0])
-    return libs
-
-
-def http_library_rss_kb(binary, pid):
-    """Rss of libmicrohttpd and of the libraries that only it brings into
-    the daemon (its TLS stack: gnutls and its own dependencies), and their
-    names; (0, []) if the binary does not link it."""
-    closure = shared_libraries(binary)
-    mhd = [path for name, path in closure.items() if "libmicrohttpd" in name]
-    if not mhd:
-        return 0, []
-    only_mhd = set(shared_libraries(mhd[0]).values()) | set(mhd)
-    # Everything reachable without it: the libraries the binary needs
-    # directly (ldd lists the whole closure, so ask readelf for NEEDED).
-    try:
-        needed = subprocess.run(["readelf", "-d", binary], capture_output=True,
-                                text=True, timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        needed = ""
-    names = [line.split("[")[1].split("]")[0] for line in needed.splitlines()
-             if "(NEEDED)" in line]
-    for name, lib in closure.items():
-        if name in names and lib not in mhd:
-            only_mhd -= set(shared_libraries(lib).values()) | {lib}
-    rss = {os.path.realpath(k): v for k, v in mapped_rss_kb(pid).items()}
-    hit = sorted(lib for lib in only_mhd if lib in rss)
-    return sum(rss[lib] for lib in hit), [os.path.basename(lib) for lib in hit]
-
-
 def system_busy():
     """(busy, steal, total) jiffies of all CPUs, from /proc/stat."""
     with open("/proc/stat") as f:
@@ -561,6 +500,27 @@ def git_revision():
 # ----------------------------------------------------------------------------
 # The run
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_bench():
+    """In a child before exec: SIGKILL when the bench dies, so that no
+    daemon or chronyd outlives an interrupted run."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def stop_process(proc, log):
+    """SIGTERM, SIGKILL after 5 s, then close the process's log."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+
+
 class Daemon:
     def __init__(self, name, label, cmd, unit, channel, log_path, args,
                  own_ipc_namespace=False):
@@ -572,8 +532,7 @@ class Daemon:
         self.log = open(log_path, "w")
 
         def prepare():
-            libc = ctypes.CDLL(None)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+            die_with_bench()
             if args.daemon_nice:
                 os.nice(args.daemon_nice)
             if args.daemon_cpus:
@@ -595,14 +554,7 @@ class Daemon:
             self.samples.append(sample + (realtime_ns(),))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 # chrony's view: what a user's chronyd makes of each daemon's SHM unit.
@@ -645,8 +597,7 @@ class Chronyd:
         ns_path = f"/proc/{ns_pid}/ns/ipc" if ns_pid else None
 
         def prepare():
-            libc = ctypes.CDLL(None)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+            die_with_bench()
             if ns_path:
                 fd = os.open(ns_path, os.O_RDONLY)
                 if _libc.setns(fd, CLONE_NEWIPC) != 0:
@@ -712,14 +663,7 @@ class Chronyd:
         return offsets
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 CHRONYD = "/usr/sbin/chronyd"
@@ -919,10 +863,6 @@ def run(args):
                     raise SystemExit(f"bench: {d.name} exited "
                                      f"({d.proc.returncode}); see {d.log.name}")
         final = {d.name: proc_usage(d.proc.pid) for d in daemons}
-        for d in daemons:
-            if d.name.startswith("shmrefclock"):
-                final[d.name]["http_kb"], final[d.name]["http_libs"] = \
-                    http_library_rss_kb(args.binary, d.proc.pid)
         scraped = None
         for d in daemons:
             if d.name == "shmrefclock-metrics":
@@ -1223,7 +1163,6 @@ def metrics_report(p, args, results, windows, final, scraped):
           "--only): nothing to compare with.")
         return
     diff_kb = scraped["before"]["hwm_kb"] - base["hwm_kb"]
-    libs_kb, libs = base.get("http_kb", 0), base.get("http_libs", [])
     p("| | shmrefclock (TCP) | shmrefclock (TCP, metrics) | difference |")
     p("|---|---|---|---|")
     p(f"| peak RSS, nobody scraping | {base['hwm_kb'] / 1024:.2f} MB "
@@ -1258,15 +1197,6 @@ def metrics_report(p, args, results, windows, final, scraped):
       "the difference rows above; an idle listener is one more descriptor "
       "in the event loop and adds no wake-up, so the wake-ups/s match when "
       "it costs nothing. Its copy of each byte is written after the pty's.")
-    if libs_kb:
-        p("")
-        p(f"Linked, not configured: every instance, with `metrics` set or "
-          f"not, maps libmicrohttpd and the libraries only it brings in "
-          f"({', '.join(libs)}): {libs_kb / 1024:.2f} MB of the TCP twin's "
-          f"peak RSS (file-backed, shared with other processes mapping "
-          f"them; Rss from /proc/PID/smaps at the end of the run). That "
-          f"part of the listener's cost is in every row of the table above, "
-          f"not in the difference.")
 
 
 def write_csv(path, daemons, cycles, windows):
