@@ -637,6 +637,9 @@ void check_before_toml(std::string_view text, const std::string& path) {
     // on past the quote as syntax and reaches its unreachable point on what
     // follows (found by tests/fuzz), so the scan treats it as syntax too.
     char previous = '\n';
+    // The same, but across line breaks: in an array, what follows '[' or ','
+    // may be on a later line.
+    char previous_across_lines = '\n';
     const auto where = [&](std::size_t at) {
         // Columns count characters, as toml++'s do: not UTF-8 continuation bytes.
         std::size_t column = 1;
@@ -731,8 +734,17 @@ void check_before_toml(std::string_view text, const std::string& path) {
         }
         const bool string_may_start = previous == '\n' || previous == '=' || previous == '[' ||
                                       previous == ',' || previous == '{' || previous == '.';
+        // '}' where an array's element is due ("[}", "[1,}", found by
+        // tests/fuzz): toml++ 3.3 asserts instead of reporting it. A '}'
+        // after '[' or ',' is never TOML (an inline table has no trailing
+        // comma either).
+        if (c == '}' && (previous_across_lines == '[' || previous_across_lines == ',')) {
+            throw ConfigError(fmt::format("{}: expected a value after '{}', saw '}}'", where(i),
+                                          previous_across_lines));
+        }
         if (c != ' ' && c != '\t' && c != '\r' && c != '#') {
             previous = c;
+            previous_across_lines = c;
         }
         if (c == '#') {
             in = In::comment;

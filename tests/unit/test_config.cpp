@@ -296,6 +296,12 @@ TEST_CASE("non-ASCII outside strings and comments is refused before toml++ sees 
     // toml++ reads on past the end of the line after '[' and asserts there.
     CHECK(error("[\n[[refclock]]\n") ==
           "test.conf:1:2: expected a table name after '[', saw the end of the line");
+    // '}' where an array element is due: toml++ 3.3 asserts on it.
+    CHECK(error("x = [}\n") == "test.conf:1:6: expected a value after '[', saw '}'");
+    CHECK(error("x = [1,}\n") == "test.conf:1:8: expected a value after ',', saw '}'");
+    CHECK(error("x = [ # c\n }\n") == "test.conf:2:2: expected a value after '[', saw '}'");
+    CHECK_THAT(error(refclock + "[daemon]\nx = [\"}\", '}']\ny = {a = 1}\n"),
+               !Catch::Contains("expected a value"));
     CHECK_THAT(error("[[ \t\nx]]\n"), Catch::StartsWith("test.conf:1:5: expected a table name"));
 }
 
