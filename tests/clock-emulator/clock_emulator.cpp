@@ -565,9 +565,14 @@ void step_to(std::int64_t next) {
                 continue; // disarmed or expired for good
             }
             // Same emulated expiry: kernel expiry moves by -(next - previous).
+            // The time left counts from the gettime, so the clock is read
+            // after it: the expiry can come out late by the gap between the
+            // two, never early (with `now`, read before the loop, an
+            // ASan build's timer fired 20 us before its time).
+            const std::int64_t left_from = kernel_realtime_ns();
             itimerspec value{};
             value.it_interval = t.value.it_interval;
-            value.it_value = to_timespec(now + to_ns(left.it_value) - (next - previous));
+            value.it_value = to_timespec(left_from + to_ns(left.it_value) - (next - previous));
             real_timerfd_settime(t.fd, TFD_TIMER_ABSTIME, &value, nullptr);
         }
     }
