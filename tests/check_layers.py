@@ -4,6 +4,8 @@ only the folders below it, so that no arrow points upwards. Run by meson
 (suite unit); exits 1 and names every include that breaks the rules.
 
   include/shmrefclock/  public library: includes nothing from src/
+  src/deps/     fmt's and spdlog's out-of-line code, compiled once: their
+                headers only
   src/lib/      the library's implementation: the public headers only
   src/core/     pure rules: no I/O headers (no fds, clocks, threads, logs)
   src/config/   core
@@ -27,6 +29,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 
 PUBLIC = "shmrefclock"
 ALLOWED = {
+    "deps": {"deps"},
     "lib": {"lib", PUBLIC},
     "core": {"core", PUBLIC},
     "config": {"config", "core", PUBLIC},
