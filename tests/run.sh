@@ -3,25 +3,75 @@
 # run every suite twice, once plain with -Werror and once with ASan + UBSan
 # (-fno-sanitize-recover=all), then run the fuzz targets, the cross builds'
 # unit tests under qemu-user, the Debian package build with lintian and the
-# system tests in systemd-nspawn containers (tests/README.md). Ends with one line
+# system tests in systemd-nspawn containers (tests/README.md). Ends with the
+# table of stages and their wall times, then one line
 # "N passed, N failed, N skipped" counted from meson's testlog.json files.
+#
+# The machine has two cores, and much of the run waits rather than computes:
+# apt and mmdebstrap on the network, the integration tests on real seconds.
+# So compiles run beside the tests, at a lower priority (nice), and
+# downloads start first (tests/README.md, "Time budget", has the schedule
+# and what each stage costs).
+#
+#   sanitizer build ---------.       fuzz builds + cross builds + package
+#   plain build | plain tests  | sanitizer tests | cross tests, fuzz runs,
+#   cross/system deps, container roots (background)  containers
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
-tests/install-deps.sh || exit 1
-
 # Compile through ccache (meson uses it when it is on PATH; tests/cross/run.sh
-# names it in the cross files): every suite, the cross builds and the package
-# build compile the same sources again, and CI builds a fresh clone each time.
-# Paths are hashed relative to the clone, so another clone of the same commit
-# finds the objects. The cache lives outside the clone, and outside HOME,
-# which debhelper moves during the package build.
+# names it in the cross files; tests/fuzz/build-target.sh calls it): every
+# suite, the cross builds and the package build compile the same sources
+# again, and CI builds a fresh clone each time. Paths are hashed relative to
+# the clone, so another clone of the same commit finds the objects. The cache
+# lives outside the clone, and outside HOME, which debhelper moves during the
+# package build.
 export CCACHE_DIR=${CCACHE_DIR:-/var/cache/shmrefclock-tests/ccache}
 export CCACHE_BASEDIR=$top CCACHE_NOHASHDIR=true
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 status=0
+mkdir -p build/logs
+run_start=$(date +%s)
+stages=build/stages.txt
+: > "$stages"
+
+# stage NAME COMMAND...: run COMMAND as one row of the stage table (its start
+# within the run, its wall time, its result).
+stage() {
+    local name=$1 start rc
+    shift
+    start=$(date +%s)
+    echo "=== [$((start - run_start)) s] $name"
+    "$@"
+    rc=$?
+    printf '%s\t%d\t%d\t%s\n' "$name" "$((start - run_start))" "$(($(date +%s) - start))" \
+        "$([ "$rc" -eq 0 ] && echo ok || echo "FAILED ($rc)")" >> "$stages"
+    echo "=== [$(($(date +%s) - run_start)) s] $name: $(($(date +%s) - start)) s, exit $rc"
+    return "$rc"
+}
+
+# Background jobs: started with `background ID FUNCTION...`, their output
+# kept in build/logs/ID.log and printed when `join ID` waits for them, so
+# that the log stays readable. Their compiles run at nice 10, behind the
+# tests in the foreground.
+declare -A job_pid
+background() { # ID COMMAND...
+    local id=$1
+    shift
+    echo "=== [$(($(date +%s) - run_start)) s] started in the background: $id (build/logs/$id.log)"
+    (renice -n 10 -p "$BASHPID" > /dev/null && "$@") > "build/logs/$id.log" 2>&1 &
+    job_pid[$id]=$!
+}
+join() { # ID: wait for it, print its log; its exit status
+    local id=$1 rc
+    wait "${job_pid[$id]}"
+    rc=$?
+    echo "=== [$(($(date +%s) - run_start)) s] joined $id (exit $rc); its log:"
+    sed 's/^/    /' "build/logs/$id.log"
+    return "$rc"
+}
 
 setup() { # DIR ARGS...
     local dir=$1
@@ -29,95 +79,135 @@ setup() { # DIR ARGS...
     if [ -f "$dir/build.ninja" ]; then
         meson setup --reconfigure "$dir" "$@" >/dev/null
     else
+        rm -rf "$dir"
         meson setup "$dir" "$@" >/dev/null
     fi
 }
 
-suite() { # DIR ARGS...
+native_build() { # DIR ARGS...: configure and compile a native suite
     local dir=$1
     shift
-    echo "=== $dir: meson setup $*"
     rm -f "$dir/meson-logs/testlog.json"
-    if ! setup "$dir" -Dwerror=true -Dsystemd=enabled -Dtests=enabled "$@"; then
-        echo "meson setup failed in $dir" >&2
-        status=1
-        return
-    fi
-    if ! ninja -C "$dir"; then
-        echo "build failed in $dir" >&2
-        status=1
-        return
-    fi
-    tests/integration/fetch-ntpsec.sh "$dir/ntpsec-root" || status=1
-    NTPSEC_ROOT="$top/$dir/ntpsec-root" meson test -C "$dir" --print-errorlogs \
-        --num-processes 2 || status=1
+    setup "$dir" -Dwerror=true -Dsystemd=enabled -Dtests=enabled "$@" ||
+        { echo "meson setup failed in $dir" >&2; return 1; }
+    ninja -C "$dir" || { echo "build failed in $dir" >&2; return 1; }
+    tests/integration/fetch-ntpsec.sh "$dir/ntpsec-root"
 }
 
-suite build
-suite build-sanitize -Db_sanitize=address,undefined -Db_lundef=false \
-    -Dcpp_args=-fno-sanitize-recover=all
+native_tests() { # DIR
+    NTPSEC_ROOT="$top/$1/ntpsec-root" meson test -C "$1" --no-rebuild --print-errorlogs \
+        --num-processes 2
+}
 
-# libFuzzer targets (clang): the NMEA parser and the configuration parser,
-# each for FUZZ_SECONDS. Each run counts as one test in the summary.
+# libFuzzer targets (clang): each script builds its target(s) and fuzzes for
+# FUZZ_SECONDS; each run counts as one test in the summary.
+fuzz_scripts=(tests/fuzz/run-fuzz.sh tests/fuzz/run-fuzz-config.sh)
 fuzz_log=build/fuzz/results.txt
-mkdir -p build/fuzz
-: > "$fuzz_log"
-for target in tests/fuzz/run-fuzz.sh tests/fuzz/run-fuzz-config.sh; do
-    echo "=== fuzz: $target for ${fuzz_seconds} s"
-    if FUZZ_SECONDS=$fuzz_seconds "$target" build/fuzz > "build/fuzz/$(basename "$target" .sh).log" 2>&1; then
-        echo "OK $target" >> "$fuzz_log"
-        tail -n 3 "build/fuzz/$(basename "$target" .sh).log"
-    else
-        echo "FAIL $target" >> "$fuzz_log"
-        tail -n 40 "build/fuzz/$(basename "$target" .sh).log"
-        status=1
-    fi
-done
-
-elapsed() { # SINCE: seconds since the date +%s SINCE
-    echo "$(($(date +%s) - $1)) s"
+fuzz_builds() {
+    # Build only (FUZZ_SECONDS=0 stops after the build and the seeds).
+    local target
+    for target in "${fuzz_scripts[@]}"; do
+        FUZZ_BUILD_ONLY=1 "$target" build/fuzz || return 1
+    done
+}
+fuzz_runs() {
+    local target name rc=0
+    : > "$fuzz_log"
+    for target in "${fuzz_scripts[@]}"; do
+        name=$(basename "$target" .sh)
+        echo "--- fuzz: $target for ${fuzz_seconds} s"
+        if FUZZ_SECONDS=$fuzz_seconds "$target" build/fuzz > "build/fuzz/$name.log" 2>&1; then
+            echo "OK $target" >> "$fuzz_log"
+            tail -n 3 "build/fuzz/$name.log"
+        else
+            echo "FAIL $target" >> "$fuzz_log"
+            tail -n 40 "build/fuzz/$name.log"
+            rc=1
+        fi
+    done
+    return "$rc"
 }
 
-# Cross builds (issue 9): arm64, armhf with 32-bit time_t, armhf with 64-bit
-# time_t; the Catch2 suite of each under qemu-user. Counted from each build
-# dir's testlog.json.
-stage_start=$(date +%s)
-tests/cross/run.sh || status=1
-echo "=== cross builds and their unit tests: $(elapsed "$stage_start")"
-
-# The Debian package, then the system tests on it.
-# Each step is one line "OK ..." / "FAIL ..." in $system_log.
+# The Debian package, then the system tests on it. Each step is one line
+# "OK ..." / "FAIL ..." in $system_log.
 system_log=build/system/results.txt
-mkdir -p build/system
+package() {
+    if tests/package/build-deb.sh build/deb; then
+        echo "OK package: dpkg-buildpackage -us -uc -b, lintian clean" >> "$system_log"
+    else
+        echo "FAIL package: dpkg-buildpackage or lintian (build/deb/)" >> "$system_log"
+        return 1
+    fi
+}
+container() { # SUITE
+    local deb
+    deb=$(ls build/deb/shmrefclock_*.deb 2>/dev/null | grep -v dbgsym | head -n 1)
+    if [ -z "$deb" ]; then
+        echo "FAIL $1: no package to install" >> "$system_log"
+        return 1
+    fi
+    tests/system/systemd-container.sh "$1" "$deb" "$system_log"
+}
+
+# What waits on the network: the cross toolchains and the target's
+# libraries, debhelper and lintian, then the containers' roots
+# (mmdebstrap, cached across runs in /var/cache/shmrefclock-tests).
+prepare() {
+    stage "install: cross, package and system dependencies" \
+        bash -c 'tests/cross/install-deps.sh && tests/system/install-deps.sh' || return 1
+    stage "container roots (mmdebstrap, cached)" \
+        bash -c 'tests/system/systemd-container.sh --root-only bookworm &&
+                 tests/system/systemd-container.sh --root-only trixie'
+}
+
+# The CPU work that the tests in the foreground leave room for.
+after_plain_build() {
+    stage "sanitizer: build" native_build build-sanitize -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dcpp_args=-fno-sanitize-recover=all
+}
+after_sanitizer_build() {
+    local rc=0
+    stage "fuzz: build the targets" fuzz_builds || rc=1
+    stage "cross: build arm64, armhf, armhf-time64" tests/cross/run.sh --build-only || rc=1
+    stage "package: dpkg-buildpackage and lintian" package || rc=1
+    return "$rc"
+}
+
+mkdir -p build/fuzz build/system
+: > "$fuzz_log"
 : > "$system_log"
 : > build/system/measured.txt
-tests/system/install-deps.sh || status=1
-stage_start=$(date +%s)
-if tests/package/build-deb.sh build/deb; then
-    echo "OK package: dpkg-buildpackage -us -uc -b, lintian clean" >> "$system_log"
-else
-    echo "FAIL package: dpkg-buildpackage or lintian (build/deb/)" >> "$system_log"
-    status=1
-fi
-echo "=== package: $(elapsed "$stage_start")"
-deb=$(ls build/deb/shmrefclock_*.deb 2>/dev/null | grep -v dbgsym | head -n 1)
+
+stage "install: build and test dependencies" tests/install-deps.sh || exit 1
+background prepare prepare
+stage "plain: build" native_build build || status=1
+
+background sanitizer-build after_plain_build
+stage "plain: tests" native_tests build || status=1
+join sanitizer-build || status=1
+join prepare || status=1
+
+background after-sanitizer-build after_sanitizer_build
+stage "sanitizer: tests" native_tests build-sanitize || status=1
+join after-sanitizer-build || status=1
+
+# The fuzz runs take one core each for FUZZ_SECONDS; the cross tests under
+# qemu-user the other; the containers mostly wait on systemd.
+background fuzz stage "fuzz: run each target" fuzz_runs
+stage "cross: unit tests under qemu-user" tests/cross/run.sh --test-only || status=1
 for suite in bookworm trixie; do
-    stage_start=$(date +%s)
-    echo "=== system test: $suite container, systemd as PID 1"
-    if [ -z "$deb" ]; then
-        echo "FAIL $suite: no package to install" >> "$system_log"
-        status=1
-    elif ! tests/system/systemd-container.sh "$suite" "$deb" "$system_log"; then
-        status=1
-    fi
-    echo "=== system test $suite: $(elapsed "$stage_start")"
+    stage "system test: $suite container" container "$suite" || status=1
 done
-# The armhf readers (the armhf chronyd and ntpshmmon of Debian 12 and 13
-# armhf roots reading the armhf daemon, all under qemu-user) are a separate
-# command, tests/system/run-armhf-readers.sh: making the two armhf roots
-# takes about 10 minutes each here, which CI's 45 minutes cannot also hold.
+join fuzz || status=1
+
 echo "=== measured"
 cat build/system/measured.txt
+
+echo "=== stages (wall time; background stages overlap the others)"
+total=$(($(date +%s) - run_start))
+awk -F'\t' -v total="$total" '
+    { printf "%-50s %6s s  at %5s s  %s\n", $1, $3, $2, $4 }
+    END { printf "%-50s %6s s\n", "total", total }' "$stages" | tee build/stages-table.txt
 
 python3 - "$fuzz_log" "$system_log" build/meson-logs/testlog.json build-sanitize/meson-logs/testlog.json \
     build-cross-arm64/meson-logs/testlog.json build-cross-armhf/meson-logs/testlog.json \
@@ -142,12 +232,17 @@ for path in logs:
                 failed += 1
 for name, path in (("fuzz", fuzz), ("system", system)):
     with open(path) as f:
-        for line in f:
-            if line.startswith("OK "):
-                passed += 1
-            else:
-                print(f"{name}: {line.strip()}")
-                failed += 1
+        lines = [line for line in f if line.strip()]
+    if not lines:
+        print(f"{name}: no results (the stage did not run)")
+        failed += 1
+    for line in lines:
+        if line.startswith("OK "):
+            passed += 1
+        else:
+            print(f"{name}: {line.strip()}")
+            failed += 1
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
+[ $? -eq 0 ] || status=1
 exit $status

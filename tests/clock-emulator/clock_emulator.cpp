@@ -20,6 +20,10 @@
 //       applied after these.
 //   SHMREFCLOCK_CLOCK_TRACE=FILE append one line per call (function, modes,
 //       returned state, status), for tests that count the reads.
+//   SHMREFCLOCK_CLOCK_HOST=TEXT words applied before all others: they stand
+//       for the machine's own kernel, so that a whole suite can be run as on
+//       a machine whose kernel is synchronized (or not) without touching
+//       this one's (tests/README.md, "The kernel clock state").
 // Keys (numbers in C syntax: 0x.., negative allowed):
 //   realtime_offset_ns=N  the process's CLOCK_REALTIME runs N ns ahead of the
 //                   kernel's (default 0); see "The emulated clock step" below.
@@ -277,9 +281,16 @@ bool apply_text(char* text, const char* where, timex& tx, Override& o) {
     return true;
 }
 
-// The environment's words, then the file's, applied to `tx` and `o`. False
+// The host's words, then the environment's, then the file's, applied to `tx` and `o`. False
 // on a bad word (reported).
 bool apply_settings(timex& tx, Override& o) {
+    if (const char* host_text = std::getenv("SHMREFCLOCK_CLOCK_HOST")) {
+        char buffer[4096];
+        std::snprintf(buffer, sizeof buffer, "%s", host_text);
+        if (!apply_text(buffer, "SHMREFCLOCK_CLOCK_HOST", tx, o)) {
+            return false;
+        }
+    }
     if (const char* inline_text = std::getenv("SHMREFCLOCK_CLOCK_STATE")) {
         char buffer[4096];
         std::snprintf(buffer, sizeof buffer, "%s", inline_text);

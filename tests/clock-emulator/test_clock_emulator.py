@@ -46,6 +46,7 @@ def probe(library, program, env_extra, args=()):
     env = dict(os.environ)
     env.pop("SHMREFCLOCK_CLOCK_STATE", None)
     env.pop("SHMREFCLOCK_CLOCK_FILE", None)
+    env.pop("SHMREFCLOCK_CLOCK_HOST", None)
     env["LD_PRELOAD"] = harness.preload(program, library)
     env.update(env_extra)
     done = subprocess.run([program, *args], env=env, capture_output=True,
@@ -73,6 +74,7 @@ def step(library, program, state, write):
     env = dict(os.environ, SHMREFCLOCK_CLOCK_FILE=state,
                LD_PRELOAD=harness.preload(program, library))
     env.pop("SHMREFCLOCK_CLOCK_STATE", None)
+    env.pop("SHMREFCLOCK_CLOCK_HOST", None)
     proc = subprocess.Popen([program, "--step"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -180,6 +182,18 @@ def main():
         write("maxerror=7")
         r = readings(probe(library, program, {**env, **inline})[0])["adjtimex"]
         check(r[:3] == (TIME_OK, STA_PLL, 7), f"inline + file read as {r}")
+
+        # The host's words stand for the machine's kernel: applied first,
+        # under the inline words and the file's.
+        host = {"SHMREFCLOCK_CLOCK_HOST": "status=PLL,maxerror=2000000"}
+        os.unlink(state)
+        r = readings(probe(library, program, {**env, **host})[0])["ntp_adjtime"]
+        check(r[:3] == (TIME_OK, STA_PLL, 2000000), f"host words read as {r}")
+        r = readings(probe(library, program, {**env, **host, **inline})[0])["ntp_adjtime"]
+        check(r[:3] == (TIME_OK, STA_PLL, 5000), f"host + inline read as {r}")
+        write("status=UNSYNC")
+        r = readings(probe(library, program, {**env, **host})[0])["ntp_adjtime"]
+        check(r[:3] == (TIME_ERROR, STA_UNSYNC, 2000000), f"host + file read as {r}")
 
         # Bad words fail the call (EINVAL) and say so; nothing is made up.
         for bad in ("status=STA_NOPE", "maxerror=12x", "colour=blue",

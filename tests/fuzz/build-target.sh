@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Compile one libFuzzer target against the whole I/O-free layer, src/core/,
 # and the sample arithmetic it uses (src/lib/sample.cpp): every run-fuzz*
 # script builds its target this way, so a new file in the core is linked
@@ -35,7 +35,7 @@ if [ -z "$release" ]; then
 fi
 year=$1 month=$2 day=$3
 shift 3
-cat >"$out/include/config_h.hpp" <<H
+cat >"$out/include/config_h.hpp.new" <<H
 #pragma once
 #define SHMREFCLOCK_VERSION "fuzz"
 #define SHMREFCLOCK_HAVE_SYSTEMD 0
@@ -43,12 +43,45 @@ cat >"$out/include/config_h.hpp" <<H
 #define SHMREFCLOCK_RELEASE_MONTH ${month}u
 #define SHMREFCLOCK_RELEASE_DAY ${day}u
 H
+# Rewritten only when it changed, so that ccache's direct mode still trusts it.
+if cmp -s "$out/include/config_h.hpp.new" "$out/include/config_h.hpp"; then
+    rm "$out/include/config_h.hpp.new"
+else
+    mv "$out/include/config_h.hpp.new" "$out/include/config_h.hpp"
+fi
 
+# Each source compiles to its own object under OUTPUT_DIR/obj, two at a time
+# and through ccache when there is one (tests/run.sh sets it up): every
+# target links the same core objects, so the second and third target only
+# compile their own file. All sources in one clang command took about
+# 2 minutes a target, on one core.
+flags=(-std=c++20 -g -O1 -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Werror
+       -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+       -DFMT_HEADER_ONLY -DSPDLOG_HEADER_ONLY -DSPDLOG_FMT_EXTERNAL -DTOML_HEADER_ONLY=1
+       -I"$out/include" -I"$root/include" -I"$root/src")
+launcher=()
+command -v ccache >/dev/null && launcher=(ccache)
+mkdir -p "$out/obj"
+objects=()
+jobs_running=0
+status=0
+for source in "$@" "$root"/src/core/*.cpp "$root/src/lib/sample.cpp"; do
+    source=$(cd "$(dirname "$source")" && pwd)/$(basename "$source")
+    relative=${source#"$root"/}
+    object=$out/obj/${relative//\//_}.o
+    objects+=("$object")
+    "${launcher[@]}" "$cxx" "${flags[@]}" -c "$source" -o "$object" &
+    jobs_running=$((jobs_running + 1))
+    if [ "$jobs_running" -ge "${FUZZ_BUILD_JOBS:-2}" ]; then
+        wait -n || status=1
+        jobs_running=$((jobs_running - 1))
+    fi
+done
+while [ "$jobs_running" -gt 0 ]; do
+    wait -n || status=1
+    jobs_running=$((jobs_running - 1))
+done
+[ "$status" -eq 0 ] || { echo "$0: compiling $name failed" >&2; exit 1; }
 # shellcheck disable=SC2046
-"$cxx" -std=c++20 -g -O1 -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Werror \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -DFMT_HEADER_ONLY -DSPDLOG_HEADER_ONLY -DSPDLOG_FMT_EXTERNAL -DTOML_HEADER_ONLY=1 \
-    -I"$out/include" -I"$root/include" -I"$root/src" \
-    "$@" "$root"/src/core/*.cpp "$root/src/lib/sample.cpp" \
-    $(pkg-config --libs nettle) \
+"$cxx" -fsanitize=fuzzer,address,undefined "${objects[@]}" $(pkg-config --libs nettle) \
     -o "$out/$name"

@@ -27,6 +27,10 @@ mkdir -p "$out/config-corpus" "$out/config-seeds" "$out/artifacts"
 # fuzzed. The inputs that reach them ("[#x]", a non-ASCII character outside a
 # string) are refused by config.cpp before toml++ sees them.
 "$here/build-target.sh" "$out" fuzz_config "$here/fuzz_config.cpp" "$root"/src/config/*.cpp
+"$here/build-target.sh" "$out" fuzz_leap_seconds "$here/fuzz_leap_seconds.cpp"
+# FUZZ_BUILD_ONLY=1: build both targets and stop (tests/run.sh builds beside
+# the tests and fuzzes later).
+[ -z "${FUZZ_BUILD_ONLY:-}" ] || exit 0
 
 rm -f "$out/config-seeds/"*
 for conf in "$root"/config/*.conf "$root"/config/examples/*.conf "$root"/tests/data/bad-config/*.conf; do
@@ -47,7 +51,6 @@ echo "fuzzing the config parser for $seconds s; corpus $out/config-corpus"
 # SIGHUP: a small grammar, so a shorter run.
 leap_seconds=${FUZZ_LEAP_SECONDS:-20}
 mkdir -p "$out/leap-corpus" "$out/leap-seeds"
-"$here/build-target.sh" "$out" fuzz_leap_seconds "$here/fuzz_leap_seconds.cpp"
 rm -f "$out/leap-seeds/"*
 if [ -f /usr/share/zoneinfo/leap-seconds.list ]; then
     cp /usr/share/zoneinfo/leap-seconds.list "$out/leap-seeds/tzdata"

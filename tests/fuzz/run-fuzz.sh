@@ -28,6 +28,9 @@ mkdir -p "$out/corpus" "$out/seeds" "$out/artifacts"
 # The target runs the parser and the cycle decision (NmeaCore, replayed, with
 # an emulated kernel witness).
 "$here/build-target.sh" "$out" fuzz_nmea_parser "$here/fuzz_nmea_parser.cpp"
+# FUZZ_BUILD_ONLY=1: build and stop (tests/run.sh builds beside the tests
+# and fuzzes later).
+[ -z "${FUZZ_BUILD_ONLY:-}" ] || exit 0
 
 # Seeds: each capture in pieces of 20 lines, behind the target's three option
 # bytes (see fuzz_nmea_parser.cpp): once as sent, fed whole, with an

@@ -223,6 +223,72 @@ def preload(program, *libraries):
                     [str(library) for library in libraries])
 
 
+def clock_emulator():
+    """The clock emulator library (tests/clock-emulator), which meson names
+    in SHMREFCLOCK_CLOCK_EMULATOR."""
+    env = os.environ.get("SHMREFCLOCK_CLOCK_EMULATOR")
+    if env:
+        check(os.path.isfile(env),
+              f"SHMREFCLOCK_CLOCK_EMULATOR={env} does not exist")
+        return env
+    path = (source_dir() / "build" / "tests" / "clock-emulator" /
+            "libclock_emulator.so")
+    if not path.is_file():
+        raise Skip(f"no clock emulator: {path} does not exist (build first)")
+    return str(path)
+
+
+# The kernel clock state a daemon under test sees when its test names none:
+# unsynchronized, as a kernel is at boot until an NTP daemon disciplines it
+# (STA_UNSYNC, maxerror and esterror at NTP_PHASE_LIMIT's 16 s). The
+# daemon's witness and leap rules read ntp_adjtime(2), so a test that
+# inherited this machine's state would pass or fail with whatever NTP daemon
+# the machine runs (tests/README.md, "The kernel clock state").
+UNSYNCHRONIZED = "status=PLL|UNSYNC,maxerror=16000000,esterror=16000000"
+# Synchronized to within 2 s, as the CI machine whose kernel chrony
+# disciplines reported it (TIME_OK, maxerror 2 s).
+SYNCHRONIZED = "status=PLL,maxerror=2000000,esterror=1000"
+
+
+def states_clock(env):
+    """Whether `env` runs a program under the clock emulator with a state
+    the test named (inline or in a file)."""
+    return (clock_emulator() in env.get("LD_PRELOAD", "").split() and
+            ("SHMREFCLOCK_CLOCK_STATE" in env or
+             "SHMREFCLOCK_CLOCK_FILE" in env))
+
+
+def clock_env(program, env=None, state=UNSYNCHRONIZED):
+    """`env` (default: this process's) for running `program`, the daemon
+    binary, under the clock emulator: unchanged when the test already named
+    a state there, else with `state` inline and the emulator appended to
+    LD_PRELOAD (after the ASan runtime and whatever the test preloads)."""
+    env = dict(os.environ if env is None else env)
+    if states_clock(env):
+        return env
+    libraries = env.get("LD_PRELOAD", "").split()
+    if clock_emulator() not in libraries:
+        if not libraries:
+            libraries = _asan_runtime(program)
+        libraries.append(clock_emulator())
+    env["LD_PRELOAD"] = " ".join(libraries)
+    env["SHMREFCLOCK_CLOCK_STATE"] = state
+    env.pop("SHMREFCLOCK_CLOCK_FILE", None)
+    return env
+
+
+def _for_daemon(argv, env):
+    """The environment for running `argv`: when it runs the daemon binary,
+    one with a stated kernel clock state (clock_env)."""
+    try:
+        daemon = daemon_binary()
+    except Skip:
+        return env
+    if argv and pathlib.Path(str(argv[0])) == daemon:
+        return clock_env(daemon, env)
+    return env
+
+
 def _asan_runtime(program):
     """The ASan runtime `program` links, as a list of its path (empty for a
     build without it)."""
@@ -317,6 +383,7 @@ class Proc:
         self.name = name
         self.argv = [str(a) for a in argv]
         self.log_path = log_path
+        env = _for_daemon(self.argv, env)
         self.started = time.monotonic()
         with open(log_path, "wb") as log_file:
             self.popen = subprocess.Popen(
@@ -383,6 +450,7 @@ class Context:
     def run(self, name, argv, timeout, env=None):
         """Run to completion with bounded time; CompletedProcess (text)."""
         argv = [str(a) for a in argv]
+        env = _for_daemon(argv, env)
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True,

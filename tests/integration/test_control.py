@@ -109,6 +109,19 @@ def exchange(path, request, shutdown=False, timeout=5.0):
         return data, time.monotonic() - started
 
 
+def socket_fds(pid):
+    """How many sockets the process holds open (/proc/PID/fd): how many
+    connections the daemon has accepted, or closed, whatever the load."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                count += 1
+        except OSError:
+            pass  # closed while listed
+    return count
+
+
 def one_json_line(data, what):
     check(data.endswith(b"\n") and data.count(b"\n") == 1,
           f"{what}: reply is not one line: {data[:200]!r}")
@@ -316,7 +329,8 @@ def missing_directory(ctx):
     config = write_config(ctx, "nodir", str(control), [system_refclock(5)])
     proc = ctx.start("shmrefclock-nodir", [harness.daemon_binary(), "-c", config])
     harness.wait_for_valid_sample(5, 10, watch=[proc])
-    time.sleep(0.3)
+    harness.wait_until(lambda: any("runs on without it" in line for line in control_lines(proc)),
+                       10, "the warning about the control socket", watch=[proc])
     check(proc.running(), "the daemon without a control directory exited")
     lines = control_lines(proc)
     log(f"no control directory: {lines}")
@@ -353,7 +367,8 @@ def protocol(ctx, path, daemon):
         log(f"{what}: {took * 1000:.1f} ms, {doc}")
         if list(doc) != ["error"] or expected not in doc["error"]:
             failures.append(f"{what}: {doc}, expected an error with {expected!r}")
-        if took > 1.0:
+        # Answered, not left to the deadline (DEADLINE_S) to close.
+        if took >= DEADLINE_S:
             failures.append(f"{what}: reply took {took:.3f} s")
     # Slow: a request that never ends is closed at the deadline, unanswered.
     with connect(path, timeout=DEADLINE_S + 3) as sock:
@@ -362,12 +377,16 @@ def protocol(ctx, path, daemon):
         data = read_all(sock)
         took = time.monotonic() - started
     log(f"slow request: closed after {took:.3f} s with {data!r}")
-    if data != b"" or not DEADLINE_S - 0.2 <= took <= DEADLINE_S + 1.5:
+    # Not before the deadline; after it, as soon as the loop gets the CPU.
+    if data != b"" or not DEADLINE_S - 0.2 <= took <= DEADLINE_S + 5:
         failures.append(f"slow request: {data!r} after {took:.3f} s, expected "
                         f"nothing and a close at ~{DEADLINE_S} s")
     # The cap: MAX_CLIENTS idle connections, then one more is told busy.
+    before = socket_fds(daemon.pid)
     idle = [connect(path) for _ in range(MAX_CLIENTS)]
-    time.sleep(0.2)
+    harness.wait_until(lambda: socket_fds(daemon.pid) >= before + MAX_CLIENTS, 10,
+                       f"the daemon to accept {MAX_CLIENTS} idle connections",
+                       watch=[daemon])
     data, _ = exchange(path, b"status\n")
     doc = one_json_line(data, "beyond the cap")
     log(f"client {MAX_CLIENTS + 1}: {doc}")
@@ -375,7 +394,8 @@ def protocol(ctx, path, daemon):
         failures.append(f"client beyond the cap: {doc}, expected busy")
     for sock in idle:
         sock.close()
-    time.sleep(0.2)
+    harness.wait_until(lambda: socket_fds(daemon.pid) <= before, 10,
+                       "the daemon to close the idle connections", watch=[daemon])
     check(daemon.running(), "the daemon died of the bad requests")
     ask(path)  # and answers again
     return failures
@@ -385,7 +405,9 @@ def live_not_stolen(ctx, path, daemon):
     config = write_config(ctx, "second", str(path), [system_refclock(6, "second")])
     second = ctx.start("shmrefclock-second", [harness.daemon_binary(), "-c", config])
     harness.wait_for_valid_sample(6, 10, watch=[second])
-    time.sleep(0.3)
+    harness.wait_until(lambda: any("another daemon answers" in line
+                                   for line in control_lines(second)),
+                       10, "the second daemon's word on the socket", watch=[second])
     lines = control_lines(second)
     log(f"second daemon at the same path: {lines}")
     check(any("another daemon answers" in line for line in lines),
@@ -516,9 +538,12 @@ def flood(ctx, path, daemon, receiver, watcher, notify):
         failures.append(f"not every garbage request got an error reply: {results}")
     if results["idle_told_busy"] == 0:
         failures.append("no idle connection was told busy: the cap did not apply")
-    # And the socket answers afterwards.
-    time.sleep(DEADLINE_S + 0.5)
-    check(ask(path)["pid"] == daemon.pid, "no answer after the flood")
+    # And the socket answers afterwards, once the daemon has closed the
+    # flood's connections (they are gone with the flood's processes).
+    def answers():
+        data, _ = exchange(path, b"status\n")
+        return b'"pid"' in data and json.loads(data)["pid"] == daemon.pid
+    harness.wait_until(answers, DEADLINE_S + 15, "an answer after the flood", watch=[daemon])
     return failures
 
 

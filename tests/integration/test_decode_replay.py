@@ -212,7 +212,8 @@ def decode(ctx, name, timed):
     path = ctx.path(f"{name}.timed")
     pathlib.Path(path).write_bytes(timed)
     done = subprocess.run([harness.daemon_binary(), "decode", "--json", "--baud", str(BAUD), path],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60,
+                          env=harness.clock_env(harness.daemon_binary()))
     check(done.returncode == 0, f"decode {name}: exit {done.returncode}: {done.stderr}")
     published = []
     for line in done.stdout.splitlines():

@@ -73,7 +73,7 @@ def read_views(daemon_path, config, control, port):
 
     done = subprocess.run([str(daemon_path), "-c", str(config), "status",
                            "--json"], capture_output=True, text=True,
-                          timeout=10)
+                          timeout=10, env=harness.clock_env(daemon_path))
     check(done.returncode == 0,
           f"status --json exited {done.returncode}: {done.stderr}")
     code, _, body = http_util.request(port, "/metrics")

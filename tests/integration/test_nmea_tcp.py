@@ -250,9 +250,11 @@ def slow_dns(ctx):
                 gaps = [(b - a) / 1e9 for a, b in zip(seen, seen[1:])]
                 log(f"system refclock during the lookup: {len(seen)} "
                     f"samples, longest gap {max(gaps, default=0):.3f} s")
-                check(len(seen) >= DNS_DELAY_S / 0.2 - 5,
+                check(len(seen) >= DNS_DELAY_S / 0.6,
                       f"only {len(seen)} system samples during the lookup")
-                check(gaps and max(gaps) < 0.6,
+                # A loop blocked in the lookup would stall for the whole
+                # DNS_DELAY_S; half of it leaves room for a loaded machine.
+                check(gaps and max(gaps) < DNS_DELAY_S / 2,
                       f"the system refclock stalled {max(gaps, default=0):.3f}"
                       " s during the lookup: the loop was blocked")
                 daemon.stop()
@@ -272,17 +274,19 @@ def slow_dns(ctx):
             harness.wait_for_valid_sample(1, 5, watch=[daemon])
             asked = time.monotonic()
             daemon.popen.send_signal(15)
+            # The lookup takes 60 s: an answer well within that shows the
+            # daemon did not wait for it, however loaded the machine is.
             try:
-                daemon.popen.wait(2)
+                daemon.popen.wait(20)
             except Exception:
                 raise Fail("SIGTERM during a DNS lookup was not answered "
-                           "within 2 s") from None
+                           "within 20 s") from None
             took = time.monotonic() - asked
             log(f"SIGTERM during the lookup: exit {daemon.popen.returncode} "
                 f"after {took:.3f} s")
             check(daemon.popen.returncode == 0,
                   f"exit {daemon.popen.returncode} on SIGTERM")
-            check(took < 1.0, f"SIGTERM answered after {took:.3f} s")
+            check(took < 20, f"SIGTERM answered after {took:.3f} s")
     finally:
         dns.stop()
 

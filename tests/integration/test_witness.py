@@ -85,17 +85,7 @@ class NotifySocket:
                     self.statuses.append(line[len("STATUS="):])
 
 
-def clock_emulator():
-    env = os.environ.get("SHMREFCLOCK_CLOCK_EMULATOR")
-    if env:
-        check(os.path.isfile(env),
-              f"SHMREFCLOCK_CLOCK_EMULATOR={env} does not exist")
-        return env
-    path = (harness.source_dir() / "build" / "tests" / "clock-emulator" /
-            "libclock_emulator.so")
-    if not path.is_file():
-        raise Skip(f"no clock emulator: {path} does not exist (build first)")
-    return str(path)
+clock_emulator = harness.clock_emulator
 
 
 def body(ctx):

@@ -17,8 +17,15 @@
 # skipped.
 set -uo pipefail
 
+# tests/system/systemd-container.sh --root-only SUITE only makes (or finds)
+# the cached root: tests/run.sh does that at the start, while it builds.
+root_only=no
+if [ "${1:-}" = --root-only ] && [ $# -eq 2 ]; then
+    root_only=yes
+    set -- "$2" /dev/null /dev/stdout
+fi
 if [ $# -ne 3 ]; then
-    echo "usage: $0 SUITE DEB RESULTS" >&2
+    echo "usage: $0 SUITE DEB RESULTS | --root-only SUITE" >&2
     exit 2
 fi
 suite=$1
@@ -52,7 +59,7 @@ die() {
 for tool in mmdebstrap systemd-nspawn nsenter python3; do
     command -v "$tool" >/dev/null || die "prerequisite: $tool not found (tests/system/install-deps.sh)"
 done
-[ -f "$deb" ] || die "prerequisite: package $2 not found"
+[ "$root_only" = yes ] || [ -f "$deb" ] || die "prerequisite: package $2 not found"
 
 # --- the root file system, cached ------------------------------------------
 # The package's own libraries (libc, libsystemd, libnettle) are in every
@@ -73,6 +80,10 @@ if [ ! -s "$tarball" ]; then
     fi
     mv "$tarball.tmp" "$tarball"
     echo "mmdebstrap $suite: $(($(date +%s) - start)) s"
+fi
+if [ "$root_only" = yes ]; then
+    echo "root of $suite: $tarball"
+    exit 0
 fi
 
 work=$(mktemp -d /var/tmp/shmrefclock-system.XXXXXX) || die "mktemp"
