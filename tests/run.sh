@@ -79,7 +79,6 @@ setup() { # DIR ARGS...
     if [ -f "$dir/build.ninja" ]; then
         meson setup --reconfigure "$dir" "$@" >/dev/null
     else
-        rm -rf "$dir"
         meson setup "$dir" "$@" >/dev/null
     fi
 }

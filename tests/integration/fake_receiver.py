@@ -677,13 +677,16 @@ def max_first_byte_latency_ns():
     be: ~0.1 ms here, but the machine is shared and the suites run two at a
     time. What a test must tell apart is the first byte's arrival from the
     end of RMC (~75 ms into the cycle at 9600 baud) or of the cycle (~0.5 s).
-    10 ms; 30 ms for the sanitizer build, whose wake-ups are slower (a
-    cycle's stamp 17.6 ms late was seen there in CI with the machine busy)."""
+    30 ms, less than half of the first; 40 ms for the sanitizer build, whose
+    wake-ups are slower (a cycle's stamp 17.6 ms late was seen there in CI
+    with the machine busy). CI runs the suites beside compiles
+    (tests/README.md, "Timing"): how late the stamp is on a quiet machine is
+    a bench figure (bench/), not this bound."""
     global _max_first_byte_latency_ns
     if _max_first_byte_latency_ns is None:
         _max_first_byte_latency_ns = (
-            30_000_000 if harness.sanitized(harness.daemon_binary())
-            else 10_000_000)
+            40_000_000 if harness.sanitized(harness.daemon_binary())
+            else 30_000_000)
     return _max_first_byte_latency_ns
 
 

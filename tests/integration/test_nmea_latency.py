@@ -13,9 +13,11 @@ From first principles (docs/design.md, "Live state"): the kernel stamps the
 pulse of true second N at E = N + 0.25 s + 20 us on the daemon's clock; the
 cycle that names S = N starts at true N + 0.130 s and is stamped R = N +
 0.130 + 0.25 s (+ the pty's delivery, tens of us). (R - E) - (S - N) =
-0.130 s - 20 us: the daemon must log a latency within 1 ms of 0.130 s and
+0.130 s - 20 us: the daemon must log a latency within 1 ms of that and
 suggest `offset = 0.130`, whatever its clock's offset (0.25 s) and the
-configured offset (0.05 s). A sign flipped gives -0.130, the configured
+configured offset (0.05 s). "0.130 s" is the receiver's median delay as
+measured in the run (its writes' true times): on a loaded machine they come
+late, and the reference moves with them. A sign flipped gives -0.130, the configured
 offset left in gives 0.080, the clock's offset left in gives 0.380.
 
 The arrival delay against the system clock is logged too, and is off by
@@ -146,11 +148,16 @@ def body(ctx):
         f"median {statistics.median(written):.6f} s, min "
         f"{min(written):.6f} max {max(written):.6f}")
 
+    # The reference is what the receiver did in this run, not what it was
+    # asked to do: under load its writes come late, and the daemon rightly
+    # measures the late bytes (tests/README.md, "Timing"). Every arithmetic
+    # mistake above is off by 50 ms or more.
+    reference = statistics.median(written)
     failures = []
     lines = LATENCY_LINE.findall(output)
     log(f"latency lines: {lines}")
     latency, spread, pulses, suggested = lines[0]
-    expected = LATENCY - EDGE_NS / NS
+    expected = reference - EDGE_NS / NS
     log(f"measured latency {latency} s (spread {spread} s, {pulses} pulses), "
         f"expected {expected:.6f} +/- {TOLERANCE}; suggested offset "
         f"{suggested}")
@@ -158,9 +165,9 @@ def body(ctx):
         failures.append(f"latency {latency} s, expected {expected:.6f} s "
                         f"+/- {TOLERANCE}")
     # The line rounds the offset to write to the millisecond.
-    if abs(float(suggested) - LATENCY) > TOLERANCE + 0.0005:
+    if abs(float(suggested) - reference) > TOLERANCE + 0.0005:
         failures.append(f"suggested offset = {suggested}, expected "
-                        f"{LATENCY:.3f} +/- {TOLERANCE} (rounded to ms)")
+                        f"{reference:.3f} +/- {TOLERANCE} (rounded to ms)")
     if int(pulses) < 30:
         failures.append(f"settled after {pulses} pulses, fewer than 30")
     if float(spread) > JITTER:
@@ -171,7 +178,7 @@ def body(ctx):
     arrival = ARRIVAL_LINE.findall(output)
     log(f"arrival lines: {arrival}")
     median = float(arrival[0][0])
-    expected_arrival = LATENCY + CLOCK_AHEAD_NS / NS
+    expected_arrival = reference + CLOCK_AHEAD_NS / NS
     if abs(median - expected_arrival) > 2 * TOLERANCE:
         failures.append(f"arrival {median} s by the system clock, expected "
                         f"{expected_arrival:.3f} (the clock is "
@@ -182,9 +189,9 @@ def body(ctx):
         if median is None or abs(median - expected) > TOLERANCE:
             failures.append(f"{view}: latency {median}, expected "
                             f"{expected:.6f} +/- {TOLERANCE}")
-        if offset is None or abs(offset - LATENCY) > TOLERANCE:
+        if offset is None or abs(offset - reference) > TOLERANCE:
             failures.append(f"{view}: suggested offset {offset}, expected "
-                            f"{LATENCY} +/- {TOLERANCE}")
+                            f"{reference:.6f} +/- {TOLERANCE}")
         if not settled:
             failures.append(f"{view}: not settled")
     for failure in failures:

@@ -3,7 +3,10 @@
 
 Kernel part: both programs read the same kernel state with ntp_adjtime(2),
 modes 0 (ntptime only reads when given no setting option; the harness has
-dropped CAP_SYS_TIME anyway). Between two `status --json` readings A and B we
+dropped CAP_SYS_TIME anyway). The state is KERNEL, set for both by the clock
+emulator (tests/README.md, "The kernel clock state"): a leap second armed,
+an offset and a frequency, whatever this machine's kernel says; precision
+and tolerance are the machine's own. Between two `status --json` readings A and B we
 run `ntptime -j` and `status` (text) and require, for each:
 
 - status bits (the number, and the names, which this test derives from the
@@ -43,6 +46,9 @@ ABSENT_UNIT = 7
 OFFSET = -1.0
 PRECISION = -20
 ROUNDS = 5
+# Synchronized with a leap second armed, an offset of -12 us and +10 ppm.
+KERNEL = ("status=PLL|INS,maxerror=123456,esterror=789,offset=-12,"
+          "freq=655360,constant=7,tai=37")
 MAXERROR_GROWTH_US_PER_S = 500  # MAXFREQ / NSEC_PER_USEC in the kernel
 
 # include/uapi/linux/timex.h
@@ -76,7 +82,8 @@ def run_ntptime(ctx, ntptime):
     """ntptime -j (read-only: -j only selects JSON output). Its document
     repeats maximum-error/estimated-error (ntp_gettime's, then
     ntp_adjtime's): keep the last, ntp_adjtime's, and the first separately."""
-    done = ctx.run("ntptime", [ntptime, "-j"], timeout=10)
+    done = ctx.run("ntptime", [ntptime, "-j"], timeout=10,
+                   env=harness.clock_env(ntptime, state=KERNEL))
     check(done.returncode == 0, f"ntptime -j failed: {done.stderr.strip()}")
     pairs = json.loads(done.stdout, object_pairs_hook=lambda p: p)
     doc = {}
@@ -92,7 +99,8 @@ def run_ntptime(ctx, ntptime):
 
 
 def run_status(ctx, binary, *args, name="status"):
-    done = ctx.run(name, [binary, "status", *args], timeout=10)
+    done = ctx.run(name, [binary, "status", *args], timeout=10,
+                   env=harness.clock_env(binary, state=KERNEL))
     check(done.returncode == 0,
           f"shmrefclock status {' '.join(map(str, args))} exited {done.returncode}: "
           f"{done.stderr.strip()}")
