@@ -9,7 +9,7 @@
 #
 # The machine has two cores, and much of the run waits rather than computes:
 # apt and mmdebstrap on the network, the integration tests on real seconds.
-# So compiles run beside the tests, at a lower priority (nice), and
+# So compiles run beside the tests, at the idle priority (SCHED_IDLE), and
 # downloads start first (tests/README.md, "Time budget", has the schedule
 # and what each stage costs).
 #
@@ -54,14 +54,18 @@ stage() {
 
 # Background jobs: started with `background ID FUNCTION...`, their output
 # kept in build/logs/ID.log and printed when `join ID` waits for them, so
-# that the log stays readable. Their compiles run at nice 10, behind the
-# tests in the foreground.
+# that the log stays readable. They run under SCHED_IDLE (chrt --idle) and
+# the idle I/O class (ionice -c 3): a compile gets a core only when no test
+# wants it, so that a test's fake
+# receiver or daemon is never held up behind one (with nice 10, a fake
+# receiver stalled 30 ms between two bytes of a cycle).
 declare -A job_pid
 background() { # ID COMMAND...
     local id=$1
     shift
     echo "=== [$(($(date +%s) - run_start)) s] started in the background: $id (build/logs/$id.log)"
-    (renice -n 10 -p "$BASHPID" > /dev/null && "$@") > "build/logs/$id.log" 2>&1 &
+    (chrt --idle -p 0 "$BASHPID" && ionice -c 3 -p "$BASHPID" && "$@") \
+        > "build/logs/$id.log" 2>&1 &
     job_pid[$id]=$!
 }
 join() { # ID: wait for it, print its log; its exit status
