@@ -9,13 +9,16 @@
 #
 # The machine has two cores, and much of the run waits rather than computes:
 # apt and mmdebstrap on the network, the integration tests on real seconds.
-# So compiles run beside the tests, at the idle priority (SCHED_IDLE), and
-# downloads start first (tests/README.md, "Time budget", has the schedule
-# and what each stage costs).
+# So downloads start first, every compile after the plain build runs at the
+# idle priority beside the tests, and the sanitizer suite starts as soon as
+# its build is done, beside the plain suite if that still runs
+# (tests/README.md, "Time budget", has the schedule and what each stage
+# costs):
 #
-#   sanitizer build ---------.       fuzz builds + cross builds + package
-#   plain build | plain tests  | sanitizer tests | cross tests, fuzz runs,
-#   cross/system deps, container roots (background)  containers
+#   install | plain build | plain tests ..................... | cross tests
+#                         | sanitizer build (idle) | sanitizer tests | containers
+#                                  | fuzz, cross and package builds (idle) | fuzz runs
+#   cross/system deps, container roots (idle, from the start)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -54,19 +57,22 @@ stage() {
 
 # Background jobs: started with `background ID FUNCTION...`, their output
 # kept in build/logs/ID.log and printed when `join ID` waits for them, so
-# that the log stays readable. They run under SCHED_IDLE (chrt --idle) and
-# the idle I/O class (ionice -c 3): a compile gets a core only when no test
-# wants it, so that a test's fake
-# receiver or daemon is never held up behind one (with nice 10, a fake
-# receiver stalled 30 ms between two bytes of a cycle).
+# that the log stays readable.
 declare -A job_pid
 background() { # ID COMMAND...
     local id=$1
     shift
     echo "=== [$(($(date +%s) - run_start)) s] started in the background: $id (build/logs/$id.log)"
-    (chrt --idle -p 0 "$BASHPID" && ionice -c 3 -p "$BASHPID" && "$@") \
-        > "build/logs/$id.log" 2>&1 &
+    "$@" > "build/logs/$id.log" 2>&1 &
     job_pid[$id]=$!
+}
+# idle COMMAND...: under SCHED_IDLE (chrt --idle) and the idle I/O class
+# (ionice -c 3), for every compile and download beside the tests: it gets a
+# core or the disk only when no test wants them, so that a test's fake
+# receiver or daemon is never held up behind it (at nice 10, fake receivers
+# stalled 30 ms between two bytes of a cycle).
+idle() {
+    (chrt --idle -p 0 "$BASHPID" && ionice -c 3 -p "$BASHPID" && "$@")
 }
 join() { # ID: wait for it, print its log; its exit status
     local id=$1 rc
@@ -95,6 +101,10 @@ native_build() { # DIR ARGS...: configure and compile a native suite
         { echo "meson setup failed in $dir" >&2; return 1; }
     ninja -C "$dir" || { echo "build failed in $dir" >&2; return 1; }
     tests/integration/fetch-ntpsec.sh "$dir/ntpsec-root"
+}
+sanitizer_build() {
+    native_build build-sanitize -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dcpp_args=-fno-sanitize-recover=all
 }
 
 native_tests() { # DIR
@@ -157,22 +167,29 @@ container() { # SUITE
 # (mmdebstrap, cached across runs in /var/cache/shmrefclock-tests).
 prepare() {
     stage "install: cross, package and system dependencies" \
-        bash -c 'tests/cross/install-deps.sh && tests/system/install-deps.sh' || return 1
+        idle bash -c 'tests/cross/install-deps.sh && tests/system/install-deps.sh' || return 1
     stage "container roots (mmdebstrap, cached)" \
-        bash -c 'tests/system/systemd-container.sh --root-only bookworm &&
-                 tests/system/systemd-container.sh --root-only trixie'
+        idle bash -c 'tests/system/systemd-container.sh --root-only bookworm &&
+                      tests/system/systemd-container.sh --root-only trixie'
 }
 
-# The CPU work that the tests in the foreground leave room for.
-after_plain_build() {
-    stage "sanitizer: build" native_build build-sanitize -Db_sanitize=address,undefined \
-        -Db_lundef=false -Dcpp_args=-fno-sanitize-recover=all
+# The sanitizer suite: its build at the idle priority, then its tests at
+# the normal one, beside the plain tests if they still run. The marker file
+# tells the other builds to start: they would only slow this one down.
+sanitizer_built=build/logs/sanitizer-built
+sanitizer() {
+    stage "sanitizer: build" idle sanitizer_build
+    local rc=$?
+    touch "$sanitizer_built"
+    [ "$rc" -eq 0 ] || return "$rc"
+    stage "sanitizer: tests" native_tests build-sanitize
 }
-after_sanitizer_build() {
+other_builds() {
     local rc=0
-    stage "fuzz: build the targets" fuzz_builds || rc=1
-    stage "cross: build arm64, armhf, armhf-time64" tests/cross/run.sh --build-only || rc=1
-    stage "package: dpkg-buildpackage and lintian" package || rc=1
+    while [ ! -e "$sanitizer_built" ]; do sleep 1; done
+    stage "fuzz: build the targets" idle fuzz_builds || rc=1
+    stage "cross: build arm64, armhf, armhf-time64" idle tests/cross/run.sh --build-only || rc=1
+    stage "package: dpkg-buildpackage and lintian" idle package || rc=1
     return "$rc"
 }
 
@@ -180,19 +197,17 @@ mkdir -p build/fuzz build/system
 : > "$fuzz_log"
 : > "$system_log"
 : > build/system/measured.txt
+rm -f "$sanitizer_built"
 
 stage "install: build and test dependencies" tests/install-deps.sh || exit 1
 background prepare prepare
 stage "plain: build" native_build build || status=1
-
-background sanitizer-build after_plain_build
+background sanitizer sanitizer
+background other-builds other_builds
 stage "plain: tests" native_tests build || status=1
-join sanitizer-build || status=1
+join sanitizer || status=1
+join other-builds || status=1
 join prepare || status=1
-
-background after-sanitizer-build after_sanitizer_build
-stage "sanitizer: tests" native_tests build-sanitize || status=1
-join after-sanitizer-build || status=1
 
 # The fuzz runs take one core each for FUZZ_SECONDS; the cross tests under
 # qemu-user the other; the containers mostly wait on systemd.
