@@ -165,12 +165,22 @@ container() { # SUITE
 # What waits on the network: the cross toolchains and the target's
 # libraries, debhelper and lintian, then the containers' roots
 # (mmdebstrap, cached across runs in /var/cache/shmrefclock-tests).
+# Each step leaves a marker for the jobs that need it (ready NAME), made
+# whether or not it succeeded: a job that needs a failed step fails itself.
 prepare() {
+    local rc=0
     stage "install: cross, package and system dependencies" \
-        idle bash -c 'tests/cross/install-deps.sh && tests/system/install-deps.sh' || return 1
+        idle bash -c 'tests/cross/install-deps.sh && tests/system/install-deps.sh' || rc=1
+    touch build/logs/ready-deps
+    [ "$rc" -eq 0 ] || { touch build/logs/ready-roots; return 1; }
     stage "container roots (mmdebstrap, cached)" \
         idle bash -c 'tests/system/systemd-container.sh --root-only bookworm &&
-                      tests/system/systemd-container.sh --root-only trixie'
+                      tests/system/systemd-container.sh --root-only trixie' || rc=1
+    touch build/logs/ready-roots
+    return "$rc"
+}
+ready() { # NAME: wait for prepare's marker
+    while [ ! -e "build/logs/ready-$1" ]; do sleep 1; done
 }
 
 # The sanitizer suite: its build at the idle priority, then its tests at
@@ -185,11 +195,26 @@ sanitizer() {
     stage "sanitizer: tests" native_tests build-sanitize
 }
 other_builds() {
-    local rc=0
+    local rc=0 containers_pid
     while [ ! -e "$sanitizer_built" ]; do sleep 1; done
     stage "fuzz: build the targets" idle fuzz_builds || rc=1
-    stage "cross: build arm64, armhf, armhf-time64" idle tests/cross/run.sh --build-only || rc=1
+    ready deps
     stage "package: dpkg-buildpackage and lintian" idle package || rc=1
+    # The containers mostly wait on systemd: at the normal priority, beside
+    # the cross builds.
+    containers &
+    containers_pid=$!
+    stage "cross: build arm64, armhf, armhf-time64" idle tests/cross/run.sh --build-only || rc=1
+    stage "cross: unit tests under qemu-user" idle tests/cross/run.sh --test-only || rc=1
+    wait "$containers_pid" || rc=1
+    return "$rc"
+}
+containers() {
+    local suite rc=0
+    ready roots
+    for suite in bookworm trixie; do
+        stage "system test: $suite container" container "$suite" || rc=1
+    done
     return "$rc"
 }
 
@@ -197,26 +222,23 @@ mkdir -p build/fuzz build/system
 : > "$fuzz_log"
 : > "$system_log"
 : > build/system/measured.txt
-rm -f "$sanitizer_built"
+rm -f "$sanitizer_built" build/logs/ready-*
 
 stage "install: build and test dependencies" tests/install-deps.sh || exit 1
 background prepare prepare
-stage "plain: build" native_build build || status=1
+# The plain build without debug information: GCC generates the same code
+# with and without -g, and -g costs a fifth of the compile time. The
+# sanitizer build keeps it, for the line numbers in its reports.
+stage "plain: build" native_build build -Ddebug=false || status=1
 background sanitizer sanitizer
 background other-builds other_builds
 stage "plain: tests" native_tests build || status=1
 join sanitizer || status=1
-join other-builds || status=1
 join prepare || status=1
-
-# The fuzz runs take one core each for FUZZ_SECONDS; the cross tests under
-# qemu-user the other; the containers mostly wait on systemd.
-background fuzz stage "fuzz: run each target" fuzz_runs
-stage "cross: unit tests under qemu-user" tests/cross/run.sh --test-only || status=1
-for suite in bookworm trixie; do
-    stage "system test: $suite container" container "$suite" || status=1
-done
-join fuzz || status=1
+# The fuzz runs take one core each for FUZZ_SECONDS, beside what is left of
+# the cross builds and the containers.
+stage "fuzz: run each target" fuzz_runs || status=1
+join other-builds || status=1
 
 echo "=== measured"
 cat build/system/measured.txt

@@ -722,11 +722,19 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
                 record = named
         # The writer's own lateness at this cycle's first byte: the cycle
         # starts late when the fake was held up before it (under load), and
-        # the daemon rightly stamps the late byte. A wrong second is off by
-        # a whole second whatever the fake's lateness.
-        delay_ns = (record.first_write_ns - record.boundary * NS
-                    if record is not None else receiver.delay_ns)
-        error = sample.clock_ns - sample.receive_ns - (offset_ns - delay_ns)
+        # the daemon rightly stamps the late byte. The byte went out
+        # between first_write_ns and first_written_ns (this process may wait
+        # for its lock and the GIL in between, tens of ms under load), so
+        # the error is the distance from that interval. A wrong second is
+        # off by a whole second whatever the fake's lateness.
+        if record is not None:
+            earliest = record.first_write_ns - record.boundary * NS
+            latest = record.first_written_ns - record.boundary * NS
+        else:
+            earliest = latest = receiver.delay_ns
+        delay_ns = offset_ns - (sample.clock_ns - sample.receive_ns)
+        error = (earliest - delay_ns if delay_ns < earliest else
+                 delay_ns - latest if delay_ns > latest else 0)
         if abs(error) > max_error_ns:
             if record is not None and record.max_gap_ns >= QUIET_GAP_NS:
                 # This process was held up mid-cycle long enough for the
@@ -747,7 +755,8 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
         if record is None:
             problems.append(f"no cycle was written before {sample}")
             continue
-        latency = sample.receive_ns - record.first_write_ns
+        # After the first byte's write returned, at the latest.
+        latency = sample.receive_ns - record.first_written_ns
         expected = record.reported_ns + offset_ns
         if sample.clock_ns != expected:
             problems.append(f"reference {sample.clock_ns} != cycle "
