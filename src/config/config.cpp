@@ -8,7 +8,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <variant>
 
 #include <arpa/inet.h>
@@ -16,8 +15,8 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <toml++/toml.h>
 
+#include "config/toml_reader.hpp"
 #include "core/device_address.hpp"
 #include "core/printable.hpp"
 #include "shmrefclock/unit.hpp"
@@ -75,18 +74,24 @@ constexpr KeyRule refclock_keys[] = {
 
 // Messages quote what the file says, and a file can hold any byte: each
 // message goes through printable() (core/printable.hpp) so that each problem
-// stays one line (found by tests/fuzz/fuzz_config.cpp: toml++ quotes the
-// offending byte).
+// stays one line, and a key or a string is quoted through toml::excerpt(), so
+// that a long one cannot make a message long.
+
+// At most this many problems are reported; the rest are counted.
+constexpr std::size_t max_problems = 20;
 
 class Validator {
 public:
     explicit Validator(std::string path) : path_(std::move(path)) {}
 
-    void error(const toml::source_region& where, const std::string& message) {
-        errors_.push_back(fmt::format("{}:{}:{}: {}", path_, where.begin.line, where.begin.column,
-                                      printable(message)));
+    void error(toml::Position where, const std::string& message) {
+        ++count_;
+        if (errors_.size() < max_problems) {
+            errors_.push_back(
+                fmt::format("{}:{}:{}: {}", path_, where.line, where.column, printable(message)));
+        }
     }
-    bool failed() const { return !errors_.empty(); }
+    bool failed() const { return count_ != 0; }
     std::string report() const {
         std::string joined;
         for (const auto& e : errors_) {
@@ -95,103 +100,96 @@ public:
             }
             joined += e;
         }
+        if (count_ > errors_.size()) {
+            joined +=
+                fmt::format("\n{}: {} more problems not shown", path_, count_ - errors_.size());
+        }
         return joined;
     }
 
-    std::optional<std::string> string(const toml::node& node, std::string_view key) {
+    std::optional<std::string> string(const toml::Value& node, std::string_view key) {
         if (auto v = node.as_string()) {
-            return v->get();
+            return *v;
         }
         type_error(node, key, "a string");
         return std::nullopt;
     }
 
-    std::optional<bool> boolean(const toml::node& node, std::string_view key) {
+    std::optional<bool> boolean(const toml::Value& node, std::string_view key) {
         if (auto v = node.as_boolean()) {
-            return v->get();
+            return *v;
         }
         type_error(node, key, "a boolean (true or false)");
         return std::nullopt;
     }
 
-    std::optional<std::int64_t> integer(const toml::node& node, std::string_view key,
+    std::optional<std::int64_t> integer(const toml::Value& node, std::string_view key,
                                         std::int64_t min, std::int64_t max) {
         auto v = node.as_integer();
         if (v == nullptr) {
             type_error(node, key, "an integer");
             return std::nullopt;
         }
-        if (v->get() < min || v->get() > max) {
-            error(node.source(),
-                  fmt::format("{} = {} is out of range ({}..{})", key, v->get(), min, max));
+        if (*v < min || *v > max) {
+            error(node.position,
+                  fmt::format("{} = {} is out of range ({}..{})", key, *v, min, max));
             return std::nullopt;
         }
-        return v->get();
+        return *v;
     }
 
-    std::optional<double> number(const toml::node& node, std::string_view key, double min,
+    std::optional<double> number(const toml::Value& node, std::string_view key, double min,
                                  double max) {
         double value = 0;
-        if (auto f = node.as_floating_point()) {
-            value = f->get();
+        std::string text;
+        if (auto f = node.as_float()) {
+            value = *f;
+            text = float_text(value);
         } else if (auto i = node.as_integer()) {
-            value = static_cast<double>(i->get());
+            value = static_cast<double>(*i);
+            text = fmt::format("{}", *i);
         } else {
             type_error(node, key, "a number");
             return std::nullopt;
         }
         if (!std::isfinite(value) || value < min || value > max) {
-            error(node.source(),
-                  fmt::format("{} = {} is out of range ({}..{})", key, toml_text(node), min, max));
+            error(node.position,
+                  fmt::format("{} = {} is out of range ({}..{})", key, text, min, max));
             return std::nullopt;
         }
         return value;
     }
 
-    std::optional<std::string> choice(const toml::node& node, std::string_view key,
+    std::optional<std::string> choice(const toml::Value& node, std::string_view key,
                                       std::initializer_list<std::string_view> allowed) {
         auto text = string(node, key);
         if (!text) {
             return std::nullopt;
         }
         if (std::find(allowed.begin(), allowed.end(), *text) == allowed.end()) {
-            error(node.source(), fmt::format("{} = \"{}\" is not one of: {}", key, *text,
-                                             fmt::join(allowed, ", ")));
+            error(node.position, fmt::format("{} = \"{}\" is not one of: {}", key,
+                                             toml::excerpt(*text), fmt::join(allowed, ", ")));
             return std::nullopt;
         }
         return text;
     }
 
 private:
-    static std::string_view type_name(const toml::node& node) {
-        switch (node.type()) {
-        case toml::node_type::string:
-            return "a string";
-        case toml::node_type::integer:
-            return "an integer";
-        case toml::node_type::floating_point:
-            return "a float";
-        case toml::node_type::boolean:
-            return "a boolean";
-        case toml::node_type::table:
-            return "a table";
-        case toml::node_type::array:
-            return "an array";
-        default:
-            return "a date/time";
+    // As TOML writes it, with a decimal point: "1000000.0", "0.001", "nan".
+    static std::string float_text(double value) {
+        std::string text = fmt::format("{}", value);
+        if (std::isfinite(value) && text.find_first_of(".e") == std::string::npos) {
+            text += ".0";
         }
+        return text;
     }
-    static std::string toml_text(const toml::node& node) {
-        std::ostringstream out;
-        node.visit([&out](const auto& n) { out << n; });
-        return out.str();
-    }
-    void type_error(const toml::node& node, std::string_view key, std::string_view wanted) {
-        error(node.source(), fmt::format("{} must be {}, not {}", key, wanted, type_name(node)));
+    void type_error(const toml::Value& node, std::string_view key, std::string_view wanted) {
+        error(node.position, fmt::format("{} must be {}, not {}", key, wanted, node.type_name()));
     }
 
     std::string path_;
     std::vector<std::string> errors_;
+    std::size_t count_ = 0;
 };
 
 bool valid_name(std::string_view name) {
@@ -280,20 +278,22 @@ std::variant<ListenAddress, std::string> parse_listen_address(std::string_view t
 
 namespace {
 
-void parse_daemon(Validator& v, const toml::node& node, DaemonConfig& daemon) {
-    const toml::table* table = node.as_table();
+void parse_daemon(Validator& v, const toml::Value& node, DaemonConfig& daemon) {
+    const toml::Table* table = node.as_table();
     if (table == nullptr) {
-        v.error(node.source(), "daemon must be a table ([daemon])");
+        v.error(node.position, "daemon must be a table ([daemon])");
         return;
     }
-    for (auto&& [key, value] : *table) {
-        if (key.str() == "log-level") {
+    for (const toml::Member& member : table->members) {
+        const std::string& key = member.key;
+        const toml::Value& value = member.value;
+        if (key == "log-level") {
             if (auto level =
                     v.choice(value, "log-level",
                              {"trace", "debug", "info", "warn", "error", "critical", "off"})) {
                 daemon.log_level = *level;
             }
-        } else if (key.str() == "leap-seconds") {
+        } else if (key == "leap-seconds") {
             if (auto path = v.string(value, "leap-seconds")) {
                 // Absolute, so that it does not depend on the daemon's working
                 // directory; no control characters, so that the path cannot
@@ -302,42 +302,44 @@ void parse_daemon(Validator& v, const toml::node& node, DaemonConfig& daemon) {
                     return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
                 });
                 if (!path->empty() && (path->front() != '/' || control)) {
-                    v.error(value.source(),
+                    v.error(value.position,
                             fmt::format("leap-seconds = \"{}\" must be an absolute path without "
                                         "control characters, or \"\" for none",
-                                        *path));
+                                        toml::excerpt(*path)));
                 } else {
                     daemon.leap_seconds = *path;
                 }
             }
-        } else if (key.str() == "control") {
+        } else if (key == "control") {
             if (auto path = v.string(value, "control")) {
                 // A Unix socket path: absolute (the daemon's working
                 // directory is no place for it), within sun_path's 108
                 // bytes with its NUL, no control characters (it is logged).
                 if (!path->empty() && (path->front() != '/' || path->size() > 107 ||
                                        has_control_characters(*path) || path->back() == '/')) {
-                    v.error(value.source(),
+                    v.error(value.position,
                             fmt::format("control = \"{}\" must be an absolute path of a socket "
                                         "file (at most 107 bytes, no control characters), or "
                                         "\"\" for no control socket",
-                                        *path));
+                                        toml::excerpt(*path)));
                 } else {
                     daemon.control = *path;
                 }
             }
-        } else if (key.str() == "metrics") {
+        } else if (key == "metrics") {
             if (auto text = v.string(value, "metrics")) {
                 auto parsed = parse_listen_address(*text);
                 if (auto* address = std::get_if<ListenAddress>(&parsed)) {
                     daemon.metrics = *address;
                 } else {
-                    v.error(value.source(), fmt::format("metrics = \"{}\": {}", printable(*text),
-                                                        std::get<std::string>(parsed)));
+                    v.error(value.position,
+                            fmt::format("metrics = \"{}\": {}", toml::excerpt(*text),
+                                        std::get<std::string>(parsed)));
                 }
             }
         } else {
-            v.error(key.source(), fmt::format("unknown key '{}' in [daemon]", key.str()));
+            v.error(member.key_position,
+                    fmt::format("unknown key '{}' in [daemon]", toml::excerpt(key)));
         }
     }
 }
@@ -365,13 +367,14 @@ bool applies(const KeyRule& rule, SourceKind source) {
 
 // Parse one [[refclock]]; returns false if it is unusable for the
 // cross-refclock checks.
-bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) {
-    rc.line = static_cast<int>(table.source().begin.line);
+bool parse_refclock(Validator& v, const toml::Value& item, RefclockConfig& rc) {
+    const toml::Table& table = *item.as_table();
+    rc.line = static_cast<int>(item.position.line);
     bool ok = true;
 
     // The source decides which keys apply, so read it first.
     std::optional<SourceKind> source;
-    if (const toml::node* node = table.get("source")) {
+    if (const toml::Value* node = table.find("source")) {
         if (auto text = v.choice(*node, "source", {"nmea", "pps", "system"})) {
             source = *text == "nmea"  ? SourceKind::nmea
                      : *text == "pps" ? SourceKind::pps
@@ -381,22 +384,24 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
             ok = false;
         }
     } else {
-        v.error(table.source(), "[[refclock]] is missing the required key 'source'");
+        v.error(item.position, "[[refclock]] is missing the required key 'source'");
         ok = false;
     }
     rc.precision = default_precision(rc.source);
 
     bool have_name = false, have_device = false, have_lock = false;
-    for (auto&& [key, node] : table) {
-        const std::string_view k = key.str();
+    for (const toml::Member& member : table.members) {
+        const std::string_view k = member.key;
+        const toml::Value& node = member.value;
         const KeyRule* rule = find_rule(k);
         if (rule == nullptr) {
-            v.error(key.source(), fmt::format("unknown key '{}' in [[refclock]]", k));
+            v.error(member.key_position,
+                    fmt::format("unknown key '{}' in [[refclock]]", toml::excerpt(k)));
             ok = false;
             continue;
         }
         if (source && !applies(*rule, *source)) {
-            v.error(key.source(),
+            v.error(member.key_position,
                     fmt::format("key '{}' does not apply to source \"{}\"", k, to_string(*source)));
             ok = false;
             continue;
@@ -406,13 +411,13 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
         } else if (k == "name") {
             if (auto name = v.string(node, k)) {
                 if (!valid_name(*name)) {
-                    v.error(node.source(),
+                    v.error(node.position,
                             fmt::format("name \"{}\" must be 1 to {} characters of A-Z a-z 0-9 . "
                                         "_ -",
-                                        *name, max_name_length));
+                                        toml::excerpt(*name), max_name_length));
                     ok = false;
                 } else if (*name == "system") {
-                    v.error(node.source(), "name \"system\" is reserved: lock = \"system\" means "
+                    v.error(node.position, "name \"system\" is reserved: lock = \"system\" means "
                                            "the system clock");
                     ok = false;
                 } else {
@@ -433,10 +438,10 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
                 // sun_path holds 108 bytes with the terminating NUL.
                 if (sock->empty() || sock->front() != '/' || sock->size() > 107 ||
                     has_control_characters(*sock)) {
-                    v.error(node.source(), fmt::format("sock = \"{}\" must be an absolute path "
+                    v.error(node.position, fmt::format("sock = \"{}\" must be an absolute path "
                                                        "of at most 107 characters, without "
                                                        "control characters",
-                                                       *sock));
+                                                       toml::excerpt(*sock)));
                 } else {
                     rc.sock = *sock;
                 }
@@ -461,12 +466,13 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
             if (auto text = v.string(node, k)) {
                 auto perm = parse_perm(*text);
                 if (!perm) {
-                    v.error(node.source(),
-                            fmt::format("perm = \"{}\" is not an octal mode like \"0600\"", *text));
+                    v.error(node.position,
+                            fmt::format("perm = \"{}\" is not an octal mode like \"0600\"",
+                                        toml::excerpt(*text)));
                 } else if ((*perm & 0600) != 0600) {
-                    v.error(node.source(), fmt::format("perm = \"{}\" must let the owner read and "
+                    v.error(node.position, fmt::format("perm = \"{}\" must let the owner read and "
                                                        "write the segment (0600)",
-                                                       *text));
+                                                       toml::excerpt(*text)));
                 } else {
                     rc.perm = *perm;
                 }
@@ -482,16 +488,17 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
             if (auto device = v.string(node, k)) {
                 const auto address = parse_device_address(*device);
                 if (device->empty()) {
-                    v.error(node.source(), "device must not be empty");
+                    v.error(node.position, "device must not be empty");
                 } else if (has_control_characters(*device)) {
                     // A NUL would cut the path open() sees; a newline would
                     // forge log lines in every message that names the device.
-                    v.error(node.source(),
+                    v.error(node.position,
                             fmt::format("device = \"{}\" must not contain control characters "
                                         "(NUL, newline, ...)",
-                                        *device));
+                                        toml::excerpt(*device)));
                 } else if (const auto* problem = std::get_if<std::string>(&address)) {
-                    v.error(node.source(), fmt::format("device = {}: {}", *device, *problem));
+                    v.error(node.position,
+                            fmt::format("device = {}: {}", toml::excerpt(*device), *problem));
                 } else {
                     rc.device = *device;
                 }
@@ -499,7 +506,7 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
         } else if (k == "baud") {
             if (auto baud = v.integer(node, k, 0, 10'000'000)) {
                 if (std::find(valid_bauds.begin(), valid_bauds.end(), *baud) == valid_bauds.end()) {
-                    v.error(node.source(), fmt::format("baud = {} is not one of: {}", *baud,
+                    v.error(node.position, fmt::format("baud = {} is not one of: {}", *baud,
                                                        fmt::join(valid_bauds, ", ")));
                 } else {
                     rc.baud = static_cast<int>(*baud);
@@ -525,15 +532,15 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
 
     auto require = [&](bool present, std::string_view key) {
         if (!present) {
-            v.error(table.source(),
+            v.error(item.position,
                     fmt::format("[[refclock]]{} is missing the required key '{}'",
                                 have_name ? fmt::format(" \"{}\"", rc.name) : "", key));
             ok = false;
         }
     };
     require(have_name, "name");
-    if (!rc.unit && !table.contains("sock") && ok) {
-        v.error(table.source(),
+    if (!rc.unit && table.find("sock") == nullptr && ok) {
+        v.error(item.position,
                 fmt::format("[[refclock]]{} has neither 'unit' nor 'sock': it would publish "
                             "nowhere",
                             have_name ? fmt::format(" \"{}\"", rc.name) : ""));
@@ -552,7 +559,7 @@ bool parse_refclock(Validator& v, const toml::table& table, RefclockConfig& rc) 
     return ok;
 }
 
-void check_refclocks_together(Validator& v, const toml::array& tables, Config& config,
+void check_refclocks_together(Validator& v, const toml::Array& tables, Config& config,
                               const std::vector<bool>& usable) {
     std::map<std::string, const RefclockConfig*> by_name;
     std::map<int, const RefclockConfig*> by_unit;
@@ -561,9 +568,9 @@ void check_refclocks_together(Validator& v, const toml::array& tables, Config& c
             continue;
         }
         const RefclockConfig& rc = config.refclocks[i];
-        const toml::table& table = *tables[i].as_table();
+        const toml::Table& table = *tables.items[i].as_table();
         if (auto [it, added] = by_name.emplace(rc.name, &rc); !added) {
-            v.error(table.get("name")->source(),
+            v.error(table.find("name")->position,
                     fmt::format("name \"{}\" is already used by the refclock at line {}", rc.name,
                                 it->second->line));
         }
@@ -571,7 +578,7 @@ void check_refclocks_together(Validator& v, const toml::array& tables, Config& c
             continue;
         }
         if (auto [it, added] = by_unit.emplace(*rc.unit, &rc); !added) {
-            v.error(table.get("unit")->source(),
+            v.error(table.find("unit")->position,
                     fmt::format("unit {} is already used by refclock \"{}\" (line {})", *rc.unit,
                                 it->second->name, it->second->line));
         }
@@ -581,14 +588,14 @@ void check_refclocks_together(Validator& v, const toml::array& tables, Config& c
         if (!usable[i] || rc.source != SourceKind::pps || rc.lock == "system") {
             continue;
         }
-        const toml::node& where = *tables[i].as_table()->get("lock");
+        const toml::Value& where = *tables.items[i].as_table()->find("lock");
         auto it = by_name.find(rc.lock);
         if (it == by_name.end()) {
-            v.error(where.source(), fmt::format("lock = \"{}\" names no refclock (use the name of "
+            v.error(where.position, fmt::format("lock = \"{}\" names no refclock (use the name of "
                                                 "an nmea or system refclock, or \"system\")",
-                                                rc.lock));
+                                                toml::excerpt(rc.lock)));
         } else if (it->second->source == SourceKind::pps) {
-            v.error(where.source(),
+            v.error(where.position,
                     fmt::format("lock = \"{}\" is a pps refclock; a pulse must be numbered by a "
                                 "source that tells the time (nmea or system)",
                                 rc.lock));
@@ -601,7 +608,7 @@ void check_refclocks_together(Validator& v, const toml::array& tables, Config& c
         }
         auto it = by_name.find(rc.lock);
         if (it == by_name.end() || !it->second->pps_dcd) {
-            v.error(tables[i].as_table()->source(),
+            v.error(tables.items[i].position,
                     fmt::format("[[refclock]] \"{}\" is missing the required key 'device' (it "
                                 "may be left out only when lock names an nmea refclock with pps "
                                 "= \"dcd\")",
@@ -610,212 +617,54 @@ void check_refclocks_together(Validator& v, const toml::array& tables, Config& c
     }
 }
 
-// toml++ 3.3 (Debian 12) goes wrong on two kinds of input before it can
-// report a parse error (found by tests/fuzz); both are refused here, before
-// toml++ sees the text:
-// - a table header whose first key does not start with a key character
-//   ("[#x]", "[[!x]]"): an assertion, or with NDEBUG an assumption;
-// - a non-ASCII character outside a string or comment: its test for Unicode
-//   whitespace (toml++/impl/unicode_autogenerated.h) reaches
-//   __builtin_unreachable for most code points (U+00E9, U+3001, U+FE7F...),
-//   undefined behaviour in the daemon. TOML allows non-ASCII characters only
-//   inside strings and comments, so nothing valid is lost.
-// The scan follows strings (basic, literal, multi-line) and comments as
-// TOML 1.0 defines them; where the text is not TOML at all, toml++ reports
-// the error. A line inside a multi-line array that starts with '[' is taken
-// for a header; this configuration has no arrays of arrays.
-void check_before_toml(std::string_view text, const std::string& path) {
-    enum class In { syntax, comment, basic, literal, multiline_basic, multiline_literal };
-    In in = In::syntax;
-    std::size_t line = 1;
-    std::size_t line_start = 0;
-    bool line_blank = true; // nothing but blanks yet on this line, outside strings
-    // The last character outside strings, comments and blanks ('\n' at a
-    // line's start). A quote starts a string only where TOML has one: a key
-    // (a line's start, after '.', '[', '{' or ','), a value (after '=', or
-    // in an array after '[' or ','). Elsewhere ('x = 0"...') toml++ 3.3 reads
-    // on past the quote as syntax and reaches its unreachable point on what
-    // follows (found by tests/fuzz), so the scan treats it as syntax too.
-    char previous = '\n';
-    // The same, but across line breaks: in an array, what follows '[' or ','
-    // may be on a later line.
-    char previous_across_lines = '\n';
-    const auto where = [&](std::size_t at) {
-        // Columns count characters, as toml++'s do: not UTF-8 continuation bytes.
-        std::size_t column = 1;
-        for (std::size_t k = line_start; k < at; ++k) {
-            column += (static_cast<unsigned char>(text[k]) & 0xC0) != 0x80 ? 1 : 0;
-        }
-        return fmt::format("{}:{}:{}", path, line, column);
-    };
-    const auto starts = [&](std::size_t at, std::string_view token) {
-        return text.substr(at, token.size()) == token;
-    };
-    const std::string_view triple_quote = "\"\"\"";
-    const std::string_view triple_apostrophe = "'''";
-    // Past the closing delimiter of a multi-line string at `at`; one or two
-    // more quotes right after it belong to the content.
-    const auto close_multiline = [&](std::size_t& at, char quote) {
-        at += 2;
-        for (int extra = 0; extra < 2 && at + 1 < text.size() && text[at + 1] == quote; ++extra) {
-            ++at;
-        }
-    };
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '\n') {
-            ++line;
-            line_start = i + 1;
-            line_blank = true;
-            previous = '\n';
-            // A comment ends with its line, and so does a one-line string
-            // (unterminated: toml++ reports it).
-            if (in == In::comment || in == In::basic || in == In::literal) {
-                in = In::syntax;
-            }
-            continue;
-        }
-        const bool escape = c == '\\' && i + 1 < text.size() && text[i + 1] != '\n';
-        switch (in) {
-        case In::comment:
-            continue;
-        case In::basic:
-            if (escape) {
-                ++i;
-            } else if (c == '"') {
-                in = In::syntax;
-            }
-            continue;
-        case In::literal:
-            if (c == '\'') {
-                in = In::syntax;
-            }
-            continue;
-        case In::multiline_basic:
-            if (escape) {
-                ++i;
-            } else if (starts(i, triple_quote)) {
-                close_multiline(i, '"');
-                in = In::syntax;
-            }
-            continue;
-        case In::multiline_literal:
-            if (starts(i, triple_apostrophe)) {
-                close_multiline(i, '\'');
-                in = In::syntax;
-            }
-            continue;
-        case In::syntax:
-            break;
-        }
-        if (c == '[' && line_blank) {
-            std::size_t k = i + (starts(i, "[[") ? 2 : 1);
-            while (k < text.size() && (text[k] == ' ' || text[k] == '\t')) {
-                ++k;
-            }
-            // The end of the file and ']' are left to toml++, which reports
-            // them; a NUL byte is a character like any other here. The end
-            // of the line is not: toml++ 3.3 reads on into the next line and
-            // asserts on what it finds there ("[\n[[x]]", found by tests/fuzz).
-            const char first = k < text.size() ? text[k] : ']';
-            const bool key_start = (first >= 'A' && first <= 'Z') ||
-                                   (first >= 'a' && first <= 'z') ||
-                                   (first >= '0' && first <= '9') || first == '_' ||
-                                   first == '-' || first == '"' || first == '\'' || first == ']';
-            if (!key_start) {
-                throw ConfigError(fmt::format(
-                    "{}: expected a table name after '[', saw {}", where(k),
-                    first == '\n' ? std::string("the end of the line")
-                                   : "'" + printable(std::string(1, first)) + "'"));
-            }
-        }
-        if (c != ' ' && c != '\t' && c != '\r') {
-            line_blank = false;
-        }
-        const bool string_may_start = previous == '\n' || previous == '=' || previous == '[' ||
-                                      previous == ',' || previous == '{' || previous == '.';
-        // '}' where an array's element is due ("[}", "[1,}", found by
-        // tests/fuzz): toml++ 3.3 asserts instead of reporting it. A '}'
-        // after '[' or ',' is never TOML (an inline table has no trailing
-        // comma either).
-        if (c == '}' && (previous_across_lines == '[' || previous_across_lines == ',')) {
-            throw ConfigError(fmt::format("{}: expected a value after '{}', saw '}}'", where(i),
-                                          previous_across_lines));
-        }
-        if (c != ' ' && c != '\t' && c != '\r' && c != '#') {
-            previous = c;
-            previous_across_lines = c;
-        }
-        if (c == '#') {
-            in = In::comment;
-        } else if ((c == '"' || c == '\'') && !string_may_start) {
-            // Not a string: syntax, as toml++ reads it.
-        } else if (c == '"' && starts(i, triple_quote)) {
-            in = In::multiline_basic;
-            i += 2;
-        } else if (c == '"') {
-            in = In::basic;
-        } else if (c == '\'' && starts(i, triple_apostrophe)) {
-            in = In::multiline_literal;
-            i += 2;
-        } else if (c == '\'') {
-            in = In::literal;
-        } else if (static_cast<unsigned char>(c) >= 0x80) {
-            std::size_t end = i + 1;
-            while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
-                ++end;
-            }
-            throw ConfigError(fmt::format("{}: '{}' outside a string or comment: TOML keys and "
-                                          "values other than strings are ASCII (put it in quotes)",
-                                          where(i), printable(text.substr(i, end - i))));
-        }
-    }
-}
-
 } // namespace
 
 Config parse_config(std::string_view text, const std::string& path) {
-    check_before_toml(text, path);
-    toml::table root;
-    try {
-        root = toml::parse(text, path);
-    } catch (const toml::parse_error& e) {
-        const auto& begin = e.source().begin;
-        throw ConfigError(fmt::format("{}:{}:{}: {}", path, begin.line, begin.column,
-                                      printable(e.description())));
+    auto read = toml::read(text);
+    if (const auto* problem = std::get_if<toml::Error>(&read)) {
+        if (problem->where.line == 0) {
+            throw ConfigError(fmt::format("{}: {}", path, printable(problem->message)));
+        }
+        throw ConfigError(fmt::format("{}:{}:{}: {}", path, problem->where.line,
+                                      problem->where.column, printable(problem->message)));
     }
+    const toml::Table& root = std::get<toml::Table>(read);
 
     Validator v(path);
     Config config;
     config.path = path;
-    const toml::array* tables = nullptr;
-    for (auto&& [key, node] : root) {
-        if (key.str() == "daemon") {
+    const toml::Array* tables = nullptr;
+    for (const toml::Member& member : root.members) {
+        const toml::Value& node = member.value;
+        if (member.key == "daemon") {
             parse_daemon(v, node, config.daemon);
-        } else if (key.str() == "refclock") {
+        } else if (member.key == "refclock") {
             tables = node.as_array();
-            if (tables == nullptr || !tables->is_array_of_tables()) {
-                v.error(node.source(), "refclock must be an array of tables ([[refclock]])");
+            const bool of_tables =
+                tables != nullptr && !tables->items.empty() &&
+                std::all_of(tables->items.begin(), tables->items.end(),
+                            [](const toml::Value& item) { return item.as_table() != nullptr; });
+            if (!of_tables) {
+                v.error(node.position, "refclock must be an array of tables ([[refclock]])");
                 tables = nullptr;
             }
         } else {
-            v.error(key.source(), fmt::format("unknown key '{}' (expected [daemon] or "
-                                              "[[refclock]])",
-                                              key.str()));
+            v.error(member.key_position, fmt::format("unknown key '{}' (expected [daemon] or "
+                                                     "[[refclock]])",
+                                                     toml::excerpt(member.key)));
         }
     }
-    if (tables == nullptr || tables->empty()) {
+    if (tables == nullptr) {
         if (!v.failed()) {
-            v.error(toml::source_region{{1, 1}, {1, 1}, nullptr},
-                    "no [[refclock]] is configured: there is nothing to run");
+            v.error({1, 1}, "no [[refclock]] is configured: there is nothing to run");
         }
         throw ConfigError(v.report());
     }
 
     std::vector<bool> usable;
-    for (const toml::node& node : *tables) {
+    for (const toml::Value& item : tables->items) {
         RefclockConfig rc;
-        usable.push_back(parse_refclock(v, *node.as_table(), rc));
+        usable.push_back(parse_refclock(v, item, rc));
         config.refclocks.push_back(std::move(rc));
     }
     check_refclocks_together(v, *tables, config, usable);
@@ -825,17 +674,20 @@ Config parse_config(std::string_view text, const std::string& path) {
     return config;
 }
 
+// At most max_file_size bytes and one more are read: a larger file is
+// refused without reading the rest.
 Config load_config(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         throw ConfigError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
     }
-    std::ostringstream text;
-    text << in.rdbuf();
+    std::string text(toml::max_file_size + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
     if (in.bad()) {
         throw ConfigError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
     }
-    return parse_config(text.str(), path);
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    return parse_config(text, path);
 }
 
 } // namespace shmrefclock

@@ -1,5 +1,5 @@
-// The configuration file (docs/design.md, "Configuration and command line"), read with toml++ and
-// validated into plain structs. Every problem is reported as
+// The configuration file (docs/design.md, "Configuration and command line"), read with our TOML
+// reader (toml_reader.hpp) and validated into plain structs. Every problem is reported as
 // FILE:LINE:COLUMN: message, the way compilers do, so that editors jump to it.
 #pragma once
 
