@@ -236,7 +236,7 @@ std::variant<ListenAddress, std::string> parse_listen_address(std::string_view t
         if (inet_pton(AF_INET6, address.host.c_str(), &binary) != 1) {
             return fmt::format("\"{}\" is not an IPv6 address (no names: the daemon does not "
                                "resolve the address it listens on)",
-                               printable(address.host));
+                               toml::excerpt(address.host));
         }
     } else {
         const auto colon = text.rfind(':');
@@ -246,15 +246,15 @@ std::variant<ListenAddress, std::string> parse_listen_address(std::string_view t
         address.host = std::string(text.substr(0, colon));
         port = text.substr(colon + 1);
         if (address.host.find(':') != std::string::npos) {
-            return fmt::format("an IPv6 address needs brackets: [{}]:{}", printable(address.host),
-                               printable(std::string(port)));
+            return fmt::format("an IPv6 address needs brackets: [{}]:{}",
+                               toml::excerpt(address.host), toml::excerpt(port));
         }
         in_addr binary{};
         // inet_pton(AF_INET) takes only the dotted quad: no "127.1", no octal.
         if (inet_pton(AF_INET, address.host.c_str(), &binary) != 1) {
             return fmt::format("\"{}\" is not an IPv4 address (no names: the daemon does not "
                                "resolve the address it listens on)",
-                               printable(address.host));
+                               toml::excerpt(address.host));
         }
     }
     unsigned value = 0;
@@ -267,8 +267,7 @@ std::variant<ListenAddress, std::string> parse_listen_address(std::string_view t
         }
     }
     if (!digits || value == 0 || value > 65535) {
-        return fmt::format("port \"{}\" must be a number from 1 to 65535",
-                           printable(std::string(port)));
+        return fmt::format("port \"{}\" must be a number from 1 to 65535", toml::excerpt(port));
     }
     address.port = static_cast<std::uint16_t>(value);
     address.text = address.ipv6 ? fmt::format("[{}]:{}", address.host, value)

@@ -22,6 +22,10 @@ namespace {
 constexpr std::size_t linear_members = 8;
 } // namespace
 
+Table::Table() = default;
+Table::Table(Origin o) : origin(o) {}
+Table::Table(Table&&) noexcept = default;
+Table& Table::operator=(Table&&) noexcept = default;
 Table::~Table() = default;
 
 const Value* Table::find(std::string_view key) const {

@@ -66,10 +66,11 @@ struct Table {
     std::unique_ptr<std::map<std::string, std::uint32_t, std::less<>>> index;
     Origin origin = Origin::root;
 
-    Table() = default;
-    explicit Table(Origin o) : origin(o) {}
-    Table(Table&&) noexcept = default;
-    Table& operator=(Table&&) noexcept = default;
+    // Out of line, where Member is complete.
+    Table();
+    explicit Table(Origin o);
+    Table(Table&&) noexcept;
+    Table& operator=(Table&&) noexcept;
     ~Table();
 
     const Value* find(std::string_view key) const;

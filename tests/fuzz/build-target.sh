@@ -57,7 +57,7 @@ fi
 # 2 minutes a target, on one core.
 flags=(-std=c++20 -g -O1 -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Werror
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-       -DFMT_HEADER_ONLY -DSPDLOG_HEADER_ONLY -DSPDLOG_FMT_EXTERNAL -DTOML_HEADER_ONLY=1
+       -DFMT_HEADER_ONLY -DSPDLOG_HEADER_ONLY -DSPDLOG_FMT_EXTERNAL
        -I"$out/include" -I"$root/include" -I"$root/src")
 launcher=()
 command -v ccache >/dev/null && launcher=(ccache)

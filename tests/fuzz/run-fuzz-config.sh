@@ -1,7 +1,9 @@
 #!/bin/sh
-# Build the configuration parser's libFuzzer target and run it for
+# Build the configuration reader's libFuzzer target and run it for
 # FUZZ_SECONDS (default 60), seeded with every shipped and every bad
-# configuration file.
+# configuration file, the inputs in tests/fuzz/config-seeds/ and, when
+# Debian's golang-github-burntsushi-toml-dev is installed, the toml-test
+# suite's valid and invalid TOML files that it ships.
 #
 #   tests/fuzz/run-fuzz-config.sh OUTPUT_DIR
 #
@@ -22,10 +24,6 @@ root=$(cd "$here/../.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 
 mkdir -p "$out/config-corpus" "$out/config-seeds" "$out/artifacts"
-# toml++ compiled into the target (header-only, instrumented, as the daemon
-# uses it): its own assertions and unreachable points are part of what is
-# fuzzed. The inputs that reach them ("[#x]", a non-ASCII character outside a
-# string) are refused by config.cpp before toml++ sees them.
 "$here/build-target.sh" "$out" fuzz_config "$here/fuzz_config.cpp" "$root"/src/config/*.cpp
 "$here/build-target.sh" "$out" fuzz_leap_seconds "$here/fuzz_leap_seconds.cpp"
 # FUZZ_BUILD_ONLY=1: build both targets and stop (tests/run.sh builds beside
@@ -33,15 +31,27 @@ mkdir -p "$out/config-corpus" "$out/config-seeds" "$out/artifacts"
 [ -z "${FUZZ_BUILD_ONLY:-}" ] || exit 0
 
 rm -f "$out/config-seeds/"*
-for conf in "$root"/config/*.conf "$root"/config/examples/*.conf "$root"/tests/data/bad-config/*.conf; do
+for conf in "$root"/config/*.conf "$root"/config/examples/*.conf "$root"/tests/data/bad-config/*.conf \
+    "$root"/tests/fuzz/config-seeds/*; do
     cp "$conf" "$out/config-seeds/$(basename "$(dirname "$conf")")-$(basename "$conf")"
 done
+toml_test=/usr/share/gocode/src/github.com/BurntSushi/toml/internal/toml-test/tests
+if [ -d "$toml_test" ]; then
+    find "$toml_test" -name '*.toml' | while read -r case; do
+        relative=${case#"$toml_test"/}
+        cp "$case" "$out/config-seeds/toml-test-$(printf '%s' "$relative" | tr / -)"
+    done
+else
+    echo "no toml-test suite at $toml_test (golang-github-burntsushi-toml-dev): not a seed"
+fi
 
-echo "fuzzing the config parser for $seconds s; corpus $out/config-corpus"
+# Inputs up to 64 KiB: room for deep nesting, long lines and many keys; the
+# reader's own limit (1 MiB) is tested by tests/unit/test_toml_reader.cpp.
+echo "fuzzing the config reader for $seconds s; corpus $out/config-corpus"
 "$out/fuzz_config" \
     -max_total_time="$seconds" \
     -error_exitcode=1 \
-    -max_len=8192 \
+    -max_len=65536 \
     -timeout=10 \
     -artifact_prefix="$out/artifacts/" \
     -print_final_stats=1 \
