@@ -10,7 +10,7 @@ set -euo pipefail
 
 build=(
     meson ninja-build pkg-config g++ libcli11-dev libspdlog-dev libfmt-dev
-    libsystemd-dev libtomlplusplus-dev nettle-dev nlohmann-json3-dev pps-tools
+    libsystemd-dev nettle-dev nlohmann-json3-dev pps-tools
     # meson compiles through ccache when it is on PATH (tests/run.sh)
     ccache
 )
@@ -24,8 +24,9 @@ tests=(
     # /metrics and the status page: promtool and a Prometheus server, a
     # headless browser, an HTML checker
     prometheus chromium tidy
-    # fuzzing and the sanitizer build
-    clang libclang-rt-14-dev
+    # fuzzing and the sanitizer build; the toml-test suite's TOML files,
+    # which this Go package ships, seed the config fuzz target
+    clang libclang-rt-14-dev golang-github-burntsushi-toml-dev
 )
 
 case "${1:-}" in

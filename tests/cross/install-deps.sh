@@ -1,8 +1,8 @@
 #!/bin/bash
 # Install what the cross builds need (tests/cross/run.sh): Debian's cross
 # toolchains, qemu-user to run the tests, and the target architecture's -dev
-# packages through multiarch (dpkg --add-architecture). fmt, spdlog and toml++
-# are used header-only, but meson finds them through the target's pkg-config
+# packages through multiarch (dpkg --add-architecture). fmt and spdlog are
+# used header-only, but meson finds them through the target's pkg-config
 # files, so they come as :arm64 / :armhf; nettle is linked. libmicrohttpd is
 # built from subprojects/ with the cross C compiler. CLI11 and Catch2 are header-only and
 # Multi-Arch: foreign: the build machine's packages serve every target.
@@ -17,8 +17,7 @@ packages=(
     meson ninja-build pkg-config libcli11-dev catch2 util-linux
 )
 for arch in "${arches[@]}"; do
-    packages+=("libfmt-dev:$arch" "libspdlog-dev:$arch" "libtomlplusplus-dev:$arch"
-               "nettle-dev:$arch")
+    packages+=("libfmt-dev:$arch" "libspdlog-dev:$arch" "nettle-dev:$arch")
 done
 
 missing_arch=()

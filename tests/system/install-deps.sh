@@ -9,6 +9,6 @@ packages=(
     mmdebstrap arch-test systemd-container qemu-user-static binfmt-support
     # build dependencies of the package (debian/control)
     meson ninja-build pkg-config libcli11-dev libfmt-dev libspdlog-dev libsystemd-dev
-    libtomlplusplus-dev nettle-dev pps-tools systemd
+    nettle-dev pps-tools systemd
 )
 exec "$(dirname "$0")/../apt-install-missing.sh" system/install-deps "${packages[@]}"
