@@ -970,9 +970,9 @@ private:
 std::variant<Table, Error> read(std::string_view text) {
     if (text.size() > max_file_size) {
         return Error{{},
-                     fmt::format("the file is larger than {} bytes (1 MiB); a configuration "
+                     fmt::format("the file is larger than {} bytes ({} KiB); a configuration "
                                  "is a few hundred",
-                                 max_file_size)};
+                                 max_file_size, max_file_size / 1024)};
     }
     try {
         return Reader(text).read();

@@ -31,8 +31,11 @@ struct Position {
 };
 
 // A larger file is refused before it is read (load_config reads at most
-// one byte more); its configuration is a few hundred bytes.
-inline constexpr std::size_t max_file_size = 1024 * 1024;
+// one byte more); a configuration is a few hundred bytes. 256 KiB, not
+// 1 MiB: a 1 MiB file of 32-part dotted keys (a table per 2 bytes) took
+// the reader to 60 MB of memory (docs/design.md, "Reading the
+// configuration"); 256 KiB of them take about 16 MB.
+inline constexpr std::size_t max_file_size = 256 * 1024;
 // No table or array lies deeper than this many tables and arrays below the
 // root ("x = [[1]]": the inner array lies at depth 2).
 inline constexpr int max_depth = 32;

@@ -46,7 +46,7 @@ else
 fi
 
 # Inputs up to 64 KiB: room for deep nesting, long lines and many keys; the
-# reader's own limit (1 MiB) is tested by tests/unit/test_toml_reader.cpp.
+# reader's own limit (256 KiB) is tested by tests/unit/test_toml_reader.cpp.
 echo "fuzzing the config reader for $seconds s; corpus $out/config-corpus"
 "$out/fuzz_config" \
     -max_total_time="$seconds" \

@@ -464,7 +464,7 @@ TEST_CASE("nesting: 32 levels are read, 33 refused, 10,000 without exhausting th
         INFO(open);
         CHECK_THAT(refusal(nested(open, "1", close, 10'000)), Catch::EndsWith(too_deep));
         // Unclosed, too.
-        CHECK_THAT(refusal(nested(open, "", "", 100'000)), Catch::EndsWith(too_deep));
+        CHECK_THAT(refusal(nested(open, "", "", 50'000)), Catch::EndsWith(too_deep));
     }
     // Tables count: dotted keys and headers make them too.
     std::string key31 = "a";
@@ -560,7 +560,7 @@ TEST_CASE("positions count characters: a key's and a value's") {
     CHECK(after.find("c")->position == toml::Position{6, 5});
 }
 
-TEST_CASE("the size limit: 1 MiB is read, one byte more is not") {
+TEST_CASE("the size limit: 256 KiB is read, one byte more is not") {
     std::string text = "x = 1\n#";
     text.resize(toml::max_file_size, 'c');
     CHECK(refusal(text) == "accepted");
@@ -570,7 +570,7 @@ TEST_CASE("the size limit: 1 MiB is read, one byte more is not") {
     REQUIRE(error != nullptr);
     CHECK(error->where.line == 0);
     CHECK(error->message ==
-          "the file is larger than 1048576 bytes (1 MiB); a configuration is a few hundred");
+          "the file is larger than 262144 bytes (256 KiB); a configuration is a few hundred");
 }
 
 TEST_CASE("messages quote at most 64 characters") {
@@ -593,22 +593,23 @@ TEST_CASE("messages quote at most 64 characters") {
 TEST_CASE("many keys and tables are looked up without quadratic cost") {
     std::string keys;
     std::string tables;
-    for (int i = 0; i < 50'000; ++i) {
+    // 15,000 of each fit in max_file_size.
+    for (int i = 0; i < 15'000; ++i) {
         keys += "k" + std::to_string(i) + " = " + std::to_string(i) + "\n";
         tables += "[t" + std::to_string(i) + "]\n[[a]]\n";
     }
     const auto start = std::chrono::steady_clock::now();
     const auto root = accept(keys);
-    CHECK(root.members.size() == 50'000);
-    CHECK(*root.find("k49999")->as_integer() == 49'999);
+    CHECK(root.members.size() == 15'000);
+    CHECK(*root.find("k14999")->as_integer() == 14'999);
     CHECK(*root.find("k7")->as_integer() == 7);
-    CHECK(root.find("k50000") == nullptr);
+    CHECK(root.find("k15000") == nullptr);
     CHECK(root.members[12'345].key == "k12345");
     const auto with_tables = accept(tables);
-    CHECK(with_tables.members.size() == 50'001);
-    CHECK(with_tables.find("a")->as_array()->items.size() == 50'000);
-    CHECK_THAT(refusal(keys + "k31337 = 1\n"),
-               Catch::Equals("50001:1: duplicate key 'k31337' (first set at line 31338)"));
+    CHECK(with_tables.members.size() == 15'001);
+    CHECK(with_tables.find("a")->as_array()->items.size() == 15'000);
+    CHECK_THAT(refusal(keys + "k12345 = 1\n"),
+               Catch::Equals("15001:1: duplicate key 'k12345' (first set at line 12346)"));
     // A generous bound: a quadratic reader takes minutes here.
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
 }
