@@ -22,7 +22,7 @@ std::string problem_at(const std::string& text) {
 } // namespace
 
 TEST_CASE("well-formed UTF-8 at every boundary is accepted") {
-    for (const std::string text : {
+    for (const std::string& text : {
              std::string(""),
              std::string("plain ASCII\n\ttext ~\x7f"),
              std::string("\x00", 1),          // U+0000 is UTF-8; the reader refuses it, not this
