@@ -1,5 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <unistd.h>
+
 #include "config/config.hpp"
 #include "tools/check_config.hpp"
 
@@ -349,4 +357,74 @@ TEST_CASE("metrics takes IPV4:PORT or [IPV6]:PORT, and is off by default") {
             CHECK_THAT(e.what(), Catch::Contains(message));
         }
     }
+}
+
+TEST_CASE("a refclock array of inline tables is read as [[refclock]] tables are") {
+    const Config c = parse("refclock = [{name = \"a\", source = \"system\", unit = 1},\n"
+                           "            {name = \"b\", source = \"system\", sock = \"/run/b\"}]\n");
+    REQUIRE(c.refclocks.size() == 2);
+    CHECK(c.refclocks[1].name == "b");
+    CHECK(c.refclocks[1].sock == "/run/b");
+    for (const char* bad : {"refclock = []\n", "refclock = [1]\n", "refclock = [{}, 2]\n"}) {
+        INFO(bad);
+        CHECK_THROWS_WITH(parse(bad), Catch::StartsWith("test.conf:1:12: refclock must be an "
+                                                        "array of tables"));
+    }
+}
+
+TEST_CASE("at most 20 problems are listed, in the order of the file") {
+    std::string text = "[[refclock]]\nname = \"a\"\nsource = \"system\"\nunit = 1\n";
+    for (int i = 0; i < 25; ++i) {
+        text += "bogus" + std::to_string(i) + " = 1\n";
+    }
+    try {
+        parse(text);
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        const std::string what = e.what();
+        CHECK(std::count(what.begin(), what.end(), '\n') == 20);
+        CHECK_THAT(what, Catch::StartsWith("test.conf:5:1: unknown key 'bogus0'"));
+        CHECK_THAT(what, Catch::Contains("test.conf:24:1: unknown key 'bogus19'"));
+        CHECK_THAT(what, !Catch::Contains("bogus20"));
+        CHECK_THAT(what, Catch::EndsWith("test.conf: 5 more problems not shown"));
+    }
+}
+
+TEST_CASE("a message quotes at most 64 characters of a key or a value") {
+    const std::string refclock = "[[refclock]]\nname = \"s\"\nsource = \"system\"\nunit = 2\n";
+    const std::string long_text(10'000, 'x');
+    for (const std::string& line : {"[[refclock]]\nname = \"p\"\nsource = \"pps\"\ndevice = "
+                                    "\"/dev/pps0\"\nunit = 3\nlock = \"" +
+                                        long_text + "\"\n",
+                                    long_text + " = 1\n", "perm = \"" + long_text + "\"\n",
+                                    "sock = \"" + long_text + "\"\n"}) {
+        try {
+            parse(refclock + line);
+            FAIL("no error");
+        } catch (const ConfigError& e) {
+            const std::string what = e.what();
+            CHECK(what.size() < 300);
+            CHECK_THAT(what, Catch::Contains(std::string(64, 'x') + "...") &&
+                                 !Catch::Contains(std::string(65, 'x')));
+        }
+    }
+    CHECK_THROWS_WITH(parse("[daemon]\nmetrics = \"" + long_text + ":1\"\n" + refclock),
+                      Catch::Contains("is not an IPv4 address") &&
+                          !Catch::Contains(std::string(65, 'x')));
+}
+
+TEST_CASE("load_config refuses a file over 256 KiB without reading it all") {
+    char dir[] = "/tmp/test_config.XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    const std::string path = std::string(dir) + "/big.conf";
+    {
+        std::ofstream out(path, std::ios::binary);
+        out << "[[refclock]]\nname = \"s\"\nsource = \"system\"\nunit = 2\n# "
+            << std::string(300 * 1024, 'c') << "\n";
+    }
+    CHECK_THROWS_WITH(load_config(path),
+                      Catch::Equals(path + ": the file is larger than 262144 bytes (256 KiB); a "
+                                           "configuration is a few hundred"));
+    std::remove(path.c_str());
+    rmdir(dir);
 }
