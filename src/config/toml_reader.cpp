@@ -653,10 +653,10 @@ private:
         const Position where = here_;
         const char c = peek();
         if (c == '"') {
-            return {starts_with("\"\"\"") ? multiline_basic_string() : basic_string(), where};
+            return {starts_with("\"\"\"") ? multiline_string('"') : basic_string(), where};
         }
         if (c == '\'') {
-            return {starts_with("'''") ? multiline_literal_string() : literal_string(), where};
+            return {starts_with("'''") ? multiline_string('\'') : literal_string(), where};
         }
         if (c == '[') {
             return {array(depth), where};
@@ -904,7 +904,8 @@ private:
         return true;
     }
 
-    std::string multiline_basic_string() {
+    // A multi-line basic (quote '"', with escapes) or literal ('\'') string.
+    std::string multiline_string(char quote) {
         const Position where = here_;
         advance(3);
         if (at_newline()) {
@@ -913,38 +914,14 @@ private:
         std::string out;
         for (;;) {
             if (eof()) {
-                fail(where, "this \"\"\" string is never closed");
+                fail(where, fmt::format("this {0}{0}{0} string is never closed", quote));
             }
-            if (peek() == '"') {
-                if (close_multiline(out, '"')) {
+            if (peek() == quote) {
+                if (close_multiline(out, quote)) {
                     return out;
                 }
-            } else if (peek() == '\\') {
+            } else if (quote == '"' && peek() == '\\') {
                 escape(out, true);
-            } else if (at_newline()) {
-                out += '\n';
-                skip_newline();
-            } else {
-                copy_byte(out);
-            }
-        }
-    }
-
-    std::string multiline_literal_string() {
-        const Position where = here_;
-        advance(3);
-        if (at_newline()) {
-            skip_newline();
-        }
-        std::string out;
-        for (;;) {
-            if (eof()) {
-                fail(where, "this ''' string is never closed");
-            }
-            if (peek() == '\'') {
-                if (close_multiline(out, '\'')) {
-                    return out;
-                }
             } else if (at_newline()) {
                 out += '\n';
                 skip_newline();
