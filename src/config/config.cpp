@@ -555,6 +555,17 @@ bool parse_refclock(Validator& v, const toml::Value& item, RefclockConfig& rc) {
     if (source && *source == SourceKind::pps) {
         require(have_lock, "lock");
     }
+    if (rc.pps_dcd && !rc.device.empty() &&
+        std::holds_alternative<TcpAddress>(std::get<DeviceAddress>(parse_device_address(rc.device)))) {
+        // The DCD line is a serial port's modem line: a networked receiver
+        // has none, and the line discipline cannot be set on a socket. Said
+        // here rather than when the daemon first opens the device.
+        v.error(table.find("pps")->position,
+                fmt::format("pps = \"dcd\" needs a serial device, and device = \"{}\" is a TCP "
+                            "address (a networked receiver has no DCD line)",
+                            toml::excerpt(rc.device)));
+        ok = false;
+    }
     return ok;
 }
 
@@ -562,6 +573,9 @@ void check_refclocks_together(Validator& v, const toml::Array& tables, Config& c
                               const std::vector<bool>& usable) {
     std::map<std::string, const RefclockConfig*> by_name;
     std::map<int, const RefclockConfig*> by_unit;
+    // Two SOCK outputs on one path: the second would connect to the same
+    // chronyd socket and its samples would be taken for the first's.
+    std::map<std::string, const RefclockConfig*> by_sock;
     for (std::size_t i = 0; i < config.refclocks.size(); ++i) {
         if (!usable[i]) {
             continue;
@@ -572,6 +586,17 @@ void check_refclocks_together(Validator& v, const toml::Array& tables, Config& c
             v.error(table.find("name")->position,
                     fmt::format("name \"{}\" is already used by the refclock at line {}", rc.name,
                                 it->second->line));
+        }
+        if (!rc.sock.empty()) {
+            if (auto [it, added] = by_sock.emplace(rc.sock, &rc); !added) {
+                v.error(table.find("sock")->position,
+                        fmt::format("sock = \"{}\" is already used by refclock \"{}\" (line {})",
+                                    toml::excerpt(rc.sock), it->second->name, it->second->line));
+            } else if (rc.sock == config.daemon.control) {
+                v.error(table.find("sock")->position,
+                        fmt::format("sock = \"{}\" is the daemon's control socket",
+                                    toml::excerpt(rc.sock)));
+            }
         }
         if (!rc.unit) {
             continue;

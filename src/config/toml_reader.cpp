@@ -948,7 +948,7 @@ std::variant<Table, Error> read(std::string_view text) {
     if (text.size() > max_file_size) {
         return Error{{},
                      fmt::format("the file is larger than {} bytes ({} KiB); a configuration "
-                                 "is a few hundred",
+                                 "is a few hundred bytes",
                                  max_file_size, max_file_size / 1024)};
     }
     try {

@@ -21,9 +21,14 @@ void SystemSource::start() {
     apply(actions);
 }
 
-void SystemSource::on_timer(TimerId, const Stamp& stamp) {
+void SystemSource::on_timer(TimerId id, const Stamp& stamp) {
     Actions actions;
-    actions.publish = system_sample(stamp);
+    if (id == TimerId::stale) {
+        // Expected between samples when `interval` is above 2 s: no warning.
+        rules_.stale(actions);
+    } else {
+        rules_.publish(actions, system_sample(stamp), 0);
+    }
     apply(actions);
 }
 

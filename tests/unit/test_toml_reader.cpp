@@ -570,7 +570,7 @@ TEST_CASE("the size limit: 256 KiB is read, one byte more is not") {
     REQUIRE(error != nullptr);
     CHECK(error->where.line == 0);
     CHECK(error->message ==
-          "the file is larger than 262144 bytes (256 KiB); a configuration is a few hundred");
+          "the file is larger than 262144 bytes (256 KiB); a configuration is a few hundred bytes");
 }
 
 TEST_CASE("messages quote at most 64 characters") {
