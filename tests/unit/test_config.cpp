@@ -424,7 +424,7 @@ TEST_CASE("load_config refuses a file over 256 KiB without reading it all") {
     }
     CHECK_THROWS_WITH(load_config(path),
                       Catch::Equals(path + ": the file is larger than 262144 bytes (256 KiB); a "
-                                           "configuration is a few hundred"));
+                                           "configuration is a few hundred bytes"));
     std::remove(path.c_str());
     rmdir(dir);
 }
