@@ -29,6 +29,7 @@ NmeaSettings nmea_settings(const RefclockConfig& config, std::chrono::year_month
     settings.leap_seconds = [&sink](std::int64_t day_end) {
         return sink.inserted_leap_second(day_end);
     };
+    settings.step_probation_ns = static_cast<std::int64_t>(config.step_probation * 1e9);
     return settings;
 }
 
