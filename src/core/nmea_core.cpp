@@ -494,15 +494,18 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
 
 void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_t now_ns) {
     const timespec reference = *time.utc;
+    // On the timeline and past min-fixes: it anchors the timeline that
+    // every later cycle is judged by, whether or not the witness lets it
+    // out -- a witness that refuses for a long time must not leave the
+    // timeline too old to judge by (core/timeline.hpp), and the cycle is as
+    // continuous with it as a published one.
+    check_.published();
     // The kernel witness has the last word (core/witness.hpp).
     if (!witness_.allows(actions, reference, cycle_start_, now_ns, time.name())) {
         report(CycleOutcome::Kind::witness, &time);
         rules_.set_health(actions, witness_.health());
         return;
     }
-    // Published: it anchors the believed timeline that every later cycle
-    // is judged by.
-    check_.published();
     Sample sample;
     sample.reference_time = reference;
     sample.receive_time = cycle_start_;

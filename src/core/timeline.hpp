@@ -92,7 +92,7 @@ public:
     // and could no longer tell a wrong second from the clock's own drift.
     static constexpr std::int64_t judge_span_ns =
         (ns_per_s / 2 - tolerance_ns) / max_walk_ppm * 1'000'000;
-    // This long without a cycle that names a valid time (no fix, an
+    // This long without a cycle to judge (no fix, an
     // unplugged receiver, a receiver that restarted) and the receiver may
     // really have restarted: a fresh acquisition may begin, believed after
     // min-fixes cycles -- unless its timeline differs from the last by a
@@ -136,8 +136,8 @@ public:
     // any other. `evidence`: the kernel witness, if the shell read it.
     Judgement add(timespec reference, std::int64_t receive_ns, bool leap_second = false,
                   bool leap_believed = true, const StepEvidence* evidence = nullptr);
-    // The cycle add() said to publish was published: it anchors the
-    // believed timeline. (One refused by the witness is not.)
+    // The cycle add() said to publish goes out (or is refused by the
+    // witness only): it anchors the believed timeline.
     void published();
     // A refused cycle (no fix, disagreeing sentences, a clock step...):
     // min-fixes cycles on the timeline again before the next sample. The

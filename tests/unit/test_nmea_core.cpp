@@ -1415,3 +1415,28 @@ TEST_CASE("issue 18: a reopen keeps the timeline; a restart silence compares who
         CHECK(run_core(schedule, 3).samples.size() == (back == 0 ? 18 + 30 : 18));
     }
 }
+
+TEST_CASE("issue 18: a witness that refuses for long does not age the timeline into a step") {
+    // The synchronized kernel refuses a receiver a second ahead for 20
+    // minutes: the cycles stay on the believed timeline (anchored though
+    // refused), so no probation starts when the timeline would have been
+    // older than Timeline::judge_span_ns.
+    ByteSchedule schedule;
+    for (int k = 0; k < 1200; ++k) {
+        schedule.write((k + 1) * s + 100 * ms, make_cycle(base_second + k + 1), byte_time_ns(9600));
+    }
+    NmeaCore core = make_core(9600, 3);
+    ReplayOptions options = options_at();
+    options.kernel_clock = [](std::int64_t) {
+        KernelClock kernel;
+        kernel.synchronized = true;
+        kernel.maxerror_ns = 10 * ms;
+        return kernel;
+    };
+    const auto samples = published(replay(core, schedule, options));
+    CHECK(samples.empty());
+    const auto& cycles = core.activity().cycles;
+    CHECK(cycles.at(static_cast<std::size_t>(K::witness)) == 1198);
+    CHECK(cycles.at(static_cast<std::size_t>(K::probation)) == 0);
+    CHECK(cycles.at(static_cast<std::size_t>(K::jumped)) == 0);
+}
