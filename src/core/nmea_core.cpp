@@ -25,13 +25,13 @@ std::string_view to_string(CycleOutcome::Kind kind) {
     case CycleOutcome::Kind::unscheduled_leap:
         return "23:59:60 where the leap-second list has no leap second";
     case CycleOutcome::Kind::jumped:
-        return "time does not follow the previous cycle's";
+        return "time is off the timeline and does not follow the previous cycle";
     case CycleOutcome::Kind::disagreeing:
         return "the cycle's sentences name different seconds";
     case CycleOutcome::Kind::time_late:
         return "time-bearing sentence began long after the cycle's first byte";
     case CycleOutcome::Kind::walked:
-        return "time walks away from the time elapsed";
+        return "time walks off the timeline";
     case CycleOutcome::Kind::repeat:
         return "repeat of the previous cycle";
     case CycleOutcome::Kind::acquiring:
@@ -43,7 +43,7 @@ std::string_view to_string(CycleOutcome::Kind kind) {
     case CycleOutcome::Kind::implausible_date:
         return "date not plausible";
     case CycleOutcome::Kind::probation:
-        return "on a new timeline: on probation until the witness or time confirms it";
+        return "on a new timeline, on probation (step-probation or the witness)";
     }
     return "?";
 }

@@ -69,8 +69,8 @@ struct CycleOutcome {
         disagreeing,      // its sentences name different seconds
         leap_second,      // 23:59:60: not representable in POSIX time
         unscheduled_leap, // 23:59:60 where a valid leap-second list has none
-        jumped,           // does not follow the previous cycle's time
-        walked,           // follows the previous cycle, not the elapsed time since the run began
+        jumped,           // off the timeline, and does not follow the previous cycle either
+        walked,           // off the timeline, but follows the previous cycle (core/timeline.hpp)
         repeat,           // the same time as the previous cycle: a receiver sending it twice
         acquiring,        // fewer than min-fixes agreeing cycles so far
         same_second,      // a second cycle about a second already published

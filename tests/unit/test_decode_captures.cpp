@@ -443,9 +443,10 @@ TEST_CASE("decode output", "[captures]") {
                            "2016-12-31T23:59:58.000Z GPRMC published\n"
                            "2016-12-31T23:59:59.000Z GPRMC refused: the cycle's sentences name "
                            "different seconds\n");
-        CHECK(summary.str() == "decode: 3 cycles, 2 published; 6 sentences, 0 bad checksum, "
-                               "0 malformed, 0 garbage, 0 over-long, 0 unsupported, 0 implausible dates; 1 cycles "
-                               "whose sentences name different seconds\n");
+        CHECK(summary.str() ==
+              "decode: 3 cycles, 2 published; 6 sentences, 0 bad checksum, "
+              "0 malformed, 0 garbage, 0 over-long, 0 unsupported, 0 implausible dates; 1 cycles "
+              "whose sentences name different seconds\n");
     }
     SECTION("a leap second, and '#' only counts at the start of a line") {
         options.min_fixes = 1;
@@ -474,8 +475,8 @@ TEST_CASE("decode output", "[captures]") {
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
         CHECK(out.str() == "2016-12-31T23:59:57.000Z GPRMC refused: acquiring: fewer than "
                            "min-fixes agreeing cycles\n"
-                           "2016-12-31T23:59:58.000Z GPRMC refused: time does not follow the "
-                           "previous cycle's\n"
+                           "2016-12-31T23:59:58.000Z GPRMC refused: time is off the timeline "
+                           "and does not follow the previous cycle\n"
                            "2016-12-31T23:59:59.000Z GPRMC published\n");
     }
     SECTION("no fix: every cycle refused, with its reason") {
