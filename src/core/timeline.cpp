@@ -164,7 +164,12 @@ Timeline::Judgement Timeline::off_timeline(const TimelinePoint& point, std::int6
                                            const std::optional<TimelinePoint>& before,
                                            const StepEvidence* evidence) {
     Judgement judgement;
-    consecutive_ = 0;
+    // A cycle well off the believed timeline restarts the count of
+    // min-fixes; one just outside the tolerance (a stamp a loaded machine
+    // delayed by more than it) costs only itself.
+    if (!believed_ || std::llabs(believed_fit.deviation_ns) >= 2 * tolerance_ns) {
+        consecutive_ = 0;
+    }
     const Fit on_candidate = candidate_ ? fit(candidate_->anchors, point) : Fit{false, 0, 0};
     if (candidate_ && on_candidate.on) {
         if (point.reference.tv_sec == candidate_->anchors.newest().reference.tv_sec) {
@@ -208,9 +213,11 @@ Timeline::Judgement Timeline::off_timeline(const TimelinePoint& point, std::int6
     if (!believed_) {
         consecutive_ = candidate.count; // acquiring: "n of min-fixes"
     }
-    // A new timeline that needs evidence holds only from its second cycle,
-    // whatever min-fixes says: one cycle is a jump, not a timeline.
-    if (candidate.count < (candidate.needs_evidence ? std::max(min_fixes_, 2) : min_fixes_)) {
+    // A timeline that would replace the believed one holds only from its
+    // second cycle, whatever min-fixes says: one cycle is a jump, not a
+    // timeline.
+    if (candidate.count <
+        (believed_ || candidate.needs_evidence ? std::max(min_fixes_, 2) : min_fixes_)) {
         return judgement;
     }
     if (!candidate.needs_evidence && !believed_ && previous_ && !candidate.announced &&

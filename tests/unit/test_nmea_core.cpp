@@ -94,6 +94,20 @@ TEST_CASE("agreement tolerates stamp jitter of tens of ms, not 0.1 s") {
     CHECK(check.last.deviation_ns == -100'000'000);
 }
 
+TEST_CASE("a stamp delayed just past the tolerance costs only its own cycle") {
+    Check check(3);
+    for (int k = 0; k < 5; ++k) {
+        check.add(at(1000 + k), mono(1000 + k));
+    }
+    // 70 ms late (a loaded machine): refused, but no reason to doubt the
+    // cycles after it.
+    CHECK(check.add(at(1005), mono(1005, 70000000)) == Verdict::jumped);
+    CHECK(check.add(at(1006), mono(1006)) == Verdict::publish);
+    // 0.2 s off: min-fixes cycles again.
+    CHECK(check.add(at(1007), mono(1007, 200000000)) == Verdict::jumped);
+    CHECK(check.add(at(1008), mono(1008)) == Verdict::acquiring);
+}
+
 // [time64]: the times need a 64-bit time_t (left out of 32-bit builds).
 TEST_CASE("case 1: a time 2^64 ns past the expected one is a jump, not 1 s later", "[time64]") {
     // issue 8, case 1: the reported difference overflowed int64 and wrapped
