@@ -151,6 +151,8 @@ public:
     const Witness& witness() const { return witness_; }
     // The continuity check: on probation, the new timeline's step and time left.
     const Timeline& timeline() const { return check_; }
+    // A reload: the same receiver's timeline goes on (Timeline::carry_from).
+    void carry_timeline(const NmeaCore& old) { check_.carry_from(old.check_); }
     // What the core decided since it was built (docs/design.md, "Live
     // state"), counted where it decided.
     struct Activity {

@@ -282,6 +282,16 @@ void Timeline::adopt() {
     pending_.reset(); // already an anchor
 }
 
+void Timeline::carry_from(const Timeline& old) {
+    const int min_fixes = min_fixes_;
+    const std::int64_t probation_ns = probation_ns_;
+    *this = old;
+    min_fixes_ = min_fixes;
+    probation_ns_ = probation_ns;
+    consecutive_ = 0;
+    pending_.reset();
+}
+
 void Timeline::published() {
     if (pending_ && believed_) {
         believed_->add(*pending_);

@@ -143,6 +143,11 @@ public:
     // min-fixes cycles on the timeline again before the next sample. The
     // timeline itself is kept: a refused cycle says nothing about it.
     void break_run() { consecutive_ = 0; }
+    // The daemon reloaded its configuration: the same receiver goes on, and
+    // what was believed of it stays believed (a reload is no restart
+    // silence). Takes `old`'s timelines and candidate, keeps this one's
+    // min-fixes and probation; min-fixes cycles again before a sample.
+    void carry_from(const Timeline& old);
 
     int consecutive() const { return consecutive_; }
     bool believed() const { return believed_.has_value(); }

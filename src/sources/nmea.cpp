@@ -66,6 +66,12 @@ void NmeaSource::unwatch(EventLoop::Registration& registration) {
     }
 }
 
+void NmeaSource::carry_from(const Source& old) {
+    if (const auto* nmea = dynamic_cast<const NmeaSource*>(&old)) {
+        core_.carry_timeline(nmea->core_);
+    }
+}
+
 void NmeaSource::start() {
     open_device();
 }

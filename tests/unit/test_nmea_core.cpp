@@ -1454,3 +1454,22 @@ TEST_CASE("issue 18: a witness that refuses for long does not age the timeline i
     CHECK(cycles.at(static_cast<std::size_t>(K::probation)) == 0);
     CHECK(cycles.at(static_cast<std::size_t>(K::jumped)) == 0);
 }
+
+TEST_CASE("issue 18: a reload carries the timeline: a step is not believed after it") {
+    Check check(3);
+    for (int k = 0; k < 10; ++k) {
+        check.add(at(1000 + k), mono(1000 + k));
+    }
+    // The receiver steps a second back, and the configuration is reloaded
+    // (with another min-fixes): the new timeline is still on probation.
+    CHECK(check.add(at(1010), mono(1011)) == Verdict::jumped);
+    Timeline reloaded(2, 30 * ns_per_s);
+    reloaded.carry_from(check.timeline);
+    CHECK(reloaded.consecutive() == 0);
+    CHECK(reloaded.add(at(1011), mono(1012)).verdict == Verdict::probation);
+    CHECK(reloaded.on_probation());
+    CHECK(reloaded.probation_ns() == 30 * ns_per_s);
+    // Back on the believed timeline: min-fixes (2) cycles, then published.
+    CHECK(reloaded.add(at(1013), mono(1013)).verdict == Verdict::acquiring);
+    CHECK(reloaded.add(at(1014), mono(1014)).verdict == Verdict::publish);
+}
