@@ -22,6 +22,10 @@ Parameters of a variant (all but `kind` optional):
   list      leap: valid (schedules nothing at the end of 2026-12-31) or
             expired
   probation the refclock's step-probation, s (default: the daemon's 600)
+  reload    1: SIGHUP the daemon (reload its configuration) 3 s after the
+            fault: what was believed of the receiver must outlive it
+  tcp       1: the receiver is on tcp://127.0.0.1:PORT, not a pty (a reload
+            reconnects, and the peer goes on sending)
 
 The truth is what the receiver named for its good cycles: the second the
 cycle was written for (plus, for `leap`, the shift to 2026-12-31 23:59:5x).
@@ -41,7 +45,8 @@ Cases (meson runs each as a test of its own; each under ~60 s):
   walks      the walk of the report (0.12 s/s, V every 4th) and the same walk
              hidden by GGA quality 0 and by disagreeing cycles; other rates
   steps      a -1 s step after 30 good cycles with V cycles mixed in, and
-             other steps and hidings
+             other steps and hidings; one with a reload during the step
+             (without the timeline carried over, it published -1 s off)
   leap       a made-up 23:59:60 on 2026-12-31, then a second behind: with a
              valid leap-second list and with an expired one
   probation  a -1 s step with step-probation = 8 s: believed after it
@@ -52,6 +57,7 @@ Or a variant not in the repository:
 import calendar
 import dataclasses
 import os
+import signal
 import sys
 import time
 
@@ -80,6 +86,8 @@ class Variant:
     hide: str = "no_fix"
     list: str = "valid"
     probation: float = 0.0
+    reload: int = 0
+    tcp: int = 0
     # Filled in when run.
     name: str = ""
     unit: int = 0
@@ -93,7 +101,8 @@ class Variant:
         fields = [f"{f.name}={getattr(self, f.name)}"
                   for f in dataclasses.fields(self)
                   if f.name in ("kind", "good", "faulty", "rate", "step",
-                                "every", "hide", "list", "probation")]
+                                "every", "hide", "list", "probation",
+                                "reload", "tcp")]
         return " ".join(fields)
 
     def fault_start(self):
@@ -129,6 +138,8 @@ CASES = {
                 hide="disagree"),
         Variant("step", good=30, faulty=15, step=-0.5, every=4,
                 hide="no_fix"),
+        Variant("step", good=30, faulty=15, step=-1, every=5, hide="q0",
+                reload=1),
     ],
     "leap": [
         Variant("leap", good=10, faulty=15, list="valid"),
@@ -276,7 +287,7 @@ def run_case(ctx, variants):
             # The good cycles are the last seconds of 2026-12-31.
             variant.shift = (NEW_YEAR - variant.good) - start
         variant.receiver = HostileReceiver(ctx.tmp, name=f"gnss-{index}",
-                                           delay=DELAY)
+                                           delay=DELAY, tcp=bool(variant.tcp))
         variant.receiver.fault = plan_for(variant)
         log(f"{variant.name}: {variant.describe()}, units {variant.unit} and "
             f"{variant.unit + 1}")
@@ -301,9 +312,18 @@ def run_case(ctx, variants):
               "the daemons were not ready before the first cycle")
         last = start + max(v.good + v.faulty for v in variants)
         procs = [v.proc for v in variants]
+        reloads = [v for v in variants if v.reload]
+
+        def done():
+            for variant in list(reloads):
+                if time.time() > variant.fault_start() + 3:
+                    os.kill(variant.proc.pid, signal.SIGHUP)
+                    log(f"{variant.name}: SIGHUP")
+                    reloads.remove(variant)
+            return time.time() > last + 1.5
+
         # Until the last cycle is written and its sample (if any) out.
-        harness.wait_until(lambda: time.time() > last + 1.5,
-                           last + 5 - time.time(), "the last cycle",
+        harness.wait_until(done, last + 5 - time.time(), "the last cycle",
                            interval=0.2, watch=procs)
     finally:
         for variant in variants:
@@ -378,6 +398,8 @@ def judge(variant):
                             f"{error / NS:+.3f} s off")
     if pps_before == 0:
         failures.append(f"{name}: no pulse numbered from the good cycles")
+    if variant.reload and "reloaded: 2 refclock(s)" not in text:
+        failures.append(f"{name}: the daemon did not reload")
     if probation_ends_ns is not None:
         if believed_late == 0:
             failures.append(f"{name}: the new timeline was never believed "
