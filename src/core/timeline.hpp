@@ -92,9 +92,9 @@ public:
     // and could no longer tell a wrong second from the clock's own drift.
     static constexpr std::int64_t judge_span_ns =
         (ns_per_s / 2 - tolerance_ns) / max_walk_ppm * 1'000'000;
-    // This long without a cycle to judge (no fix, an
-    // unplugged receiver, a receiver that restarted) and the receiver may
-    // really have restarted: a fresh acquisition may begin, believed after
+    // This long without a cycle to judge (no fix, an unplugged receiver, a
+    // receiver that restarted) and the receiver may really have
+    // restarted: a fresh acquisition may begin, believed after
     // min-fixes cycles -- unless its timeline differs from the last by a
     // whole number of seconds (judged while the last is younger than
     // judge_span_ns), which is a step like any other. A minute: a receiver
