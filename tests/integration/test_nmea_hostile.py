@@ -10,12 +10,17 @@ PPS_OFFSET_NS). The variants of a case run side by side, each in its own
 units; every segment is read every 10 ms throughout.
 
 Parameters of a variant (all but `kind` optional):
-  kind      walk | step | leap
+  kind      walk | step | leap | correction
   good      right cycles before the fault (the first `min-fixes` acquire)
   faulty    cycles from the fault on
   rate      walk: seconds gained per second (0.12: cycle k of the walk names
             its second + 0.12 k)
-  step      step: seconds added from the fault on (-1: a second behind)
+  step      step: seconds added from the fault on (-1: a second behind);
+            correction: seconds the receiver is off BEFORE the fault (a
+            wrong leap count after a cold start), right from the fault on
+  witness   correction: the kernel (clock emulator, a state file) turns
+            synchronized (maxerror 20 ms) this many seconds after the fault;
+            until then it is not, as in every other variant
   every     a refused cycle every N cycles (k % N == N - 1; 0: none)
   hide      how it is refused: no_fix (RMC V, GGA 0), q0 (RMC A, GGA
             quality 0), disagree (GGA names the next second)
@@ -49,7 +54,10 @@ Cases (meson runs each as a test of its own; each under ~60 s):
              (without the timeline carried over, it published -1 s off)
   leap       a made-up 23:59:60 on 2026-12-31, then a second behind: with a
              valid leap-second list and with an expired one
-  probation  a -1 s step with step-probation = 8 s: believed after it
+  probation  a -1 s step with step-probation = 8 s: believed after it; and
+             a receiver a second ahead from the start that corrects itself,
+             believed as soon as the kernel (synchronized 6 s later through
+             the clock emulator) vouches for it: late, never wrong
 Or a variant not in the repository:
   test_nmea_hostile.py custom kind=walk rate=0.07 every=3 hide=q0 good=15
 """
@@ -88,6 +96,7 @@ class Variant:
     probation: float = 0.0
     reload: int = 0
     tcp: int = 0
+    witness: float = 0.0
     # Filled in when run.
     name: str = ""
     unit: int = 0
@@ -96,13 +105,15 @@ class Variant:
     start: int = 0          # the true second of cycle 0
     shift: int = 0          # named - true second, for the good cycles
     watchers: tuple = ()
+    clock_file: object = None
+    synchronized_ns: int = 0
 
     def describe(self):
         fields = [f"{f.name}={getattr(self, f.name)}"
                   for f in dataclasses.fields(self)
                   if f.name in ("kind", "good", "faulty", "rate", "step",
                                 "every", "hide", "list", "probation",
-                                "reload", "tcp")]
+                                "reload", "tcp", "witness")]
         return " ".join(fields)
 
     def fault_start(self):
@@ -118,7 +129,8 @@ def parse_variant(words):
               f"unknown parameter {key!r}")
         kind = type(getattr(variant, key))
         setattr(variant, key, kind(value))
-    check(variant.kind in ("walk", "step", "leap"), f"kind {variant.kind}")
+    check(variant.kind in ("walk", "step", "leap", "correction"),
+          f"kind {variant.kind}")
     check(variant.hide in ("no_fix", "q0", "disagree"), f"hide {variant.hide}")
     return variant
 
@@ -150,6 +162,12 @@ CASES = {
     "probation": [
         Variant("step", good=10, faulty=25, step=-1, every=4, hide="no_fix",
                 probation=8),
+        # A receiver a second ahead from the start (nothing can tell: the
+        # kernel is unsynchronized) corrects itself; the kernel, synchronized
+        # 6 s later, vouches for the correction: believed then, not after
+        # 600 s.
+        Variant("correction", good=10, faulty=20, step=1, every=4,
+                hide="no_fix", witness=6),
     ],
 }
 
@@ -213,6 +231,8 @@ def plan_for(variant):
             named = truth_ns + round(variant.rate * fault_k * NS)
         elif variant.kind == "step" and fault_k >= 0:
             named = truth_ns + round(variant.step * NS)
+        elif variant.kind == "correction" and fault_k < 0:
+            named = truth_ns + round(variant.step * NS)
         elif variant.kind == "leap" and fault_k >= 0:
             # The receiver inserts 23:59:60 after the good cycles' last
             # 23:59:59, and is a second behind from then on.
@@ -247,6 +267,19 @@ def config_for(ctx, variant, leap_list):
             "[daemon]\n",
             f"[daemon]\nleap-seconds = {fr.toml_string(leap_list)}\n"))
     return conf
+
+
+# A kernel that an NTP daemon keeps within 20 ms: the witness can tell a
+# second apart (bound maxerror + 0.5 s).
+SYNCHRONIZED_20MS = "status=PLL,maxerror=20000,esterror=1000"
+
+
+def set_clock(variant, state):
+    """The clock emulator's state for this variant's daemon, replaced whole
+    (it reads the file on every call)."""
+    temporary = variant.clock_file.with_suffix(".new")
+    temporary.write_text(state + "\n")
+    os.replace(temporary, variant.clock_file)
 
 
 def leap_list_for(ctx, variant):
@@ -298,6 +331,12 @@ def run_case(ctx, variants):
             env = emulator_env(daemon, library,
                                ctx.path(f"{variant.name}.trace"),
                                offset_ns=PPS_OFFSET_NS)
+            if variant.witness:
+                variant.clock_file = ctx.path(f"{variant.name}.clock")
+                set_clock(variant, harness.UNSYNCHRONIZED)
+                env["LD_PRELOAD"] += " " + harness.clock_emulator()
+                env["SHMREFCLOCK_CLOCK_FILE"] = str(variant.clock_file)
+                env.pop("SHMREFCLOCK_CLOCK_STATE", None)
             variant.proc = ctx.start(variant.name, [daemon, "-c", conf],
                                      env=env)
         for variant in variants:
@@ -313,8 +352,15 @@ def run_case(ctx, variants):
         last = start + max(v.good + v.faulty for v in variants)
         procs = [v.proc for v in variants]
         reloads = [v for v in variants if v.reload]
+        syncs = [v for v in variants if v.witness]
 
         def done():
+            for variant in list(syncs):
+                if time.time() > variant.fault_start() + variant.witness:
+                    set_clock(variant, SYNCHRONIZED_20MS)
+                    variant.synchronized_ns = time.time_ns()
+                    log(f"{variant.name}: kernel synchronized")
+                    syncs.remove(variant)
             for variant in list(reloads):
                 if time.time() > variant.fault_start() + 3:
                     os.kill(variant.proc.pid, signal.SIGHUP)
@@ -359,6 +405,8 @@ def judge(variant):
         probation_ends_ns = fault_ns + round(variant.probation * NS)
     before = after = 0
     believed_late = 0
+    if variant.kind == "correction":
+        return judge_correction(variant, name, text, nmea, pps, fault_ns)
     for observation in nmea:
         sample = observation.sample
         truth = truth_ns(variant, sample.receive_ns)
@@ -414,6 +462,61 @@ def judge(variant):
     log(f"{name}: NMEA {before} samples before the fault, {after} after "
         f"({believed_late} after the probation); {len(pps)} pulses, "
         f"{pps_before} before the fault")
+    return failures
+
+
+def judge_correction(variant, name, text, nmea, pps, fault_ns):
+    """A receiver `step` s off until the fault, right after it; the kernel
+    synchronized `witness` s after the fault. Before the fault its samples
+    are as wrong as it is (nothing can tell); from the fault on nothing is
+    published until the kernel vouches for the correction, and then only
+    the right second."""
+    failures = []
+    before = after = 0
+    synchronized = variant.synchronized_ns
+    if not synchronized:
+        return [f"{name}: the kernel was never synchronized"]
+    for observation in nmea:
+        sample = observation.sample
+        error = sample.clock_ns - truth_ns(variant, sample.receive_ns)
+        if sample.receive_ns < fault_ns:
+            before += 1
+            if error != round(variant.step * NS):
+                failures.append(f"{name}: NMEA sample {sample} before the "
+                                f"correction is {error / NS:+.3f} s off")
+            continue
+        after += 1
+        if sample.receive_ns < synchronized:
+            failures.append(f"{name}: NMEA sample {sample} published before "
+                            "the kernel vouched for the correction")
+        elif error != 0:
+            failures.append(f"{name}: NMEA sample {sample} after the "
+                            f"correction is {error / NS:+.3f} s off")
+    pulses_after = 0
+    for observation in pps:
+        sample = observation.sample
+        if sample.receive_ns < fault_ns + 2 * NS + DELAY * NS:
+            # Numbered by the last sample of the receiver's old, wrong
+            # timeline, current for 2 s after its cycle.
+            continue
+        pulses_after += 1
+        truth = (sample.receive_ns - PPS_OFFSET_NS) // NS * NS
+        if sample.clock_ns != truth:
+            failures.append(f"{name}: pulse {sample} numbered "
+                            f"{(sample.clock_ns - truth) / NS:+.3f} s off")
+    if before == 0:
+        failures.append(f"{name}: no NMEA sample before the correction")
+    if after == 0:
+        failures.append(f"{name}: the correction was never believed")
+    if pulses_after == 0:
+        failures.append(f"{name}: no pulse after the correction")
+    if "because the synchronized kernel clock agrees" not in text:
+        failures.append(f"{name}: no warning that the witness ended the "
+                        "probation")
+    log(f"{name}: NMEA {before} samples before the correction, {after} "
+        f"after; kernel synchronized "
+        f"{(synchronized - fault_ns) / NS:.1f} s after it; "
+        f"{pulses_after} pulses after it")
     return failures
 
 
