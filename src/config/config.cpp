@@ -54,6 +54,7 @@ bool is_log_level(std::string_view name) {
 namespace {
 
 constexpr double max_offset = 86400.0;
+constexpr double max_step_probation = 86400.0;
 constexpr int max_name_length = 32;
 
 // Which keys a [[refclock]] may have, and for which sources.
@@ -69,7 +70,7 @@ constexpr KeyRule refclock_keys[] = {
     {"baud", true, false, false},     {"min-fixes", true, false, false},
     {"lock", false, true, false},     {"edge", false, true, false},
     {"sock", true, true, true},       {"pps", true, false, false},
-    {"witness", true, false, false},
+    {"witness", true, true, false},   {"step-probation", true, false, false},
 };
 
 // Messages quote what the file says, and a file can hold any byte: each
@@ -475,6 +476,13 @@ bool parse_refclock(Validator& v, const toml::Value& item, RefclockConfig& rc) {
                 } else {
                     rc.perm = *perm;
                 }
+            }
+        } else if (k == "step-probation") {
+            // Seconds a new timeline must hold before it is believed without
+            // the kernel witness (core/timeline.hpp). Under 10 minutes is for
+            // tests and for users who accept the risk: the man page says so.
+            if (auto probation = v.number(node, k, 1.0, max_step_probation)) {
+                rc.step_probation = *probation;
             }
         } else if (k == "interval") {
             if (auto interval = v.number(node, k, 0.1, 3600.0)) {

@@ -40,10 +40,14 @@ struct RefclockConfig {
     // nmea
     int baud = 9600;
     int min_fixes = 3;
+    // step-probation: seconds a new timeline must hold before it is
+    // believed without the kernel witness (core/timeline.hpp).
+    double step_probation = 600.0;
     // pps = "dcd": attach the PPS line discipline to the serial port.
     bool pps_dcd = false;
     // The kernel witness (docs/design.md, "Evidence for a receiver's time"):
-    // false believes the receiver whatever the synchronized kernel says.
+    // false believes the receiver (nmea) or the lock (pps) whatever the
+    // synchronized kernel says.
     bool witness = true;
     // pps
     std::string lock;

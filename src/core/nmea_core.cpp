@@ -10,95 +10,6 @@
 
 namespace shmrefclock {
 
-namespace {
-
-// |a - (b + elapsed)|, saturating: how far `a` is from where `b` would be
-// after `elapsed`.
-std::int64_t distance_ns(timespec a, timespec b, std::int64_t elapsed) {
-    return std::llabs(timespec_diff_ns(a, timespec_add(b, elapsed)));
-}
-
-// a - b, saturating (the monotonic times come from the shell, or from a
-// replay of anything).
-std::int64_t elapsed_ns(std::int64_t a, std::int64_t b) {
-    std::int64_t result = 0;
-    if (__builtin_sub_overflow(a, b, &result) || result == INT64_MIN) {
-        return a > b ? INT64_MAX : -INT64_MAX;
-    }
-    return result;
-}
-
-bool same_time(timespec a, timespec b) {
-    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
-} // namespace
-
-CycleCheck::Verdict CycleCheck::add(timespec reference, std::int64_t receive_ns, int min_fixes,
-                                    bool leap_second) {
-    if (last_reported && same_time(reference, *last_reported) && leap_second == last_leap_second) {
-        // A receiver that sends each cycle twice (or a reader of a relay
-        // that does): the repeat says nothing new, is not published again
-        // and does not break the run -- its stamp is later than the
-        // original's, by however long the repeat took.
-        return Verdict::repeat;
-    }
-    last_reported = reference;
-    last_leap_second = leap_second;
-    // The run's scale counts the leap seconds: 23:59:59, 23:59:60 and
-    // 00:00:00 are POSIX 59, 59 and 60 but 2 s apart. 23:59:60 is put a
-    // second after 23:59:59; the first cycle after it moves the scale on.
-    if (in_leap_second && !leap_second) {
-        ++leap_seconds;
-    }
-    in_leap_second = leap_second;
-    const Point point{timespec_add(reference, (leap_seconds + (leap_second ? 1 : 0)) * ns_per_s),
-                      receive_ns};
-
-    Verdict verdict = Verdict::acquiring;
-    if (last) {
-        const std::int64_t elapsed = elapsed_ns(receive_ns, last->receive_ns);
-        const std::int64_t run = first ? elapsed_ns(receive_ns, first->receive_ns) : 0;
-        // Saturated differences are far beyond every bound; the division
-        // first keeps the product in range.
-        const std::int64_t walk_allowed =
-            agreement_ns + std::max<std::int64_t>(run, 0) / 1'000'000 * max_walk_ppm;
-        if (distance_ns(point.reference, last->reference, elapsed) > agreement_ns) {
-            verdict = Verdict::jumped;
-        } else if (consecutive > 0 && first &&
-                   distance_ns(point.reference, first->reference, run) > walk_allowed) {
-            verdict = Verdict::walked;
-        } else if (point.reference.tv_sec == last->reference.tv_sec) {
-            // A receiver reporting 5 times a second: one sample per second
-            // (a reader keeps only the last write before its poll anyway).
-            last = point;
-            return Verdict::same_second;
-        }
-    }
-    if (verdict != Verdict::acquiring) {
-        // A new timeline starts here, believed after min_fixes cycles.
-        first = point;
-        last = point;
-        consecutive = 1;
-        if (verdict == Verdict::walked) {
-            probation_ns = receive_ns;
-        }
-        return verdict;
-    }
-    if (consecutive == 0) {
-        first = point;
-    }
-    last = point;
-    ++consecutive;
-    if (probation_ns) {
-        if (elapsed_ns(receive_ns, first->receive_ns) < walk_probation_ns) {
-            return Verdict::acquiring;
-        }
-        probation_ns.reset();
-    }
-    return consecutive >= min_fixes ? Verdict::publish : Verdict::acquiring;
-}
-
 std::string_view to_string(CycleOutcome::Kind kind) {
     switch (kind) {
     case CycleOutcome::Kind::published:
@@ -114,13 +25,13 @@ std::string_view to_string(CycleOutcome::Kind kind) {
     case CycleOutcome::Kind::unscheduled_leap:
         return "23:59:60 where the leap-second list has no leap second";
     case CycleOutcome::Kind::jumped:
-        return "time does not follow the previous cycle's";
+        return "time is off the timeline and does not follow the previous cycle";
     case CycleOutcome::Kind::disagreeing:
         return "the cycle's sentences name different seconds";
     case CycleOutcome::Kind::time_late:
         return "time-bearing sentence began long after the cycle's first byte";
     case CycleOutcome::Kind::walked:
-        return "time walks away from the time elapsed";
+        return "time walks off the timeline";
     case CycleOutcome::Kind::repeat:
         return "repeat of the previous cycle";
     case CycleOutcome::Kind::acquiring:
@@ -131,6 +42,8 @@ std::string_view to_string(CycleOutcome::Kind kind) {
         return "refused by the kernel witness";
     case CycleOutcome::Kind::implausible_date:
         return "date not plausible";
+    case CycleOutcome::Kind::probation:
+        return "on a new timeline, on probation (step-probation or the witness)";
     }
     return "?";
 }
@@ -167,16 +80,17 @@ std::string_view name(CycleOutcome::Kind kind) {
         return "witness";
     case CycleOutcome::Kind::implausible_date:
         return "implausible_date";
+    case CycleOutcome::Kind::probation:
+        return "probation";
     }
     return "?";
 }
-static_assert(static_cast<std::size_t>(CycleOutcome::Kind::implausible_date) + 1 ==
-                  cycle_outcome_count,
+static_assert(static_cast<std::size_t>(CycleOutcome::Kind::probation) + 1 == cycle_outcome_count,
               "cycle_outcome_count counts every CycleOutcome::Kind");
 
 NmeaCore::NmeaCore(NmeaSettings settings)
     : settings_(std::move(settings)), rules_("starting"), parser_(settings_.floor),
-      witness_(settings_.witness) {}
+      check_(settings_.min_fixes, settings_.step_probation_ns), witness_(settings_.witness) {}
 
 Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_view description) {
     Actions actions;
@@ -192,7 +106,10 @@ Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_
     line_rate_ = line_rate;
     parser_.reset();
     cycle_.clear();
-    check_.reset();
+    // The timeline is kept (issue 18): a receiver unplugged and plugged in
+    // again, or a reopen after an error, is still judged by what was
+    // believed; only a restart silence begins afresh (core/timeline.hpp).
+    check_.break_run();
     in_cycle_ = false;
     actions.watch_device = true;
     rules_.set_health(actions, fmt::format("waiting for data on {}", settings_.device));
@@ -441,56 +358,104 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         return;
     }
     const timespec reference = *time->utc;
-    if (time->leap_second && settings_.leap_seconds &&
-        settings_.leap_seconds(static_cast<std::int64_t>(reference.tv_sec) + 1) ==
-            LeapSecondCheck::not_scheduled) {
-        // The cycle check counts a 23:59:60 as a second of its own, so that
-        // the 00:00:00 two seconds after 23:59:59 follows it. A receiver
-        // that invents one (a firmware bug, a wrong leap-second count from
-        // its almanac, a replayed or spoofed signal) would have its next
-        // 00:00:00 -- then one second off -- published on the strength of
-        // that count. A valid, unexpired list lists every leap second up to
-        // its expiry: the receiver is wrong, and what it says next is not
-        // believed until min-fixes cycles agree again.
+    const LeapSecondCheck leap_check =
+        time->leap_second && settings_.leap_seconds
+            ? settings_.leap_seconds(static_cast<std::int64_t>(reference.tv_sec) + 1)
+            : LeapSecondCheck::scheduled;
+    if (leap_check == LeapSecondCheck::not_scheduled) {
+        // A receiver that invents a leap second (a firmware bug, a wrong
+        // leap-second count from its almanac, a replayed or spoofed signal)
+        // is one second behind from its next 00:00:00 on. A valid, unexpired
+        // list lists every leap second up to its expiry: the receiver is
+        // wrong. The cycle is refused; what follows is a -1 s step from the
+        // believed timeline, published only on evidence (core/timeline.hpp).
         ++unscheduled_leap_seconds_;
         check_.break_run();
         warn(actions, now_ns,
              fmt::format("receiver reported the leap second {} ({}), which the leap-second list "
-                         "does not schedule; not believed, re-acquiring",
+                         "does not schedule; not believed",
                          format_utc(reference, 0, true), time->name()));
         report(CycleOutcome::Kind::unscheduled_leap, time);
         rules_.set_health(actions,
-                          fmt::format("refused 23:59:60 on {}: not in the leap-second list; "
-                                      "re-acquiring ({} so far)",
+                          fmt::format("refused 23:59:60 on {}: not in the leap-second list "
+                                      "({} so far)",
                                       format_utc(reference, 0).substr(0, 10),
                                       unscheduled_leap_seconds_));
         return;
     }
-    const CycleCheck::Verdict verdict =
-        check_.add(reference, cycle_first_byte_ns_, settings_.min_fixes, time->leap_second);
+    // A 23:59:60 moves the timeline's scale only when a valid list
+    // schedules it, or with no list at all (`decode`, which has none). With
+    // a missing, corrupt or expired list it is no evidence: the receiver's
+    // time after it is a -1 s step like any other, believed on the kernel
+    // witness's word or after the probation (issue 18: with the expired
+    // tzdata list, a made-up leap second was believed at once).
+    const bool leap_believed = !time->leap_second || leap_check == LeapSecondCheck::scheduled;
+    const StepEvidence evidence{settings_.witness, witness_.kernel(), cycle_start_};
+    const Timeline::Judgement judgement =
+        check_.add(reference, cycle_first_byte_ns_, time->leap_second, leap_believed, &evidence);
+    const Timeline::Verdict verdict = judgement.verdict;
+    if (judgement.probation_ended || judgement.witnessed) {
+        actions.log(MessageLevel::warn,
+                    fmt::format("receiver time {} ({}) is on a new timeline, {:+.3f} s from the "
+                                "one believed before: believed {}",
+                                format_utc(reference, 3, time->leap_second), time->name(),
+                                ns_to_seconds(judgement.step_ns),
+                                judgement.witnessed
+                                    ? "because the synchronized kernel clock agrees with it"
+                                    : fmt::format("after its probation of {} s",
+                                                  check_.probation_ns() / ns_per_s)));
+    }
     switch (verdict) {
-    case CycleCheck::Verdict::jumped:
-    case CycleCheck::Verdict::walked: {
-        const bool jumped = verdict == CycleCheck::Verdict::jumped;
+    case Timeline::Verdict::jumped:
+    case Timeline::Verdict::walked: {
+        const bool jumped = verdict == Timeline::Verdict::jumped;
         warn(actions, now_ns,
-             fmt::format("receiver time {} ({}) does not follow {}; not published until {} "
-                         "cycles agree",
+             fmt::format("receiver time {} ({}) is {:+.3f} s off the timeline of {}{}; not "
+                         "published{}",
                          format_utc(reference, 9, time->leap_second), time->name(),
-                         jumped ? "the previous cycle's"
-                                : "the time elapsed since the run of agreeing cycles began "
-                                  "(it walks)",
-                         settings_.min_fixes));
+                         ns_to_seconds(judgement.deviation_ns),
+                         check_.believed() ? "the samples published" : "the cycles acquired",
+                         jumped ? "" : " (it walks)",
+                         !leap_believed ? " (a 23:59:60 that no valid leap-second list confirms)"
+                                        : ""));
         report(jumped ? CycleOutcome::Kind::jumped : CycleOutcome::Kind::walked, time);
-        rules_.set_health(actions, jumped ? "time jumped; re-acquiring"
-                                          : "time walks away from the elapsed time; re-acquiring");
+        rules_.set_health(actions, check_.believed()
+                                       ? (jumped ? "time jumped off the believed timeline"
+                                                 : "time walks off the believed timeline")
+                                       : (jumped ? "time jumped; acquiring"
+                                                 : "time walks away from the elapsed time; "
+                                                   "acquiring"));
         return;
     }
-    case CycleCheck::Verdict::repeat:
+    case Timeline::Verdict::probation: {
+        const std::int64_t left = check_.probation_left_ns(cycle_first_byte_ns_);
+        if (judgement.probation_started) {
+            if (auto text = probation_warnings_.admit(
+                    now_ns,
+                    fmt::format("receiver time {} ({}) holds on a new timeline, {:+.3f} s from "
+                                "the believed one: not published during a probation of {} s, "
+                                "unless the synchronized kernel clock confirms it "
+                                "(step-probation)",
+                                format_utc(reference, 3, time->leap_second), time->name(),
+                                ns_to_seconds(check_.probation_step_ns()),
+                                check_.probation_ns() / ns_per_s))) {
+                actions.log(MessageLevel::warn, std::move(*text));
+            }
+        }
+        report(CycleOutcome::Kind::probation, time);
+        rules_.set_health(actions,
+                          fmt::format("probation: receiver {:+.3f} s from the believed timeline; "
+                                      "believed in {} s unless the kernel witness confirms it",
+                                      ns_to_seconds(check_.probation_step_ns()),
+                                      (left + ns_per_s - 1) / ns_per_s));
+        return;
+    }
+    case Timeline::Verdict::repeat:
         report(CycleOutcome::Kind::repeat, time);
         return;
-    case CycleCheck::Verdict::acquiring:
-    case CycleCheck::Verdict::same_second:
-    case CycleCheck::Verdict::publish:
+    case Timeline::Verdict::acquiring:
+    case Timeline::Verdict::same_second:
+    case Timeline::Verdict::publish:
         break;
     }
     if (time->leap_second) {
@@ -511,13 +476,13 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         report(CycleOutcome::Kind::leap_second, time);
         return;
     }
-    if (verdict == CycleCheck::Verdict::acquiring) {
+    if (verdict == Timeline::Verdict::acquiring) {
         report(CycleOutcome::Kind::acquiring, time);
-        rules_.set_health(actions, fmt::format("acquiring: {} of {} fixes", check_.consecutive,
+        rules_.set_health(actions, fmt::format("acquiring: {} of {} fixes", check_.consecutive(),
                                                settings_.min_fixes));
         return;
     }
-    if (verdict == CycleCheck::Verdict::same_second) {
+    if (verdict == Timeline::Verdict::same_second) {
         report(CycleOutcome::Kind::same_second, time);
         return;
     }
@@ -529,6 +494,12 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
 
 void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_t now_ns) {
     const timespec reference = *time.utc;
+    // On the timeline and past min-fixes: it anchors the timeline that
+    // every later cycle is judged by, whether or not the witness lets it
+    // out -- a witness that refuses for a long time must not leave the
+    // timeline too old to judge by (core/timeline.hpp), and the cycle is as
+    // continuous with it as a published one.
+    check_.published();
     // The kernel witness has the last word (core/witness.hpp).
     if (!witness_.allows(actions, reference, cycle_start_, now_ns, time.name())) {
         report(CycleOutcome::Kind::witness, &time);
@@ -577,7 +548,7 @@ void NmeaCore::refuse_date(Actions& actions, const nmea::Sentence& sentence) {
     // A receiver naming a date that cannot be today: like no fix, it
     // restarts acquisition. The health and the log say which date and why;
     // the shell rate-limits the log by its text.
-    check_.consecutive = 0;
+    check_.break_run();
     report(CycleOutcome::Kind::implausible_date, &sentence);
     const std::string date =
         sentence.utc ? format_utc(*sentence.utc, 0).substr(0, 10) : std::string("?");

@@ -27,82 +27,11 @@
 #include "core/nmea_parser.hpp"
 #include "core/running_stats.hpp"
 #include "core/source_rules.hpp"
+#include "core/timeline.hpp"
 #include "core/warning_limit.hpp"
 #include "core/witness.hpp"
 
 namespace shmrefclock {
-
-// What decides whether a cycle's time is published: the reported times
-// must follow the time elapsed between their stamps (docs/design.md, "NMEA:
-// from a byte to a segment"). All arithmetic saturates (sample.hpp): a
-// receiver's time can be anything, and a wrapped difference could look
-// like "1 s later".
-struct CycleCheck {
-    // A cycle as the check keeps it: its reported time on the run's scale
-    // (POSIX time plus the leap seconds inserted since the check began, so
-    // that the scale does not stand still for 23:59:60) and its first byte
-    // on CLOCK_MONOTONIC. Elapsed time is measured on the monotonic clock:
-    // CLOCK_REALTIME repeats 23:59:59 when the kernel inserts a leap second
-    // (and not when it was not told to), and is stepped by NTP daemons.
-    struct Point {
-        timespec reference{};
-        std::int64_t receive_ns = 0;
-    };
-    // Consecutive cycles whose times agree with the time elapsed between
-    // them; a jump (a receiver glitch, a time going backwards) restarts the
-    // count, so it takes `min_fixes` agreeing cycles before a new timeline is
-    // believed.
-    int consecutive = 0;
-    std::optional<Point> first; // the first cycle of the current agreeing run
-    std::optional<Point> last;
-    // The last cycle as the receiver reported it, to recognise a repeat.
-    std::optional<timespec> last_reported;
-    bool last_leap_second = false;
-    // Leap seconds inserted since the check began; `in_leap_second`: the
-    // last cycle was 23:59:60, and the next one is a second further on.
-    std::int64_t leap_seconds = 0;
-    bool in_leap_second = false;
-
-    // Two cycles agree if their times differ by the time between their
-    // stamps within this much; cycle stamps jitter by milliseconds, a wrong
-    // second by 1 s.
-    static constexpr std::int64_t agreement_ns = 250'000'000;
-    // Over the whole run, the reported time may walk away from the time
-    // elapsed on the stamps by the stamp jitter (agreement_ns) plus this
-    // rate: a receiver with a fix does not drift, so the walk is the system
-    // clock's rate error. The kernel corrects the frequency by at most
-    // 500 ppm (and a slew by ntpd's adjtime by as much again), a crystal is
-    // off by less than 100 ppm. chronyd's fast slews (maxslewrate, up to
-    // 83,333 ppm, used to correct a large offset quickly) are not covered:
-    // the run then restarts, which costs min-fixes cycles.
-    static constexpr std::int64_t max_walk_ppm = 1000;
-    // A timeline that walked is on probation: a new run is believed only
-    // once it has agreed with itself for this long (and min-fixes cycles),
-    // so that a receiver walking faster than (agreement_ns / this) = 0.4 %
-    // is never published again, rather than between restarts. A slower walk
-    // looks like a system clock off in rate: only a witness outside the
-    // receiver (the kernel clock) can catch it.
-    static constexpr std::int64_t walk_probation_ns = 60 * ns_per_s;
-    std::optional<std::int64_t> probation_ns; // the walk that started it
-
-    enum class Verdict {
-        publish,
-        acquiring,
-        jumped,      // does not follow the last cycle
-        walked,      // follows the last cycle, but not the run's first
-        same_second, // follows, within a second already recorded
-        repeat,      // the same time as the last cycle: a repeated cycle
-    };
-    // Record a valid cycle reporting `reference` (23:59:59 and `leap_second`
-    // for 23:59:60, as the parser reports it) whose first byte came at
-    // `receive_ns` (CLOCK_MONOTONIC).
-    Verdict add(timespec reference, std::int64_t receive_ns, int min_fixes,
-                bool leap_second = false);
-    // A cycle without a fix: the next valid cycle starts a new run (it is
-    // still checked against the last).
-    void break_run() { consecutive = 0; }
-    void reset() { *this = CycleCheck{}; }
-};
 
 struct NmeaSettings {
     std::string device; // for messages
@@ -124,6 +53,9 @@ struct NmeaSettings {
     // `unknown` (no list, a corrupt or expired one): the receiver is
     // believed, as `decode` does.
     std::function<LeapSecondCheck(std::int64_t)> leap_seconds{};
+    // `step-probation`: how long a new timeline must hold before it is
+    // believed without the kernel witness (core/timeline.hpp).
+    std::int64_t step_probation_ns = default_step_probation_ns;
 };
 
 // What became of one cycle: published, or why not. `decode` prints these.
@@ -137,13 +69,14 @@ struct CycleOutcome {
         disagreeing,      // its sentences name different seconds
         leap_second,      // 23:59:60: not representable in POSIX time
         unscheduled_leap, // 23:59:60 where a valid leap-second list has none
-        jumped,           // does not follow the previous cycle's time
-        walked,           // follows the previous cycle, not the elapsed time since the run began
+        jumped,           // off the timeline, and does not follow the previous cycle either
+        walked,           // off the timeline, but follows the previous cycle (core/timeline.hpp)
         repeat,           // the same time as the previous cycle: a receiver sending it twice
         acquiring,        // fewer than min-fixes agreeing cycles so far
         same_second,      // a second cycle about a second already published
         witness,          // the synchronized kernel clock disagrees (core/witness.hpp)
         implausible_date, // its only dates cannot be today (nmea::DateProblem)
+        probation,        // on a new timeline not believed yet (core/timeline.hpp)
     };
     Kind kind = Kind::no_time;
     // The sentence whose time the cycle reports; for no_fix, the cycle's
@@ -152,7 +85,7 @@ struct CycleOutcome {
     timespec receive_time{}; // the cycle's first-byte stamp
 };
 
-inline constexpr std::size_t cycle_outcome_count = 15;
+inline constexpr std::size_t cycle_outcome_count = 16;
 std::string_view to_string(CycleOutcome::Kind kind);
 // The identifier, e.g. "no_fix": a counter's key in the live state and a
 // Prometheus label value (docs/design.md, "Live state").
@@ -216,6 +149,10 @@ public:
     // reads it once per cycle (io/kernel_clock). Without it: no witness.
     void kernel_clock(const KernelClock& kernel) { witness_.kernel_clock(kernel); }
     const Witness& witness() const { return witness_; }
+    // The continuity check: on probation, the new timeline's step and time left.
+    const Timeline& timeline() const { return check_; }
+    // A reload: the same receiver's timeline goes on (Timeline::carry_from).
+    void carry_timeline(const NmeaCore& old) { check_.carry_from(old.check_); }
     // What the core decided since it was built (docs/design.md, "Live
     // state"), counted where it decided.
     struct Activity {
@@ -256,7 +193,9 @@ private:
     SourceRules rules_;
     nmea::Parser parser_;
     nmea::Cycle cycle_;
-    CycleCheck check_;
+    Timeline check_;
+    // Probation warnings have their own limit: jumps must not hide them.
+    WarningLimit probation_warnings_;
     WarningLimit warnings_;
     Witness witness_;
     bool line_rate_ = false;

@@ -10,7 +10,8 @@
 namespace shmrefclock {
 
 PpsCore::PpsCore(PpsSettings settings)
-    : settings_(std::move(settings)), rules_(fmt::format("not started ({})", settings_.device)) {}
+    : settings_(std::move(settings)), rules_(fmt::format("not started ({})", settings_.device)),
+      witness_(settings_.witness) {}
 
 std::string PpsCore::lock_description() const {
     return numbered_by_system() ? "the system clock" : settings_.lock;
@@ -95,6 +96,14 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
                         ? number_pulse_by_system_clock(fetch.edge, handled.realtime)
                         : number_pulse(fetch.edge, lock, handled.realtime);
     }
+    if (numbering.verdict == PulseVerdict::numbered &&
+        !witness_.allows(actions, numbering.second, fetch.edge, handled.monotonic_ns, "pulse")) {
+        // A pulse numbered from a lock sample the witness let through can
+        // still be refused here: the lock's sample is up to 2 s old, and
+        // lock = "system" has no sample at all. The pulse is what NTP
+        // daemons prefer; it gets the same check as the sample.
+        numbering.verdict = PulseVerdict::witness;
+    }
     ++counters_.by_verdict.at(static_cast<std::size_t>(numbering.verdict));
     if (numbering.verdict != PulseVerdict::numbered) {
         drop(actions, fetch, numbering, numbered_by_system() ? std::nullopt : lock, handled);
@@ -145,6 +154,9 @@ void PpsCore::drop(Actions& actions, const PpsFetch& fetch, const PulseNumbering
         break;
     case PulseVerdict::before_clock_step:
         state(actions, "system clock stepped: waiting for pulses stamped after it");
+        break;
+    case PulseVerdict::witness:
+        state(actions, witness_.health());
         break;
     case PulseVerdict::outside_window:
     case PulseVerdict::numbered:

@@ -10,8 +10,10 @@
 #include <optional>
 #include <string>
 
+#include "core/kernel_clock.hpp"
 #include "core/pps_numbering.hpp"
 #include "core/source_rules.hpp"
+#include "core/witness.hpp"
 
 namespace shmrefclock {
 
@@ -27,6 +29,9 @@ struct PpsSettings {
     // The refclock whose samples number the pulses, or "system".
     std::string lock;
     PpsEdge edge = PpsEdge::assert_edge;
+    // The kernel witness judges each numbered pulse as it judges an NMEA
+    // sample (latency_ns: the refclock's `offset`).
+    WitnessSettings witness{};
 };
 
 class PpsCore {
@@ -65,6 +70,11 @@ public:
 
     const std::string& health() const { return rules_.health(); }
     const Counters& counters() const { return counters_; }
+    // The kernel's clock state for the pulse about to be handled; the shell
+    // reads it once per batch of pulses (io/kernel_clock). Without it: no
+    // witness.
+    void kernel_clock(const KernelClock& kernel) { witness_.kernel_clock(kernel); }
+    const Witness& witness() const { return witness_; }
     bool numbered_by_system() const { return settings_.lock == "system"; }
 
 private:
@@ -82,6 +92,7 @@ private:
     // When the last clock step was seen (CLOCK_REALTIME, new scale).
     std::optional<timespec> stepped_at_;
     Counters counters_;
+    Witness witness_;
 };
 
 } // namespace shmrefclock

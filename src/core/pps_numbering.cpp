@@ -44,6 +44,8 @@ std::string_view to_string(PulseVerdict verdict) {
         return "lock time is more than 0.4 s from a second";
     case PulseVerdict::before_clock_step:
         return "its edge was stamped before the system clock was stepped";
+    case PulseVerdict::witness:
+        return "refused by the kernel witness";
     }
     return "?";
 }
@@ -64,10 +66,12 @@ std::string_view name(PulseVerdict verdict) {
         return "outside_window";
     case PulseVerdict::before_clock_step:
         return "before_clock_step";
+    case PulseVerdict::witness:
+        return "witness";
     }
     return "?";
 }
-static_assert(static_cast<std::size_t>(PulseVerdict::before_clock_step) + 1 == pulse_verdict_count,
+static_assert(static_cast<std::size_t>(PulseVerdict::witness) + 1 == pulse_verdict_count,
               "pulse_verdict_count counts every PulseVerdict");
 
 PulseNumbering number_pulse(timespec pulse, const std::optional<Sample>& lock, timespec handled) {

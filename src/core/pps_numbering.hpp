@@ -45,8 +45,12 @@ enum class PulseVerdict {
     // Its edge was stamped before CLOCK_REALTIME was last stepped: on the old
     // scale, off by the step (PpsCore decides this one, not number_pulse).
     before_clock_step,
+    // Numbered, but the synchronized kernel clock disagrees with the second
+    // by more than its bound (core/witness.hpp): judged as an NMEA sample
+    // is (PpsCore decides this one too).
+    witness,
 };
-inline constexpr std::size_t pulse_verdict_count = 7;
+inline constexpr std::size_t pulse_verdict_count = 8;
 
 // A short phrase for logs, e.g. "lock sample is more than 2 s old".
 std::string_view to_string(PulseVerdict verdict);

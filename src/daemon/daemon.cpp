@@ -179,6 +179,15 @@ void Daemon::reload() {
         // Attach the new segments before letting go of the old refclocks, so
         // that a refused segment leaves the running configuration intact.
         auto built = build(next);
+        // A reload is no restart of the receivers: what was believed of
+        // each stays believed (docs/design.md, "NMEA: from a byte to a
+        // segment", item 6), or a receiver a second off would be believed
+        // after min-fixes cycles, as at start-up.
+        for (auto& refclock : built) {
+            for (const auto& old : refclocks_) {
+                refclock->carry_from(*old);
+            }
+        }
         refclocks_.clear();
         refclocks_ = std::move(built);
         config_ = std::move(next);

@@ -34,6 +34,13 @@ Refclock::~Refclock() {
     }
 }
 
+void Refclock::carry_from(const Refclock& old) {
+    if (old.config_.name == config_.name && old.config_.source == config_.source &&
+        old.config_.device == config_.device) {
+        source_->carry_from(*old.source_);
+    }
+}
+
 void Refclock::start() {
     source_->start();
 }

@@ -46,6 +46,10 @@ public:
     // CLOCK_REALTIME was stepped: the source withdraws what it stamped
     // before (and with it this refclock's latest sample, a pps lock's time).
     void clock_stepped(const Stamp& at) { source_->clock_stepped(at); }
+    // A reload built this refclock to replace `old`: carry over what must
+    // outlive it when `old` is the same receiver (same name, source and
+    // device).
+    void carry_from(const Refclock& old);
 
     // This refclock's part of the live state (docs/design.md, "Live state")
     // at `now`.

@@ -29,6 +29,7 @@ NmeaSettings nmea_settings(const RefclockConfig& config, std::chrono::year_month
     settings.leap_seconds = [&sink](std::int64_t day_end) {
         return sink.inserted_leap_second(day_end);
     };
+    settings.step_probation_ns = static_cast<std::int64_t>(config.step_probation * 1e9);
     return settings;
 }
 
@@ -62,6 +63,12 @@ void NmeaSource::unwatch(EventLoop::Registration& registration) {
     if (registration != 0) {
         loop().unwatch(registration);
         registration = 0;
+    }
+}
+
+void NmeaSource::carry_from(const Source& old) {
+    if (const auto* nmea = dynamic_cast<const NmeaSource*>(&old)) {
+        core_.carry_timeline(nmea->core_);
     }
 }
 

@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include "io/kernel_clock.hpp"
+
 namespace shmrefclock {
 
 namespace {
@@ -103,7 +105,9 @@ void forward_fetches(const std::stop_token& stop, pps_handle_t handle, int out, 
 PpsSource::PpsSource(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
                      const LockSource* lock)
     : SourceShell(config.name, loop, sink), config_(config), device_(config.device), lock_(lock),
-      core_(PpsSettings{config.device, config.lock, config.edge}) {}
+      core_(PpsSettings{
+          config.device, config.lock, config.edge,
+          WitnessSettings{config.witness, static_cast<std::int64_t>(config.offset * 1e9)}}) {}
 
 PpsSource::~PpsSource() {
     close_device(); // the only join that may wait, up to fetch_timeout
@@ -259,6 +263,7 @@ void PpsSource::on_records(const Stamp& stamp) {
         }
         const std::optional<Sample> lock =
             lock_ != nullptr ? lock_->latest_sample() : std::optional<Sample>{};
+        core_.kernel_clock(read_kernel_clock());
         Actions actions = core_.fetched(record.fetch, lock, stamp);
         if (actions.publish && lock && !core_.numbered_by_system()) {
             // Numbered by the lock's sample: the lock measures its latency

@@ -55,6 +55,10 @@ public:
     // taken before it and withdraws what it published with one. One that
     // stamps each sample as it publishes it (system) has nothing to drop.
     virtual void clock_stepped(const Stamp& at) { (void)at; }
+    // The configuration was reloaded and `old` is this refclock's source
+    // before it (same name and kind): carry over what must outlive a reload
+    // (nmea: the believed timeline, issue 18).
+    virtual void carry_from(const Source& old) { (void)old; }
     // Add this source's part of the live state to its refclock's object
     // `state` (docs/design.md, "Live state"): its counters into
     // state["counters"], and what it measures (nmea_arrival).

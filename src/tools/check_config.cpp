@@ -24,8 +24,10 @@ std::string describe(const Config& config) {
             out += fmt::format(", every {} s", rc.interval);
             break;
         case SourceKind::nmea:
-            out += fmt::format(", device {}, {} baud, {} fixes before the first sample{}",
-                               rc.device, rc.baud, rc.min_fixes, rc.pps_dcd ? ", PPS on DCD" : "");
+            out += fmt::format(", device {}, {} baud, {} fixes before the first sample, a new "
+                               "timeline believed after {} s{}",
+                               rc.device, rc.baud, rc.min_fixes, rc.step_probation,
+                               rc.pps_dcd ? ", PPS on DCD" : "");
             break;
         case SourceKind::pps:
             out += fmt::format(", device {}, {} edge, numbered by {}",

@@ -428,3 +428,30 @@ TEST_CASE("load_config refuses a file over 256 KiB without reading it all") {
     std::remove(path.c_str());
     rmdir(dir);
 }
+
+TEST_CASE("config: step-probation, seconds a new timeline holds before it is believed") {
+    const std::string head = "[[refclock]]\nname = \"gps\"\nsource = \"nmea\"\n"
+                             "device = \"/dev/ttyACM0\"\nunit = 0\n";
+    CHECK(parse(head).refclocks[0].step_probation == Approx(600.0));
+    CHECK(parse(head + "step-probation = 5\n").refclocks[0].step_probation == Approx(5.0));
+    CHECK(parse(head + "step-probation = 1800.5\n").refclocks[0].step_probation == Approx(1800.5));
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"0", "test.conf:6:18: step-probation"},
+        {"86401", "test.conf:6:18: step-probation"},
+        {"\"600\"", "test.conf:6:18: step-probation must be a number"},
+    };
+    for (const auto& [value, message] : bad) {
+        INFO(value);
+        try {
+            parse(head + "step-probation = " + value + "\n");
+            FAIL("no error");
+        } catch (const ConfigError& e) {
+            CHECK_THAT(e.what(), Catch::Contains(message));
+        }
+    }
+    // nmea only; `witness` is for pps too (the witness judges pulses).
+    const std::string pps = "[[refclock]]\nname = \"pps\"\nsource = \"pps\"\n"
+                            "device = \"/dev/pps0\"\nunit = 1\nlock = \"system\"\n";
+    CHECK_THROWS_AS(parse(pps + "step-probation = 5\n"), ConfigError);
+    CHECK_FALSE(parse(pps + "witness = false\n").refclocks[0].witness);
+}

@@ -443,9 +443,10 @@ TEST_CASE("decode output", "[captures]") {
                            "2016-12-31T23:59:58.000Z GPRMC published\n"
                            "2016-12-31T23:59:59.000Z GPRMC refused: the cycle's sentences name "
                            "different seconds\n");
-        CHECK(summary.str() == "decode: 3 cycles, 2 published; 6 sentences, 0 bad checksum, "
-                               "0 malformed, 0 garbage, 0 over-long, 0 unsupported, 0 implausible dates; 1 cycles "
-                               "whose sentences name different seconds\n");
+        CHECK(summary.str() ==
+              "decode: 3 cycles, 2 published; 6 sentences, 0 bad checksum, "
+              "0 malformed, 0 garbage, 0 over-long, 0 unsupported, 0 implausible dates; 1 cycles "
+              "whose sentences name different seconds\n");
     }
     SECTION("a leap second, and '#' only counts at the start of a line") {
         options.min_fixes = 1;
@@ -474,8 +475,8 @@ TEST_CASE("decode output", "[captures]") {
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
         CHECK(out.str() == "2016-12-31T23:59:57.000Z GPRMC refused: acquiring: fewer than "
                            "min-fixes agreeing cycles\n"
-                           "2016-12-31T23:59:58.000Z GPRMC refused: time does not follow the "
-                           "previous cycle's\n"
+                           "2016-12-31T23:59:58.000Z GPRMC refused: time is off the timeline "
+                           "and does not follow the previous cycle\n"
                            "2016-12-31T23:59:59.000Z GPRMC published\n");
     }
     SECTION("no fix: every cycle refused, with its reason") {
@@ -492,5 +493,67 @@ TEST_CASE("decode output", "[captures]") {
         std::istringstream in{""};
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
         CHECK(out.str().empty());
+    }
+}
+
+// issue 18, item 1, as reported: `decode --now 2026-12-04 walk.nmea` on a
+// timed capture whose cycle k is sent at T + k + 0.1 s and names T + k +
+// 0.12 k s, status V when k mod 4 = 3. It printed one cycle in four as
+// published, +0.14 ... +4.45 s off after 40 s. With good cycles before the
+// walk, those are published and nothing of the walk is.
+TEST_CASE("decode: the walk hidden by V cycles of issue 18 is never published 0.1 s off") {
+    const auto sentence = [](const std::string& body) {
+        unsigned checksum = 0;
+        for (const char c : body) {
+            checksum ^= static_cast<unsigned char>(c);
+        }
+        char tail[8];
+        std::snprintf(tail, sizeof tail, "*%02X", checksum);
+        return "$" + body + tail;
+    };
+    constexpr std::int64_t T = 1796385600; // 2026-12-04T12:00:00Z
+    for (const int good : {0, 20}) {
+        INFO(good << " good cycles first");
+        std::string capture;
+        for (int k = 0; k < good + 40; ++k) {
+            const int walked = k < good ? 0 : k - good;
+            const std::int64_t named_cs = (T + k) * 100 + 12 * walked; // hundredths
+            const auto second = static_cast<time_t>(named_cs / 100);
+            std::tm tm{};
+            gmtime_r(&second, &tm);
+            char hms[40], dmy[40], sent[40];
+            std::snprintf(hms, sizeof hms, "%02d%02d%02d.%02d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                          static_cast<int>(named_cs % 100));
+            std::snprintf(dmy, sizeof dmy, "%02d%02d%02d", tm.tm_mday, tm.tm_mon + 1,
+                          tm.tm_year % 100);
+            std::snprintf(sent, sizeof sent, "%lld.100 ", static_cast<long long>(T + k));
+            const bool no_fix = k % 4 == 3;
+            capture += sent +
+                       sentence(std::string("GNRMC,") + hms + (no_fix ? ",V," : ",A,") +
+                                "4807.038,N,01131.000,E,0.1,0.0," + dmy + ",,,A") +
+                       "\r\n";
+        }
+        shmrefclock::DecodeOptions options;
+        options.json = true;
+        options.system_clock = static_cast<time_t>(T);
+        std::istringstream in{capture};
+        std::ostringstream out;
+        REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
+        std::istringstream lines{out.str()};
+        std::string line;
+        int before = 0;
+        int cycle = 0;
+        while (std::getline(lines, line)) {
+            const auto json = nlohmann::json::parse(line);
+            if (json.at("published").get<bool>()) {
+                // Published only while the walk has not begun (a cycle of
+                // the walk is at least 0.12 s off but its first).
+                CHECK(cycle <= good);
+                before += cycle < good ? 1 : 0;
+            }
+            ++cycle;
+        }
+        CHECK(cycle == good + 40);
+        CHECK(before == (good == 0 ? 0 : good / 4)); // V every 4th: one in four
     }
 }

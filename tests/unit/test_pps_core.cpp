@@ -215,3 +215,29 @@ TEST_CASE("pps core counters: K pulses 0.5 s off, numbered ones and repeats, exa
     CHECK(total == off_pulses + good_pulses);
     CHECK(name(PulseVerdict::outside_window) == "outside_window");
 }
+
+TEST_CASE("pps core: the kernel witness judges pulses as it judges NMEA samples") {
+    // The lock names every second one second late (its sample is 2 s old at
+    // most, or lock = "system" on a clock stepped wrong): the synchronized
+    // kernel refuses the pulse; unsynchronized, there is no witness.
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    KernelClock kernel;
+    kernel.synchronized = true;
+    kernel.maxerror_ns = 10 * ms;
+    core.kernel_clock(kernel);
+    Sample late = lock_for(N);
+    late.receive_time = {N + 1, 130 * ms};
+    const Actions refused = core.fetched(pulse(1, N + 1), late, handled_at(N + 1, 25'000));
+    CHECK_FALSE(refused.publish);
+    CHECK(core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::witness)] == 1);
+    CHECK_THAT(core.health(), Catch::Contains("refused by the kernel witness"));
+    CHECK(logged(refused, "(pulse) is 1.000 s behind"));
+    const Actions right = core.fetched(pulse(2, N + 2), lock_for(N + 1), handled_at(N + 2, 25'000));
+    REQUIRE(right.publish);
+    CHECK(right.publish->reference_time.tv_sec == N + 2);
+    kernel.synchronized = false;
+    core.kernel_clock(kernel);
+    CHECK(core.fetched(pulse(3, N + 3), lock_for(N + 1), handled_at(N + 3, 25'000)).publish);
+    CHECK(name(PulseVerdict::witness) == "witness");
+}
