@@ -144,11 +144,7 @@ nlohmann::ordered_json Refclock::snapshot(const Stamp& now, const SnapshotOption
         }
     }
     if (options.history) {
-        nlohmann::ordered_json points = nlohmann::ordered_json::array();
-        for (const SecondHistory::Point& point : history_.points(now.realtime.tv_sec)) {
-            points.push_back({point.unix_s, point.value});
-        }
-        state["history"] = std::move(points);
+        state["history"] = history_json(history_points(now));
     }
     return state;
 }

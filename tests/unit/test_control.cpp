@@ -312,11 +312,12 @@ TEST_CASE("a reply larger than the socket takes: the reader gets it all, the non
     const std::string big = std::string(4 << 20, 'x') + "\n";
     EventLoop loop;
     std::size_t asked = 0;
+    const auto shared_big = std::make_shared<const std::string>(big);
     auto control = std::make_unique<ControlSocket>(
-        loop, path, [&](const ControlRequest& request, const Stamp&) {
+        loop, path, [&](const ControlRequest& request, const Stamp&, ControlSocket::Reply reply) {
             CHECK(request.history);
             ++asked;
-            return big;
+            reply(shared_big);
         });
     REQUIRE(control->listening());
 
