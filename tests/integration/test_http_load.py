@@ -257,14 +257,83 @@ def ask_control(path):
         s.close()
 
 
+def quiet_phase(receiver, cycles):
+    start = fake_receiver.realtime_ns()
+    receiver.wait_cycles(cycles, timeout=cycles + 30)
+    return start, fake_receiver.realtime_ns()
+
+
+def load_phase(ctx, port, control_path, daemon, receiver, cycles):
+    """Runs the load for `cycles` cycles, probing /metrics and status every
+    half second: (start ns, end ns, the load's counts, /metrics times,
+    status times)."""
+    proc = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--load", str(port), str(control_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=open(ctx.path("load.err"), "a"), text=True)
+    try:
+        check(proc.stdout.readline().strip() == "started",
+              f"the load did not start: {open(ctx.path('load.err')).read()[-2000:]}")
+        start = fake_receiver.realtime_ns()
+        metrics_s, control_s, problems = [], [], []
+        target = len(receiver.cycles) + cycles
+        while len(receiver.cycles) < target:
+            check(daemon.running(), "the daemon died under the load")
+            check(proc.poll() is None, "the load process ended")
+            got, took = timed(lambda: request(port, "/metrics", timeout=10))
+            metrics_s.append(took)
+            if isinstance(got, Exception) or got[0] != 200 or \
+                    b"shmrefclock_samples_published_total" not in got[2]:
+                problems.append(f"GET /metrics under load: {got!r:.200}")
+            got, took = timed(lambda: ask_control(control_path))
+            control_s.append(took)
+            if isinstance(got, Exception) or b'"pid"' not in got:
+                problems.append(f"status under load: {got!r:.200}")
+            time.sleep(0.5)  # a probe every half second, not a wait
+        end = fake_receiver.realtime_ns()
+        proc.stdin.write("stop\n")
+        proc.stdin.flush()
+        out, _ = proc.communicate(timeout=60)
+        check(proc.returncode == 0,
+              f"the load process failed: {open(ctx.path('load.err')).read()[-2000:]}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    counts = json.loads(out.strip().splitlines()[-1])
+    log(f"load: {counts}")
+    log(f"GET /metrics under load ({len(metrics_s)}): median "
+        f"{fake_receiver.percentile(metrics_s, 0.5) * 1e3:.1f} ms, max "
+        f"{max(metrics_s) * 1e3:.1f} ms; status: median "
+        f"{fake_receiver.percentile(control_s, 0.5) * 1e3:.1f} ms, max "
+        f"{max(control_s) * 1e3:.1f} ms")
+    check(not problems, f"{len(problems)} failed probes: {problems[:3]}")
+    for what, values in (("GET /metrics", metrics_s), ("status", control_s)):
+        check(fake_receiver.percentile(values, 0.5) <= 1.0,
+              f"{what} under load: median {fake_receiver.percentile(values, 0.5):.3f} s")
+        check(max(values) <= 3.0, f"{what} under load: one took {max(values):.3f} s")
+    check(counts["pages"] >= cycles, f"only {counts['pages']} pages fetched")
+    check(counts["page_errors"] == 0, f"{counts['page_errors']} pages not 200")
+    check(counts["slow_http_closed_by_daemon"] > 0,
+          "no slow HTTP client was closed by the daemon")
+    check(counts["slow_control_closed_by_daemon"] > 0,
+          "no slow control client was closed by the daemon")
+    return start, end, counts, metrics_s, control_s
+
+
 def body(ctx):
-    # Where it hangs, if it does, before the harness's timeout kills it.
-    faulthandler.dump_traceback_later(270, exit=False, file=sys.stdout)
+    # bench/http_load.py runs this with more cycles and rounds (quiet, load,
+    # quiet, load, ...) and reads the BENCH line.
+    cycles = int(os.environ.get("SHMREFCLOCK_BENCH_CYCLES", "0")) or None
+    rounds = int(os.environ.get("SHMREFCLOCK_BENCH_ROUNDS", "1"))
+    quiet_cycles, load_cycles = cycles or QUIET_CYCLES, cycles or LOAD_CYCLES
+    if cycles is None:
+        # Where it hangs, if it does, before the harness's timeout kills it.
+        faulthandler.dump_traceback_later(270, exit=False, file=sys.stdout)
     port = free_port()
     control_path = ctx.path("control")
     receiver = FakeReceiver(ctx.tmp, "gnss0").start()
     watcher = SegmentWatcher(0).start()
-    load_proc = None
     try:
         cfg = config(ctx, port, [{
             "name": '"gps"', "source": '"nmea"',
@@ -278,84 +347,49 @@ def body(ctx):
         wait_listening(port, daemon)
         harness.wait_for_valid_sample(0, 10, watch=[daemon])
         global baseline_sockets
-        # The listener, the control socket, the notify socket if any: none
-        # of them a client's.
+        # The listener, the control socket: none of them a client's.
         baseline_sockets = harness.wait_until(
             lambda: socket_fds(daemon.pid) or None, 10, "the daemon's sockets")
 
-        # Quiet: no client at all.
-        quiet_start = fake_receiver.realtime_ns()
-        receiver.wait_cycles(QUIET_CYCLES, timeout=QUIET_CYCLES + 30)
-        quiet_end = fake_receiver.realtime_ns()
+        quiet_windows, load_windows, metrics_s, control_s = [], [], [], []
+        for _ in range(rounds):
+            quiet_windows.append(quiet_phase(receiver, quiet_cycles))
+            log(f"quiet: {quiet_cycles} cycles; the load starts")
+            start, end, _, m, c = load_phase(ctx, port, control_path, daemon, receiver,
+                                             load_cycles)
+            load_windows.append((start, end))
+            metrics_s += m
+            control_s += c
 
-        # Load.
-        load_proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--load", str(port),
-             str(control_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=open(ctx.path("load.err"), "w"), text=True)
-        check(load_proc.stdout.readline().strip() == "started",
-              f"the load did not start: {open(ctx.path('load.err')).read()[-2000:]}")
-        load_start = fake_receiver.realtime_ns()
-        log(f"quiet: {QUIET_CYCLES} cycles; the load started")
-        metrics_s, control_s, problems = [], [], []
-        target = len(receiver.cycles) + LOAD_CYCLES
-        while len(receiver.cycles) < target:
-            check(daemon.running(), "the daemon died under the load")
-            check(load_proc.poll() is None, "the load process ended")
-            got, took = timed(lambda: request(port, "/metrics", timeout=10))
-            metrics_s.append(took)
-            if isinstance(got, Exception) or got[0] != 200 or \
-                    b"shmrefclock_samples_published_total" not in got[2]:
-                problems.append(f"GET /metrics under load: {got!r:.200}")
-            got, took = timed(lambda: ask_control(control_path))
-            control_s.append(took)
-            if isinstance(got, Exception) or b'"pid"' not in got:
-                problems.append(f"status under load: {got!r:.200}")
-            if len(metrics_s) % 10 == 0:
-                log(f"{len(metrics_s)} probes, {target - len(receiver.cycles)} cycles to go")
-            time.sleep(0.5)  # a probe every half second, not a wait
-        load_end = fake_receiver.realtime_ns()
-        load_proc.stdin.write("stop\n")
-        load_proc.stdin.flush()
-        out, _ = load_proc.communicate(timeout=60)
-        check(load_proc.returncode == 0,
-              f"the load process failed: {open(ctx.path('load.err')).read()[-2000:]}")
-        counts = json.loads(out.strip().splitlines()[-1])
-        log(f"load: {counts}")
-        log(f"GET /metrics under load ({len(metrics_s)}): median "
-            f"{fake_receiver.percentile(metrics_s, 0.5) * 1e3:.1f} ms, max "
-            f"{max(metrics_s) * 1e3:.1f} ms; status: median "
-            f"{fake_receiver.percentile(control_s, 0.5) * 1e3:.1f} ms, max "
-            f"{max(control_s) * 1e3:.1f} ms")
-        check(not problems, f"{len(problems)} failed probes: {problems[:3]}")
-        for what, values in (("GET /metrics", metrics_s), ("status", control_s)):
-            check(fake_receiver.percentile(values, 0.5) <= 1.0,
-                  f"{what} under load: median {fake_receiver.percentile(values, 0.5):.3f} s")
-            check(max(values) <= 3.0, f"{what} under load: one took {max(values):.3f} s")
-        check(counts["pages"] >= LOAD_CYCLES, f"only {counts['pages']} pages fetched")
-        check(counts["page_errors"] == 0, f"{counts['page_errors']} pages not 200")
-        check(counts["slow_http_closed_by_daemon"] > 0,
-              "no slow HTTP client was closed by the daemon")
-        check(counts["slow_control_closed_by_daemon"] > 0,
-              "no slow control client was closed by the daemon")
+        if cycles is None:
+            # The lifetime: a lone slow client and a lone non-reader.
+            lifetime_checks(port, daemon)
 
-        # The lifetime: a lone slow client and a lone non-reader.
-        lifetime_checks(port, daemon)
-
-        problems, quiet, _ = latencies(watcher, receiver, quiet_start, quiet_end)
-        _, loaded, published = latencies(watcher, receiver, load_start, load_end)
-        check(not problems, f"wrong samples: {problems[:5]}")
-        written = [r.index for r in receiver.cycles
-                   if load_start <= r.first_write_ns and r.end_ns < load_end]
+        samples_problems = []
+        quiet, loaded, missed = [], [], []
         excused = fake_receiver.excused(receiver, 1)
-        missed = [i for i in written if i not in published and i not in excused]
-        check(len(quiet) >= QUIET_CYCLES - 3, f"only {len(quiet)} quiet samples")
+        for since, until in quiet_windows:
+            problems, window, _ = latencies(watcher, receiver, since, until)
+            samples_problems += problems
+            quiet += window
+        for since, until in load_windows:
+            _, window, published = latencies(watcher, receiver, since, until)
+            loaded += window
+            written = [r.index for r in receiver.cycles
+                       if since <= r.first_write_ns and r.end_ns < until]
+            missed += [i for i in written if i not in published and i not in excused]
+        check(not samples_problems, f"wrong samples: {samples_problems[:5]}")
+        check(len(quiet) >= rounds * (quiet_cycles - 3), f"only {len(quiet)} quiet samples")
         check(not missed, f"cycles {missed} not published under the load")
         q, f = summary(quiet), summary(loaded)
         log(f"stamp lateness (receive stamp - first byte written): quiet ({len(quiet)}): "
             f"median {q[0] / 1e3:.0f} us, p90 {q[1] / 1e3:.0f} us, max {q[2] / 1e3:.0f} us; "
             f"load ({len(loaded)}): median {f[0] / 1e3:.0f} us, p90 {f[1] / 1e3:.0f} us, "
             f"max {f[2] / 1e3:.0f} us")
+        if cycles is not None:
+            print("BENCH " + json.dumps({"quiet_ns": quiet, "load_ns": loaded,
+                                         "metrics_s": metrics_s, "status_s": control_s}),
+                  flush=True)
         check(f[0] <= q[0] + 2_000_000,
               f"median stamp lateness under load {f[0] / 1e3:.0f} us > quiet "
               f"{q[0] / 1e3:.0f} us + 2 ms")
@@ -368,9 +402,6 @@ def body(ctx):
         reports = fake_receiver.sanitizer_reports(daemon.output())
         check(not reports, f"sanitizer or crash output: {reports[:5]}")
     finally:
-        if load_proc is not None and load_proc.poll() is None:
-            load_proc.kill()
-            load_proc.wait()
         watcher.stop()
         receiver.stop()
 
@@ -394,7 +425,7 @@ def lifetime_checks(port, daemon):
     timeout, 10 s, comes first once the socket takes no more; the client
     itself sees no end: the close is queued behind what it does not read).
     /metrics answers meanwhile."""
-    harness.wait_until(lambda: socket_fds(daemon.pid) <= baseline_sockets + 0 or None, 60,
+    harness.wait_until(lambda: socket_fds(daemon.pid) <= baseline_sockets or None, 60,
                        "the daemon to close the load's connections", watch=[daemon])
     slow = socket.create_connection(("127.0.0.1", port), timeout=5)
     slow.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
