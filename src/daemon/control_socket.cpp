@@ -230,6 +230,10 @@ void ControlSocket::on_listener(const Stamp& stamp) {
         client->fd = std::move(fd);
         clients_.emplace(id, std::move(client));
         slots_.opened(id, stamp.monotonic_ns);
+        // Its request now, if it came with the connection (a real client
+        // sends it at once): then it is being answered, and no flood of
+        // newer connections can take its slot before the loop reads it.
+        on_client(id, stamp);
     }
     arm_deadline(stamp.monotonic_ns);
 }

@@ -255,8 +255,9 @@ void Daemon::configure_http(bool starting) {
     }
     try {
         http_ = std::make_unique<HttpServer>(
-            loop_, *wanted,
-            [this](std::string_view path, HttpServer::Reply reply) { serve(path, std::move(reply)); });
+            loop_, *wanted, [this](std::string_view path, HttpServer::Reply reply) {
+                serve(path, std::move(reply));
+            });
     } catch (const HttpError& e) {
         // At start-up a configured listener that cannot listen is fatal
         // (exit 3, the message names the address), like a refused segment:

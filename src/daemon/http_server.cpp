@@ -113,12 +113,20 @@ struct HttpCallbacks {
             server->slots_.busy(conn->id);
             const ClientSlots::Id id = conn->id;
             std::weak_ptr<HttpServer*> alive = server->alive_;
-            server->handler_(url != nullptr ? url : "",
-                             [alive, id](std::shared_ptr<const HttpResponse> response) {
-                                 if (auto live = alive.lock()) {
-                                     (*live)->answer(id, std::move(response));
-                                 }
-                             });
+            try {
+                server->handler_(url != nullptr ? url : "",
+                                 [alive, id](std::shared_ptr<const HttpResponse> response) {
+                                     if (auto live = alive.lock()) {
+                                         (*live)->answer(id, std::move(response));
+                                     }
+                                 });
+            } catch (const std::exception& e) {
+                // Never through MHD's C frames.
+                spdlog::error("http: answering {} failed: {}", url != nullptr ? url : "", e.what());
+                conn->response = std::make_shared<const HttpResponse>(
+                    HttpResponse{MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
+                                 "500 internal error\n"});
+            }
         }
         if (conn->response) {
             conn->queued = true;
@@ -323,9 +331,9 @@ void HttpServer::on_listener(const Stamp& stamp) {
             break;
         }
         // Those being closed still count for MHD until it has seen the end.
-        const ClientSlots::Admission admission =
-            slots_.open() >= 2 * connection_limit ? ClientSlots::Admission{std::nullopt, true}
-                                                  : slots_.admit();
+        const ClientSlots::Admission admission = slots_.open() >= 2 * connection_limit
+                                                     ? ClientSlots::Admission{std::nullopt, true}
+                                                     : slots_.admit();
         if (admission.refuse) {
             // Every slot is answering a request: told, not queued. A fresh
             // socket's send buffer takes the short reply; then closed.
@@ -347,8 +355,7 @@ void HttpServer::on_listener(const Stamp& stamp) {
                              connection_limit));
         }
         // MHD owns the socket from here, and closes it if it cannot take it.
-        MHD_add_connection(daemon_.get(), fd.release(), reinterpret_cast<sockaddr*>(&peer),
-                           length);
+        MHD_add_connection(daemon_.get(), fd.release(), reinterpret_cast<sockaddr*>(&peer), length);
     }
     run();
 }

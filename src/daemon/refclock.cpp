@@ -102,10 +102,8 @@ void Refclock::pulse_numbered(const std::string& pps_refclock, timespec edge, ti
 
 nlohmann::ordered_json Refclock::snapshot(const Stamp& now, const SnapshotOptions& options) const {
     nlohmann::ordered_json state = {
-        {"name", config_.name},
-        {"source", to_string(config_.source)},
-        {"outputs", describe_outputs()},
-        {"offset_s", config_.offset},
+        {"name", config_.name},          {"source", to_string(config_.source)},
+        {"outputs", describe_outputs()}, {"offset_s", config_.offset},
         {"health", source_->health()},
     };
     if (latest_) {

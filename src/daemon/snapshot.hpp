@@ -5,8 +5,8 @@
 #pragma once
 
 #include <optional>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 

@@ -18,11 +18,17 @@ namespace shmrefclock {
 
 namespace {
 
-constexpr std::size_t index(View view) { return static_cast<std::size_t>(view); }
+constexpr std::size_t index(View view) {
+    return static_cast<std::size_t>(view);
+}
 
-bool with_history(View view) { return view == View::status_page || view == View::status_history; }
+bool with_history(View view) {
+    return view == View::status_page || view == View::status_history;
+}
 
-bool for_http(View view) { return view == View::metrics || view == View::status_page; }
+bool for_http(View view) {
+    return view == View::metrics || view == View::status_page;
+}
 
 // The points as the snapshot has them: [[unix_s, clock_minus_receive_s], ...].
 void attach_history(StateCapture& capture) {
@@ -35,10 +41,19 @@ void attach_history(StateCapture& capture) {
     }
 }
 
+// What a client gets when its view could not be made.
+RenderedView failure(View view) {
+    if (for_http(view)) {
+        return {500, "text/plain; charset=utf-8", "500 internal error\n"};
+    }
+    return {200, "application/json",
+            control_error_reply("internal error: the daemon could not build its state")};
+}
+
 } // namespace
 
 std::int64_t view_max_age_ns(View view) {
-    return for_http(view) ? 1'000'000'000 : 100'000'000;
+    return view == View::status ? 100'000'000 : 1'000'000'000;
 }
 
 RenderedView render_view(View view, StateCapture capture) {
@@ -67,11 +82,7 @@ RenderedView render_view(View view, StateCapture capture) {
                                                   : "status reply",
                       e.what());
     }
-    if (for_http(view)) {
-        return {500, "text/plain; charset=utf-8", "500 internal error\n"};
-    }
-    return {200, "application/json",
-            control_error_reply("internal error: the daemon could not build its state")};
+    return failure(view);
 }
 
 Views::Views(EventLoop& loop, Capturer capture)
@@ -123,7 +134,22 @@ void Views::get(View view, const Stamp& now, Ready ready) {
     ++renderings_;
     // The capture is the loop's only work for a rendering: the snapshot
     // without history (tens of microseconds) and the rings copied.
-    StateCapture capture = capture_(now, with_history(view));
+    StateCapture capture;
+    try {
+        capture = capture_(now, with_history(view));
+    } catch (const std::exception& e) {
+        // A bug in building the state must not take the daemon down (nor
+        // unwind through MHD's C frames): the waiting clients get the error.
+        spdlog::error("capturing the live state failed: {}", e.what());
+        slot.schedule.finished();
+        const auto failed = std::make_shared<const RenderedView>(failure(view));
+        std::vector<Ready> waiting;
+        waiting.swap(slot.waiting);
+        for (Ready& each : waiting) {
+            each(failed);
+        }
+        return;
+    }
     if (!thread_.joinable()) {
         start_thread();
     }
@@ -160,8 +186,8 @@ void Views::work() {
         Job job = std::move(jobs_.front());
         jobs_.pop_front();
         lock.unlock();
-        auto rendered = std::make_shared<const RenderedView>(
-            render_view(job.view, std::move(job.capture)));
+        auto rendered =
+            std::make_shared<const RenderedView>(render_view(job.view, std::move(job.capture)));
         lock.lock();
         done_.push_back({job.view, std::move(rendered), job.generation});
         const std::uint64_t one = 1;

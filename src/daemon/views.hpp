@@ -45,8 +45,8 @@ struct StateCapture {
 
 // How old a rendering may be when it is handed out, per view. One second
 // for the HTTP views (a scrape sees the state of the last second; the page
-// is read by a person); 0.1 s for the control socket's, which a script may
-// ask right after a change.
+// is read by a person) and for `status history` (as large as the page);
+// 0.1 s for `status`, which a script may ask right after a change.
 std::int64_t view_max_age_ns(View view);
 
 // Renders `view` of `capture` (on the renderer thread; pure). Never throws:

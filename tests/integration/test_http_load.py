@@ -476,4 +476,7 @@ baseline_sockets = 0
 
 
 if __name__ == "__main__":
-    harness.main("http_load", body, timeout=300)
+    bench_cycles = int(os.environ.get("SHMREFCLOCK_BENCH_CYCLES", "0"))
+    bench_rounds = int(os.environ.get("SHMREFCLOCK_BENCH_ROUNDS", "1"))
+    harness.main("http_load", body,
+                 timeout=300 + 3 * bench_cycles * bench_rounds)
