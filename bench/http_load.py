@@ -87,6 +87,9 @@ def main():
           f"{(percentile(loaded, 0.9) - percentile(quiet, 0.9)) / 1e6:+.3f} ms, p99 "
           f"{(percentile(loaded, 0.99) - percentile(quiet, 0.99)) / 1e6:+.3f} ms "
           "(issue 18: at most +2 ms).")
+    print(f"Probes (GET /metrics and `status`, a new connection each) that failed under "
+          f"the load: {figures.get('failed_probes', 0)} of "
+          f"{len(figures['metrics_s']) + len(figures['status_s'])}.")
     if run.returncode != 0:
         print(f"\n(the test's own checks failed: exit {run.returncode}; see stderr)")
     sys.exit(run.returncode)

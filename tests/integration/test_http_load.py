@@ -263,7 +263,7 @@ def quiet_phase(receiver, cycles):
     return start, fake_receiver.realtime_ns()
 
 
-def load_phase(ctx, port, control_path, daemon, receiver, cycles):
+def load_phase(ctx, port, control_path, daemon, receiver, cycles, strict=True):
     """Runs the load for `cycles` cycles, probing /metrics and status every
     half second: (start ns, end ns, the load's counts, /metrics times,
     status times)."""
@@ -307,7 +307,12 @@ def load_phase(ctx, port, control_path, daemon, receiver, cycles):
         f"{max(metrics_s) * 1e3:.1f} ms; status: median "
         f"{fake_receiver.percentile(control_s, 0.5) * 1e3:.1f} ms, max "
         f"{max(control_s) * 1e3:.1f} ms")
-    check(not problems, f"{len(problems)} failed probes: {problems[:3]}")
+    if strict:
+        check(not problems, f"{len(problems)} failed probes: {problems[:3]}")
+    elif problems:
+        # The bench reports them instead of stopping.
+        log(f"{len(problems)} failed probes: {problems[:3]}")
+    counts["failed_probes"] = len(problems)
     for what, values in (("GET /metrics", metrics_s), ("status", control_s)):
         check(fake_receiver.percentile(values, 0.5) <= 1.0,
               f"{what} under load: median {fake_receiver.percentile(values, 0.5):.3f} s")
@@ -352,11 +357,13 @@ def body(ctx):
             lambda: socket_fds(daemon.pid) or None, 10, "the daemon's sockets")
 
         quiet_windows, load_windows, metrics_s, control_s = [], [], [], []
+        failed_probes = 0
         for _ in range(rounds):
             quiet_windows.append(quiet_phase(receiver, quiet_cycles))
             log(f"quiet: {quiet_cycles} cycles; the load starts")
-            start, end, _, m, c = load_phase(ctx, port, control_path, daemon, receiver,
-                                             load_cycles)
+            start, end, counts, m, c = load_phase(ctx, port, control_path, daemon, receiver,
+                                                  load_cycles, strict=cycles is None)
+            failed_probes += counts["failed_probes"]
             load_windows.append((start, end))
             metrics_s += m
             control_s += c
@@ -388,7 +395,8 @@ def body(ctx):
             f"max {f[2] / 1e3:.0f} us")
         if cycles is not None:
             print("BENCH " + json.dumps({"quiet_ns": quiet, "load_ns": loaded,
-                                         "metrics_s": metrics_s, "status_s": control_s}),
+                                         "metrics_s": metrics_s, "status_s": control_s,
+                                         "failed_probes": failed_probes}),
                   flush=True)
         check(f[0] <= q[0] + 2_000_000,
               f"median stamp lateness under load {f[0] / 1e3:.0f} us > quiet "
