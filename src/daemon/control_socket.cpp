@@ -192,32 +192,50 @@ void ControlSocket::on_listener(const Stamp& stamp) {
                 // (rate-limited) rather than spin silently.
                 note(stamp.monotonic_ns, fmt::format("accept: {}", std::strerror(errno)));
             }
-            return;
+            break;
         }
-        if (clients_.size() >= max_clients) {
+        const ClientSlots::Admission admission = slots_.admit();
+        if (admission.refuse) {
             // Told, not queued: a fresh socket's send buffer takes one short
             // line, so this write never blocks; then closed at once.
             const std::string busy = control_error_reply(fmt::format(
-                "busy: {} clients connected, the most the daemon serves at once; try again",
+                "busy: {} clients are being answered, the most the daemon serves at once; "
+                "try again",
                 max_clients));
             [[maybe_unused]] const auto n =
                 ::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             note(stamp.monotonic_ns,
-                 fmt::format("{} clients connected already: one more told busy", max_clients));
+                 fmt::format("{} clients being answered already: one more told busy", max_clients));
             continue;
+        }
+        if (admission.evict) {
+            // Told why, as far as its socket takes it (it has sent no
+            // request, so it has read nothing either), then closed.
+            if (auto victim = clients_.find(*admission.evict); victim != clients_.end()) {
+                const std::string closed = control_error_reply(fmt::format(
+                    "closed: {} clients connected and this one had sent no request", max_clients));
+                [[maybe_unused]] const auto n = ::send(victim->second->fd.get(), closed.data(),
+                                                       closed.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            }
+            drop(*admission.evict);
+            note(stamp.monotonic_ns,
+                 fmt::format("{} clients connected: the one idle the longest (no request yet) "
+                             "closed for a new one",
+                             max_clients));
         }
         const std::uint64_t id = next_id_++;
         auto client = std::make_unique<Client>();
-        client->deadline_ns = stamp.monotonic_ns + client_deadline_ns;
         client->registration =
             loop_.watch(fd.get(), [this, id](const Stamp& at) { on_client(id, at); });
         client->fd = std::move(fd);
-        const bool first = clients_.empty();
         clients_.emplace(id, std::move(client));
-        if (first) {
-            arm_deadline(stamp.monotonic_ns);
-        }
+        slots_.opened(id, stamp.monotonic_ns);
+        // Its request now, if it came with the connection (a real client
+        // sends it at once): then it is being answered, and no flood of
+        // newer connections can take its slot before the loop reads it.
+        on_client(id, stamp);
     }
+    arm_deadline(stamp.monotonic_ns);
 }
 
 void ControlSocket::on_client(std::uint64_t id, const Stamp& stamp) {
@@ -256,30 +274,45 @@ void ControlSocket::on_client(std::uint64_t id, const Stamp& stamp) {
         return;
     case ControlParse::Kind::error:
         note(stamp.monotonic_ns, "bad request: " + parse.error);
-        reply(id, client, control_error_reply(parse.error));
+        answering(id, client);
+        reply(id, std::make_shared<const std::string>(control_error_reply(parse.error)));
         return;
     case ControlParse::Kind::request: {
-        std::string text;
+        answering(id, client);
+        std::weak_ptr<ControlSocket*> alive = alive_;
         try {
-            text = respond_(parse.request, stamp);
+            respond_(parse.request, stamp, [alive, id](std::shared_ptr<const std::string> text) {
+                if (auto socket = alive.lock()) {
+                    (*socket)->reply(id, std::move(text));
+                }
+            });
         } catch (const std::exception& e) {
             // A bug in building the state must not take the daemon down.
             spdlog::warn("control socket: cannot build the reply: {}", e.what());
-            text = control_error_reply("internal error: the daemon could not build its state");
+            reply(id, std::make_shared<const std::string>(control_error_reply(
+                          "internal error: the daemon could not build its state")));
         }
-        reply(id, client, std::move(text));
         return;
     }
     }
 }
 
-void ControlSocket::reply(std::uint64_t id, Client& client, std::string text) {
+void ControlSocket::answering(std::uint64_t id, Client& client) {
     client.replying = true;
-    client.reply = std::move(text);
+    slots_.busy(id);
     // No more reading: the request is the first line, anything after it is
     // never looked at.
     loop_.unwatch(client.registration);
     client.registration = 0;
+}
+
+void ControlSocket::reply(std::uint64_t id, std::shared_ptr<const std::string> text) {
+    auto it = clients_.find(id);
+    if (it == clients_.end() || it->second->reply) {
+        return; // gone (its deadline), or answered already
+    }
+    Client& client = *it->second;
+    client.reply = std::move(text);
     if (!write_some(client)) {
         drop(id);
         return;
@@ -292,9 +325,10 @@ void ControlSocket::reply(std::uint64_t id, Client& client, std::string text) {
 }
 
 bool ControlSocket::write_some(Client& client) {
-    while (client.written < client.reply.size()) {
-        const ssize_t n = ::send(client.fd.get(), client.reply.data() + client.written,
-                                 client.reply.size() - client.written, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const std::string& reply = *client.reply;
+    while (client.written < reply.size()) {
+        const ssize_t n = ::send(client.fd.get(), reply.data() + client.written,
+                                 reply.size() - client.written, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -317,40 +351,33 @@ void ControlSocket::drop(std::uint64_t id) {
         loop_.unwatch(it->second->registration);
     }
     clients_.erase(it); // closes the fd
+    slots_.closed(id);
 }
 
 void ControlSocket::on_deadline(const Stamp& stamp) {
     if (deadline_.expirations() == 0) {
         return;
     }
-    std::size_t late = 0;
-    for (auto it = clients_.begin(); it != clients_.end();) {
-        const auto next = std::next(it);
-        if (it->second->deadline_ns <= stamp.monotonic_ns) {
-            ++late;
-            drop(it->first);
-        }
-        it = next;
+    const auto late = slots_.expire(stamp.monotonic_ns);
+    for (const std::uint64_t id : late) {
+        drop(id);
     }
-    if (late > 0) {
+    if (!late.empty()) {
         note(stamp.monotonic_ns,
              fmt::format("{} client(s) dropped at their {} s deadline (request not sent, or "
                          "reply not read)",
-                         late, client_deadline_ns / 1'000'000'000));
+                         late.size(), client_deadline_ns / 1'000'000'000));
     }
     arm_deadline(stamp.monotonic_ns);
 }
 
 void ControlSocket::arm_deadline(std::int64_t now_ns) {
-    if (clients_.empty()) {
+    if (const auto next = slots_.next_expiry()) {
+        // At least 1 ns: 0 would disarm the timer.
+        deadline_.arm(std::max<std::int64_t>(*next - now_ns, 1), 0);
+    } else {
         deadline_.disarm();
-        return;
     }
-    // Clients are accepted in order and all get the same deadline: the
-    // first one's is the earliest.
-    const std::int64_t earliest = clients_.begin()->second->deadline_ns;
-    // At least 1 ns: 0 would disarm the timer.
-    deadline_.arm(std::max<std::int64_t>(earliest - now_ns, 1), 0);
 }
 
 } // namespace shmrefclock

@@ -8,8 +8,11 @@
 // client has a deadline (one timerfd armed at the earliest) by which it must
 // have sent its request and taken its reply, and what it has not taken by
 // then is dropped with the connection; at most max_clients are connected at
-// once, and one beyond that gets a one-line "busy" error and is closed at
-// once. Misbehaving clients are logged at debug, rate-limited.
+// once: one more closes the client that has been idle the longest (its
+// request not yet complete), or, when all are being answered, gets a
+// one-line "busy" error and is closed at once (core/client_slots). The
+// reply is rendered off the loop (daemon/views) and shared between clients.
+// Misbehaving clients are logged at debug, rate-limited.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +23,7 @@
 #include <string>
 #include <sys/types.h>
 
+#include "core/client_slots.hpp"
 #include "core/control_protocol.hpp"
 #include "core/stamp.hpp"
 #include "core/warning_limit.hpp"
@@ -30,10 +34,15 @@ namespace shmrefclock {
 
 class ControlSocket {
 public:
-    // The reply to a valid request at `now`: one line of JSON with its "\n".
-    using Responder = std::function<std::string(const ControlRequest& request, const Stamp& now)>;
+    // Hands a request its reply: one line of JSON with its "\n" (never null).
+    using Reply = std::function<void(std::shared_ptr<const std::string>)>;
+    // Called for a valid request at `now`; calls `reply` at once or later
+    // from the loop.
+    using Responder =
+        std::function<void(const ControlRequest& request, const Stamp& now, Reply reply)>;
 
-    // Clients connected at once; more are told "busy" and closed.
+    // Clients connected at once; one more makes room (the longest idle is
+    // closed), or is told "busy" and closed when none is idle.
     static constexpr std::size_t max_clients = 16;
     // From accept() to the last byte of the reply taken.
     static constexpr std::int64_t client_deadline_ns = 2'000'000'000;
@@ -61,17 +70,19 @@ private:
         UniqueFd fd;
         EventLoop::Registration registration = 0;
         std::string received;
-        std::string reply;
+        std::shared_ptr<const std::string> reply;
         std::size_t written = 0;
-        std::int64_t deadline_ns = 0;
+        // The request is complete: being answered (no longer read).
         bool replying = false;
     };
 
     bool bind_listener();
     void on_listener(const Stamp& stamp);
     void on_client(std::uint64_t id, const Stamp& stamp);
-    // Start sending `reply` (and close when it is all taken).
-    void reply(std::uint64_t id, Client& client, std::string text);
+    // Start sending `text` (and close when it is all taken).
+    void reply(std::uint64_t id, std::shared_ptr<const std::string> text);
+    // Its request is complete: stop reading it, and it no longer idles.
+    void answering(std::uint64_t id, Client& client);
     // Write what the socket takes; false when the client is done with.
     bool write_some(Client& client);
     void drop(std::uint64_t id);
@@ -90,8 +101,11 @@ private:
     Timer deadline_;
     EventLoop::Registration deadline_registration_ = 0;
     std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
+    ClientSlots slots_{max_clients, client_deadline_ns};
     std::uint64_t next_id_ = 1;
     WarningLimit misbehaving_;
+    // Replies that arrive after this socket is gone find it expired.
+    std::shared_ptr<ControlSocket*> alive_ = std::make_shared<ControlSocket*>(this);
 };
 
 // "" off, else the error reply for `message`: {"error": "..."} and "\n".

@@ -10,9 +10,7 @@
 
 #include "config_h.hpp"
 #include "core/time_format.hpp"
-#include "daemon/metrics.hpp"
 #include "daemon/notify.hpp"
-#include "daemon/status_page.hpp"
 #include "io/log.hpp"
 #include "shmrefclock/shm.hpp"
 
@@ -126,14 +124,13 @@ void Daemon::open_control() {
         return;
     }
     control_ = std::make_unique<ControlSocket>(
-        loop_, config_.daemon.control, [this](const ControlRequest& request, const Stamp& now) {
-            SnapshotOptions options;
-            options.history = request.history;
-            // replace: a refclock's health quotes a device's or receiver's
-            // text, which need not be UTF-8; dump() would throw on it.
-            return snapshot(now, options)
-                       .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
-                   "\n";
+        loop_, config_.daemon.control,
+        [this](const ControlRequest& request, const Stamp& now, ControlSocket::Reply reply) {
+            views_.get(request.history ? View::status_history : View::status, now,
+                       [reply = std::move(reply)](std::shared_ptr<const RenderedView> rendered) {
+                           // The reply line is the rendering's body, shared.
+                           reply(std::shared_ptr<const std::string>(rendered, &rendered->body));
+                       });
         });
 }
 
@@ -198,6 +195,8 @@ void Daemon::reload() {
         for (auto& refclock : refclocks_) {
             refclock->start();
         }
+        // Nothing rendered from the old refclocks is handed out any more.
+        views_.invalidate();
         spdlog::info("reloaded: {} refclock(s)", refclocks_.size());
         configure_http(false);
         status_note_.clear();
@@ -238,6 +237,17 @@ nlohmann::ordered_json Daemon::snapshot(const Stamp& now, const SnapshotOptions&
     return state;
 }
 
+StateCapture Daemon::capture(const Stamp& now, bool history) const {
+    StateCapture capture{snapshot(now, {}), {}};
+    if (history) {
+        capture.history.reserve(refclocks_.size());
+        for (const auto& refclock : refclocks_) {
+            capture.history.push_back(refclock->history_points(now));
+        }
+    }
+    return capture;
+}
+
 void Daemon::configure_http(bool starting) {
     const auto& wanted = config_.daemon.metrics;
     if (http_ && wanted && http_->address() == *wanted) {
@@ -253,8 +263,10 @@ void Daemon::configure_http(bool starting) {
         return;
     }
     try {
-        http_ = std::make_unique<HttpServer>(loop_, *wanted,
-                                             [this](std::string_view path) { return serve(path); });
+        http_ = std::make_unique<HttpServer>(
+            loop_, *wanted, [this](std::string_view path, HttpServer::Reply reply) {
+                serve(path, std::move(reply));
+            });
     } catch (const HttpError& e) {
         // At start-up a configured listener that cannot listen is fatal
         // (exit 3, the message names the address), like a refused segment:
@@ -268,17 +280,14 @@ void Daemon::configure_http(bool starting) {
     }
 }
 
-HttpResponse Daemon::serve(std::string_view path) const {
-    if (path == "/metrics") {
-        return {200, std::string(metrics_content_type), render_metrics(snapshot(stamp_now(), {}))};
+void Daemon::serve(std::string_view path, HttpServer::Reply reply) {
+    if (path == "/metrics" || path == "/") {
+        views_.get(path == "/" ? View::status_page : View::metrics, stamp_now(), std::move(reply));
+        return;
     }
-    if (path == "/") {
-        SnapshotOptions options;
-        options.history = true;
-        return {200, "text/html; charset=utf-8",
-                render_status_page(snapshot(stamp_now(), options))};
-    }
-    return {404, "text/plain; charset=utf-8", "404 not found: try / or /metrics\n"};
+    static const auto not_found = std::make_shared<const HttpResponse>(
+        HttpResponse{404, "text/plain; charset=utf-8", "404 not found: try / or /metrics\n"});
+    reply(not_found);
 }
 
 void Daemon::report_status() {

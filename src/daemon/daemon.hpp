@@ -14,6 +14,7 @@
 #include "daemon/leap_list.hpp"
 #include "daemon/refclock.hpp"
 #include "daemon/snapshot.hpp"
+#include "daemon/views.hpp"
 #include "io/event_loop.hpp"
 
 namespace shmrefclock {
@@ -43,7 +44,9 @@ private:
     // (Re)open the control socket at config_.daemon.control, or close it.
     void open_control();
     // The listener's answer for GET `path`: /metrics, the status page at /.
-    HttpResponse serve(std::string_view path) const;
+    void serve(std::string_view path, HttpServer::Reply reply);
+    // The state for a rendering off the loop (daemon/views).
+    StateCapture capture(const Stamp& now, bool history) const;
     // Starts, replaces or stops the listener after [daemon] metrics.
     void configure_http(bool starting);
 
@@ -60,6 +63,9 @@ private:
     std::string status_note_;
     // When run() began, for the uptime.
     Stamp started_{};
+    // The views the control socket and the listener hand out, rendered off
+    // the loop; before them, so that it outlives their replies.
+    Views views_{loop_, [this](const Stamp& now, bool history) { return capture(now, history); }};
     // The control socket (none with control = "" or when it could not be
     // bound); after loop_, so that it goes first.
     std::unique_ptr<ControlSocket> control_;

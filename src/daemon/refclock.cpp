@@ -109,10 +109,8 @@ void Refclock::pulse_numbered(const std::string& pps_refclock, timespec edge, ti
 
 nlohmann::ordered_json Refclock::snapshot(const Stamp& now, const SnapshotOptions& options) const {
     nlohmann::ordered_json state = {
-        {"name", config_.name},
-        {"source", to_string(config_.source)},
-        {"outputs", describe_outputs()},
-        {"offset_s", config_.offset},
+        {"name", config_.name},          {"source", to_string(config_.source)},
+        {"outputs", describe_outputs()}, {"offset_s", config_.offset},
         {"health", source_->health()},
     };
     if (latest_) {
@@ -151,11 +149,7 @@ nlohmann::ordered_json Refclock::snapshot(const Stamp& now, const SnapshotOption
         }
     }
     if (options.history) {
-        nlohmann::ordered_json points = nlohmann::ordered_json::array();
-        for (const SecondHistory::Point& point : history_.points(now.realtime.tv_sec)) {
-            points.push_back({point.unix_s, point.value});
-        }
-        state["history"] = std::move(points);
+        state["history"] = history_json(history_points(now));
     }
     return state;
 }

@@ -54,6 +54,11 @@ public:
     // This refclock's part of the live state (docs/design.md, "Live state")
     // at `now`.
     nlohmann::ordered_json snapshot(const Stamp& now, const SnapshotOptions& options) const;
+    // The history's points up to `now`, copied (the renderer makes them
+    // JSON off the loop: daemon/views).
+    std::vector<SecondHistory::Point> history_points(const Stamp& now) const {
+        return history_.points(now.realtime.tv_sec);
+    }
 
     void publish(const Sample& sample) override;
     void withdraw() override;

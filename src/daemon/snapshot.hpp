@@ -6,8 +6,11 @@
 
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "core/history.hpp"
 
 namespace shmrefclock {
 
@@ -16,6 +19,15 @@ namespace shmrefclock {
 struct SnapshotOptions {
     bool history = false;
 };
+
+// A refclock's `history` as the snapshot has it: [[unix_s, value], ...].
+inline nlohmann::ordered_json history_json(const std::vector<SecondHistory::Point>& points) {
+    nlohmann::ordered_json array = nlohmann::ordered_json::array();
+    for (const SecondHistory::Point& point : points) {
+        array.push_back({point.unix_s, point.value});
+    }
+    return array;
+}
 
 // Reading the snapshot tolerantly (the renderers of /metrics and the status
 // page): a key that is absent, or of another type, is nothing.

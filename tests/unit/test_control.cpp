@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -312,11 +314,12 @@ TEST_CASE("a reply larger than the socket takes: the reader gets it all, the non
     const std::string big = std::string(4 << 20, 'x') + "\n";
     EventLoop loop;
     std::size_t asked = 0;
+    const auto shared_big = std::make_shared<const std::string>(big);
     auto control = std::make_unique<ControlSocket>(
-        loop, path, [&](const ControlRequest& request, const Stamp&) {
+        loop, path, [&](const ControlRequest& request, const Stamp&, ControlSocket::Reply reply) {
             CHECK(request.history);
             ++asked;
-            return big;
+            reply(shared_big);
         });
     REQUIRE(control->listening());
 
@@ -383,4 +386,128 @@ TEST_CASE("a reply larger than the socket takes: the reader gets it all, the non
     ::close(never_reads);
     ::close(reads);
     ::rmdir(dir_template);
+}
+
+namespace {
+// Runs the loop until `done` or `timeout_ns` has passed; whether it was done.
+template <typename Done>
+bool run_until(EventLoop& loop, Done done, std::int64_t timeout_ns = 10'000'000'000) {
+    Timer ticker;
+    ticker.arm(1'000'000, 1'000'000);
+    const std::int64_t start = stamp_now().monotonic_ns;
+    const auto ticks = loop.watch(ticker.fd(), [&](const Stamp& now) {
+        ticker.expirations();
+        if (done() || now.monotonic_ns - start > timeout_ns) {
+            loop.stop();
+        }
+    });
+    loop.run();
+    loop.unwatch(ticks);
+    return done();
+}
+
+// What is there to read now, and whether the daemon closed the connection.
+std::pair<std::string, bool> read_now(int fd) {
+    std::string data;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n > 0) {
+            data.append(buffer, static_cast<std::size_t>(n));
+            continue;
+        }
+        return {data, n == 0};
+    }
+}
+
+struct TempSocketPath {
+    TempSocketPath() {
+        REQUIRE(::mkdtemp(dir) != nullptr);
+        path = std::string(dir) + "/control";
+    }
+    ~TempSocketPath() { ::rmdir(dir); }
+    char dir[64] = "/tmp/shmrefclock-test-XXXXXX";
+    std::string path;
+};
+} // namespace
+
+TEST_CASE("at the cap, the client idle the longest makes room for a new one, which is answered") {
+    TempSocketPath temp;
+    EventLoop loop;
+    const auto reply = std::make_shared<const std::string>("{\"ok\":1}\n");
+    auto control = std::make_unique<ControlSocket>(
+        loop, temp.path,
+        [&](const ControlRequest&, const Stamp&, ControlSocket::Reply answer) { answer(reply); });
+    REQUIRE(control->listening());
+    std::vector<int> idle;
+    for (std::size_t i = 0; i < ControlSocket::max_clients; ++i) {
+        idle.push_back(connect_to(temp.path));
+        REQUIRE(idle.back() >= 0);
+        // One at a time, so that the first is the oldest.
+        REQUIRE(run_until(loop, [&] { return control->clients() == i + 1; }));
+    }
+    const int late = connect_to(temp.path);
+    REQUIRE(late >= 0);
+    REQUIRE(::send(late, "status\n", 7, MSG_NOSIGNAL) == 7);
+    std::string answer;
+    REQUIRE(run_until(loop, [&] {
+        auto [data, closed] = read_now(late);
+        answer += data;
+        return closed;
+    }));
+    CHECK(answer == *reply);
+    const auto [first, first_closed] = read_now(idle.front());
+    CHECK(first_closed);
+    CHECK(first.find("\"error\":\"closed: 16 clients connected") != std::string::npos);
+    for (std::size_t i = 1; i < idle.size(); ++i) {
+        const auto [data, closed] = read_now(idle[i]);
+        CHECK(data.empty());
+        CHECK_FALSE(closed);
+    }
+    CHECK(control->clients() == ControlSocket::max_clients - 1);
+    for (const int fd : idle) {
+        ::close(fd);
+    }
+    ::close(late);
+}
+
+TEST_CASE("with every client being answered, one more is told busy; replies may come later") {
+    TempSocketPath temp;
+    EventLoop loop;
+    std::vector<ControlSocket::Reply> pending;
+    auto control = std::make_unique<ControlSocket>(
+        loop, temp.path, [&](const ControlRequest&, const Stamp&, ControlSocket::Reply answer) {
+            pending.push_back(std::move(answer)); // rendered later
+        });
+    std::vector<int> asking;
+    for (std::size_t i = 0; i < ControlSocket::max_clients; ++i) {
+        asking.push_back(connect_to(temp.path));
+        REQUIRE(::send(asking.back(), "status\n", 7, MSG_NOSIGNAL) == 7);
+    }
+    REQUIRE(run_until(loop, [&] { return pending.size() == ControlSocket::max_clients; }));
+    const int late = connect_to(temp.path);
+    REQUIRE(late >= 0);
+    std::string told;
+    REQUIRE(run_until(loop, [&] {
+        auto [data, closed] = read_now(late);
+        told += data;
+        return closed;
+    }));
+    CHECK(told.find("\"error\":\"busy: 16 clients are being answered") != std::string::npos);
+    // One rendering answers them all.
+    const auto reply = std::make_shared<const std::string>("{\"ok\":2}\n");
+    for (auto& answer : pending) {
+        answer(reply);
+    }
+    REQUIRE(run_until(loop, [&] { return control->clients() == 0; }));
+    for (const int fd : asking) {
+        CHECK(read_now(fd) == std::make_pair(*reply, true));
+        ::close(fd);
+    }
+    // A reply for a client that is gone, or after the socket is gone, is
+    // dropped.
+    pending.front()(reply);
+    control.reset();
+    pending.back()(reply);
+    ::close(late);
 }
