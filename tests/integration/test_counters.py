@@ -73,6 +73,7 @@ def inject(receiver, daemon, plans):
             watch=[daemon])
     finally:
         receiver.fault = None
+    return [r for r in receiver.cycles if r.index in done]
 
 
 def bad_checksum(plan):
@@ -165,8 +166,16 @@ def body(ctx):
         daemon = ctx.start("shmrefclock", [daemon_path, "-c", config],
                            env=env)
         harness.wait_for_valid_sample(0, 8, watch=[daemon])
-        inject(receiver, daemon, [bad_checksum] * BAD_CYCLES +
-               [no_fix] * NO_FIX_CYCLES)
+        injected = inject(receiver, daemon, [bad_checksum] * BAD_CYCLES +
+                          [no_fix] * NO_FIX_CYCLES)
+        # A no-fix cycle the fake wrote with a gap long enough for the line
+        # to go quiet is two cycles to any reader, each without a fix
+        # (fake_receiver.QUIET_GAP_NS): this process held up under load.
+        split = sum(1 for r in injected[BAD_CYCLES:]
+                    if r.max_gap_ns >= fake_receiver.QUIET_GAP_NS)
+        log("no-fix cycles written with at most " + ", ".join(
+            f"{r.max_gap_ns / 1e6:.1f}" for r in injected[BAD_CYCLES:]) +
+            " ms between two bytes")
         log(f"injected {BAD_CYCLES} cycles with bad checksums and "
             f"{NO_FIX_CYCLES} without a fix")
         # Two clean cycles after them, and at least one shifted pulse.
@@ -203,6 +212,10 @@ def body(ctx):
             counters = gps if refclock == "gps" else pps
             got = (counters.get(group) or {}).get(key)
             log(f"{view}: {refclock} {group}.{key} = {got} (injected {want})")
+            if key == "no_fix" and got is not None and want < got <= want + split:
+                log(f"  excused: {split} of the no-fix cycles written with a "
+                    "mid-cycle stall the line went quiet in")
+                continue
             if got != want:
                 failures.append(f"{view}: {refclock} {group}.{key} = {got}, "
                                 f"injected {want}")
