@@ -3,7 +3,8 @@
 # 32-bit time_t of Debian 12, armhf with the 64-bit time_t of Debian 13
 # (-Dtime64=true). Each builds in build-cross-FLAVOUR with -Werror; the Catch2
 # suite runs through the cross file's exe_wrapper (unshare --ipc, then
-# qemu-aarch64-static / qemu-arm-static -L SYSROOT). Meson's testlog.json of
+# qemu-aarch64-static / qemu-arm-static, with the multiarch libraries the
+# build linked; see cross/*.ini). Meson's testlog.json of
 # each build dir is what tests/run.sh counts. The Python module is a native
 # build's (it needs the target's Python and pybind11): -Dpython=disabled.
 #
