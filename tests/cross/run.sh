@@ -5,8 +5,13 @@
 # suite runs through the cross file's exe_wrapper (unshare --ipc, then
 # qemu-aarch64-static / qemu-arm-static, with the multiarch libraries the
 # build linked; see cross/*.ini). Meson's testlog.json of
-# each build dir is what tests/run.sh counts. The Python module is a native
-# build's (it needs the target's Python and pybind11): -Dpython=disabled.
+# each build dir is what tests/run.sh counts.
+#
+# Each flavour is configured with the options of the README's own cross-build
+# command (section "Install", `meson setup build-... --cross-file ...`), read
+# from README.md, so that a command a user copies is the one CI builds; only
+# what CI needs on top is added (-Werror, no debug information, the tests,
+# ccache). A README without the three commands fails here.
 #
 # Without debug information (-Ddebug=false): GCC's code is the same with and
 # without -g, and -g cost a fifth of each build's compile time.
@@ -28,12 +33,20 @@ if [ "$build" = yes ]; then
     tests/cross/install-deps.sh || exit 1
 fi
 
-declare -A cross_file=(
-    [arm64]=cross/aarch64-linux-gnu.ini
-    [armhf]=cross/arm-linux-gnueabihf.ini
-    [armhf-time64]=cross/arm-linux-gnueabihf.ini
-)
-declare -A options=([arm64]="" [armhf]="" [armhf-time64]="-Dtime64=true")
+# The README's build directory names, per flavour.
+declare -A readme_dir=([arm64]=build-arm64 [armhf]=build-armhf [armhf-time64]=build-armhf64)
+declare -A cross_file=() options=()
+for flavour in "${!readme_dir[@]}"; do
+    # `meson setup DIR --cross-file FILE OPTIONS...   # comment`
+    line=$(sed -n "s/^meson setup ${readme_dir[$flavour]} \(--cross-file [^#]*\).*/\1/p" README.md)
+    read -r -a words <<< "$line"
+    if [ "${#words[@]}" -lt 2 ] || [ "${words[0]}" != --cross-file ]; then
+        echo "README.md has no 'meson setup ${readme_dir[$flavour]} --cross-file ...' command" >&2
+        exit 1
+    fi
+    cross_file[$flavour]=${words[1]}
+    options[$flavour]=${words[*]:2}
+done
 
 flavours=("$@")
 [ ${#flavours[@]} -gt 0 ] || flavours=(arm64 armhf armhf-time64)
@@ -71,10 +84,10 @@ for flavour in "${flavours[@]}"; do
     # shellcheck disable=SC2086 # options is a list of words
     if [ -f "$dir/build.ninja" ]; then
         meson setup --reconfigure "$dir" "${cross_files[@]}" -Dwerror=true -Ddebug=false \
-            -Dsystemd=disabled -Dpython=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
+            -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
     else
         meson setup "$dir" "${cross_files[@]}" -Dwerror=true -Ddebug=false \
-            -Dsystemd=disabled -Dpython=disabled -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
+            -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
     fi || { cat "$dir.setup.log"; echo "meson setup failed in $dir" >&2; status=1; continue; }
     mv "$dir.setup.log" "$dir/cross-setup.log"
     if ! ninja -C "$dir" -j 2 > "$dir/cross-ninja.log" 2>&1; then

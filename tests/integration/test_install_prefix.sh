@@ -5,17 +5,19 @@
 # system's directories (the Debian package does). Also checks that each of
 # them was installed at all, so an install that writes nothing cannot pass.
 #
-# Usage: test_install_prefix.sh BUILD_DIR PREFIX SYSCONFDIR SYSTEMD_FILES
+# Usage: test_install_prefix.sh BUILD_DIR PREFIX SYSCONFDIR SYSTEMD_FILES PYTHON_MODULE
 #   SYSTEMD_FILES  prefix: the unit, sysusers.d and udev files must be under
 #                  PREFIX; system: -Dsystemd-system-dirs=true, they may be in
 #                  systemd's and udev's own directories; none: not installed
+#   PYTHON_MODULE  yes: the Python module is built and installed, and must
+#                  import from the prefix; no: it is not
 set -u
 
-if [ $# -ne 4 ]; then
-    echo "usage: $0 BUILD_DIR PREFIX SYSCONFDIR SYSTEMD_ENABLED" >&2
+if [ $# -ne 5 ]; then
+    echo "usage: $0 BUILD_DIR PREFIX SYSCONFDIR SYSTEMD_FILES PYTHON_MODULE" >&2
     exit 1
 fi
-build=$1 prefix=$2 sysconfdir=$3 systemd_files=$4
+build=$1 prefix=$2 sysconfdir=$3 systemd_files=$4 python_module=$5
 
 destdir=$(mktemp -d "${TMPDIR:-/tmp}/shmrefclock-install.XXXXXX") || exit 1
 trap 'rm -rf "$destdir"' EXIT
@@ -66,6 +68,24 @@ if [ "$systemd_files" = prefix ]; then
     grep -qx "ExecStart=$prefix/bin/shmrefclock -c $sysconfdir/shmrefclock.conf" \
         "$destdir$prefix/lib/systemd/system/shmrefclock.service" ||
         fail "ExecStart= does not name $prefix/bin/shmrefclock and $sysconfdir/shmrefclock.conf"
+fi
+
+# The Python module, where built and installed, imports from the prefix
+# with no environment beyond PYTHONPATH (issue 23: it linked
+# libshmrefclock.so.0 with no run path, so a custom prefix needed
+# LD_LIBRARY_PATH). Meson's test environment may carry LD_LIBRARY_PATH into
+# the build tree: it is removed.
+module=$(find "$destdir$prefix" -name 'shmrefclock*.so' -path '*-packages/*' -print -quit)
+if [ -n "$module" ]; then
+    module_dir=$(dirname "$module")
+    imported=$(cd / && env -u LD_LIBRARY_PATH -u LD_PRELOAD PYTHONPATH="$module_dir" \
+        python3 -c 'import shmrefclock; print(shmrefclock.__file__)' 2>&1)
+    case $imported in
+        "$module_dir"/*) echo "python: imported $imported" ;;
+        *) fail "the Python module installed in $module_dir does not import: $imported" ;;
+    esac
+elif [ "$python_module" = yes ]; then
+    fail "the Python module was built but not installed under $prefix"
 fi
 
 if [ "$failures" -ne 0 ]; then
