@@ -102,7 +102,7 @@ public:
             const std::int64_t origin = *lines.front().at_ns - first_ns;
             replay_options.realtime_epoch = timespec_add(timespec{}, origin);
             for (const Line& line : lines) {
-                schedule.write(*line.at_ns - origin, with_newline(line.text), byte_ns);
+                send(schedule, *line.at_ns - origin, with_newline(line.text), byte_ns);
             }
         } else {
             synthetic(lines, schedule, replay_options, byte_ns, first_ns);
@@ -118,6 +118,7 @@ public:
         replay(core, schedule, replay_options);
 
         if (options_.summary != nullptr) {
+            hint(*options_.summary);
             const nmea::Counters& counters = core.counters();
             *options_.summary << fmt::format(
                 "decode: {} cycles, {} published; {} sentences, {} bad checksum, {} malformed, "
@@ -190,7 +191,64 @@ private:
                     epoch_set = true;
                 }
             }
-            schedule.write(slot, bytes, byte_ns);
+            send(schedule, slot, bytes, byte_ns);
+        }
+    }
+
+    // Every write goes through here, to see whether the line could carry
+    // the capture: a receiver at 38400 Bd replayed at the default 9600
+    // queues each cycle behind the last, and every cycle then looks like
+    // sentences naming different seconds (issue 23). Said once, at the end.
+    void send(ByteSchedule& schedule, std::int64_t start_ns, std::string_view bytes,
+              std::int64_t byte_ns) {
+        if (start_ns != line_.last_start_ns) {
+            // Lines written at one instant (a synthetic cycle's) queue
+            // behind each other by design; a later write waiting for them
+            // is a line too slow.
+            line_.longest_queue_ns = std::max(line_.longest_queue_ns, line_.free_ns - start_ns);
+            line_.last_start_ns = start_ns;
+        }
+        line_.free_ns = schedule.write(start_ns, bytes, byte_ns);
+        const std::int64_t second = start_ns / ns_per_s;
+        if (second != line_.second) {
+            line_.second = second;
+            line_.second_bytes = 0;
+        }
+        line_.second_bytes += bytes.size();
+        line_.busiest_second_bytes = std::max(line_.busiest_second_bytes, line_.second_bytes);
+    }
+
+    // The lowest standard rate that carries the busiest second in 80% of
+    // it (a cycle needs a quiet gap before the next), 8N1.
+    static int rate_for(std::size_t bytes_per_second) {
+        for (int rate : {4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600}) {
+            if (static_cast<double>(bytes_per_second) * 10.0 <= 0.8 * rate) {
+                return rate;
+            }
+        }
+        return 921600;
+    }
+
+    // Hints for a replay that publishes little for a reason of the replay's
+    // own, not the receiver's: the line rate, or the date rules' today.
+    void hint(std::ostream& summary) const {
+        if (line_.longest_queue_ns > max_queue_ns) {
+            const int rate = rate_for(line_.busiest_second_bytes);
+            summary << fmt::format(
+                "decode: the capture does not fit the line at {} Bd: its busiest second holds {} "
+                "bytes, and each cycle queued behind the last (up to {:.1f} s), so cycles run "
+                "together; replay it at its receiver's rate, e.g. --baud {}\n",
+                options_.baud, line_.busiest_second_bytes,
+                static_cast<double>(line_.longest_queue_ns) / ns_per_s, rate);
+        }
+        if (first_refused_date_ && dated_cycles_ > 0 && date_refused_cycles_ == dated_cycles_) {
+            summary << fmt::format(
+                "decode: every date in the capture is implausible against the date rules' today "
+                "({}) and floor (--not-before {}); to replay a capture as it was taken (its first "
+                "date is {}), give its day to both: --now {} --not-before {}\n",
+                options_.system_clock ? format_date(*options_.system_clock) : std::string("none"),
+                format_date(options_.not_before), *first_refused_date_, *first_refused_date_,
+                *first_refused_date_);
         }
     }
 
@@ -199,6 +257,17 @@ private:
         const bool published = outcome.kind == CycleOutcome::Kind::published;
         published_ += published ? 1 : 0;
         const nmea::Sentence* time = outcome.time ? &*outcome.time : nullptr;
+        if (time && time->utc) {
+            ++dated_cycles_;
+            // Whatever the cycle's outcome (it may also disagree), its date
+            // was refused.
+            if (time->date_problem != nmea::DateProblem::none) {
+                ++date_refused_cycles_;
+                if (!first_refused_date_) {
+                    first_refused_date_ = format_date(time->utc->tv_sec);
+                }
+            }
+        }
         const std::string when =
             time && time->utc ? format_utc(*time->utc, 3, time->leap_second) : "-";
         const std::string reason = published ? "" : std::string(to_string(outcome.kind));
@@ -236,10 +305,34 @@ private:
         out_ << line;
     }
 
+    static std::string format_date(time_t when) {
+        return format_utc(timespec{when, 0}, 0, false).substr(0, 10);
+    }
+    static std::string format_date(const std::chrono::year_month_day& date) {
+        return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(date.year()),
+                           static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+    }
+
+    // A wait of more than this behind the previous writes is a line too
+    // slow for the capture; a timed capture's lines, stamped as they were
+    // read, may wait a little.
+    static constexpr std::int64_t max_queue_ns = ns_per_s / 2;
+
     std::ostream& out_;
     const DecodeOptions& options_;
     std::uint64_t cycles_ = 0;
     std::uint64_t published_ = 0;
+    std::uint64_t dated_cycles_ = 0;        // cycles whose sentence names a date and time
+    std::uint64_t date_refused_cycles_ = 0; // of those, with the date refused
+    std::optional<std::string> first_refused_date_;
+    struct {
+        std::int64_t free_ns = 0; // when the last write's last byte is in
+        std::int64_t last_start_ns = -1;
+        std::int64_t longest_queue_ns = 0; // the longest wait behind earlier writes
+        std::int64_t second = -1;          // the second of the replay being counted
+        std::size_t second_bytes = 0;
+        std::size_t busiest_second_bytes = 0;
+    } line_;
 };
 
 } // namespace

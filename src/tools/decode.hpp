@@ -31,8 +31,10 @@ struct DecodeOptions {
     // The refclock's `baud` and `min-fixes`.
     int baud = 9600;
     int min_fixes = 3;
-    // Where the one-line summary goes (main passes &std::cerr); nowhere
-    // when null.
+    // Where the one-line summary goes (main passes &std::cerr), after a
+    // hint when the replay's rate is too slow for the capture or every date
+    // in it is refused (with the --baud, or the --now and --not-before, that
+    // replay it); nowhere when null.
     std::ostream* summary = nullptr;
 };
 

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/nmea_parser.hpp"
@@ -556,4 +557,94 @@ TEST_CASE("decode: the walk hidden by V cycles of issue 18 is never published 0.
         CHECK(cycle == good + 40);
         CHECK(before == (good == 0 ? 0 : good / 4)); // V every 4th: one in four
     }
+}
+
+namespace {
+
+struct Replay {
+    std::string summary;
+    int published = 0;
+};
+
+Replay replay_with(const std::string& capture, int baud, std::optional<time_t> now,
+                   std::chrono::year_month_day not_before) {
+    std::istringstream in{capture};
+    std::ostringstream out;
+    std::ostringstream summary;
+    shmrefclock::DecodeOptions options;
+    options.json = true;
+    options.baud = baud;
+    options.system_clock = now;
+    options.not_before = not_before;
+    options.summary = &summary;
+    REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
+    Replay replay{summary.str(), 0};
+    std::istringstream lines{out.str()};
+    std::string line;
+    while (std::getline(lines, line)) {
+        replay.published += nlohmann::json::parse(line).at("published").get<bool>() ? 1 : 0;
+    }
+    return replay;
+}
+
+} // namespace
+
+// Issue 23: a capture replayed at a rate slower than its receiver's, or with
+// today's date rules, published nothing and said only that the sentences of
+// each cycle named different seconds, or that the dates were not plausible.
+// The summary now says which flag replays it, and the flag it names works.
+TEST_CASE("decode names the rate and the dates a capture needs", "[decode]") {
+    using std::chrono::April, std::chrono::December, std::chrono::July, std::chrono::March,
+        std::chrono::sys_days, std::chrono::year, std::chrono::year_month_day;
+    const year_month_day today{year{2026}, December, std::chrono::day{5}};
+    const time_t today_s = day(2026, 12, 5);
+    struct Case {
+        const char* capture;
+        int baud;             // the rate the hint must name
+        year_month_day taken; // the capture's first date
+    };
+    const Case cases[] = {
+        {"ublox-zed-f9p-nmea.log", 38400, year{2019} / April / 12},
+        {"furuno_gl_ga.log", 19200, year{2022} / July / 31},
+    };
+    for (const Case& c : cases) {
+        DYNAMIC_SECTION(c.capture) {
+            const std::string capture = read_file(captures_dir / c.capture);
+            const time_t taken_s =
+                static_cast<time_t>(sys_days{c.taken}.time_since_epoch().count() * 86400);
+            const std::string taken = fmt::format(
+                "{:04}-{:02}-{:02}", static_cast<int>(c.taken.year()),
+                static_cast<unsigned>(c.taken.month()), static_cast<unsigned>(c.taken.day()));
+
+            // Today's rules at 9600 Bd: nothing published; both hints.
+            const Replay as_today = replay_with(capture, 9600, today_s, today);
+            CHECK(as_today.published == 0);
+            CHECK_THAT(as_today.summary, Catch::Contains(fmt::format("e.g. --baud {}", c.baud)));
+            CHECK_THAT(as_today.summary,
+                       Catch::Contains(fmt::format("--now {} --not-before {}", taken, taken)));
+
+            // The capture's own day, still 9600 Bd: the rate hint only.
+            const Replay dated = replay_with(capture, 9600, taken_s, c.taken);
+            CHECK_THAT(dated.summary, Catch::Contains("does not fit the line at 9600 Bd"));
+            CHECK_THAT(dated.summary, !Catch::Contains("every date"));
+
+            // Both as the hints say: most cycles published, no hint.
+            const Replay right = replay_with(capture, c.baud, taken_s, c.taken);
+            CHECK(right.published >= 10);
+            CHECK_THAT(right.summary, !Catch::Contains("does not fit"));
+            CHECK_THAT(right.summary, !Catch::Contains("every date"));
+        }
+    }
+}
+
+// A capture that fits its line and its dates gets no hint.
+TEST_CASE("decode gives no hint when the replay is right", "[decode]") {
+    using std::chrono::April, std::chrono::December, std::chrono::July, std::chrono::March,
+        std::chrono::sys_days, std::chrono::year, std::chrono::year_month_day;
+    const year_month_day taken = year{2015} / March / 18;
+    const Replay replay =
+        replay_with(read_file(captures_dir / "neo-m8n.log"), 9600, day(2015, 3, 18), taken);
+    CHECK(replay.published > 0);
+    CHECK_THAT(replay.summary, !Catch::Contains("does not fit"));
+    CHECK_THAT(replay.summary, !Catch::Contains("every date"));
 }
