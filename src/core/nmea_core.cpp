@@ -44,6 +44,8 @@ std::string_view to_string(CycleOutcome::Kind kind) {
         return "date not plausible";
     case CycleOutcome::Kind::probation:
         return "on a new timeline, on probation (step-probation or the witness)";
+    case CycleOutcome::Kind::sub_second:
+        return "between whole seconds (a receiver faster than 1 Hz, or the first cycle)";
     }
     return "?";
 }
@@ -82,10 +84,12 @@ std::string_view name(CycleOutcome::Kind kind) {
         return "implausible_date";
     case CycleOutcome::Kind::probation:
         return "probation";
+    case CycleOutcome::Kind::sub_second:
+        return "sub_second";
     }
     return "?";
 }
-static_assert(static_cast<std::size_t>(CycleOutcome::Kind::probation) + 1 == cycle_outcome_count,
+static_assert(static_cast<std::size_t>(CycleOutcome::Kind::sub_second) + 1 == cycle_outcome_count,
               "cycle_outcome_count counts every CycleOutcome::Kind");
 
 NmeaCore::NmeaCore(NmeaSettings settings)
@@ -390,6 +394,8 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
     // witness's word or after the probation (issue 18: with the expired
     // tzdata list, a made-up leap second was believed at once).
     const bool leap_believed = !time->leap_second || leap_check == LeapSecondCheck::scheduled;
+    const std::optional<NamedCycle> previous = last_named_;
+    last_named_ = NamedCycle{reference, cycle_first_byte_ns_};
     const StepEvidence evidence{settings_.witness, witness_.kernel(), cycle_start_};
     const Timeline::Judgement judgement =
         check_.add(reference, cycle_first_byte_ns_, time->leap_second, leap_believed, &evidence);
@@ -482,6 +488,16 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
                                                settings_.min_fixes));
         return;
     }
+    if (reference.tv_nsec != 0 && !one_second_after(previous, reference)) {
+        // A 2, 5 or 10 Hz receiver's cycles between its whole seconds, or a
+        // first cycle that names a fraction, before the receiver's rate is
+        // known (issue 23: a 2 Hz receiver's first cycle, at .5 s, was
+        // published). They have counted as evidence above (acquisition,
+        // the timeline); one sample a second is published, and a pps
+        // refclock numbers its pulses from it.
+        report(CycleOutcome::Kind::sub_second, time);
+        return;
+    }
     if (verdict == Timeline::Verdict::same_second) {
         report(CycleOutcome::Kind::same_second, time);
         return;
@@ -518,6 +534,19 @@ void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_
                 fmt::format("cycle {} from {}{}", format_utc(reference), time.name(),
                             time.date_repaired ? " (date repaired: GPS week rollover)" : ""));
     rules_.set_health(actions, fmt::format("fix, time from {}", time.name()));
+}
+
+bool NmeaCore::one_second_after(const std::optional<NamedCycle>& previous,
+                                const timespec& reference) const {
+    if (!previous) {
+        return false;
+    }
+    // By the receiver's times, and by the stamps (not after a silence,
+    // whose first cycle may be any of a fast receiver's).
+    const std::int64_t named = timespec_diff_ns(reference, previous->reference);
+    const std::int64_t elapsed = cycle_first_byte_ns_ - previous->first_byte_ns;
+    return named >= 900'000'000 && named <= 2'100'000'000 &&
+           elapsed <= 2'500'000'000;
 }
 
 std::int64_t NmeaCore::time_lead_ns(const nmea::Sentence& time) const {

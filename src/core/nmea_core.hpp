@@ -77,6 +77,7 @@ struct CycleOutcome {
         witness,          // the synchronized kernel clock disagrees (core/witness.hpp)
         implausible_date, // its only dates cannot be today (nmea::DateProblem)
         probation,        // on a new timeline not believed yet (core/timeline.hpp)
+        sub_second,       // a fraction of a second, not a second after the last cycle
     };
     Kind kind = Kind::no_time;
     // The sentence whose time the cycle reports; for no_fix, the cycle's
@@ -85,7 +86,7 @@ struct CycleOutcome {
     timespec receive_time{}; // the cycle's first-byte stamp
 };
 
-inline constexpr std::size_t cycle_outcome_count = 16;
+inline constexpr std::size_t cycle_outcome_count = 17;
 std::string_view to_string(CycleOutcome::Kind kind);
 // The identifier, e.g. "no_fix": a counter's key in the live state and a
 // Prometheus label value (docs/design.md, "Live state").
@@ -213,6 +214,18 @@ private:
     std::int64_t last_data_ns_ = 0;
     // The last cycle bore no time and its bytes ended then.
     std::optional<std::int64_t> timeless_end_ns_;
+    // The last cycle whose time reached the timeline. A cycle naming a
+    // fraction of a second is published only about a second after such a
+    // cycle: a 1 Hz receiver whose times are not whole (SiRF's .809, the
+    // GP-320FW's .02) publishes every second, a 2-10 Hz receiver only its
+    // whole seconds (issue 23).
+    struct NamedCycle {
+        timespec reference;
+        std::int64_t first_byte_ns;
+    };
+    std::optional<NamedCycle> last_named_;
+    bool one_second_after(const std::optional<NamedCycle>& previous,
+                          const timespec& reference) const;
     bool cycle_after_timeless_ = false;
     // Bytes fed to the parser so far (its stream positions), and the
     // position of the cycle's first byte.

@@ -142,14 +142,18 @@ private:
         return bytes;
     }
 
-    // A cycle per new second a time-bearing sentence names, or per repeat
-    // of a sentence type (a receiver sends each once a cycle, also while it
-    // has no time to report), each sent at its own second.
+    // A cycle per new time a time-bearing sentence names, or per repeat of
+    // a sentence type (a receiver sends each once a cycle, also while it
+    // has no time to report), each sent at its own time: whole seconds
+    // apart for a 1 Hz receiver, 0.5 s for a 2 Hz one (issue 23: a 2 Hz
+    // capture sent its .5 and whole-second cycles 1 s apart, and the whole
+    // second looked off the timeline).
     void synthetic(const std::vector<Line>& lines, ByteSchedule& schedule,
                    ReplayOptions& replay_options, std::int64_t byte_ns, std::int64_t first_ns) {
         nmea::Parser parser{options_.not_before};
         parser.set_system_clock(options_.system_clock);
-        std::int64_t cycle_second = -1;                   // second of day; -1: none yet
+        constexpr std::int64_t day_ns = seconds_per_day * ns_per_s;
+        std::int64_t cycle_time = -1;                     // time of day named, ns; -1: none yet
         std::vector<std::array<char, 5>> cycle_addresses; // time-bearing sentences seen
         std::int64_t slot = first_ns;
         bool epoch_set = false;
@@ -161,33 +165,33 @@ private:
                 const std::array<char, 5> address = sentence->address;
                 const bool repeated = std::find(cycle_addresses.begin(), cycle_addresses.end(),
                                                 address) != cycle_addresses.end();
-                std::int64_t second = -1;
+                std::int64_t time = -1;
                 if (sentence->time) {
-                    second = sentence->time->hour * 3600 + sentence->time->minute * 60 +
-                             sentence->time->second;
+                    time = (sentence->time->hour * 3600 + sentence->time->minute * 60 +
+                            sentence->time->second) *
+                               ns_per_s +
+                           sentence->time->nanosecond;
                 }
-                const std::int64_t step_s =
-                    second >= 0 && cycle_second >= 0
-                        ? (second - cycle_second + seconds_per_day) % seconds_per_day
-                        : 0;
+                const std::int64_t step_ns =
+                    time >= 0 && cycle_time >= 0 ? (time - cycle_time + day_ns) % day_ns : 0;
                 // A sentence already sent in this cycle starts a new one,
-                // unless it names the cycle's own second (some receivers
-                // repeat a sentence within a second).
-                if (step_s != 0 || (repeated && !(second >= 0 && second == cycle_second))) {
+                // unless it names the cycle's own time (some receivers
+                // repeat a sentence within a cycle).
+                if (step_ns != 0 || (repeated && !(time >= 0 && time == cycle_time))) {
                     const std::int64_t step =
-                        step_s < 1 || step_s > max_synthetic_step_s ? 1 : step_s;
-                    slot += step * ns_per_s;
+                        step_ns < 1 || step_ns > max_synthetic_step_s * ns_per_s ? ns_per_s
+                                                                                 : step_ns;
+                    slot += step;
                     cycle_addresses.clear();
-                    cycle_second = -1;
+                    cycle_time = -1;
                 }
                 cycle_addresses.push_back(address);
-                if (second >= 0) {
-                    cycle_second = second;
+                if (time >= 0) {
+                    cycle_time = time;
                 }
                 if (!epoch_set && sentence->utc) {
-                    // Receive stamps near the seconds the capture names.
-                    replay_options.realtime_epoch =
-                        timespec_add(timespec{sentence->utc->tv_sec, 0}, -slot);
+                    // Receive stamps at the instants the capture names.
+                    replay_options.realtime_epoch = timespec_add(*sentence->utc, -slot);
                     epoch_set = true;
                 }
             }

@@ -46,9 +46,10 @@ struct DecodeOptions {
 // ("1764590401.123456 $GPRMC,..."), the line's first byte arrives then (the
 // format of `ts %.s` and of the tests' timed captures). Otherwise (gpsd's
 // .log files) the timing is synthetic: a cycle is the run of sentences that
-// begins with a time-bearing sentence naming a new second, and each cycle is
-// sent at its own second (seconds apart as the capture's times are, 1 s when
-// they go backwards or jump by more than 10 minutes). Either way the bytes
+// begins with a time-bearing sentence naming a new time, and each cycle is
+// sent at the instant it names (as far apart as the capture's times are,
+// 0.5 s for a 2 Hz receiver; 1 s when they go backwards or jump by more than
+// 10 minutes). Either way the bytes
 // come at `baud`, 8N1, queued behind each other as a UART sends them.
 //
 // Text:  2015-03-18T17:19:26.000Z GNRMC published

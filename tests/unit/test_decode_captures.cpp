@@ -289,9 +289,14 @@ TEST_CASE("captures: decode reports the seconds gpsd reports", "[captures]") {
             }
             std::sort(expected.begin(), expected.end());
 
+            // A 2 or 10 Hz receiver's cycles within one second (hemi.log,
+            // nmea-fuzzy-cases.log) are that second once, as in gpsd's list
+            // of distinct consecutive seconds.
             std::vector<std::string> got;
             for (const Cycle& cycle : ours) {
-                got.push_back(cycle.second);
+                if (got.empty() || got.back() != cycle.second) {
+                    got.push_back(cycle.second);
+                }
                 CHECK(cycle.repaired == capture.repaired);
                 CHECK(cycle.sentence.size() == 5);
             }
@@ -410,22 +415,29 @@ TEST_CASE("decode output", "[captures]") {
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
         // Synthetic timing: the cycles go out at 1 s and 2 s after the
         // replay opens the device, placed so that the first cycle with a
-        // date starts at its own second; its first byte is in one byte time
-        // (10 bits at 9600 baud: 1.041666 ms) later.
+        // date starts at the instant it names (00:02:31.420); its first byte
+        // is in one byte time (10 bits at 9600 baud: 1.041666 ms) later.
+        // The receiver's only fix names a fraction of a second and no cycle
+        // came a second before it: it could be a 2 Hz receiver's half
+        // second, so it is not published even at min-fixes 1 (issue 23).
         CHECK(out.str() == "{\"sentence\":\"GPRMC\",\"published\":false,"
-                           "\"receive\":\"2019-04-07T00:02:30.001041666Z\","
+                           "\"receive\":\"2019-04-07T00:02:30.421041666Z\","
                            "\"reason\":\"receiver reports no fix\"}\n"
                            "{\"time\":\"2019-04-07T00:02:31.420Z\",\"sentence\":\"GPRMC\","
-                           "\"published\":true,\"receive\":\"2019-04-07T00:02:31.001041666Z\","
-                           "\"repaired\":true}\n");
+                           "\"published\":false,\"receive\":\"2019-04-07T00:02:31.421041666Z\","
+                           "\"repaired\":true,\"reason\":\"between whole seconds (a receiver "
+                           "faster than 1 Hz, or the first cycle)\"}\n");
     }
     SECTION("--not-before moves the floor") {
         options.not_before = std::chrono::year{1990} / 1 / 1;
         options.min_fixes = 1;
         std::istringstream in{read_file(captures_dir / "april6_2019.log")};
         REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
+        // Read as it was written (not repaired); the fix names a fraction
+        // of a second with no cycle a second before it (see above).
         CHECK(out.str() == "- GPRMC refused: receiver reports no fix\n"
-                           "1999-08-22T00:02:31.420Z GPRMC published\n");
+                           "1999-08-22T00:02:31.420Z GPRMC refused: between whole seconds (a "
+                           "receiver faster than 1 Hz, or the first cycle)\n");
     }
     SECTION("a timed capture whose third cycle names two seconds") {
         options.min_fixes = 1;
@@ -647,4 +659,60 @@ TEST_CASE("decode gives no hint when the replay is right", "[decode]") {
     CHECK(replay.published > 0);
     CHECK_THAT(replay.summary, !Catch::Contains("does not fit"));
     CHECK_THAT(replay.summary, !Catch::Contains("every date"));
+}
+
+// Issue 23: decode's synthetic timing sent a 2 Hz capture's .5 s cycle and
+// its next whole second 1 s apart, and the whole second was refused as off
+// the timeline. Each cycle now goes out at the instant it names.
+TEST_CASE("decode replays 2, 5 and 10 Hz captures at their own rate", "[decode]") {
+    const auto nmea = [](const std::string& body) {
+        unsigned char sum = 0;
+        for (const char c : body) {
+            sum ^= static_cast<unsigned char>(c);
+        }
+        return fmt::format("${}*{:02X}\n", body, sum);
+    };
+    for (const int hz : {2, 5, 10}) {
+        DYNAMIC_SECTION(hz << " Hz") {
+            std::string capture;
+            const int cycles = 8 * hz;
+            for (int k = 1; k <= cycles; ++k) { // from the first sub-second cycle
+                const std::string hms = fmt::format("1200{:02}.{:02}", k / hz, k % hz * 100 / hz);
+                capture += nmea("GPRMC," + hms + ",A,4807.038,N,01131.000,E,0.0,0.0,041226,,,A");
+                capture +=
+                    nmea("GPGGA," + hms + ",4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,");
+            }
+            for (const int min_fixes : {1, 3}) {
+                std::istringstream in{capture};
+                std::ostringstream out;
+                shmrefclock::DecodeOptions options;
+                options.json = true;
+                options.baud = 115200;
+                options.min_fixes = min_fixes;
+                options.system_clock = day(2026, 12, 4);
+                REQUIRE(shmrefclock::decode_capture(in, out, options) == 0);
+                std::vector<std::string> published;
+                std::istringstream lines{out.str()};
+                std::string line;
+                int framed = 0;
+                while (std::getline(lines, line)) {
+                    ++framed;
+                    const auto json = nlohmann::json::parse(line);
+                    const std::string reason = json.value("reason", "");
+                    CHECK(reason.find("timeline") == std::string::npos);
+                    if (json.at("published").get<bool>()) {
+                        published.push_back(json.at("time").get<std::string>());
+                    }
+                }
+                CHECK(framed == cycles);
+                // Whole seconds 12:00:01 to 12:00:08 (seconds counted for
+                // min-fixes: the partial 12:00:00, then 01 and 02).
+                std::vector<std::string> expected;
+                for (int second = min_fixes == 1 ? 1 : 2; second <= 8; ++second) {
+                    expected.push_back(fmt::format("2026-12-04T12:00:{:02}.000Z", second));
+                }
+                CHECK(published == expected);
+            }
+        }
+    }
 }

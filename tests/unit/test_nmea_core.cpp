@@ -1473,3 +1473,81 @@ TEST_CASE("issue 18: a reload carries the timeline: a step is not believed after
     CHECK(reloaded.add(at(1013), mono(1013)).verdict == Verdict::acquiring);
     CHECK(reloaded.add(at(1014), mono(1014)).verdict == Verdict::publish);
 }
+
+TEST_CASE("issue 23: 2, 5 and 10 Hz receivers publish whole seconds from the first one on") {
+    // The stream starts at each of a receiver's sub-second cycles in turn
+    // (a 2 Hz receiver's first cycle at .5 s was published, and with
+    // decode's timing the next whole second was then refused). Every cycle
+    // is judged by the timeline; one sample a second, each a whole second,
+    // the first at the first whole second after min-fixes seconds, and
+    // nothing refused but acquiring and the sub-second cycles.
+    for (const int hz : {2, 5, 10}) {
+        for (int first = 0; first < hz; ++first) {
+            for (const int min_fixes : {1, 3}) {
+                INFO(hz << " Hz, first cycle " << first << "/" << hz << ", min-fixes "
+                        << min_fixes);
+                const std::int64_t byte_ns = byte_time_ns(115200);
+                ByteSchedule schedule;
+                const int cycles = 6 * hz;
+                for (int k = first; k < first + cycles; ++k) {
+                    const int centis = k % hz * 100 / hz;
+                    schedule.write(s + k * (s / hz) + 20 * ms,
+                                   make_cycle(base_second + k / hz, 100, true, centis), byte_ns);
+                }
+                const Run run = run_core(schedule, min_fixes, 115200);
+                REQUIRE(run.outcomes.size() == static_cast<std::size_t>(cycles));
+                // min-fixes counts seconds (the timeline's acquisition; a
+                // second's later cycles add nothing): the first whole second
+                // at which min-fixes seconds have been seen, the partial
+                // first second among them.
+                const int first_published = std::max(min_fixes - 1, first > 0 ? 1 : 0) * hz;
+                std::vector<time_t> expected;
+                for (int k = first_published; k < first + cycles; k += hz) {
+                    expected.push_back(base_second + k / hz);
+                }
+                CHECK(seconds_of(run.samples) == expected);
+                for (const Sample& sample : run.samples) {
+                    CHECK(sample.reference_time.tv_nsec == 0);
+                }
+                for (std::size_t i = 0; i < run.outcomes.size(); ++i) {
+                    const int k = first + static_cast<int>(i);
+                    const K outcome = run.outcomes[i];
+                    if (k % hz == 0 && k >= first_published) {
+                        CHECK(outcome == K::published);
+                    } else {
+                        CHECK((outcome == K::acquiring || outcome == K::sub_second));
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("issue 23: a 1 Hz receiver whose times are not whole publishes every second") {
+    // SiRF's .809, the GP-320FW's .02 (gpsd's haicom-305N and gp-320fw
+    // captures): each cycle a second after the last is published; only a
+    // first cycle, or the first after a silence, could be a faster
+    // receiver's and waits for the next.
+    for (const int centis : {2, 42, 80}) {
+        for (const int min_fixes : {1, 3}) {
+            INFO("." << centis << ", min-fixes " << min_fixes);
+            ByteSchedule schedule;
+            for (int k = 0; k < 30; ++k) {
+                if (k >= 10 && k < 20) {
+                    continue; // 10 s of silence
+                }
+                schedule.write((k + 1) * s + centis * 10 * ms + 100 * ms,
+                               make_cycle(base_second + k, 300, true, centis), byte_time_ns(9600));
+            }
+            const Run run = run_core(schedule, min_fixes);
+            // Of 20 cycles: the first (min-fixes 1) or the first two
+            // (min-fixes 3: acquiring) of the first run, and the first after
+            // the silence (10 s is too short for a fresh acquisition).
+            const std::size_t lost = (min_fixes == 1 ? 1 : 2) + 1;
+            CHECK(run.samples.size() == 20 - lost);
+            for (const Sample& sample : run.samples) {
+                CHECK(sample.reference_time.tv_nsec == centis * 10 * ms);
+            }
+        }
+    }
+}
