@@ -273,10 +273,13 @@ for path in logs:
         continue
     with open(path) as f:
         for line in f:
-            result = json.loads(line)["result"]
+            entry = json.loads(line)
+            result = entry["result"]
             if result in ("OK", "EXPECTEDFAIL"):
                 passed += 1
             elif result == "SKIP":
+                # A prerequisite is absent (tests/README.md): say which.
+                print(f"skipped: {entry['name']} ({path})")
                 skipped += 1
             else:
                 failed += 1

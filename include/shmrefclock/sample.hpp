@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <limits>
 
 #include "shmrefclock/export.hpp"
 
@@ -45,6 +46,18 @@ SHMREFCLOCK_API std::int64_t offset_to_ns(double seconds);
 // compare timespecs field by field, not by this, where that matters.
 SHMREFCLOCK_API timespec timespec_from_ns(std::int64_t nanoseconds);
 SHMREFCLOCK_API std::int64_t timespec_to_ns(timespec t);
+// a - b in nanoseconds (two monotonic or epoch times), saturating as
+// timespec_diff_ns does: at +-INT64_MAX, never INT64_MIN. Inline, so that
+// the rules in src/core/ that take such times from outside use this one.
+constexpr std::int64_t saturating_sub_ns(std::int64_t a, std::int64_t b) {
+    std::int64_t result = 0;
+    if (__builtin_sub_overflow(a, b, &result) ||
+        result == std::numeric_limits<std::int64_t>::min()) {
+        return a > b ? std::numeric_limits<std::int64_t>::max()
+                     : -std::numeric_limits<std::int64_t>::max();
+    }
+    return result;
+}
 // Nanoseconds as seconds, for offsets in messages and chrony's SOCK.
 constexpr double ns_to_seconds(std::int64_t nanoseconds) {
     return static_cast<double>(nanoseconds) / 1e9;

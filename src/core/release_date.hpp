@@ -1,6 +1,6 @@
 // The earliest date a receiver can truly report: no GNSS receiver tells a
 // time before this release was made. It is the NMEA parser's floor for
-// two-digit years and GPS week-rollover repair (sources/nmea_parser.hpp),
+// two-digit years and GPS week-rollover repair (core/nmea_parser.hpp),
 // fixed in meson.build rather than taken from the build time so that builds
 // are reproducible.
 #pragma once

@@ -1,5 +1,7 @@
 #include "core/timeline.hpp"
 
+#include "shmrefclock/sample.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -8,13 +10,9 @@ namespace shmrefclock {
 namespace {
 
 // a - b, saturating (the monotonic times come from the shell, or from a
-// replay of anything).
-std::int64_t elapsed_ns(std::int64_t a, std::int64_t b) {
-    std::int64_t result = 0;
-    if (__builtin_sub_overflow(a, b, &result) || result == INT64_MIN) {
-        return a > b ? INT64_MAX : -INT64_MAX;
-    }
-    return result;
+// replay of anything): the library's, shmrefclock/sample.hpp.
+constexpr std::int64_t elapsed_ns(std::int64_t a, std::int64_t b) {
+    return saturating_sub_ns(a, b);
 }
 
 bool same_time(timespec a, timespec b) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/time_format.hpp"
+#include "shmrefclock/sample.hpp"
 
 namespace shmrefclock {
 
@@ -29,16 +30,9 @@ std::int64_t magnitude(std::int64_t v) {
 } // namespace
 
 std::int64_t saturating_diff_ns(timespec a, timespec b) {
-    // Seconds first: a time_t difference of more than 292 years does not fit
-    // in int64 ns, and a receiver can say year 9999 (or worse, in a ZDA).
-    std::int64_t seconds = 0;
-    if (__builtin_sub_overflow(static_cast<std::int64_t>(a.tv_sec),
-                               static_cast<std::int64_t>(b.tv_sec), &seconds) ||
-        seconds > max_ns / ns_per_s - 1 || seconds < -(max_ns / ns_per_s - 1)) {
-        const bool positive = a.tv_sec > b.tv_sec;
-        return positive ? max_ns : -max_ns;
-    }
-    return seconds * ns_per_s + (static_cast<std::int64_t>(a.tv_nsec) - b.tv_nsec);
+    // A receiver can say year 9999 (or worse, in a ZDA): the library's
+    // difference saturates rather than wrapping.
+    return timespec_diff_ns(a, b);
 }
 
 std::string describe_difference(std::int64_t difference_ns) {

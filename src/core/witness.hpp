@@ -63,7 +63,7 @@ std::int64_t witness_bound_ns(const KernelClock& kernel);
 WitnessVerdict judge_witness(const WitnessSettings& settings, const KernelClock& kernel,
                              timespec reference, timespec receive);
 
-// a - b in ns, saturated instead of overflowing.
+// a - b in ns, saturated instead of overflowing (timespec_diff_ns).
 std::int64_t saturating_diff_ns(timespec a, timespec b);
 
 // "1.000 s ahead of", "0.250 s behind" (ms), or "2.5 years ahead of" for

@@ -1,9 +1,10 @@
 // spdlog's out-of-line functions, compiled once: what spdlog's own
-// src/spdlog.cpp, src/stdout_sinks.cpp and src/color_sinks.cpp compile (the
-// registry's default logger is a colour sink), for Debian 12's spdlog 1.10
-// with the external fmt. Every other translation unit sees only the
-// declarations: with SPDLOG_HEADER_ONLY each one compiled the -inl.h files
-// again (fmt.cpp says why that mattered).
+// spdlog/src/spdlog.cpp, spdlog/src/stdout_sinks.cpp and
+// spdlog/src/color_sinks.cpp compile (the registry's default logger is a
+// colour sink), for Debian 12's spdlog 1.10 with the external fmt. Every
+// other translation unit sees only the declarations: with
+// SPDLOG_HEADER_ONLY each one compiled the -inl.h files again (fmt.cpp says
+// why that mattered).
 #ifndef SPDLOG_COMPILED_LIB
 #error "spdlog.cpp is the compiled spdlog: build it with SPDLOG_COMPILED_LIB"
 #endif

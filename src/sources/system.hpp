@@ -21,10 +21,10 @@ private:
 
     double interval_;
     // A sample is withdrawn SourceRules::stale_after_ns after it was taken,
-    // as every source's (DESIGN.md: a source that stops delivering goes
-    // stale within 2 s): with `interval` above 2 s there is no valid sample
-    // between samples, rather than one up to `interval` old that a reader
-    // would take as current.
+    // as every source's (docs/design.md, "Source cores": a source that stops
+    // delivering goes stale within 2 s): with `interval` above 2 s there is
+    // no valid sample between samples, rather than one up to `interval` old
+    // that a reader would take as current.
     SourceRules rules_{"system clock"};
 };
 

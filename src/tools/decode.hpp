@@ -1,6 +1,6 @@
 // `shmrefclock decode`: what the daemon would publish from an NMEA capture,
 // cycle by cycle, with the reason for each refusal. The capture is replayed
-// through the nmea source's own core (sources/nmea_core.hpp) with the timing
+// through the nmea source's own core (core/nmea_core.hpp) with the timing
 // the capture carries, or a synthetic one.
 #pragma once
 
