@@ -4,11 +4,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <set>
 #include <string>
+#include <utility>
 
 #include <unistd.h>
 
 #include "config/config.hpp"
+#include "config/keys.hpp"
 #include "tools/check_config.hpp"
 
 using namespace shmrefclock;
@@ -454,4 +458,110 @@ TEST_CASE("config: step-probation, seconds a new timeline holds before it is bel
                             "device = \"/dev/pps0\"\nunit = 1\nlock = \"system\"\n";
     CHECK_THROWS_AS(parse(pps + "step-probation = 5\n"), ConfigError);
     CHECK_FALSE(parse(pps + "witness = false\n").refclocks[0].witness);
+}
+
+// ---- the man page's keys against the key table ----
+
+#ifndef SHMREFCLOCK_TEST_DATA_DIR
+#define SHMREFCLOCK_TEST_DATA_DIR "tests/data"
+#endif
+
+namespace {
+
+// Where shmrefclock.conf(5) documents a key: its .TP paragraph's tag
+// (".TP" then ".B key") under "THE [daemon] TABLE", under "THE [[refclock]]
+// TABLES" before the first source (keys for every source), or under a
+// 'source = "..."' subsection.
+// none: elsewhere, where a .TP tag is no key.
+enum class ManPlace { none, daemon, every_source, nmea, pps, system };
+
+std::multimap<std::string, ManPlace> man_page_keys(const std::string& path) {
+    std::ifstream in(path);
+    REQUIRE(in.is_open());
+    std::multimap<std::string, ManPlace> keys;
+    ManPlace place = ManPlace::none;
+    std::string line;
+    bool after_tp = false;
+    while (std::getline(in, line)) {
+        if (line.rfind(".SH", 0) == 0) {
+            place = ManPlace::none;
+            if (line == R"(.SH "THE [daemon] TABLE")") {
+                place = ManPlace::daemon;
+            } else if (line == R"(.SH "THE [[refclock]] TABLES")") {
+                place = ManPlace::every_source;
+            }
+        } else if (line.rfind(".SS", 0) == 0 && place != ManPlace::none &&
+                   place != ManPlace::daemon) {
+            if (line == R"(.SS "source = ""nmea""")") {
+                place = ManPlace::nmea;
+            } else if (line == R"(.SS "source = ""pps""")") {
+                place = ManPlace::pps;
+            } else if (line == R"(.SS "source = ""system""")") {
+                place = ManPlace::system;
+            } else {
+                FAIL("a subsection of [[refclock]] that is no source: " << line);
+            }
+        } else if (after_tp && place != ManPlace::none && line.rfind(".B ", 0) == 0) {
+            std::string key;
+            for (std::size_t i = 3; i < line.size(); ++i) {
+                if (line[i] != '\\') { // "\-" is a hyphen
+                    key += line[i];
+                }
+            }
+            keys.emplace(key, place);
+        }
+        after_tp = line == ".TP";
+    }
+    return keys;
+}
+
+} // namespace
+
+TEST_CASE("config: shmrefclock.conf(5) documents every key of the key table, and no other") {
+    const auto documented =
+        man_page_keys(SHMREFCLOCK_TEST_DATA_DIR "/../../man/shmrefclock.conf.5");
+    REQUIRE(documented.size() >= 10);
+    // Each key documented where the table allows it.
+    for (const auto& [key, place] : documented) {
+        INFO("the man page documents '" << key << "' at place " << static_cast<int>(place));
+        const KeyRule* rule =
+            find_key(place == ManPlace::daemon ? Section::daemon : Section::refclock, key);
+        REQUIRE(rule != nullptr);
+        switch (place) {
+        case ManPlace::none:
+        case ManPlace::daemon:
+            break;
+        case ManPlace::every_source:
+            CHECK(rule->sources == every_source);
+            break;
+        case ManPlace::nmea:
+            CHECK(applies(*rule, SourceKind::nmea));
+            break;
+        case ManPlace::pps:
+            CHECK(applies(*rule, SourceKind::pps));
+            break;
+        case ManPlace::system:
+            CHECK(applies(*rule, SourceKind::system));
+            break;
+        }
+    }
+    // Each key of the table documented in its table: [daemon] keys under
+    // [daemon]; a key for every source before the sources, any other under
+    // a source it applies to.
+    for (const KeyRule& rule : key_rules()) {
+        INFO("the key table has '" << rule.key << "'");
+        const auto [first, last] = documented.equal_range(std::string(rule.key));
+        std::set<ManPlace> places;
+        for (auto it = first; it != last; ++it) {
+            places.insert(it->second);
+        }
+        if (rule.section == Section::daemon) {
+            CHECK(places.count(ManPlace::daemon) == 1);
+        } else if (rule.sources == every_source) {
+            CHECK(places.count(ManPlace::every_source) == 1);
+        } else {
+            CHECK((places.count(ManPlace::nmea) + places.count(ManPlace::pps) +
+                   places.count(ManPlace::system)) >= 1);
+        }
+    }
 }
