@@ -71,6 +71,33 @@ WitnessVerdict judge_witness(const WitnessSettings& settings, const KernelClock&
     return v;
 }
 
+std::string_view name(WitnessVerdict::Kind kind) {
+    switch (kind) {
+    case WitnessVerdict::Kind::agree:
+        return "agree";
+    case WitnessVerdict::Kind::disagree:
+        return "disagree";
+    case WitnessVerdict::Kind::no_witness:
+        return "no_witness";
+    case WitnessVerdict::Kind::off:
+        return "off";
+    }
+    return "invalid";
+}
+
+WitnessState Witness::state() const {
+    WitnessState state;
+    state.enabled = settings_.enabled;
+    state.synchronized = kernel_.synchronized;
+    state.maxerror_ns = kernel_.maxerror_ns;
+    state.bound_ns = witness_bound_ns(kernel_);
+    if (counters_.agreed + counters_.refused + counters_.unwitnessed > 0) {
+        state.verdict =
+            WitnessVerdictState{std::string(name(last_.kind)), last_.difference_ns, last_.bound_ns};
+    }
+    return state;
+}
+
 void Witness::end_run(Actions& actions, const WitnessVerdict& verdict) {
     if (run_ == 0) {
         return;

@@ -12,8 +12,10 @@
 #include <cstdint>
 #include <ctime>
 #include <string>
+#include <string_view>
 
 #include "core/kernel_clock.hpp"
+#include "core/live_state.hpp"
 #include "core/source_rules.hpp"
 
 namespace shmrefclock {
@@ -52,6 +54,10 @@ struct WitnessVerdict {
     std::int64_t difference_ns = 0;
     std::int64_t bound_ns = 0; // maxerror + witness_margin_ns
 };
+
+// "agree", "disagree", "no_witness", "off": the live state's and `status`'s
+// name of a verdict.
+std::string_view name(WitnessVerdict::Kind kind);
 
 // The witness's bound for this kernel state: maxerror + witness_margin_ns
 // (`status` shows it; judge_witness() uses it).
@@ -97,6 +103,9 @@ public:
     const std::string& health() const { return health_; }
     const WitnessCounters& counters() const { return counters_; }
     const WitnessVerdict& last() const { return last_; }
+    // Its part of the live state: the kernel as last read, and the verdict
+    // on the last cycle or pulse judged (none before the first).
+    WitnessState state() const;
 
     // Rate limit of the log while a disagreement lasts.
     static constexpr std::int64_t log_every_ns = 60'000'000'000;

@@ -220,19 +220,18 @@ void Daemon::reload() {
     notify::ready();
 }
 
-nlohmann::ordered_json Daemon::snapshot(const Stamp& now, const SnapshotOptions& options) const {
-    nlohmann::ordered_json state = {
-        {"version", SHMREFCLOCK_VERSION},
-        {"pid", static_cast<long>(::getpid())},
-        {"config", config_.path},
-        {"now", format_utc(now.realtime)},
-        {"started", format_utc(started_.realtime)},
-        {"uptime_s", ns_to_seconds(now.monotonic_ns - started_.monotonic_ns)},
-        {"status", last_status_},
-    };
-    auto& refclocks = state["refclocks"] = nlohmann::ordered_json::array();
+DaemonState Daemon::snapshot(const Stamp& now, const SnapshotOptions& options) const {
+    DaemonState state;
+    state.version = SHMREFCLOCK_VERSION;
+    state.pid = static_cast<std::int64_t>(::getpid());
+    state.config = config_.path;
+    state.now = format_utc(now.realtime);
+    state.started = format_utc(started_.realtime);
+    state.uptime_s = ns_to_seconds(now.monotonic_ns - started_.monotonic_ns);
+    state.status = last_status_;
+    state.refclocks.reserve(refclocks_.size());
     for (const auto& refclock : refclocks_) {
-        refclocks.push_back(refclock->snapshot(now, options));
+        state.refclocks.push_back(refclock->snapshot(now, options));
     }
     return state;
 }

@@ -6,8 +6,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "config/config.hpp"
 #include "daemon/control_socket.hpp"
 #include "daemon/http_server.hpp"
@@ -32,7 +30,7 @@ public:
 
     // The live state (docs/design.md, "Live state") at `now`: the daemon,
     // then each refclock in the configuration's order.
-    nlohmann::ordered_json snapshot(const Stamp& now, const SnapshotOptions& options) const;
+    DaemonState snapshot(const Stamp& now, const SnapshotOptions& options) const;
 
 private:
     std::vector<std::unique_ptr<Refclock>> build(const Config& config);

@@ -89,7 +89,7 @@ void Refclock::pulse_numbered(const std::string& pps_refclock, timespec edge, ti
         if (pps_latency_) {
             return;
         }
-        pps_latency_ = std::make_unique<PpsLatency>();
+        pps_latency_ = std::make_unique<MeasuredLatency>();
         pps_latency_->pps_refclock = pps_refclock;
     }
     // The second the cycle named: the sample's reference time without the
@@ -107,49 +107,39 @@ void Refclock::pulse_numbered(const std::string& pps_refclock, timespec edge, ti
     }
 }
 
-nlohmann::ordered_json Refclock::snapshot(const Stamp& now, const SnapshotOptions& options) const {
-    nlohmann::ordered_json state = {
-        {"name", config_.name},          {"source", to_string(config_.source)},
-        {"outputs", describe_outputs()}, {"offset_s", config_.offset},
-        {"health", source_->health()},
-    };
+RefclockState Refclock::snapshot(const Stamp& now, const SnapshotOptions& options) const {
+    RefclockState state;
+    state.name = config_.name;
+    state.source = std::string(to_string(config_.source));
+    state.outputs = describe_outputs();
+    state.offset_s = config_.offset;
+    state.health = source_->health();
     if (latest_) {
-        const std::int64_t age_ns = timespec_diff_ns(now.realtime, latest_->receive_time);
-        state["last_sample"] = {
-            {"reference", format_utc(latest_->reference_time)},
-            {"receive", format_utc(latest_->receive_time)},
-            {"reference_ns", timespec_to_ns(latest_->reference_time)},
-            {"receive_ns", timespec_to_ns(latest_->receive_time)},
-            {"clock_minus_receive_s",
-             ns_to_seconds(timespec_diff_ns(latest_->reference_time, latest_->receive_time))},
-            {"age_s", ns_to_seconds(age_ns)},
-            {"leap", latest_->leap},
-        };
-    } else {
-        state["last_sample"] = nullptr;
+        LastSample& last = state.last_sample.emplace();
+        last.reference = format_utc(latest_->reference_time);
+        last.receive = format_utc(latest_->receive_time);
+        last.reference_ns = timespec_to_ns(latest_->reference_time);
+        last.receive_ns = timespec_to_ns(latest_->receive_time);
+        last.clock_minus_receive_s =
+            ns_to_seconds(timespec_diff_ns(latest_->reference_time, latest_->receive_time));
+        last.age_s = ns_to_seconds(timespec_diff_ns(now.realtime, latest_->receive_time));
+        last.leap = static_cast<int>(latest_->leap);
     }
-    state["counters"] = {
-        {"samples_published", samples_published_},
-        {"withdrawals", withdrawals_},
-    };
+    state.samples_published = samples_published_;
+    state.withdrawals = withdrawals_;
     source_->fill_state(state, now);
-    if (config_.source == SourceKind::nmea) {
-        const auto summary = pps_latency_ ? pps_latency_->latency.summary() : std::nullopt;
-        if (summary) {
-            state["pps_latency"] = {
-                {"pps_refclock", pps_latency_->pps_refclock},
-                {"pulses", summary->count},
-                {"median_s", ns_to_seconds(summary->median_ns)},
-                {"spread_s", ns_to_seconds(summary->spread_ns)},
-                {"suggested_offset_s", ns_to_seconds(summary->median_ns)},
-                {"settled", NmeaLatency::settled(*summary)},
-            };
-        } else {
-            state["pps_latency"] = nullptr;
-        }
+    const auto summary = pps_latency_ ? pps_latency_->latency.summary() : std::nullopt;
+    if (state.nmea && summary) {
+        PpsLatency& latency = state.nmea->pps_latency.emplace();
+        latency.pps_refclock = pps_latency_->pps_refclock;
+        latency.pulses = summary->count;
+        latency.median_s = ns_to_seconds(summary->median_ns);
+        latency.spread_s = ns_to_seconds(summary->spread_ns);
+        latency.suggested_offset_s = ns_to_seconds(summary->median_ns);
+        latency.settled = NmeaLatency::settled(*summary);
     }
     if (options.history) {
-        state["history"] = history_json(history_points(now));
+        state.history = history_points(now);
     }
     return state;
 }

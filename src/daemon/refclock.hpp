@@ -8,10 +8,9 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "config/config.hpp"
 #include "core/history.hpp"
+#include "core/live_state.hpp"
 #include "core/nmea_latency.hpp"
 #include "daemon/leap_list.hpp"
 #include "daemon/snapshot.hpp"
@@ -53,9 +52,9 @@ public:
 
     // This refclock's part of the live state (docs/design.md, "Live state")
     // at `now`.
-    nlohmann::ordered_json snapshot(const Stamp& now, const SnapshotOptions& options) const;
-    // The history's points up to `now`, copied (the renderer makes them
-    // JSON off the loop: daemon/views).
+    RefclockState snapshot(const Stamp& now, const SnapshotOptions& options) const;
+    // The history's points up to `now`, copied (the renderer joins them to
+    // the state off the loop: daemon/views).
     std::vector<SecondHistory::Point> history_points(const Stamp& now) const {
         return history_.points(now.realtime.tv_sec);
     }
@@ -82,11 +81,11 @@ private:
     SecondHistory history_;
     // nmea: its latency measured by the pps refclock that locks to it
     // (pulse_numbered); mutable because a lock is handed out const.
-    struct PpsLatency {
+    struct MeasuredLatency {
         std::string pps_refclock;
         NmeaLatency latency;
     };
-    mutable std::unique_ptr<PpsLatency> pps_latency_;
+    mutable std::unique_ptr<MeasuredLatency> pps_latency_;
     std::unique_ptr<Source> source_;
 };
 

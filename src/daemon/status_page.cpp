@@ -1,9 +1,7 @@
 #include "daemon/status_page.hpp"
-#include "daemon/snapshot.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -11,8 +9,6 @@
 namespace shmrefclock {
 
 namespace {
-
-using Json = nlohmann::ordered_json;
 
 // The plot's drawing area inside its viewBox; the SVG scales to the width
 // of the screen (CSS width: 100%), so a phone sees all of it.
@@ -23,31 +19,17 @@ constexpr double margin_bottom = 24;
 constexpr double margin_top = 10;
 constexpr double margin_right = 10;
 
-const Json* member(const Json& object, std::string_view key) {
-    return snapshot_member(object, key);
+// Text from the configuration or a receiver, escaped; "-" for none.
+std::string text(const std::string& value) {
+    return value.empty() ? "-" : escape_html(value);
 }
 
-std::optional<double> number_at(const Json& object, std::string_view key) {
-    return snapshot_number(object, key);
-}
-
-// Any scalar as text, escaped; "-" for what is missing.
-std::string text_at(const Json& object, std::string_view key) {
-    const Json* value = member(object, key);
-    if (value == nullptr || value->is_null()) {
+// "-" for a number another process did not send.
+std::string seconds(double value) {
+    if (std::isnan(value)) {
         return "-";
     }
-    if (value->is_string()) {
-        return escape_html(value->get<std::string>());
-    }
-    return escape_html(value->dump());
-}
-
-std::string seconds(std::optional<double> value) {
-    if (!value) {
-        return "-";
-    }
-    return fmt::format("{:.6f}&#8239;s", *value);
+    return fmt::format("{:.6f}&#8239;s", value);
 }
 
 std::string milliseconds(double value) {
@@ -58,60 +40,62 @@ void row(std::string& out, std::string_view name, const std::string& value) {
     out += fmt::format("<tr><th scope=\"row\">{}</th><td>{}</td></tr>\n", name, value);
 }
 
-void counters_table(std::string& out, const Json& counters) {
+// Every counter the refclock's structs declare (core/live_state.hpp).
+void counters_table(std::string& out, const RefclockState& refclock) {
     out += "<table class=\"counters\"><caption>Counters</caption>\n";
-    for (const auto& [key, value] : counters.items()) {
-        if (value.is_object()) {
-            for (const auto& [what, count] : value.items()) {
-                row(out, escape_html(key + " " + what), escape_html(count.dump()));
-            }
-        } else {
-            row(out, escape_html(key), escape_html(value.dump()));
-        }
-    }
+    RefclockState::counters(
+        refclock, Overload{[&out](const CounterInfo& info, std::uint64_t count) {
+                               row(out, info.name, fmt::format("{}", count));
+                           },
+                           [&out](const CounterInfo& info, const ReasonCounts& counts) {
+                               for (const ReasonCount& each : counts) {
+                                   row(out,
+                                       escape_html(fmt::format("{} {}", info.name, each.reason)),
+                                       fmt::format("{}", each.count));
+                               }
+                           }});
     out += "</table>\n";
 }
 
 // The NMEA arrival histogram: one bar per bin, heights scaled to the
 // fullest bin.
-void histogram(std::string& out, const Json& arrival) {
-    const Json* hist = member(arrival, "histogram");
-    const Json* counts = hist != nullptr ? member(*hist, "counts") : nullptr;
-    const auto start = hist != nullptr ? number_at(*hist, "start_s") : std::nullopt;
-    const auto bin = hist != nullptr ? number_at(*hist, "bin_s") : std::nullopt;
-    if (counts == nullptr || !counts->is_array() || counts->empty() || !start || !bin) {
+void histogram(std::string& out, const NmeaArrival& arrival) {
+    const std::vector<std::uint64_t>& counts = arrival.counts;
+    const double start = arrival.start_s;
+    const double bin = arrival.bin_s;
+    if (counts.empty() || std::isnan(start) || std::isnan(bin)) {
         out += "<p>No arrival histogram yet.</p>\n";
         return;
     }
     double peak = 0;
-    for (const auto& c : *counts) {
-        peak = std::max(peak, c.is_number() ? c.get<double>() : 0.0);
+    for (const std::uint64_t c : counts) {
+        peak = std::max(peak, static_cast<double>(c));
     }
     const double inner_w = plot_width - margin_left - margin_right;
     const double inner_h = plot_height - margin_top - margin_bottom;
-    const double bar_w = inner_w / static_cast<double>(counts->size());
+    const double bar_w = inner_w / static_cast<double>(counts.size());
     out += fmt::format("<svg class=\"plot\" viewBox=\"0 0 {} {}\" role=\"img\" "
                        "aria-label=\"NMEA arrival delay histogram\">\n",
                        plot_width, plot_height);
     out += fmt::format("<rect class=\"frame\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>\n",
                        margin_left, margin_top, inner_w, inner_h);
-    for (std::size_t i = 0; i < counts->size(); ++i) {
-        const double count = (*counts)[i].is_number() ? (*counts)[i].get<double>() : 0.0;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        const double count = static_cast<double>(counts[i]);
         if (count <= 0 || peak <= 0) {
             continue;
         }
         const double h = inner_h * count / peak;
-        const double lo = *start + *bin * static_cast<double>(i);
+        const double lo = start + bin * static_cast<double>(i);
         out += fmt::format("<rect class=\"bar\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
                            "height=\"{:.1f}\"><title>{} to {} ms: {}</title></rect>\n",
                            margin_left + bar_w * static_cast<double>(i), margin_top + inner_h - h,
-                           std::max(bar_w - 1, 1.0), h, milliseconds(lo), milliseconds(lo + *bin),
+                           std::max(bar_w - 1, 1.0), h, milliseconds(lo), milliseconds(lo + bin),
                            count);
     }
-    const double end = *start + *bin * static_cast<double>(counts->size());
+    const double end = start + bin * static_cast<double>(counts.size());
     const double base = plot_height - 6;
     out += fmt::format("<text x=\"{}\" y=\"{}\">{} ms</text>\n", margin_left, base,
-                       milliseconds(*start));
+                       milliseconds(start));
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{} ms</text>\n",
                        plot_width - margin_right, base, milliseconds(end));
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", margin_left - 4,
@@ -121,15 +105,11 @@ void histogram(std::string& out, const Json& arrival) {
 
 // Clock - receive over the history's span (the last hour): a polyline, the
 // y axis in ms from the smallest to the largest value.
-void history_plot(std::string& out, const Json& refclock) {
-    const Json* history = member(refclock, "history");
+void history_plot(std::string& out, const RefclockState& refclock) {
     std::vector<std::pair<double, double>> points;
-    if (history != nullptr && history->is_array()) {
-        for (const auto& point : *history) {
-            if (point.is_array() && point.size() >= 2 && point[0].is_number() &&
-                point[1].is_number()) {
-                points.emplace_back(point[0].get<double>(), point[1].get<double>());
-            }
+    if (refclock.history) {
+        for (const SecondHistory::Point& point : *refclock.history) {
+            points.emplace_back(static_cast<double>(point.unix_s), point.value);
         }
     }
     const double inner_w = plot_width - margin_left - margin_right;
@@ -177,49 +157,48 @@ void history_plot(std::string& out, const Json& refclock) {
     out += "</svg>\n";
 }
 
-void refclock_section(std::string& out, const Json& refclock) {
-    const std::string source = text_at(refclock, "source");
+void refclock_section(std::string& out, const RefclockState& refclock) {
     out += fmt::format("<section class=\"refclock\">\n<h2>{} <small>{}</small></h2>\n",
-                       text_at(refclock, "name"), source);
+                       text(refclock.name), text(refclock.source));
     out += "<table>\n";
-    row(out, "Health", text_at(refclock, "health"));
-    row(out, "Outputs", text_at(refclock, "outputs"));
-    row(out, "Offset", seconds(number_at(refclock, "offset_s")));
-    const Json* last = member(refclock, "last_sample");
-    if (last != nullptr && last->is_object()) {
-        row(out, "Last sample: reference", text_at(*last, "reference"));
-        row(out, "Last sample: receive", text_at(*last, "receive"));
-        row(out, "Clock &#8722; receive", seconds(number_at(*last, "clock_minus_receive_s")));
-        row(out, "Age", seconds(number_at(*last, "age_s")));
-        row(out, "Leap", text_at(*last, "leap"));
+    row(out, "Health", text(refclock.health));
+    row(out, "Outputs", text(refclock.outputs));
+    row(out, "Offset", seconds(refclock.offset_s));
+    if (const auto& last = refclock.last_sample) {
+        row(out, "Last sample: reference", text(last->reference));
+        row(out, "Last sample: receive", text(last->receive));
+        row(out, "Clock &#8722; receive", seconds(last->clock_minus_receive_s));
+        row(out, "Age", seconds(last->age_s));
+        row(out, "Leap", fmt::format("{}", last->leap));
     } else {
         row(out, "Last sample", "none");
     }
     out += "</table>\n";
-    if (const Json* counters = member(refclock, "counters"); counters && counters->is_object()) {
-        counters_table(out, *counters);
-    }
-    if (const Json* latency = member(refclock, "pps_latency"); latency && latency->is_object()) {
+    counters_table(out, refclock);
+    const auto* nmea = refclock.nmea ? &*refclock.nmea : nullptr;
+    if (nmea != nullptr && nmea->pps_latency) {
+        const PpsLatency& latency = *nmea->pps_latency;
         out += "<h3>NMEA latency measured by PPS</h3>\n<table>\n";
-        row(out, "PPS refclock", text_at(*latency, "pps_refclock"));
-        row(out, "Median", seconds(number_at(*latency, "median_s")));
-        row(out, "Spread", seconds(number_at(*latency, "spread_s")));
-        row(out, "Pulses", text_at(*latency, "pulses"));
-        row(out, "Suggested offset", seconds(number_at(*latency, "suggested_offset_s")));
-        row(out, "Settled", text_at(*latency, "settled"));
+        row(out, "PPS refclock", text(latency.pps_refclock));
+        row(out, "Median", seconds(latency.median_s));
+        row(out, "Spread", seconds(latency.spread_s));
+        row(out, "Pulses", fmt::format("{}", latency.pulses));
+        row(out, "Suggested offset", seconds(latency.suggested_offset_s));
+        row(out, "Settled", latency.settled ? "true" : "false");
         out += "</table>\n";
     }
-    if (const Json* arrival = member(refclock, "nmea_arrival"); arrival && arrival->is_object()) {
+    if (nmea != nullptr && nmea->arrival) {
+        const NmeaArrival& arrival = *nmea->arrival;
         out += "<h3>NMEA arrival after the second (system clock)</h3>\n<table>\n";
-        row(out, "Cycles", text_at(*arrival, "cycles"));
-        row(out, "Median", seconds(number_at(*arrival, "median_s")));
-        row(out, "Spread", seconds(number_at(*arrival, "spread_s")));
+        row(out, "Cycles", fmt::format("{}", arrival.cycles));
+        row(out, "Median", seconds(arrival.median_s));
+        row(out, "Spread", seconds(arrival.spread_s));
         out += "</table>\n";
-        histogram(out, *arrival);
+        histogram(out, arrival);
     }
     out += fmt::format("<h3>{} over the last hour</h3>\n",
-                       source == "pps" ? "Pulse offset (clock &#8722; receive)"
-                                       : "Clock &#8722; receive");
+                       refclock.source == "pps" ? "Pulse offset (clock &#8722; receive)"
+                                                : "Clock &#8722; receive");
     history_plot(out, refclock);
     out += "</section>\n";
 }
@@ -269,30 +248,28 @@ std::string escape_html(std::string_view text) {
     return out;
 }
 
-std::string render_status_page(const nlohmann::ordered_json& snapshot) {
+std::string render_status_page(const DaemonState& state) {
     std::string out;
     out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
            "<meta http-equiv=\"refresh\" content=\"10\">\n<title>shmrefclock</title>\n<style>";
     out += style;
     out += "</style>\n</head>\n<body>\n";
-    out += fmt::format("<h1>shmrefclock <small>{}</small></h1>\n", text_at(snapshot, "version"));
+    out += fmt::format("<h1>shmrefclock <small>{}</small></h1>\n", text(state.version));
     out += "<table>\n";
-    row(out, "Status", text_at(snapshot, "status"));
-    row(out, "Now", text_at(snapshot, "now"));
-    row(out, "Started", text_at(snapshot, "started"));
-    if (auto uptime = number_at(snapshot, "uptime_s")) {
-        row(out, "Uptime", fmt::format("{:.0f}&#8239;s", *uptime));
+    row(out, "Status", text(state.status));
+    row(out, "Now", text(state.now));
+    row(out, "Started", text(state.started));
+    if (!std::isnan(state.uptime_s)) {
+        row(out, "Uptime", fmt::format("{:.0f}&#8239;s", state.uptime_s));
     }
-    row(out, "Configuration", text_at(snapshot, "config"));
+    row(out, "Configuration", text(state.config));
     out += "</table>\n";
-    const Json* refclocks = member(snapshot, "refclocks");
-    if (refclocks == nullptr || !refclocks->is_array() || refclocks->empty()) {
+    if (state.refclocks.empty()) {
         out += "<p>No refclocks.</p>\n";
-    } else {
-        for (const auto& refclock : *refclocks) {
-            refclock_section(out, refclock);
-        }
+    }
+    for (const RefclockState& refclock : state.refclocks) {
+        refclock_section(out, refclock);
     }
     out += "</body>\n</html>\n";
     return out;

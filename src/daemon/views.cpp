@@ -11,8 +11,8 @@
 
 #include "daemon/control_socket.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/snapshot.hpp"
 #include "daemon/status_page.hpp"
+#include "io/live_state_json.hpp"
 
 namespace shmrefclock {
 
@@ -30,14 +30,11 @@ bool for_http(View view) {
     return view == View::metrics || view == View::status_page;
 }
 
-// The points as the snapshot has them: [[unix_s, clock_minus_receive_s], ...].
+// Each refclock's points into its part of the state.
 void attach_history(StateCapture& capture) {
-    auto refclocks = capture.state.find("refclocks");
-    if (refclocks == capture.state.end() || !refclocks->is_array()) {
-        return;
-    }
-    for (std::size_t i = 0; i < refclocks->size() && i < capture.history.size(); ++i) {
-        (*refclocks)[i]["history"] = history_json(capture.history[i]);
+    auto& refclocks = capture.state.refclocks;
+    for (std::size_t i = 0; i < refclocks.size() && i < capture.history.size(); ++i) {
+        refclocks[i].history = std::move(capture.history[i]);
     }
 }
 
@@ -70,10 +67,11 @@ RenderedView render_view(View view, StateCapture capture) {
         case View::status_history:
             // replace: a refclock's health quotes a device's or receiver's
             // text, which need not be UTF-8; dump() would throw on it.
-            return {200, "application/json",
-                    capture.state.dump(-1, ' ', false,
-                                       nlohmann::ordered_json::error_handler_t::replace) +
-                        "\n"};
+            return {
+                200, "application/json",
+                to_json(capture.state)
+                        .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+                    "\n"};
         }
     } catch (const std::exception& e) {
         spdlog::error("rendering the {} failed: {}",
@@ -132,7 +130,7 @@ void Views::get(View view, const Stamp& now, Ready ready) {
     }
     slot.waiting.push_back(std::move(ready));
     ++renderings_;
-    // The capture is the loop's only work for a rendering: the snapshot
+    // The capture is the loop's only work for a rendering: the live state
     // without history (tens of microseconds) and the rings copied.
     StateCapture capture;
     try {

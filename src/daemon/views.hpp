@@ -1,8 +1,8 @@
 // The views of the live state that clients ask for: /metrics, the status
 // page, `status` and `status history` (docs/design.md, "Rendering off the
-// loop"). The loop only captures the state (the snapshot without its
+// loop"). The loop only captures the state (the live state without its
 // history, and the history rings copied as they are); one renderer thread
-// builds the history's JSON and renders the text. Each view is rendered at
+// joins the history to it and renders the text. Each view is rendered at
 // most once per max_age (core/render_schedule), whatever the number of
 // clients: a client is handed a shared, finished rendering.
 #pragma once
@@ -18,9 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/history.hpp"
+#include "core/live_state.hpp"
 #include "core/render_schedule.hpp"
 #include "core/stamp.hpp"
 #include "daemon/http_server.hpp"
@@ -36,10 +35,10 @@ inline constexpr std::size_t view_count = 4;
 // always 200; their body is the reply line), the content type and the body.
 using RenderedView = HttpResponse;
 
-// The state captured in the loop: the snapshot without history, and for a
-// view with history, each refclock's points in the snapshot's order.
+// The state captured in the loop: the live state without history, and for
+// a view with history, each refclock's points in the state's order.
 struct StateCapture {
-    nlohmann::ordered_json state;
+    DaemonState state;
     std::vector<std::vector<SecondHistory::Point>> history;
 };
 

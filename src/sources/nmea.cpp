@@ -281,16 +281,16 @@ void NmeaSource::log_arrival_once() {
     apply(actions);
 }
 
-void NmeaSource::fill_state(nlohmann::ordered_json& state, const Stamp&) const {
+void NmeaSource::fill_state(RefclockState& state, const Stamp&) const {
     const NmeaCore::Activity& activity = core_.activity();
     const nmea::Counters& parsed = core_.counters();
-    auto& out = state["counters"];
-    out["device_opens"] = activity.device_opens;
-    out["device_failures"] = activity.device_failures;
-    out["bytes"] = activity.bytes;
+    NmeaState& out = state.nmea.emplace();
+    out.device_opens = activity.device_opens;
+    out.device_failures = activity.device_failures;
+    out.bytes = activity.bytes;
     // "time_bearing": RMC/ZDA/GGA/GLL/GNS with a right checksum and fields
     // that parse, with a fix or not.
-    out["sentences"] = {
+    out.sentences = {
         {"time_bearing", parsed.sentences},
         {"bad_checksum", parsed.bad_checksum},
         {"malformed", parsed.malformed},
@@ -299,29 +299,25 @@ void NmeaSource::fill_state(nlohmann::ordered_json& state, const Stamp&) const {
         {"unsupported", parsed.unsupported},
         {"implausible_date", parsed.implausible_date},
     };
-    nlohmann::ordered_json cycles;
     for (std::size_t i = 0; i < cycle_outcome_count; ++i) {
-        cycles[std::string(shmrefclock::name(static_cast<CycleOutcome::Kind>(i)))] =
-            activity.cycles.at(i);
+        out.cycles.push_back({std::string(shmrefclock::name(static_cast<CycleOutcome::Kind>(i))),
+                              activity.cycles.at(i)});
     }
-    out["cycles"] = std::move(cycles);
+    out.witness = core_.witness().state();
 
     const std::vector<std::int64_t> values = core_.arrival().values();
     const auto summary = summarize(values);
     if (!summary) {
-        state["nmea_arrival"] = nullptr;
         return;
     }
     const Histogram histogram = make_histogram(values, summary->median_ns, summary->spread_ns);
-    state["nmea_arrival"] = {
-        {"cycles", summary->count},
-        {"median_s", ns_to_seconds(summary->median_ns)},
-        {"spread_s", ns_to_seconds(summary->spread_ns)},
-        {"histogram",
-         {{"start_s", ns_to_seconds(histogram.start_ns)},
-          {"bin_s", ns_to_seconds(histogram.bin_ns)},
-          {"counts", histogram.counts}}},
-    };
+    NmeaArrival& arrival = out.arrival.emplace();
+    arrival.cycles = summary->count;
+    arrival.median_s = ns_to_seconds(summary->median_ns);
+    arrival.spread_s = ns_to_seconds(summary->spread_ns);
+    arrival.start_s = ns_to_seconds(histogram.start_ns);
+    arrival.bin_s = ns_to_seconds(histogram.bin_ns);
+    arrival.counts = histogram.counts;
 }
 
 std::optional<std::size_t> NmeaSource::read_available() {

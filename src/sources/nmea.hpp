@@ -31,7 +31,7 @@ public:
     std::optional<std::string> pps_device() const override { return pps_device_; }
     void clock_stepped(const Stamp&) override { apply(core_.clock_stepped()); }
     void carry_from(const Source& old) override;
-    void fill_state(nlohmann::ordered_json& state, const Stamp& now) const override;
+    void fill_state(RefclockState& state, const Stamp& now) const override;
 
 private:
     void open_device();

@@ -225,18 +225,17 @@ void PpsSource::open_device() {
     apply(core_.opened(device_));
 }
 
-void PpsSource::fill_state(nlohmann::ordered_json& state, const Stamp&) const {
+void PpsSource::fill_state(RefclockState& state, const Stamp&) const {
     const PpsCore::Counters& counters = core_.counters();
-    auto& out = state["counters"];
-    out["device_opens"] = counters.device_opens;
-    out["device_failures"] = counters.device_failures;
-    nlohmann::ordered_json pulses;
+    PpsState& out = state.pps.emplace();
+    out.device_opens = counters.device_opens;
+    out.device_failures = counters.device_failures;
     for (std::size_t i = 0; i < pulse_verdict_count; ++i) {
-        pulses[std::string(shmrefclock::name(static_cast<PulseVerdict>(i)))] =
-            counters.by_verdict.at(i);
+        out.pulses.push_back({std::string(shmrefclock::name(static_cast<PulseVerdict>(i))),
+                              counters.by_verdict.at(i)});
     }
-    pulses["repeated"] = counters.repeated;
-    out["pulses"] = std::move(pulses);
+    out.pulses.push_back({"repeated", counters.repeated});
+    out.witness = core_.witness().state();
 }
 
 void PpsSource::fail(const std::string& message) {

@@ -32,7 +32,7 @@ public:
     std::string health() const override { return core_.health(); }
     void clock_stepped(const Stamp& at) override { apply(core_.clock_stepped(at)); }
     const PpsCore::Counters& counters() const { return core_.counters(); }
-    void fill_state(nlohmann::ordered_json& state, const Stamp& now) const override;
+    void fill_state(RefclockState& state, const Stamp& now) const override;
 
     // What the fetch thread sends for each time_pps_fetch() return (public
     // for the thread's function in pps.cpp).

@@ -6,9 +6,8 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "core/leap_seconds.hpp"
+#include "core/live_state.hpp"
 #include "core/stamp.hpp"
 #include "shmrefclock/sample.hpp"
 
@@ -59,10 +58,10 @@ public:
     // before it (same name and kind): carry over what must outlive a reload
     // (nmea: the believed timeline, issue 18).
     virtual void carry_from(const Source& old) { (void)old; }
-    // Add this source's part of the live state to its refclock's object
-    // `state` (docs/design.md, "Live state"): its counters into
-    // state["counters"], and what it measures (nmea_arrival).
-    virtual void fill_state(nlohmann::ordered_json& state, const Stamp& now) const {
+    // Add this source's part of the live state to its refclock's (docs/
+    // design.md, "Live state"): `state.nmea` or `state.pps`, with its
+    // counters, its witness and what it measures (the NMEA arrival).
+    virtual void fill_state(RefclockState& state, const Stamp& now) const {
         (void)state;
         (void)now;
     }

@@ -8,8 +8,10 @@
 #include <time.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/printable.hpp"
+#include "io/live_state_json.hpp"
 #include "io/unique_fd.hpp"
 
 namespace shmrefclock {
@@ -86,7 +88,7 @@ DaemonReply parse_control_reply(std::string_view bytes) {
                                                       : printable(error.dump()));
         return reply;
     }
-    reply.state = std::move(doc);
+    reply.state = daemon_state_from_json(doc);
     return reply;
 }
 

@@ -10,9 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
 #include "core/control_protocol.hpp"
+#include "core/live_state.hpp"
 
 namespace shmrefclock {
 
@@ -20,8 +19,9 @@ namespace shmrefclock {
 struct DaemonReply {
     // The socket asked; empty when the control socket is off (control = "").
     std::string path;
-    // The daemon's live state (docs/design.md, "Live state").
-    std::optional<nlohmann::ordered_json> state;
+    // The daemon's live state (docs/design.md, "Live state"), read
+    // tolerantly from its JSON (io/live_state_json).
+    std::optional<DaemonState> state;
     // Empty when `state` is set; else one line saying why not.
     std::string problem;
 };

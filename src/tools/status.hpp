@@ -1,7 +1,9 @@
-// `shmrefclock status`: the kernel's clock discipline state next to what each
-// configured refclock publishes. Reading (ntp_adjtime, IPC_STAT, the
-// segments) is kept apart from formatting, which is a pure function of a
-// StatusReport so that every field and unit conversion is tested with
+// `shmrefclock status`: the running daemon's live state, the kernel's clock
+// discipline state and what each configured refclock publishes. Three
+// steps: reading (status.cpp: the control socket, ntp_adjtime, IPC_STAT,
+// the segments) fills a StatusReport; what it says is worked out once
+// (status_report.hpp); two renderers, text and JSON, are pure functions of
+// the report, so that every field and unit conversion is tested with
 // hand-made values.
 #pragma once
 
@@ -63,9 +65,8 @@ struct RefclockStatus {
     std::string sock_problem;
     // The refclock's `witness` key (false: believed whatever the kernel says).
     bool witness = true;
-    // The daemon asks the witness about this source's cycles (nmea only:
-    // a pps source numbers pulses from an nmea lock, a system source reads
-    // the system clock itself).
+    // The daemon asks the witness about this source's cycles or pulses
+    // (nmea and pps; a system source reads the system clock itself).
     bool witnessed = false;
 };
 
@@ -83,11 +84,13 @@ struct StatusReport {
     timespec now{};          // CLOCK_REALTIME when the segments were read: ages
     std::string config_path; // empty: no configuration was read
     std::vector<RefclockStatus> refclocks;
-    // The running daemon's live state from its control socket, or why not.
+    // The running daemon's live state from its control socket, or why not;
+    // the witness's verdicts come from it when it answered.
     DaemonReply daemon;
 };
 
-// Pure: the report as text for people, or as one JSON document.
+// Pure: the report as text for people (status_text.cpp), or as one JSON
+// document (status_json.cpp).
 std::string format_status(const StatusReport& report);
 std::string format_status_json(const StatusReport& report);
 

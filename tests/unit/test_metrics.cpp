@@ -7,11 +7,18 @@
 #include <sstream>
 
 #include "daemon/metrics.hpp"
+#include "io/live_state_json.hpp"
 
 using namespace shmrefclock;
 using Json = nlohmann::ordered_json;
 
 namespace {
+
+// The exposition of a hand-written document, read as `status` reads the
+// daemon's (io/live_state_json).
+std::string render_metrics(const Json& snapshot) {
+    return shmrefclock::render_metrics(daemon_state_from_json(snapshot));
+}
 
 Json snapshot_with(Json refclock) {
     return Json{{"version", "9.8.7"}, {"uptime_s", 12.5}, {"refclocks", Json::array({refclock})}};
@@ -35,8 +42,7 @@ Json nmea_refclock(const std::string& name) {
           {"withdrawals", 2},
           {"bytes", 123456},
           {"sentences", {{"ok", 300}, {"bad_checksum", 7}}},
-          {"cycles", {{"published", 41}, {"no_fix", 3}}},
-          {"brand_new_counter", 5}}},
+          {"cycles", {{"published", 41}, {"no_fix", 3}}}}},
         {"nmea_arrival", {{"cycles", 60}, {"median_s", 0.131}, {"spread_s", 0.002}}},
         {"pps_latency",
          {{"pps_refclock", "pps"},
@@ -80,9 +86,81 @@ TEST_CASE("counters become _total counters with the refclock label") {
     CHECK(
         has_line(text, "shmrefclock_sentences_total{refclock=\"gps\",result=\"bad_checksum\"} 7"));
     CHECK(has_line(text, "shmrefclock_cycles_total{refclock=\"gps\",outcome=\"no_fix\"} 3"));
-    // A counter this code has never heard of still renders.
-    CHECK(has_line(text, "# TYPE shmrefclock_brand_new_counter_total counter"));
-    CHECK(has_line(text, "shmrefclock_brand_new_counter_total{refclock=\"gps\"} 5"));
+}
+
+TEST_CASE("every counter and gauge the structs declare is in /metrics and in the JSON") {
+    // A refclock of each kind with every counter and every optional part
+    // set, each count a value of its own.
+    DaemonState state;
+    state.version = "1";
+    for (const char* source : {"nmea", "pps", "system"}) {
+        RefclockState& rc = state.refclocks.emplace_back();
+        rc.name = std::string("rc-") + source;
+        rc.source = source;
+        rc.last_sample.emplace();
+        if (rc.source == "nmea") {
+            rc.nmea.emplace();
+            rc.nmea->arrival.emplace();
+            rc.nmea->pps_latency.emplace();
+        } else if (rc.source == "pps") {
+            rc.pps.emplace();
+        }
+    }
+    std::uint64_t next = 100;
+    for (RefclockState& rc : state.refclocks) {
+        RefclockState::counters(
+            rc, Overload{[&](const CounterInfo&, std::uint64_t& count) { count = next++; },
+                         [&](const CounterInfo&, ReasonCounts& counts) {
+                             counts = {{"a", next++}, {"b", next++}};
+                         }});
+    }
+    const std::string text = shmrefclock::render_metrics(state);
+    const Json json = to_json(state);
+    INFO(text);
+    std::size_t counters = 0;
+    for (std::size_t i = 0; i < state.refclocks.size(); ++i) {
+        const RefclockState& rc = state.refclocks[i];
+        const Json& in_json = json.at("refclocks").at(i).at("counters");
+        const std::string labels = "refclock=\"" + rc.name + "\"";
+        RefclockState::counters(
+            rc,
+            Overload{
+                [&](const CounterInfo& info, std::uint64_t count) {
+                    const std::string metric = "shmrefclock_" + std::string(info.name) + "_total";
+                    CHECK(has_line(text, "# TYPE " + metric + " counter"));
+                    CHECK(has_line(text, "# HELP " + metric + " " + std::string(info.help)));
+                    CHECK(has_line(text, metric + "{" + labels + "} " + std::to_string(count)));
+                    CHECK(in_json.at(std::string(info.name)) == count);
+                    ++counters;
+                },
+                [&](const CounterInfo& info, const ReasonCounts& counts) {
+                    const std::string metric = "shmrefclock_" + std::string(info.name) + "_total";
+                    CHECK_FALSE(info.label.empty());
+                    for (const ReasonCount& each : counts) {
+                        CHECK(has_line(text, metric + "{" + labels + "," + std::string(info.label) +
+                                                 "=\"" + each.reason + "\"} " +
+                                                 std::to_string(each.count)));
+                        CHECK(in_json.at(std::string(info.name)).at(each.reason) == each.count);
+                    }
+                    ++counters;
+                }});
+    }
+    // samples_published and withdrawals three times, nmea's five, pps's three.
+    CHECK(counters == 14);
+    // Every gauge a struct declares.
+    const auto gauges = [&](const auto& object) {
+        using T = std::decay_t<decltype(object)>;
+        T::fields(object, [&](const FieldInfo& info, const auto&) {
+            if (!info.metric.empty()) {
+                CHECK(has_line(text, "# TYPE " + std::string(info.metric) + " gauge"));
+            }
+        });
+    };
+    gauges(state);
+    gauges(state.refclocks[0]);
+    gauges(*state.refclocks[0].last_sample);
+    gauges(*state.refclocks[0].nmea->arrival);
+    gauges(*state.refclocks[0].nmea->pps_latency);
 }
 
 TEST_CASE("gauges for the last sample, arrival, latency and the build") {

@@ -12,10 +12,18 @@
 #include "daemon/leap_list.hpp"
 #include "daemon/refclock.hpp"
 #include "io/event_loop.hpp"
+#include "io/live_state_json.hpp"
 
 using namespace shmrefclock;
 
 namespace {
+
+// A refclock's part of the control socket's document (io/live_state_json).
+nlohmann::ordered_json json_of(const RefclockState& refclock) {
+    DaemonState state;
+    state.refclocks.push_back(refclock);
+    return to_json(state).at("refclocks").at(0);
+}
 
 constexpr std::int64_t ms = 1'000'000;
 constexpr time_t N = 1795262400; // 2026-11-21T12:00:00Z
@@ -59,7 +67,7 @@ TEST_CASE("snapshot: nmea and pps refclocks carry the schema's counters") {
     gps.start();
     pps.start();
 
-    const auto state = gps.snapshot(now_stamp(), SnapshotOptions{});
+    const auto state = json_of(gps.snapshot(now_stamp(), SnapshotOptions{}));
     const auto& counters = state.at("counters");
     CHECK(counters.at("samples_published") == 0);
     CHECK(counters.at("device_opens") == 0);
@@ -76,7 +84,7 @@ TEST_CASE("snapshot: nmea and pps refclocks carry the schema's counters") {
     CHECK(state.at("pps_latency").is_null());
     CHECK_FALSE(state.contains("history"));
 
-    const auto pps_state = pps.snapshot(now_stamp(), SnapshotOptions{true});
+    const auto pps_state = json_of(pps.snapshot(now_stamp(), SnapshotOptions{true}));
     const auto& pulses = pps_state.at("counters").at("pulses");
     CHECK(pulses.size() == pulse_verdict_count + 1);
     CHECK(pulses.at("outside_window") == 0);
@@ -108,7 +116,7 @@ TEST_CASE("snapshot: the NMEA latency from pulses, without the configured offset
     other.receive_time = {N, 900 * ms};
     gps.pulse_numbered("pps2", timespec{N, 7 * ms}, timespec{N, 0}, other);
 
-    const auto state = gps.snapshot(now_stamp(), SnapshotOptions{});
+    const auto state = json_of(gps.snapshot(now_stamp(), SnapshotOptions{}));
     const auto& latency = state.at("pps_latency");
     REQUIRE(latency.is_object());
     CHECK(latency.at("pps_refclock") == "pps");
@@ -136,7 +144,7 @@ TEST_CASE("snapshot: history holds one point per published second") {
         sample.receive_time.tv_nsec = 230 * ms; // a second sample of that second
         gps.publish(sample);
     }
-    const auto state = gps.snapshot(now, SnapshotOptions{true});
+    const auto state = json_of(gps.snapshot(now, SnapshotOptions{true}));
     const auto& history = state.at("history");
     REQUIRE(history.size() == 3);
     CHECK(history[0][0] == now.realtime.tv_sec - 3);

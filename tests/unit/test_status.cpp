@@ -705,7 +705,7 @@ TEST_CASE("status: the kernel witness's verdict, computed with the daemon's rule
     CHECK(has_line(text, "  disabled       witness = false on \"gps\""));
     CHECK(has_line(text, "  witness        no witness (kernel not synchronized): clock 1.000 s "
                          "behind the system clock at receive; believed (the daemon applies the "
-                         "witness to nmea refclocks only)"));
+                         "witness to nmea and pps refclocks only)"));
     std::string json = format_status_json(report);
     INFO(json);
     CHECK(valid_json(json));
@@ -748,4 +748,44 @@ TEST_CASE("status: the kernel witness's verdict, computed with the daemon's rule
     text = format_status(report);
     CHECK(has_line(text, "  witness        no valid sample to judge"));
     CHECK(contains(format_status_json(report), "\"witnessed\":true,\"verdict\":null}"));
+}
+
+TEST_CASE("status: with the daemon answering, the witness's verdicts are the daemon's own") {
+    StatusReport report = report_with_refclocks(); // off-by-one (system), gps (nmea), pps
+    report.kernel = nano_clock(); // synchronized: status's rule would refuse off-by-one
+    report.refclocks[1].witnessed = true;
+    DaemonState daemon;
+    RefclockState& gps = daemon.refclocks.emplace_back();
+    gps.name = "gps";
+    gps.source = "nmea";
+    WitnessState witness;
+    witness.synchronized = true;
+    witness.maxerror_ns = 2'000'000;
+    witness.bound_ns = 502'000'000;
+    witness.verdict = WitnessVerdictState{"agree", 130'000'000, 502'000'000};
+    gps.nmea.emplace().witness = witness;
+    report.daemon.path = "/run/shmrefclock/control";
+    report.daemon.state = daemon;
+
+    const std::string text = format_status(report);
+    INFO(text);
+    CHECK(contains(text, "kernel witness (from the kernel state above with the daemon's rule; "
+                         "the verdicts on the refclocks are the daemon's own)\n"));
+    CHECK_FALSE(contains(text, "not the daemon's own"));
+    CHECK(has_line(text, "  witness        agrees: clock 0.130 s ahead of the system clock at "
+                         "receive, within 0.502 s (the daemon's own, on the last cycle or pulse "
+                         "it judged)"));
+    // The daemon judged nothing of off-by-one (a system refclock) and pps:
+    // status does not judge them itself.
+    CHECK(has_line(text, "  witness        none from the daemon (it judges each cycle of an nmea "
+                         "refclock and each pulse of a pps refclock)"));
+    CHECK_FALSE(contains(text, "DISAGREES: clock"));
+
+    const std::string json = format_status_json(report);
+    INFO(json);
+    CHECK(valid_json(json));
+    CHECK(contains(json, "\"verdict\":{\"kind\":\"agree\",\"difference_ns\":130000000,"
+                         "\"bound_ns\":502000000,"));
+    CHECK(contains(json, "\"by\":\"daemon\"}"));
+    CHECK(contains(json, "{\"enabled\":true,\"witnessed\":false,\"verdict\":null}"));
 }

@@ -2,11 +2,18 @@
 #include <catch2/catch.hpp>
 
 #include "daemon/status_page.hpp"
+#include "io/live_state_json.hpp"
 
 using namespace shmrefclock;
 using Json = nlohmann::ordered_json;
 
 namespace {
+
+// The page of a hand-written document, read as `status` reads the
+// daemon's (io/live_state_json).
+std::string render_status_page(const Json& snapshot) {
+    return shmrefclock::render_status_page(daemon_state_from_json(snapshot));
+}
 
 Json snapshot_with(Json refclock) {
     return Json{{"version", "9.8.7"},

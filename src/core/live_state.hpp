@@ -1,0 +1,290 @@
+// The daemon's live state as plain structs (docs/design.md, "Live state"):
+// what the sources and refclocks fill in, what the control socket sends as
+// JSON (io/live_state_json) and `status` reads back, and what /metrics and
+// the status page are rendered from. Pure data with no I/O, here in core/
+// so that the producers (sources/, daemon/) and `status` (tools/) share it.
+//
+// Each struct lists its fields once, with what a reader needs to know about
+// them: the JSON key and, for a number that is a Prometheus gauge, the
+// metric's name and help (`fields`); for a counter, its name (the JSON key
+// in "counters", and shmrefclock_NAME_total), help and, for counts by
+// reason, the label (`counters`). Every renderer walks these lists, so a new
+// counter is a field and a line in its struct's list, and no renderer
+// changes.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/history.hpp"
+
+namespace shmrefclock {
+
+// A scalar field: its JSON key, and for a gauge its metric (shmrefclock_...)
+// and help; a field with no metric is in the JSON only.
+struct FieldInfo {
+    std::string_view key;
+    std::string_view metric = {};
+    std::string_view help = {};
+};
+
+// A counter: its name (the key in the JSON "counters" object; the metric is
+// shmrefclock_NAME_total), its help, and for counts by reason the label the
+// reasons go into (docs/design.md, "Live state").
+struct CounterInfo {
+    std::string_view name;
+    std::string_view help;
+    std::string_view label = {}; // empty: a single count
+};
+
+// One count of a counter by reason (a cycle outcome, a pulse verdict ...),
+// in the order the core names them.
+struct ReasonCount {
+    std::string reason;
+    std::uint64_t count = 0;
+};
+using ReasonCounts = std::vector<ReasonCount>;
+
+// The visitor of a list whose values have different types: one lambda each.
+template <typename... Ts> struct Overload : Ts... { using Ts::operator()...; };
+template <typename... Ts> Overload(Ts...) -> Overload<Ts...>;
+
+// A number read from another process that was missing or not a number.
+inline constexpr double unknown_number = std::numeric_limits<double>::quiet_NaN();
+
+inline constexpr CounterInfo device_opens_counter{"device_opens",
+                                                  "Successful opens of the refclock's device."};
+inline constexpr CounterInfo device_failures_counter{
+    "device_failures", "Failed opens or reads of the refclock's device."};
+
+struct LastSample {
+    std::string reference; // RFC 3339, ns
+    std::string receive;
+    std::int64_t reference_ns = 0; // POSIX ns
+    std::int64_t receive_ns = 0;
+    double clock_minus_receive_s = 0;
+    double age_s = 0;
+    int leap = 0;
+
+    template <typename Self, typename Visit> static void fields(Self& self, Visit&& visit) {
+        visit(FieldInfo{"reference"}, self.reference);
+        visit(FieldInfo{"receive"}, self.receive);
+        visit(FieldInfo{"reference_ns"}, self.reference_ns);
+        visit(FieldInfo{"receive_ns"}, self.receive_ns);
+        visit(FieldInfo{"clock_minus_receive_s", "shmrefclock_last_sample_offset_seconds",
+                        "The last sample's reference (clock) time minus its receive time."},
+              self.clock_minus_receive_s);
+        visit(FieldInfo{"age_s", "shmrefclock_last_sample_age_seconds",
+                        "Age of the last sample: now minus its receive time."},
+              self.age_s);
+        visit(FieldInfo{"leap"}, self.leap);
+    }
+};
+
+// nmea: each published cycle's first byte after the second it names, by the
+// system clock (core/running_stats).
+struct NmeaArrival {
+    std::uint64_t cycles = 0;
+    double median_s = 0;
+    double spread_s = 0;
+    // The histogram: `counts` bins of `bin_s` from `start_s`.
+    double start_s = 0;
+    double bin_s = 0;
+    std::vector<std::uint64_t> counts;
+
+    template <typename Self, typename Visit> static void fields(Self& self, Visit&& visit) {
+        visit(FieldInfo{"cycles", "shmrefclock_nmea_arrival_cycles",
+                        "Cycles the NMEA arrival median is taken over."},
+              self.cycles);
+        visit(FieldInfo{"median_s", "shmrefclock_nmea_arrival_median_seconds",
+                        "Median delay of a cycle's first byte after the second it names, "
+                        "against the system clock."},
+              self.median_s);
+        visit(FieldInfo{"spread_s", "shmrefclock_nmea_arrival_spread_seconds",
+                        "Median absolute deviation of the NMEA arrival delay."},
+              self.spread_s);
+    }
+    // The histogram's scalars (JSON "histogram", beside its "counts").
+    template <typename Self, typename Visit>
+    static void histogram_fields(Self& self, Visit&& visit) {
+        visit(FieldInfo{"start_s"}, self.start_s);
+        visit(FieldInfo{"bin_s"}, self.bin_s);
+    }
+};
+
+// nmea locked by a pps refclock: the NMEA latency measured with its pulses
+// (core/nmea_latency). The metrics carry the pps refclock as a label.
+struct PpsLatency {
+    std::string pps_refclock;
+    std::uint64_t pulses = 0;
+    double median_s = 0;
+    double spread_s = 0;
+    double suggested_offset_s = 0;
+    bool settled = false;
+
+    template <typename Self, typename Visit> static void fields(Self& self, Visit&& visit) {
+        visit(FieldInfo{"pps_refclock"}, self.pps_refclock);
+        visit(FieldInfo{"pulses", "shmrefclock_nmea_latency_pulses",
+                        "Pulses the PPS-measured NMEA latency is taken over."},
+              self.pulses);
+        visit(FieldInfo{"median_s", "shmrefclock_nmea_latency_median_seconds",
+                        "Median delay of a cycle's first byte after the PPS edge of its second."},
+              self.median_s);
+        visit(FieldInfo{"spread_s", "shmrefclock_nmea_latency_spread_seconds",
+                        "Median absolute deviation of the PPS-measured NMEA latency."},
+              self.spread_s);
+        visit(FieldInfo{"suggested_offset_s", "shmrefclock_nmea_latency_suggested_offset_seconds",
+                        "The offset to configure for this NMEA refclock, measured against PPS."},
+              self.suggested_offset_s);
+        visit(FieldInfo{"settled", "shmrefclock_nmea_latency_settled",
+                        "1 once the PPS-measured NMEA latency has settled."},
+              self.settled);
+    }
+};
+
+// The kernel witness as the daemon applies it to a source (core/witness):
+// the kernel's state at its last reading, and its verdict on the last
+// cycle or pulse it judged.
+struct WitnessVerdictState {
+    std::string kind; // agree, disagree, no_witness, off
+    std::int64_t difference_ns = 0;
+    std::int64_t bound_ns = 0;
+
+    template <typename Self, typename Visit> static void fields(Self& self, Visit&& visit) {
+        visit(FieldInfo{"kind"}, self.kind);
+        visit(FieldInfo{"difference_ns"}, self.difference_ns);
+        visit(FieldInfo{"bound_ns"}, self.bound_ns);
+    }
+};
+
+struct WitnessState {
+    bool enabled = true; // witness = false turns it off
+    bool synchronized = false;
+    std::int64_t maxerror_ns = 0;
+    std::int64_t bound_ns = 0;
+    // None before the first cycle or pulse was judged.
+    std::optional<WitnessVerdictState> verdict;
+
+    template <typename Self, typename Visit> static void fields(Self& self, Visit&& visit) {
+        visit(FieldInfo{"enabled"}, self.enabled);
+        visit(FieldInfo{"synchronized"}, self.synchronized);
+        visit(FieldInfo{"maxerror_ns"}, self.maxerror_ns);
+        visit(FieldInfo{"bound_ns"}, self.bound_ns);
+    }
+};
+
+// source = "nmea": the shell's and the core's counts (docs/design.md, "Live
+// state": where each is counted).
+struct NmeaState {
+    std::uint64_t device_opens = 0;
+    std::uint64_t device_failures = 0;
+    std::uint64_t bytes = 0; // every byte read and handed to the core
+    ReasonCounts sentences;  // the parser's nmea::Counters
+    ReasonCounts cycles;     // by CycleOutcome::Kind
+    std::optional<NmeaArrival> arrival;
+    std::optional<PpsLatency> pps_latency;
+    std::optional<WitnessState> witness;
+
+    template <typename Self, typename Visit> static void counters(Self& self, Visit&& visit) {
+        visit(device_opens_counter, self.device_opens);
+        visit(device_failures_counter, self.device_failures);
+        visit(CounterInfo{"bytes", "Bytes read from the receiver."}, self.bytes);
+        visit(CounterInfo{"sentences", "NMEA sentences read, by parse result.", "result"},
+              self.sentences);
+        visit(CounterInfo{"cycles", "NMEA cycles ended, by outcome (published, or why not).",
+                          "outcome"},
+              self.cycles);
+    }
+};
+
+// source = "pps".
+struct PpsState {
+    std::uint64_t device_opens = 0;
+    std::uint64_t device_failures = 0;
+    ReasonCounts pulses; // by PulseVerdict, then "repeated"
+    std::optional<WitnessState> witness;
+
+    template <typename Self, typename Visit> static void counters(Self& self, Visit&& visit) {
+        visit(device_opens_counter, self.device_opens);
+        visit(device_failures_counter, self.device_failures);
+        visit(
+            CounterInfo{"pulses", "PPS pulses, by verdict (numbered, or why dropped).", "verdict"},
+            self.pulses);
+    }
+};
+
+struct RefclockState {
+    std::string name;
+    std::string source; // nmea, pps, system
+    std::string outputs;
+    double offset_s = 0;
+    std::string health;
+    std::optional<LastSample> last_sample;
+    // Counted since the refclock was built (start-up or the last reload).
+    std::uint64_t samples_published = 0;
+    std::uint64_t withdrawals = 0;
+    // The source's own part (Source::fill_state): one of them, or neither
+    // (system).
+    std::optional<NmeaState> nmea;
+    std::optional<PpsState> pps;
+    // Only when asked (SnapshotOptions::history): a point per second.
+    std::optional<std::vector<SecondHistory::Point>> history;
+
+    template <typename Self, typename Visit> static void fields(Self& self, Visit&& visit) {
+        visit(FieldInfo{"name"}, self.name);
+        visit(FieldInfo{"source"}, self.source);
+        visit(FieldInfo{"outputs"}, self.outputs);
+        visit(FieldInfo{"offset_s", "shmrefclock_configured_offset_seconds",
+                        "The refclock's configured offset."},
+              self.offset_s);
+        visit(FieldInfo{"health"}, self.health);
+    }
+    // Every counter of the refclock, its source's included, in the order
+    // the JSON "counters" object has them.
+    template <typename Self, typename Visit> static void counters(Self& self, Visit&& visit) {
+        visit(CounterInfo{"samples_published", "Samples published to the refclock's outputs."},
+              self.samples_published);
+        visit(CounterInfo{"withdrawals", "Times a published sample was withdrawn (valid cleared)."},
+              self.withdrawals);
+        if (self.nmea) {
+            NmeaState::counters(*self.nmea, visit);
+        }
+        if (self.pps) {
+            PpsState::counters(*self.pps, visit);
+        }
+    }
+    // The witness of a source that has one (nmea, pps).
+    const std::optional<WitnessState>& witness() const {
+        static const std::optional<WitnessState> none;
+        return nmea ? nmea->witness : pps ? pps->witness : none;
+    }
+};
+
+struct DaemonState {
+    std::string version;
+    std::int64_t pid = 0;
+    std::string config;
+    std::string now; // RFC 3339
+    std::string started;
+    double uptime_s = 0;
+    std::string status; // STATUS= as last sent
+    std::vector<RefclockState> refclocks;
+
+    template <typename Self, typename Visit> static void fields(Self& self, Visit&& visit) {
+        visit(FieldInfo{"version"}, self.version);
+        visit(FieldInfo{"pid"}, self.pid);
+        visit(FieldInfo{"config"}, self.config);
+        visit(FieldInfo{"now"}, self.now);
+        visit(FieldInfo{"started"}, self.started);
+        visit(FieldInfo{"uptime_s", "shmrefclock_uptime_seconds",
+                        "Seconds since the daemon started."},
+              self.uptime_s);
+        visit(FieldInfo{"status"}, self.status);
+    }
+};
+
+} // namespace shmrefclock
