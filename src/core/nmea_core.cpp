@@ -10,88 +10,6 @@
 
 namespace shmrefclock {
 
-std::string_view to_string(CycleOutcome::Kind kind) {
-    switch (kind) {
-    case CycleOutcome::Kind::published:
-        return "published";
-    case CycleOutcome::Kind::no_time:
-        return "no time-bearing sentence";
-    case CycleOutcome::Kind::no_fix:
-        return "receiver reports no fix";
-    case CycleOutcome::Kind::not_stamped:
-        return "first byte not seen after a quiet line";
-    case CycleOutcome::Kind::leap_second:
-        return "leap second 23:59:60 is not published";
-    case CycleOutcome::Kind::unscheduled_leap:
-        return "23:59:60 where the leap-second list has no leap second";
-    case CycleOutcome::Kind::jumped:
-        return "time is off the timeline and does not follow the previous cycle";
-    case CycleOutcome::Kind::disagreeing:
-        return "the cycle's sentences name different seconds";
-    case CycleOutcome::Kind::time_late:
-        return "time-bearing sentence began long after the cycle's first byte";
-    case CycleOutcome::Kind::walked:
-        return "time walks off the timeline";
-    case CycleOutcome::Kind::repeat:
-        return "repeat of the previous cycle";
-    case CycleOutcome::Kind::acquiring:
-        return "acquiring: fewer than min-fixes agreeing cycles";
-    case CycleOutcome::Kind::same_second:
-        return "second already published";
-    case CycleOutcome::Kind::witness:
-        return "refused by the kernel witness";
-    case CycleOutcome::Kind::implausible_date:
-        return "date not plausible";
-    case CycleOutcome::Kind::probation:
-        return "on a new timeline, on probation (step-probation or the witness)";
-    case CycleOutcome::Kind::sub_second:
-        return "between whole seconds (a receiver faster than 1 Hz, or the first cycle)";
-    }
-    return "?";
-}
-
-std::string_view name(CycleOutcome::Kind kind) {
-    switch (kind) {
-    case CycleOutcome::Kind::published:
-        return "published";
-    case CycleOutcome::Kind::no_time:
-        return "no_time";
-    case CycleOutcome::Kind::no_fix:
-        return "no_fix";
-    case CycleOutcome::Kind::not_stamped:
-        return "not_stamped";
-    case CycleOutcome::Kind::time_late:
-        return "time_late";
-    case CycleOutcome::Kind::disagreeing:
-        return "disagreeing";
-    case CycleOutcome::Kind::leap_second:
-        return "leap_second";
-    case CycleOutcome::Kind::unscheduled_leap:
-        return "unscheduled_leap";
-    case CycleOutcome::Kind::jumped:
-        return "jumped";
-    case CycleOutcome::Kind::walked:
-        return "walked";
-    case CycleOutcome::Kind::repeat:
-        return "repeat";
-    case CycleOutcome::Kind::acquiring:
-        return "acquiring";
-    case CycleOutcome::Kind::same_second:
-        return "same_second";
-    case CycleOutcome::Kind::witness:
-        return "witness";
-    case CycleOutcome::Kind::implausible_date:
-        return "implausible_date";
-    case CycleOutcome::Kind::probation:
-        return "probation";
-    case CycleOutcome::Kind::sub_second:
-        return "sub_second";
-    }
-    return "?";
-}
-static_assert(static_cast<std::size_t>(CycleOutcome::Kind::sub_second) + 1 == cycle_outcome_count,
-              "cycle_outcome_count counts every CycleOutcome::Kind");
-
 NmeaCore::NmeaCore(NmeaSettings settings)
     : settings_(std::move(settings)), rules_("starting"), parser_(settings_.floor),
       check_(settings_.min_fixes, settings_.step_probation_ns), witness_(settings_.witness) {}
@@ -545,8 +463,7 @@ bool NmeaCore::one_second_after(const std::optional<NamedCycle>& previous,
     // whose first cycle may be any of a fast receiver's).
     const std::int64_t named = timespec_diff_ns(reference, previous->reference);
     const std::int64_t elapsed = cycle_first_byte_ns_ - previous->first_byte_ns;
-    return named >= 900'000'000 && named <= 2'100'000'000 &&
-           elapsed <= 2'500'000'000;
+    return named >= 900'000'000 && named <= 2'100'000'000 && elapsed <= 2'500'000'000;
 }
 
 std::int64_t NmeaCore::time_lead_ns(const nmea::Sentence& time) const {
