@@ -47,7 +47,7 @@ speed_t speed_constant(int baud) {
     case 921600:
         return B921600;
     default:
-        return B9600; // config.cpp admits only the values above
+        return B9600; // the config's key table (config/keys.cpp) admits only the values above
     }
 }
 
