@@ -138,8 +138,12 @@ def body(ctx):
     log(f"{case}: {len(cycles)} cycles after the open, {len(samples)} "
         f"samples, {reads} kernel readings; last STATUS="
         f"{notify.statuses[-1] if notify.statuses else None!r}")
-    # The shell reads the kernel once per cycle, not per byte or batch.
-    check(0 < reads <= len(cycles) + 2,
+    # The shell reads the kernel once per cycle it frames, not per byte or
+    # batch (a cycle is ~500 bytes over ~20 batches of 25 ms). Under load
+    # the fake may stall inside a cycle long enough for the daemon to frame
+    # it as two (CI: 12 readings for 9 cycles; 13 once beside other
+    # builds), so the bound is two per cycle, still a tenth of per batch.
+    check(0 < reads <= 2 * len(cycles) + 2,
           f"{reads} kernel readings for {len(cycles)} cycles")
     refused = [line for line in output.splitlines()
                if "refused" in line or "ahead of" in line or "behind" in line]
