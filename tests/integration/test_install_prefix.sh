@@ -74,11 +74,13 @@ fi
 # with no environment beyond PYTHONPATH (issue 23: it linked
 # libshmrefclock.so.0 with no run path, so a custom prefix needed
 # LD_LIBRARY_PATH). Meson's test environment may carry LD_LIBRARY_PATH into
-# the build tree: it is removed.
+# the build tree: it is removed. LD_PRELOAD stays: in the sanitizer build it
+# holds the ASan/UBSan runtimes the instrumented module needs
+# (tests/meson.build).
 module=$(find "$destdir$prefix" -name 'shmrefclock*.so' -path '*-packages/*' -print -quit)
 if [ -n "$module" ]; then
     module_dir=$(dirname "$module")
-    imported=$(cd / && env -u LD_LIBRARY_PATH -u LD_PRELOAD PYTHONPATH="$module_dir" \
+    imported=$(cd / && env -u LD_LIBRARY_PATH PYTHONPATH="$module_dir" \
         python3 -c 'import shmrefclock; print(shmrefclock.__file__)' 2>&1)
     case $imported in
         "$module_dir"/*) echo "python: imported $imported" ;;
