@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "config/config.hpp"
 #include "core/nmea_core.hpp"
 #include "core/nmea_parser.hpp"
 #include "core/nmea_replay.hpp"
@@ -225,12 +226,12 @@ private:
     // The lowest standard rate that carries the busiest second in 80% of
     // it (a cycle needs a quiet gap before the next), 8N1.
     static int rate_for(std::size_t bytes_per_second) {
-        for (int rate : {4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600}) {
+        for (const int rate : valid_bauds) { // the rates a refclock's `baud` takes
             if (static_cast<double>(bytes_per_second) * 10.0 <= 0.8 * rate) {
                 return rate;
             }
         }
-        return 921600;
+        return valid_bauds.back();
     }
 
     // Hints for a replay that publishes little for a reason of the replay's
