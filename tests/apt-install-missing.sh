@@ -37,5 +37,13 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ "$created_policy" = yes ] && rm -f "$policy"' EXIT
 # The apt lock is shared with whoever else installs on this machine: wait.
-apt-get -o DPkg::Lock::Timeout=600 update -qq
+# A mirror caught mid-sync fails one index (seen: bookworm-security's armhf
+# Packages.xz "has unexpected size"), and apt-get update exits 100 though
+# every other index is fresh. Try again once, then install from the indexes
+# that were fetched: the install itself fails loudly if a package is missing.
+if ! apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 update -qq; then
+    if ! apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 update -qq; then
+        echo "$who: apt-get update failed for some index (above); installing from those it fetched" >&2
+    fi
+fi
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"

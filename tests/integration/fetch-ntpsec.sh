@@ -30,7 +30,9 @@ trap 'rm -rf "$work"' EXIT INT TERM
 
 if ! (cd "$work" && apt-get download ntpsec python3-ntp); then
     # The package lists may be missing on a fresh machine.
-    apt-get update
+    # A mirror mid-sync can fail one unrelated index (exit 100): go on
+    # with what was fetched; the download below says if NTPsec is missing.
+    apt-get update || echo "$0: apt-get update reported errors; trying the download anyway" >&2
     (cd "$work" && apt-get download ntpsec python3-ntp)
 fi
 
