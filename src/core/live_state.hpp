@@ -7,10 +7,10 @@
 // Each struct lists its fields once, with what a reader needs to know about
 // them: the JSON key and, for a number that is a Prometheus gauge, the
 // metric's name and help (`fields`); for a counter, its name (the JSON key
-// in "counters", and shmrefclock_NAME_total), help and, for counts by
-// reason, the label (`counters`). Every renderer walks these lists, so a new
-// counter is a field and a line in its struct's list, and no renderer
-// changes.
+// in "counters", and shmrefclock_NAME_total), title for people, help and,
+// for counts by reason, the label (`counters`). Every renderer walks these
+// lists, so a new counter is a field and a line in its struct's list, and
+// no renderer changes.
 #pragma once
 
 #include <cstdint>
@@ -33,19 +33,25 @@ struct FieldInfo {
 };
 
 // A counter: its name (the key in the JSON "counters" object; the metric is
-// shmrefclock_NAME_total), its help, and for counts by reason the label the
-// reasons go into (docs/design.md, "Live state").
+// shmrefclock_NAME_total), its title for people (the status page), its
+// help, and for counts by reason the label the reasons go into
+// (docs/design.md, "Live state").
 struct CounterInfo {
     std::string_view name;
+    std::string_view title;
     std::string_view help;
     std::string_view label = {}; // empty: a single count
 };
 
 // One count of a counter by reason (a cycle outcome, a pulse verdict ...),
-// in the order the core names them.
+// in the order the core names them: the reason's identifier (the metric's
+// label value, the JSON key) and its words for people, which only the
+// daemon's own state has (not in the JSON; the status page falls back to
+// the identifier).
 struct ReasonCount {
     std::string reason;
     std::uint64_t count = 0;
+    std::string words = {};
 };
 using ReasonCounts = std::vector<ReasonCount>;
 
@@ -56,10 +62,14 @@ template <typename... Ts> Overload(Ts...) -> Overload<Ts...>;
 // A number read from another process that was missing or not a number.
 inline constexpr double unknown_number = std::numeric_limits<double>::quiet_NaN();
 
-inline constexpr CounterInfo device_opens_counter{"device_opens",
-                                                  "Successful opens of the refclock's device."};
+inline constexpr CounterInfo device_opens_counter{.name = "device_opens",
+                                                  .title = "Device opened",
+                                                  .help =
+                                                      "Successful opens of the refclock's device."};
 inline constexpr CounterInfo device_failures_counter{
-    "device_failures", "Failed opens or reads of the refclock's device."};
+    .name = "device_failures",
+    .title = "Device failures",
+    .help = "Failed opens or reads of the refclock's device."};
 
 struct LastSample {
     std::string reference; // RFC 3339, ns
@@ -192,11 +202,19 @@ struct NmeaState {
     template <typename Self, typename Visit> static void counters(Self& self, Visit&& visit) {
         visit(device_opens_counter, self.device_opens);
         visit(device_failures_counter, self.device_failures);
-        visit(CounterInfo{"bytes", "Bytes read from the receiver."}, self.bytes);
-        visit(CounterInfo{"sentences", "NMEA sentences read, by parse result.", "result"},
+        visit(CounterInfo{.name = "bytes",
+                          .title = "Bytes read",
+                          .help = "Bytes read from the receiver."},
+              self.bytes);
+        visit(CounterInfo{.name = "sentences",
+                          .title = "NMEA sentences",
+                          .help = "NMEA sentences read, by parse result.",
+                          .label = "result"},
               self.sentences);
-        visit(CounterInfo{"cycles", "NMEA cycles ended, by outcome (published, or why not).",
-                          "outcome"},
+        visit(CounterInfo{.name = "cycles",
+                          .title = "NMEA cycles",
+                          .help = "NMEA cycles ended, by outcome (published, or why not).",
+                          .label = "outcome"},
               self.cycles);
     }
 };
@@ -211,9 +229,11 @@ struct PpsState {
     template <typename Self, typename Visit> static void counters(Self& self, Visit&& visit) {
         visit(device_opens_counter, self.device_opens);
         visit(device_failures_counter, self.device_failures);
-        visit(
-            CounterInfo{"pulses", "PPS pulses, by verdict (numbered, or why dropped).", "verdict"},
-            self.pulses);
+        visit(CounterInfo{.name = "pulses",
+                          .title = "PPS pulses",
+                          .help = "PPS pulses, by verdict (numbered, or why dropped).",
+                          .label = "verdict"},
+              self.pulses);
     }
 };
 
@@ -246,9 +266,13 @@ struct RefclockState {
     // Every counter of the refclock, its source's included, in the order
     // the JSON "counters" object has them.
     template <typename Self, typename Visit> static void counters(Self& self, Visit&& visit) {
-        visit(CounterInfo{"samples_published", "Samples published to the refclock's outputs."},
+        visit(CounterInfo{.name = "samples_published",
+                          .title = "Samples published",
+                          .help = "Samples published to the refclock's outputs."},
               self.samples_published);
-        visit(CounterInfo{"withdrawals", "Times a published sample was withdrawn (valid cleared)."},
+        visit(CounterInfo{.name = "withdrawals",
+                          .title = "Samples withdrawn",
+                          .help = "Times a published sample was withdrawn (valid cleared)."},
               self.withdrawals);
         if (self.nmea) {
             NmeaState::counters(*self.nmea, visit);

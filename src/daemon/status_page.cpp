@@ -14,7 +14,7 @@ namespace {
 // of the screen (CSS width: 100%), so a phone sees all of it.
 constexpr double plot_width = 600;
 constexpr double plot_height = 200;
-constexpr double margin_left = 70;
+constexpr double margin_left = 100; // room for "-130.981 ms"
 constexpr double margin_bottom = 24;
 constexpr double margin_top = 10;
 constexpr double margin_right = 10;
@@ -40,20 +40,38 @@ void row(std::string& out, std::string_view name, const std::string& value) {
     out += fmt::format("<tr><th scope=\"row\">{}</th><td>{}</td></tr>\n", name, value);
 }
 
-// Every counter the refclock's structs declare (core/live_state.hpp).
+// A counter's row: its title for people with its metric beside it, and the
+// count (dimmed when zero).
+void counter_row(std::string& out, std::string_view css, std::string_view title,
+                 const std::string& metric, std::uint64_t count) {
+    out += fmt::format("<tr class=\"{}{}\"><th scope=\"row\">{} <code class=\"metric\">{}</code>"
+                       "</th><td>{}</td></tr>\n",
+                       css, count == 0 ? " zero" : "", title, metric, count);
+}
+
+// Every counter the refclock's structs declare (core/live_state.hpp), by
+// its title; counts by reason under their counter, by the reason's words.
 void counters_table(std::string& out, const RefclockState& refclock) {
-    out += "<table class=\"counters\"><caption>Counters</caption>\n";
+    out += "<table class=\"counters\"><caption>Counters (since start-up or the last reload)"
+           "</caption>\n";
     RefclockState::counters(
-        refclock, Overload{[&out](const CounterInfo& info, std::uint64_t count) {
-                               row(out, info.name, fmt::format("{}", count));
-                           },
-                           [&out](const CounterInfo& info, const ReasonCounts& counts) {
-                               for (const ReasonCount& each : counts) {
-                                   row(out,
-                                       escape_html(fmt::format("{} {}", info.name, each.reason)),
-                                       fmt::format("{}", each.count));
-                               }
-                           }});
+        refclock,
+        Overload{[&out](const CounterInfo& info, std::uint64_t count) {
+                     counter_row(out, "single", info.title,
+                                 fmt::format("shmrefclock_{}_total", info.name), count);
+                 },
+                 [&out](const CounterInfo& info, const ReasonCounts& counts) {
+                     out += fmt::format("<tr class=\"group\"><th colspan=\"2\">{}, by {}</th>"
+                                        "</tr>\n",
+                                        info.title, info.label);
+                     for (const ReasonCount& each : counts) {
+                         counter_row(out, "reason",
+                                     text(each.words.empty() ? each.reason : each.words),
+                                     escape_html(fmt::format("shmrefclock_{}_total{{{}=\"{}\"}}",
+                                                             info.name, info.label, each.reason)),
+                                     each.count);
+                     }
+                 }});
     out += "</table>\n";
 }
 
@@ -74,7 +92,7 @@ void histogram(std::string& out, const NmeaArrival& arrival) {
     const double inner_w = plot_width - margin_left - margin_right;
     const double inner_h = plot_height - margin_top - margin_bottom;
     const double bar_w = inner_w / static_cast<double>(counts.size());
-    out += fmt::format("<svg class=\"plot\" viewBox=\"0 0 {} {}\" role=\"img\" "
+    out += fmt::format("<svg class=\"plot histogram\" viewBox=\"0 0 {} {}\" role=\"img\" "
                        "aria-label=\"NMEA arrival delay histogram\">\n",
                        plot_width, plot_height);
     out += fmt::format("<rect class=\"frame\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>\n",
@@ -114,8 +132,8 @@ void history_plot(std::string& out, const RefclockState& refclock) {
     }
     const double inner_w = plot_width - margin_left - margin_right;
     const double inner_h = plot_height - margin_top - margin_bottom;
-    out += fmt::format("<svg class=\"plot\" viewBox=\"0 0 {} {}\" role=\"img\" "
-                       "aria-label=\"clock minus receive over time\">\n",
+    out += fmt::format("<svg class=\"plot history\" viewBox=\"0 0 {} {}\" role=\"img\" "
+                       "aria-label=\"clock minus receive over the last hour\">\n",
                        plot_width, plot_height);
     out += fmt::format("<rect class=\"frame\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>\n",
                        margin_left, margin_top, inner_w, inner_h);
@@ -150,31 +168,75 @@ void history_plot(std::string& out, const RefclockState& refclock) {
                        margin_left - 4, margin_top + 12, milliseconds(hi));
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{} ms</text>\n",
                        margin_left - 4, margin_top + inner_h, milliseconds(lo));
-    out +=
-        fmt::format("<text x=\"{}\" y=\"{}\">-{:.0f} min</text>\n", margin_left, base, span / 60);
+    out += fmt::format("<text x=\"{}\" y=\"{}\">-{}</text>\n", margin_left, base,
+                       span < 120 ? fmt::format("{:.0f} s", span)
+                                  : fmt::format("{:.0f} min", span / 60));
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">now</text>\n",
                        plot_width - margin_right, base);
     out += "</svg>\n";
 }
 
-void refclock_section(std::string& out, const RefclockState& refclock) {
-    out += fmt::format("<section class=\"refclock\">\n<h2>{} <small>{}</small></h2>\n",
-                       text(refclock.name), text(refclock.source));
-    out += "<table>\n";
-    row(out, "Health", text(refclock.health));
+// The health line: whether the refclock publishes now, why in its source's
+// words (its health), and how old its last sample is.
+void health_line(std::string& out, const RefclockState& refclock) {
+    const auto& last = refclock.last_sample;
+    std::string age = "no sample now";
+    if (last) {
+        age = std::isnan(last->age_s) ? std::string("last sample age unknown")
+                                      : fmt::format("last sample {:.1f}&#8239;s ago", last->age_s);
+    }
+    out += fmt::format("<p class=\"health {}\"><strong class=\"state\">{}</strong> "
+                       "<span class=\"reason\">{}</span> <span class=\"age\">{}</span></p>\n",
+                       last ? "ok" : "bad", last ? "publishing" : "not publishing",
+                       text(refclock.health), age);
+}
+
+// What a user comes for, first: health, offset and its plot, and the offset
+// to configure when PPS measured one.
+void summary_section(std::string& out, const RefclockState& refclock, std::size_t index) {
+    out += fmt::format("<section class=\"refclock\" id=\"refclock-{}\">\n<h2>{} <small>{}</small>"
+                       "</h2>\n",
+                       index, text(refclock.name), text(refclock.source));
+    health_line(out, refclock);
+    const auto& last = refclock.last_sample;
+    out += fmt::format("<p class=\"offset\">{} <strong>{}</strong></p>\n",
+                       refclock.source == "pps" ? "Pulse offset (clock &#8722; receive)"
+                                                : "Clock &#8722; receive",
+                       !last || std::isnan(last->clock_minus_receive_s)
+                           ? std::string("none")
+                           : milliseconds(last->clock_minus_receive_s) + "&#8239;ms");
+    history_plot(out, refclock);
+    const auto* latency =
+        refclock.nmea && refclock.nmea->pps_latency ? &*refclock.nmea->pps_latency : nullptr;
+    if (latency != nullptr) {
+        out += fmt::format(
+            "<p class=\"suggested\">Suggested <code>offset = {:.3f}</code> (configured "
+            "{:.3f}): the NMEA latency measured with pps refclock &quot;{}&quot; over {} pulses "
+            "(spread {}&#8239;ms){}</p>\n",
+            latency->suggested_offset_s, refclock.offset_s, text(latency->pps_refclock),
+            latency->pulses, milliseconds(latency->spread_s),
+            latency->settled ? "" : ", not settled yet");
+    }
+    out += fmt::format("<p class=\"more\"><a href=\"#refclock-{}-details\">Details and counters"
+                       "</a></p>\n</section>\n",
+                       index);
+}
+
+// Everything else about the refclock, counters last.
+void details_section(std::string& out, const RefclockState& refclock, std::size_t index) {
+    out += fmt::format("<section class=\"details\" id=\"refclock-{}-details\">\n<h2>{} "
+                       "<small>{}: details</small></h2>\n<table>\n",
+                       index, text(refclock.name), text(refclock.source));
     row(out, "Outputs", text(refclock.outputs));
-    row(out, "Offset", seconds(refclock.offset_s));
+    row(out, "Configured offset", seconds(refclock.offset_s));
     if (const auto& last = refclock.last_sample) {
         row(out, "Last sample: reference", text(last->reference));
         row(out, "Last sample: receive", text(last->receive));
-        row(out, "Clock &#8722; receive", seconds(last->clock_minus_receive_s));
-        row(out, "Age", seconds(last->age_s));
         row(out, "Leap", fmt::format("{}", last->leap));
     } else {
         row(out, "Last sample", "none");
     }
     out += "</table>\n";
-    counters_table(out, refclock);
     const auto* nmea = refclock.nmea ? &*refclock.nmea : nullptr;
     if (nmea != nullptr && nmea->pps_latency) {
         const PpsLatency& latency = *nmea->pps_latency;
@@ -196,27 +258,42 @@ void refclock_section(std::string& out, const RefclockState& refclock) {
         out += "</table>\n";
         histogram(out, arrival);
     }
-    out += fmt::format("<h3>{} over the last hour</h3>\n",
-                       refclock.source == "pps" ? "Pulse offset (clock &#8722; receive)"
-                                                : "Clock &#8722; receive");
-    history_plot(out, refclock);
+    counters_table(out, refclock);
     out += "</section>\n";
 }
 
+// One column on a phone; on a wider screen the refclocks' summaries side
+// by side (as many as fit at 24em each), so that their health, offset and
+// plot are all seen first.
 constexpr std::string_view style = R"(
-body{font-family:system-ui,sans-serif;margin:0 auto;padding:0.5em;max-width:60em;color:#111;background:#fff}
-h1{font-size:1.4em}h2{font-size:1.2em;margin-bottom:0.2em}h3{font-size:1em}
-small{font-weight:normal;color:#555}
-section.refclock{border-top:1px solid #ccc;padding-top:0.5em}
-table{border-collapse:collapse;width:100%;max-width:40em;margin:0.3em 0}
-th,td{text-align:left;padding:0.15em 0.4em;border-bottom:1px solid #eee;word-break:break-word;font-variant-numeric:tabular-nums}
+body{font-family:system-ui,sans-serif;margin:0 auto;padding:0.5em;max-width:100em;color:#111;background:#fff}
+h1{font-size:1.3em;margin:0.1em 0}h2{font-size:1.15em;margin:0 0 0.3em}h3{font-size:1em;margin:0.8em 0 0.2em}
+p{margin:0.3em 0}small{font-weight:normal;color:#555}
+.daemon,.health,td,th{overflow-wrap:anywhere}
+.daemon span+span::before,.health .age::before{content:" \00b7  "}
+.overview{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,24em),1fr));gap:0.6em;margin:0.5em 0}
+section.refclock{border:1px solid #ccc;border-radius:4px;padding:0.5em;min-width:0}
+.health{padding:0.2em 0.4em;border-left:0.4em solid}
+.health.ok{border-color:#2a7d3a;background:#eef7ef}
+.health.bad{border-color:#b5444a;background:#fbeeee}
+.offset strong{font-size:1.3em;font-variant-numeric:tabular-nums}
+.suggested{background:#fff7e0;padding:0.2em 0.4em}
+section.details{border-top:1px solid #ccc;margin-top:1em;padding-top:0.5em}
+table{border-collapse:collapse;width:100%;max-width:44em;margin:0.3em 0}
+th,td{text-align:left;padding:0.15em 0.4em;border-bottom:1px solid #eee;font-variant-numeric:tabular-nums;vertical-align:top}
 th{font-weight:600;width:45%}
 caption{text-align:left;font-weight:600}
-svg.plot{width:100%;max-width:40em;height:auto;display:block}
+.counters th{width:75%}.counters td{text-align:right}
+.counters tr.reason th{padding-left:1.2em;font-weight:normal}
+.counters tr.group th{padding-top:0.5em}
+.counters tr.zero{color:#777}
+code.metric{display:block;font-size:0.8em;font-weight:normal;color:#555}
+svg.plot{width:100%;height:auto;display:block}
+svg.histogram{max-width:44em}
 svg .frame{fill:none;stroke:#999}
 svg .bar{fill:#4a7ab5}
 svg .line{fill:none;stroke:#b5444a;stroke-width:1.5}
-svg text{font-size:12px;fill:#333}
+svg text{font-size:15px;fill:#333}
 )";
 
 } // namespace
@@ -255,22 +332,28 @@ std::string render_status_page(const DaemonState& state) {
            "<meta http-equiv=\"refresh\" content=\"10\">\n<title>shmrefclock</title>\n<style>";
     out += style;
     out += "</style>\n</head>\n<body>\n";
-    out += fmt::format("<h1>shmrefclock <small>{}</small></h1>\n", text(state.version));
-    out += "<table>\n";
-    row(out, "Status", text(state.status));
-    row(out, "Now", text(state.now));
-    row(out, "Started", text(state.started));
+    out += fmt::format("<h1>shmrefclock <small>{}</small></h1>\n<p class=\"daemon\">",
+                       text(state.version));
     if (!std::isnan(state.uptime_s)) {
-        row(out, "Uptime", fmt::format("{:.0f}&#8239;s", state.uptime_s));
+        out += fmt::format("<span>up {:.0f}&#8239;s</span>", state.uptime_s);
     }
-    row(out, "Configuration", text(state.config));
-    out += "</table>\n";
+    out += fmt::format("<span>now {}</span></p>\n", text(state.now));
     if (state.refclocks.empty()) {
         out += "<p>No refclocks.</p>\n";
     }
-    for (const RefclockState& refclock : state.refclocks) {
-        refclock_section(out, refclock);
+    out += "<div class=\"overview\">\n";
+    for (std::size_t i = 0; i < state.refclocks.size(); ++i) {
+        summary_section(out, state.refclocks[i], i);
     }
+    out += "</div>\n";
+    for (std::size_t i = 0; i < state.refclocks.size(); ++i) {
+        details_section(out, state.refclocks[i], i);
+    }
+    out += "<section class=\"details\">\n<h2>Daemon</h2>\n<table>\n";
+    row(out, "Status", text(state.status));
+    row(out, "Started", text(state.started));
+    row(out, "Configuration", text(state.config));
+    out += "</table>\n</section>\n";
     out += "</body>\n</html>\n";
     return out;
 }

@@ -291,17 +291,18 @@ void NmeaSource::fill_state(RefclockState& state, const Stamp&) const {
     // "time_bearing": RMC/ZDA/GGA/GLL/GNS with a right checksum and fields
     // that parse, with a fix or not.
     out.sentences = {
-        {"time_bearing", parsed.sentences},
-        {"bad_checksum", parsed.bad_checksum},
-        {"malformed", parsed.malformed},
-        {"garbage", parsed.garbage},
-        {"over_long", parsed.over_long},
-        {"unsupported", parsed.unsupported},
-        {"implausible_date", parsed.implausible_date},
+        {"time_bearing", parsed.sentences, "time-bearing (RMC, ZDA, GGA, GLL, GNS)"},
+        {"bad_checksum", parsed.bad_checksum, "checksum wrong or missing"},
+        {"malformed", parsed.malformed, "a field out of range or not a number"},
+        {"garbage", parsed.garbage, "bytes that are not a sentence"},
+        {"over_long", parsed.over_long, "line too long, dropped"},
+        {"unsupported", parsed.unsupported, "not used (vendor and other sentences)"},
+        {"implausible_date", parsed.implausible_date, "date that cannot be today"},
     };
     for (std::size_t i = 0; i < cycle_outcome_count; ++i) {
-        out.cycles.push_back({std::string(shmrefclock::name(static_cast<CycleOutcome::Kind>(i))),
-                              activity.cycles.at(i)});
+        const auto kind = static_cast<CycleOutcome::Kind>(i);
+        out.cycles.push_back({std::string(shmrefclock::name(kind)), activity.cycles.at(i),
+                              std::string(shmrefclock::to_string(kind))});
     }
     out.witness = core_.witness().state();
 

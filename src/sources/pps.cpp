@@ -231,10 +231,11 @@ void PpsSource::fill_state(RefclockState& state, const Stamp&) const {
     out.device_opens = counters.device_opens;
     out.device_failures = counters.device_failures;
     for (std::size_t i = 0; i < pulse_verdict_count; ++i) {
-        out.pulses.push_back({std::string(shmrefclock::name(static_cast<PulseVerdict>(i))),
-                              counters.by_verdict.at(i)});
+        const auto verdict = static_cast<PulseVerdict>(i);
+        out.pulses.push_back({std::string(shmrefclock::name(verdict)), counters.by_verdict.at(i),
+                              std::string(shmrefclock::to_string(verdict))});
     }
-    out.pulses.push_back({"repeated", counters.repeated});
+    out.pulses.push_back({"repeated", counters.repeated, "sequence number repeated"});
     out.witness = core_.witness().state();
 }
 

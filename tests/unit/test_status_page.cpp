@@ -1,5 +1,6 @@
 // The status page (daemon/status_page.cpp) from hand-written snapshots.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "daemon/status_page.hpp"
 #include "io/live_state_json.hpp"
@@ -62,8 +63,95 @@ TEST_CASE("a page for a phone: doctype, viewport, refresh, no script, counters s
     CHECK(page.find("http://") == std::string::npos);
     CHECK(page.find("https://") == std::string::npos);
     CHECK(page.find("3D fix") != std::string::npos);
-    CHECK(page.find("samples_published") != std::string::npos);
-    CHECK(page.find("cycles no_fix") != std::string::npos);
+    CHECK(page.find("Samples published <code class=\"metric\">shmrefclock_samples_published_total"
+                    "</code></th><td>3</td>") != std::string::npos);
+    // A reason `status` read from JSON has no words: its identifier.
+    CHECK(page.find(
+              "no_fix <code class=\"metric\">shmrefclock_cycles_total{outcome=&quot;no_fix&quot;}"
+              "</code></th><td>4</td>") != std::string::npos);
+}
+
+TEST_CASE("each refclock's health, offset and plot come before any counters") {
+    Json first = refclock("gps", "fix, time from RMC");
+    first["last_sample"] = {{"reference", "2026-12-05T10:00:00.000000000Z"},
+                            {"clock_minus_receive_s", -0.1305},
+                            {"age_s", 0.31}};
+    first["history"] = Json::array({Json::array({1000.0, -0.13}), Json::array({1001.0, -0.131})});
+    Json second = refclock("pps", "no device /dev/pps0 (retrying in 1 s)");
+    second["source"] = "pps";
+    Json snapshot = snapshot_with(first);
+    snapshot["refclocks"].push_back(second);
+    const std::string page = render_status_page(snapshot);
+    INFO(page);
+    CHECK(page.find("<p class=\"health ok\"><strong class=\"state\">publishing</strong> "
+                    "<span class=\"reason\">fix, time from RMC</span> <span class=\"age\">last "
+                    "sample 0.3&#8239;s ago</span></p>") != std::string::npos);
+    CHECK(page.find("<p class=\"health bad\"><strong class=\"state\">not publishing</strong> "
+                    "<span class=\"reason\">no device /dev/pps0 (retrying in 1 s)</span> "
+                    "<span class=\"age\">no sample now</span></p>") != std::string::npos);
+    CHECK(page.find("<strong>-130.500&#8239;ms</strong>") != std::string::npos);
+    // In document order: both summaries (health, offset, plot), then the
+    // counters.
+    std::size_t at = 0;
+    for (const std::string part :
+         {"class=\"health ok\"", "class=\"offset\"", "class=\"plot history\"",
+          "class=\"health bad\"", "class=\"offset\"", "class=\"plot history\"",
+          "class=\"counters\"", "class=\"counters\""}) {
+        const std::size_t next = page.find(part, at);
+        INFO(part);
+        REQUIRE(next != std::string::npos);
+        at = next + 1;
+    }
+}
+
+TEST_CASE("the offset PPS measured is suggested next to the plot") {
+    Json rc = refclock("gps", "fix, time from RMC");
+    rc["pps_latency"] = {{"pps_refclock", "pps"},        {"pulses", 12},
+                         {"median_s", 0.1304},           {"spread_s", 0.0002},
+                         {"suggested_offset_s", 0.1304}, {"settled", false}};
+    const std::string page = render_status_page(snapshot_with(rc));
+    INFO(page);
+    const auto suggested =
+        page.find("<p class=\"suggested\">Suggested <code>offset = 0.130</code>");
+    CHECK(suggested != std::string::npos);
+    CHECK(page.find("over 12 pulses (spread 0.200&#8239;ms), not settled yet") !=
+          std::string::npos);
+    CHECK(suggested < page.find("class=\"counters\""));
+}
+
+TEST_CASE("every counter declared has a title, shown with its metric") {
+    RefclockState rc;
+    rc.name = "gps";
+    rc.nmea.emplace().cycles = {{"same_second", 2, "second already published"}};
+    rc.pps.emplace().pulses = {{"lock_stale", 1, "lock sample is more than 2 s old"}};
+    DaemonState state;
+    state.refclocks.push_back(rc);
+    const std::string page = shmrefclock::render_status_page(state);
+    INFO(page);
+    std::size_t declared = 0;
+    RefclockState::counters(
+        rc,
+        Overload{[&](const CounterInfo& info, std::uint64_t) {
+                     ++declared;
+                     CHECK_FALSE(info.title.empty());
+                     CHECK(info.title.find('_') == std::string_view::npos);
+                     CHECK(page.find(fmt::format("{} <code class=\"metric\">shmrefclock_{}_total"
+                                                 "</code>",
+                                                 info.title, info.name)) != std::string::npos);
+                 },
+                 [&](const CounterInfo& info, const ReasonCounts&) {
+                     ++declared;
+                     CHECK_FALSE(info.title.empty());
+                     CHECK(info.title.find('_') == std::string_view::npos);
+                     CHECK(page.find(fmt::format("<th colspan=\"2\">{}, by {}</th>", info.title,
+                                                 info.label)) != std::string::npos);
+                 }});
+    CHECK(declared == 10); // device_opens and device_failures in each source
+    CHECK(page.find("second already published <code class=\"metric\">shmrefclock_cycles_total{"
+                    "outcome=&quot;same_second&quot;}</code></th><td>2</td>") != std::string::npos);
+    CHECK(page.find("lock sample is more than 2 s old <code class=\"metric\">"
+                    "shmrefclock_pulses_total{verdict=&quot;lock_stale&quot;}</code>") !=
+          std::string::npos);
 }
 
 TEST_CASE("empty or missing history: an empty frame saying so, no line") {
