@@ -23,7 +23,7 @@ struct ReaderRefclock {
 };
 
 // NTP refids are at most 4 characters: the name's letters and digits in
-// upper case ("gps" -> GPS), made unique with a digit if two names agree.
+// upper case ("gps" -> GPS), made unique with digits if two names agree.
 std::string make_refid(const RefclockConfig& refclock, std::size_t index,
                        const std::set<std::string>& taken) {
     std::string refid;
@@ -35,8 +35,12 @@ std::string make_refid(const RefclockConfig& refclock, std::size_t index,
     if (refid.empty()) {
         refid = "SHM";
     }
-    for (std::size_t n = index; taken.count(refid) > 0; ++n) {
-        refid = refid.substr(0, 3) + std::to_string(n % 10);
+    // A number in place of the last characters: each number gives another
+    // refid, so this ends within as many tries as there are refclocks.
+    const std::string name_part = refid;
+    for (std::size_t n = index; taken.count(refid) > 0 && n < 10000; ++n) {
+        const std::string number = std::to_string(n);
+        refid = name_part.substr(0, 4 - number.size()) + number;
     }
     return refid;
 }

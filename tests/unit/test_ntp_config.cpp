@@ -265,6 +265,19 @@ TEST_CASE("refids are unique and at most 4 characters") {
         CHECK(refids.insert(refid).second);
     }
     CHECK(refids.size() == 3);
+
+    // More refclocks of one name prefix than there are digits.
+    std::string many;
+    for (int unit = 10; unit < 40; ++unit) {
+        many += system_refclock("gpsx" + std::to_string(unit), unit);
+    }
+    refids.clear();
+    for (const std::string& line :
+         directives(render_ntp_config(NtpReader::chrony, parse(many), no_daemon()))) {
+        const auto at = line.find(" refid ") + 7;
+        CHECK(refids.insert(line.substr(at, line.find(' ', at) - at)).second);
+    }
+    CHECK(refids.size() == 30);
 }
 
 TEST_CASE("a problem with a line break cannot start a line of its own") {
