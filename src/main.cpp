@@ -26,6 +26,7 @@
 #include "tools/check_config.hpp"
 #include "tools/decode.hpp"
 #include "tools/monitor.hpp"
+#include "tools/ntp_config.hpp"
 #include "tools/status.hpp"
 
 namespace {
@@ -193,6 +194,19 @@ int run_status(const Arguments& args, bool config_given) {
     return exit_ok;
 }
 
+// The reader's lines for the configured refclocks, with the offsets the
+// running daemon measured. A daemon that does not answer is no error: the
+// lines then say so and carry no measured offset.
+int run_ntp_config(const Arguments& args, shmrefclock::NtpReader reader) {
+    auto config = load(args.config_path);
+    if (!config) {
+        return exit_config;
+    }
+    const auto daemon = shmrefclock::ask_daemon(config->daemon.control, {});
+    std::cout << shmrefclock::render_ntp_config(reader, *config, daemon);
+    return exit_ok;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -253,6 +267,18 @@ int main(int argc, char** argv) {
     status_config->capture_default_str();
     status->add_flag("--json", args.json, "one JSON document");
 
+    auto* ntp_config = app.add_subcommand(
+        "ntp-config", "print the lines chronyd, NTPsec or ntpd needs to read the configured "
+                      "refclocks, with the offsets the running daemon measured");
+    ntp_config->add_option("-c,--config", args.config_path, "the refclocks of this file")
+        ->capture_default_str();
+    auto* readers = ntp_config->add_option_group("reader", "the NTP daemon to print lines for");
+    bool chrony = false, ntpsec = false, ntpd = false;
+    readers->add_flag("--chrony", chrony, "chrony.conf lines (refclock SHM / SOCK)");
+    readers->add_flag("--ntpsec", ntpsec, "NTPsec ntp.conf lines (refclock shm)");
+    readers->add_flag("--ntpd", ntpd, "NTP Classic ntp.conf lines (server 127.127.28.N, fudge)");
+    readers->require_option(1);
+
     app.require_subcommand(0, 1);
     try {
         app.parse(argc, argv);
@@ -266,6 +292,11 @@ int main(int argc, char** argv) {
     }
     if (monitor->parsed()) {
         return run_monitor(args, monitor_config->count() > 0);
+    }
+    if (ntp_config->parsed()) {
+        return run_ntp_config(args, chrony   ? shmrefclock::NtpReader::chrony
+                                    : ntpsec ? shmrefclock::NtpReader::ntpsec
+                                             : shmrefclock::NtpReader::ntpd);
     }
     if (status->parsed()) {
         return run_status(args, status_config->count() > 0);
