@@ -165,6 +165,7 @@ class Player(threading.Thread):
         self.streams = streams  # [(master fd, [(due ns, byte)])]
         self.error = None
         self.max_late_ns = 0  # the latest a byte went out after its due time
+        self.late_ns = [0] * len(streams)  # the same, per stream
 
     def run(self):
         try:
@@ -184,8 +185,9 @@ class Player(threading.Thread):
                     while end < len(schedule) and schedule[end][0] <= now:
                         end += 1
                     if end > positions[i]:
-                        self.max_late_ns = max(self.max_late_ns,
-                                               now - schedule[positions[i]][0])
+                        late = now - schedule[positions[i]][0]
+                        self.max_late_ns = max(self.max_late_ns, late)
+                        self.late_ns[i] = max(self.late_ns[i], late)
                         os.write(fd, bytes(b for _, b in schedule[positions[i]:end]))
                         positions[i] = end
                 time.sleep(0.002)
@@ -221,6 +223,18 @@ def decode(ctx, name, timed):
         if cycle["published"]:
             published.append(cycle["time"])
     return published
+
+
+# The daemon ends a cycle after this much silence on the line (its batch
+# period, NmeaCore::batch_period_ns in src/core/nmea_core.hpp); a writer
+# pause longer than that can split a cycle.
+QUIET_GAP_MS = 25
+
+
+def is_subsequence(got, expected):
+    """Every item of `got` is in `expected`, in the same order."""
+    rest = iter(expected)
+    return all(item in rest for item in got)
 
 
 def iso_ms(sample):
@@ -285,13 +299,28 @@ def body(ctx):
 
     failures = []
     total = 0
+    compared_loosely = 0
     for unit, capture in enumerate(captures):
         got = [iso_ms(sample) for sample in seen[unit]]
         total += len(got)
-        log(f"{capture.name}: decode {len(expected[unit])} published, daemon {len(got)}")
+        late_ms = player.late_ns[unit] / 1e6
+        log(f"{capture.name}: decode {len(expected[unit])} published, daemon {len(got)}"
+            f" (writer at worst {late_ms:.1f} ms late)")
+        if late_ms > QUIET_GAP_MS and is_subsequence(got, expected[unit]):
+            # The writer paused longer than the quiet gap that ends a cycle
+            # (a loaded machine, seen at 103 ms in CI): the daemon met other
+            # timing than decode replayed, and may rightly lose the cycles
+            # around the pause (refused, then min-fixes again). It must
+            # still publish nothing decode did not.
+            if got != expected[unit]:
+                log(f"{capture.name}: {len(expected[unit]) - len(got)} cycle(s) lost "
+                    "around the writer's pause; every published one is decode's")
+            compared_loosely += 1
+            continue
         if got != expected[unit]:
             failures.append(f"{capture.name}: decode said {expected[unit]}, daemon published {got}")
     check(total > 0, "no capture published anything: nothing was compared")
+    log(f"{compared_loosely} of 20 captures compared as a subsequence (writer paused)")
     if failures:
         raise Fail("\n".join(failures))
     log(f"{total} samples from 20 captures: the daemon published what decode said")

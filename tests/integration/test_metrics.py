@@ -33,6 +33,7 @@ quarantine).
 """
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -63,7 +64,19 @@ def scrape(port):
     return body.decode()
 
 
-def exposition(ctx, port, promtool):
+def outcomes(text, refclock):
+    """{outcome: count} of shmrefclock_cycles_total for `refclock`."""
+    found = {}
+    for line in text.splitlines():
+        match = re.match(r'shmrefclock_cycles_total\{(.*)\} (\S+)$', line)
+        if match and f'refclock="{refclock}"' in match.group(1):
+            outcome = re.search(r'outcome="([^"]*)"', match.group(1))
+            if outcome:
+                found[outcome.group(1)] = float(match.group(2))
+    return found
+
+
+def exposition(ctx, port, promtool, receiver):
     first_at = time.monotonic()
     text = scrape(port)
     ctx.write("metrics.txt", text)
@@ -78,9 +91,23 @@ def exposition(ctx, port, promtool):
                           refclock=name) for name in ("sys", "gps")}
     check(all(v is not None for v in first.values()),
           f"no shmrefclock_samples_published_total for each refclock:\n{text}")
+    before = outcomes(text, "gps")
+    written_from = len(receiver.cycles)
     time.sleep(4)
     text = scrape(port)
     elapsed = time.monotonic() - first_at
+    # What the receiver wrote and what became of it, before any verdict: a
+    # counter that did not grow is explained here (CI once saw gps stay at
+    # 1 for 4.3 s in the sanitizer build, with no other clue).
+    changed = {k: v - before.get(k, 0) for k, v in outcomes(text, "gps").items()
+               if v != before.get(k, 0)}
+    log(f"gps: cycle outcomes between the scrapes: {changed}")
+    for record in receiver.cycles[written_from:]:
+        log(f"gps: receiver wrote second {record.reported} "
+            f"(truthful {record.truthful}), first byte "
+            f"{(record.first_write_ns % 1_000_000_000) / 1e6:.1f} ms into its "
+            f"second, worst byte {record.max_late_ns / 1e6:.1f} ms late, "
+            f"{record.dropped} dropped")
     for name in ("sys", "gps"):
         now = metric(text, "shmrefclock_samples_published_total",
                      refclock=name)
@@ -267,7 +294,7 @@ def body(ctx):
         wait_listening(port, daemon)
         harness.wait_for_valid_sample(2, 10, watch=[daemon])
         harness.wait_for_valid_sample(0, 10, watch=[daemon])
-        exposition(ctx, port, promtool)
+        exposition(ctx, port, promtool, receiver)
         methods(port)
         prometheus(ctx, daemon, port, prometheus_binary)
         check(daemon.running(), "the daemon exited")
