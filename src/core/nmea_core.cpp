@@ -40,18 +40,41 @@ Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_
 
 Actions NmeaCore::device_failed(const std::string& message) {
     Actions actions;
+    fail(actions, message);
+    return actions;
+}
+
+void NmeaCore::fail(Actions& actions, const std::string& message) {
     ++activity_.device_failures;
     in_cycle_ = false;
     actions.disarm(TimerId::batch);
     rules_.device_failed(actions, message);
+}
+
+Actions NmeaCore::handle(const NmeaRead& read) {
+    Actions actions;
+    if (read.kernel) {
+        witness_.kernel_clock(*read.kernel);
+    }
+    if (read.wake == NmeaRead::Wake::device) {
+        woke(actions, read.stamp, read.queued);
+    }
+    take(read.bytes);
+    if (read.failure) {
+        fail(actions, *read.failure);
+        return actions;
+    }
+    if (read.wake == NmeaRead::Wake::device) {
+        read_done(actions, read.stamp.monotonic_ns, read.bytes.size());
+    } else {
+        batch(actions, read.stamp.monotonic_ns, read.bytes.size(), read.leap_seconds);
+    }
     return actions;
 }
 
-Actions NmeaCore::readable(const Stamp& stamp, int queued) {
-    Actions actions;
-    wake_ns_ = stamp.monotonic_ns; // what read_done() reads comes by then
+void NmeaCore::woke(Actions& actions, const Stamp& stamp, int queued) {
     if (in_cycle_) {
-        return actions; // the batch timer reads the rest
+        return; // the batch timer reads the rest
     }
     // The stamp is when the loop saw the fd readable. On a line-rate device
     // the first of `queued` bytes arrived (queued - 1) byte times earlier.
@@ -84,7 +107,6 @@ Actions NmeaCore::readable(const Stamp& stamp, int queued) {
     // From here on the batch timer reads; the fd would wake us per byte.
     actions.watch_device = false;
     actions.arm(TimerId::batch, batch_period_ns, batch_period_ns);
-    return actions;
 }
 
 void NmeaCore::start_cycle() {
@@ -114,7 +136,7 @@ bool name_same_second(const nmea::Sentence& a, const nmea::Sentence& b) {
 
 } // namespace
 
-void NmeaCore::received(std::string_view bytes) {
+void NmeaCore::take(std::string_view bytes) {
     stream_pos_ += bytes.size();
     activity_.bytes += bytes.size();
     parser_.feed(bytes, [this](const nmea::Sentence& sentence) {
@@ -141,11 +163,10 @@ void NmeaCore::received(std::string_view bytes) {
     });
 }
 
-Actions NmeaCore::read_done(std::size_t total) {
-    Actions actions;
+void NmeaCore::read_done(Actions& actions, std::int64_t wake_ns, std::size_t total) {
     if (total > 0) {
-        last_data_ns_ = wake_ns_;
-        cycle_reads_.push_back({stream_pos_, wake_ns_});
+        last_data_ns_ = wake_ns;
+        cycle_reads_.push_back({stream_pos_, wake_ns});
     }
     if (total == 0 && in_cycle_) {
         // Readable but nothing to read: a hangup is reported by read() as an
@@ -154,13 +175,12 @@ Actions NmeaCore::read_done(std::size_t total) {
         actions.disarm(TimerId::batch);
         actions.watch_device = true;
     }
-    return actions;
 }
 
-Actions NmeaCore::batch(std::int64_t monotonic_ns, std::size_t total) {
-    Actions actions;
+void NmeaCore::batch(Actions& actions, std::int64_t monotonic_ns, std::size_t total,
+                     const LeapListLoad* leap_seconds) {
     if (!in_cycle_) {
-        return actions;
+        return;
     }
     if (total > 0) {
         last_data_ns_ = monotonic_ns;
@@ -168,10 +188,10 @@ Actions NmeaCore::batch(std::int64_t monotonic_ns, std::size_t total) {
     }
     const std::int64_t age = monotonic_ns - cycle_start_monotonic_;
     if (total > 0 && age < max_cycle_ns) {
-        return actions; // still arriving
+        return; // still arriving
     }
     // Quiet for a batch period: the cycle is complete. Or it never went quiet.
-    finish_cycle(actions, monotonic_ns);
+    finish_cycle(actions, monotonic_ns, leap_seconds);
     if (total > 0) {
         // The line has not been quiet: what follows is mid-stream, and its
         // first byte's stamp says nothing about when a cycle began.
@@ -180,13 +200,12 @@ Actions NmeaCore::batch(std::int64_t monotonic_ns, std::size_t total) {
                                    "much output for the baud rate?)");
         start_cycle();
         cycle_start_monotonic_ = monotonic_ns;
-        return actions;
+        return;
     }
     // Quiet for a batch period: the cycle is complete.
     in_cycle_ = false;
     actions.disarm(TimerId::batch);
     actions.watch_device = true;
-    return actions;
 }
 
 void NmeaCore::report(CycleOutcome::Kind kind, const nmea::Sentence* time) {
@@ -202,7 +221,8 @@ void NmeaCore::report(CycleOutcome::Kind kind, const nmea::Sentence* time) {
     }
 }
 
-void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
+void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns,
+                            const LeapListLoad* leap_seconds) {
     const nmea::Counters& now = parser_.counters();
     if (now.bad_checksum != reported_.bad_checksum || now.garbage != reported_.garbage ||
         now.over_long != reported_.over_long || now.malformed != reported_.malformed) {
@@ -219,7 +239,7 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         // the fix, so like a missed cycle it neither counts nor breaks the
         // run of agreeing cycles (the next time is still checked against
         // the time elapsed since the last one). It does make the stamp of
-        // a cycle that follows it closely ambiguous (readable()) -- if it
+        // a cycle that follows it closely ambiguous (woke()) -- if it
         // held sentences (GSV, say: checksums right), not just noise.
         if (parser_.counters().unsupported != cycle_unsupported_) {
             timeless_end_ns_ = last_data_ns_;
@@ -280,9 +300,10 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         return;
     }
     const timespec reference = *time->utc;
+    // The list is asked about the UTC day that ends at the next 00:00:00.
     const LeapSecondCheck leap_check =
-        time->leap_second && settings_.leap_seconds
-            ? settings_.leap_seconds(static_cast<std::int64_t>(reference.tv_sec) + 1)
+        time->leap_second && leap_seconds != nullptr
+            ? inserted_leap_second(*leap_seconds, static_cast<std::int64_t>(reference.tv_sec) + 1)
             : LeapSecondCheck::scheduled;
     if (leap_check == LeapSecondCheck::not_scheduled) {
         // A receiver that invents a leap second (a firmware bug, a wrong
@@ -452,6 +473,22 @@ void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_
                 fmt::format("cycle {} from {}{}", format_utc(reference), time.name(),
                             time.date_repaired ? " (date repaired: GPS week rollover)" : ""));
     rules_.set_health(actions, fmt::format("fix, time from {}", time.name()));
+    log_arrival_once(actions);
+}
+
+void NmeaCore::log_arrival_once(Actions& actions) {
+    if (arrival_logged_ || arrival_.size() < arrival_log_cycles) {
+        return;
+    }
+    arrival_logged_ = true;
+    const auto summary = arrival_.summary();
+    actions.log(MessageLevel::info,
+                fmt::format("NMEA cycles arrive {:.4f} s after the second they name (median of {} "
+                            "cycles, spread {:.4f} s) by the system clock, so offset = {:.3f}, "
+                            "but only as good as the system clock; a pps refclock locked to this "
+                            "one measures the latency independently of it",
+                            ns_to_seconds(summary->median_ns), summary->count,
+                            ns_to_seconds(summary->spread_ns), ns_to_seconds(summary->median_ns)));
 }
 
 bool NmeaCore::one_second_after(const std::optional<NamedCycle>& previous,

@@ -62,9 +62,7 @@ public:
     void publish(const Sample& sample) override;
     void withdraw() override;
     void health_changed() override { on_health_changed_(); }
-    LeapSecondCheck inserted_leap_second(std::int64_t day_end) const override {
-        return leap_list_.inserted_leap_second(day_end);
-    }
+    const LeapListLoad& leap_seconds() const override { return leap_list_.list(); }
     void pulse_numbered(const std::string& pps_refclock, timespec edge, timespec second,
                         const Sample& lock_sample) const override;
 

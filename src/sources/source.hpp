@@ -28,14 +28,11 @@ public:
     virtual void withdraw() = 0;
     // health() changed.
     virtual void health_changed() = 0;
-    // What the leap-second list says about a receiver's 23:59:60 at the end
-    // of the UTC day that ends at `day_end` (POSIX seconds): nmea refuses
-    // one that a valid list does not schedule (docs/design.md, "NMEA: from a
-    // byte to a segment").
-    virtual LeapSecondCheck inserted_leap_second(std::int64_t day_end) const {
-        (void)day_end;
-        return LeapSecondCheck::unknown;
-    }
+    // The daemon's leap-second list as it is now (reloaded on SIGHUP and
+    // when the file changes): nmea hands it to its core with every read, as
+    // data, and the core refuses a receiver's 23:59:60 that a valid list
+    // does not schedule (docs/design.md, "NMEA: from a byte to a segment").
+    virtual const LeapListLoad& leap_seconds() const = 0;
 };
 
 class Source {

@@ -38,6 +38,7 @@ protected:
 
     const std::string& name() const { return name_; }
     EventLoop& loop() { return loop_; }
+    const SourceSink& sink() const { return sink_; }
     // During start() the daemon reports STATUS= itself, after READY=1.
     bool starting_ = false;
 
