@@ -116,6 +116,11 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
     // Numbered by the system clock: chrony's SOCK refclock must number the
     // second itself (sock_sample.pulse).
     sample.pulse = numbered_by_system();
+    if (lock && !numbered_by_system()) {
+        // Numbered by the lock's sample: the lock measures its latency from
+        // the pulse's edge and the second it was numbered as.
+        actions.lock_pulse = LockPulse{fetch.edge, numbering.second, *lock};
+    }
     rules_.publish(actions, sample, timespec_diff_ns(handled.realtime, fetch.edge));
     state(actions, fmt::format("locked to {}", lock_description()));
     return actions;

@@ -78,12 +78,12 @@ public:
     // The pps refclock `pps_refclock` numbered the pulse whose edge the
     // kernel stamped at `edge` as second `second`, by `lock_sample` (this
     // refclock's latest sample, as latest_sample() returned it): what the
-    // lock measures its NMEA latency from (core/nmea_latency.hpp). Const
-    // like the rest of this interface -- a pps refclock cannot change its
-    // lock's samples -- so the lock keeps what it measures as its own
-    // mutable state.
+    // lock measures its NMEA latency from (core/nmea_latency.hpp). The pps
+    // core decides it (Actions::lock_pulse); its shell tells the lock. The
+    // only change a pps refclock makes to its lock: its samples are not
+    // its to change.
     virtual void pulse_numbered(const std::string& pps_refclock, timespec edge, timespec second,
-                                const Sample& lock_sample) const {
+                                const Sample& lock_sample) {
         (void)pps_refclock;
         (void)edge;
         (void)second;
@@ -94,6 +94,6 @@ public:
 // Chosen in one place: the source a refclock's config asks for.
 // `lock`: the refclock a pps source's `lock` names, null otherwise.
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
-                                    const LockSource* lock);
+                                    LockSource* lock);
 
 } // namespace shmrefclock

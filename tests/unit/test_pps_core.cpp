@@ -56,6 +56,12 @@ TEST_CASE("pps core: a pulse is numbered by the lock, with its leap, and arms th
     core.opened("/dev/pps0");
     const Actions actions = core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000));
     REQUIRE(actions.publish);
+    // The lock is told, so that it measures its latency from the pulse.
+    REQUIRE(actions.lock_pulse);
+    CHECK(actions.lock_pulse->edge.tv_sec == N + 1);
+    CHECK(actions.lock_pulse->edge.tv_nsec == 20'000);
+    CHECK(actions.lock_pulse->second.tv_sec == N + 1);
+    CHECK(actions.lock_pulse->lock_sample.reference_time.tv_sec == N);
     CHECK(actions.publish->reference_time.tv_sec == N + 1);
     CHECK(actions.publish->reference_time.tv_nsec == 0);
     CHECK(actions.publish->receive_time.tv_nsec == 20'000);
@@ -88,6 +94,7 @@ TEST_CASE("pps core: repeated sequence numbers are dropped and counted, other ed
     REQUIRE(next.publish);
     CHECK(next.publish->pulse);
     CHECK(next.publish->leap == Leap::none);
+    CHECK_FALSE(next.lock_pulse); // no lock refclock to tell
 }
 
 TEST_CASE("pps core: a pulse 0.5 s off the lock's second is dropped with its values") {
