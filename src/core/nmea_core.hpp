@@ -198,6 +198,8 @@ private:
     // reads' bytes; the reads of a device wake-up or of the batch timer.
     void woke(Actions& actions, const Stamp& stamp, int queued);
     void take(std::string_view bytes);
+    // What a sentence the parser framed is to the cycle being read.
+    void classify(const nmea::Sentence& sentence);
     void read_done(Actions& actions, std::int64_t wake_ns, std::size_t total);
     void batch(Actions& actions, std::int64_t monotonic_ns, std::size_t total,
                const LeapListLoad* leap_seconds);
@@ -221,7 +223,31 @@ private:
     NmeaSettings settings_;
     SourceRules rules_;
     nmea::Parser parser_;
-    nmea::Cycle cycle_;
+    // The cycle being read: every part of it, reset as a whole when the
+    // next one starts (start_cycle) or the device is opened.
+    struct CycleState {
+        nmea::Cycle sentences;
+        // It began after a quiet line, so its first byte's stamp is good.
+        bool stamped = false;
+        // Bytes without a time came just before it (why it is not stamped).
+        bool after_timeless = false;
+        // Its first time-bearing sentence, valid or not.
+        std::optional<nmea::Sentence> first;
+        timespec start{};                 // its first byte's stamp (CLOCK_REALTIME)
+        std::int64_t start_monotonic = 0; // when the loop saw it
+        std::int64_t first_byte_ns = 0;   // when it came (CLOCK_MONOTONIC)
+        std::uint64_t begin_pos = 0;      // the stream position of its first byte
+        std::uint64_t unsupported = 0;    // sentences we do not use (GSV...) before it
+        // Each read of it: the stream position after it, and when.
+        std::vector<std::pair<std::uint64_t, std::int64_t>> reads;
+        // Its first sentence with a time, and the first that names another
+        // second.
+        std::optional<nmea::Sentence> named;
+        std::optional<nmea::Sentence> disagreeing;
+        // A time-bearing sentence that began before its first byte.
+        std::optional<nmea::Sentence> foreign;
+    };
+    CycleState cycle_;
     Timeline check_;
     // Probation warnings have their own limit: jumps must not hide them.
     WarningLimit probation_warnings_;
@@ -229,13 +255,6 @@ private:
     Witness witness_;
     bool line_rate_ = false;
     bool in_cycle_ = false;
-    // The cycle began after a quiet line, so its first byte's stamp is good.
-    bool cycle_stamped_ = false;
-    // The cycle's first time-bearing sentence, valid or not.
-    std::optional<nmea::Sentence> cycle_first_;
-    timespec cycle_start_{};
-    std::int64_t cycle_start_monotonic_ = 0; // when the loop saw it
-    std::int64_t cycle_first_byte_ns_ = 0;   // when it came (CLOCK_MONOTONIC)
     std::int64_t opened_monotonic_ = 0;
     // Monotonic time of the last read that returned bytes.
     std::int64_t last_data_ns_ = 0;
@@ -253,21 +272,8 @@ private:
     std::optional<NamedCycle> last_named_;
     bool one_second_after(const std::optional<NamedCycle>& previous,
                           const timespec& reference) const;
-    bool cycle_after_timeless_ = false;
-    // Bytes fed to the parser so far (its stream positions), and the
-    // position of the cycle's first byte.
+    // Bytes fed to the parser so far (its stream positions).
     std::uint64_t stream_pos_ = 0;
-    std::uint64_t cycle_begin_pos_ = 0;
-    // Sentences we do not use (GSV...) counted before the cycle.
-    std::uint64_t cycle_unsupported_ = 0;
-    // Each read of the cycle: the stream position after it, and when.
-    std::vector<std::pair<std::uint64_t, std::int64_t>> cycle_reads_;
-    // The cycle's first sentence with a time, and the first that names
-    // another second.
-    std::optional<nmea::Sentence> cycle_named_;
-    std::optional<nmea::Sentence> cycle_disagreeing_;
-    // A time-bearing sentence that began before the cycle's first byte.
-    std::optional<nmea::Sentence> cycle_foreign_;
     std::uint64_t disagreeing_cycles_ = 0;
     std::uint64_t unscheduled_leap_seconds_ = 0;
     nmea::Counters reported_{};

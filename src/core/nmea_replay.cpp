@@ -80,8 +80,8 @@ public:
             fired.at = fired.period != 0 ? fired.at + fired.period : never;
             switch (static_cast<TimerId>(timer)) {
             case TimerId::batch:
-                apply(read_line(core_, *this, NmeaRead::Wake::batch, stamp(),
-                                options_.leap_seconds));
+                apply(
+                    read_line(core_, *this, NmeaRead::Wake::batch, stamp(), options_.leap_seconds));
                 break;
             case TimerId::stale:
                 apply(core_.stale());

@@ -73,8 +73,7 @@ private:
 
 NmeaSource::NmeaSource(EventLoop& loop, SourceSink& sink, const RefclockConfig& config,
                        std::chrono::year_month_day floor)
-    : SourceShell(config.name, loop, sink), config_(config),
-      core_(nmea_settings(config, floor)) {
+    : SourceShell(config.name, loop, sink), config_(config), core_(nmea_settings(config, floor)) {
     const auto parsed = parse_device_address(config.device);
     if (const auto* address = std::get_if<DeviceAddress>(&parsed)) {
         if (const auto* tcp = std::get_if<TcpAddress>(address)) {
@@ -130,9 +129,9 @@ void NmeaSource::on_timer(TimerId id, const Stamp& stamp) {
 
 void NmeaSource::watch_device(bool watch) {
     if (watch && device_watch_ == 0 && device_.fd.valid()) {
-        device_watch_ =
-            loop().watch(device_.fd.get(),
-                         [this](const Stamp& stamp) { read_device(NmeaRead::Wake::device, stamp); });
+        device_watch_ = loop().watch(device_.fd.get(), [this](const Stamp& stamp) {
+            read_device(NmeaRead::Wake::device, stamp);
+        });
     } else if (!watch && device_watch_ != 0) {
         loop().unwatch(device_watch_);
         device_watch_ = 0;
