@@ -60,8 +60,9 @@ Actions PpsCore::fetch_failed(int error) {
 }
 
 Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& lock,
-                         const Stamp& handled) {
+                         const Stamp& handled, const KernelClock& kernel) {
     Actions actions;
+    witness_.kernel_clock(kernel);
     rules_.device_works();
     if (fetch.edge.tv_sec == 0 && fetch.edge.tv_nsec == 0) {
         return actions; // no event of our edge yet (chrony's refclock_pps.c skips these too)

@@ -262,8 +262,7 @@ void PpsSource::on_records(const Stamp& stamp) {
         }
         const std::optional<Sample> lock =
             lock_ != nullptr ? lock_->latest_sample() : std::optional<Sample>{};
-        core_.kernel_clock(read_kernel_clock());
-        apply(core_.fetched(record.fetch, lock, stamp));
+        apply(core_.fetched(record.fetch, lock, stamp, read_kernel_clock()));
     }
 }
 
