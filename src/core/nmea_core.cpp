@@ -27,7 +27,7 @@ Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_
     timeless_end_ns_.reset();
     line_rate_ = line_rate;
     parser_.reset();
-    cycle_.clear();
+    cycle_ = {};
     // The timeline is kept (issue 18): a receiver unplugged and plugged in
     // again, or a reopen after an error, is still judged by what was
     // believed; only a restart silence begins afresh (core/timeline.hpp).
@@ -40,62 +40,87 @@ Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_
 
 Actions NmeaCore::device_failed(const std::string& message) {
     Actions actions;
+    fail(actions, message);
+    return actions;
+}
+
+void NmeaCore::fail(Actions& actions, const std::string& message) {
     ++activity_.device_failures;
     in_cycle_ = false;
     actions.disarm(TimerId::batch);
     rules_.device_failed(actions, message);
+}
+
+Actions NmeaCore::handle(const NmeaRead& read) {
+    Actions actions;
+    if (read.kernel) {
+        witness_.kernel_clock(*read.kernel);
+    }
+    if (read.wake == NmeaRead::Wake::device) {
+        woke(actions, read.stamp, read.queued);
+    }
+    take(read.bytes);
+    if (read.failure) {
+        fail(actions, *read.failure);
+        return actions;
+    }
+    if (read.wake == NmeaRead::Wake::device) {
+        read_done(actions, read.stamp.monotonic_ns, read.bytes.size());
+    } else {
+        batch(actions, read.stamp.monotonic_ns, read.bytes.size(), read.leap_seconds);
+    }
     return actions;
 }
 
-Actions NmeaCore::readable(const Stamp& stamp, int queued) {
-    Actions actions;
-    wake_ns_ = stamp.monotonic_ns; // what read_done() reads comes by then
+void NmeaCore::woke(Actions& actions, const Stamp& stamp, int queued) {
     if (in_cycle_) {
-        return actions; // the batch timer reads the rest
+        return; // the batch timer reads the rest
     }
     // The stamp is when the loop saw the fd readable. On a line-rate device
     // the first of `queued` bytes arrived (queued - 1) byte times earlier.
     const std::int64_t earlier =
         line_rate_ && queued > 1 ? (queued - 1) * byte_time_ns(settings_.baud) : 0;
     in_cycle_ = true;
-    cycle_start_ = timespec_add(stamp.realtime, -earlier);
+    cycle_.start = timespec_add(stamp.realtime, -earlier);
     // The evidence for repairing a date (docs/design.md, "Evidence for a
     // receiver's time").
     parser_.set_system_clock(settings_.stamps_are_evidence
-                                 ? std::optional<time_t>(cycle_start_.tv_sec)
+                                 ? std::optional<time_t>(cycle_.start.tv_sec)
                                  : settings_.system_clock);
-    cycle_start_monotonic_ = stamp.monotonic_ns;
-    cycle_first_byte_ns_ = stamp.monotonic_ns - earlier;
+    cycle_.start_monotonic = stamp.monotonic_ns;
+    cycle_.first_byte_ns = stamp.monotonic_ns - earlier;
     // The quiet gap is judged on the line's real idle time: from the last
     // read that returned bytes (the last byte came at or before it) to this
     // first byte. A line that drips a byte every 30 ms goes quiet for a
     // batch period between bytes, but never for the quiet gap.
-    cycle_stamped_ = cycle_first_byte_ns_ - last_data_ns_ >= quiet_gap_ns;
-    if (timeless_end_ns_ && cycle_first_byte_ns_ - *timeless_end_ns_ < cycle_gap_ns) {
+    cycle_.stamped = cycle_.first_byte_ns - last_data_ns_ >= quiet_gap_ns;
+    if (timeless_end_ns_ && cycle_.first_byte_ns - *timeless_end_ns_ < cycle_gap_ns) {
         // Bytes without a time came shortly before (850 ms of GSV, a 60 ms
         // gap, then the RMC): they may have been the start of this second's
         // cycle, and then this first byte is late by all of them.
-        cycle_stamped_ = false;
-        cycle_after_timeless_ = true;
+        cycle_.stamped = false;
+        cycle_.after_timeless = true;
     } else {
-        cycle_after_timeless_ = false;
+        cycle_.after_timeless = false;
     }
     start_cycle();
     // From here on the batch timer reads; the fd would wake us per byte.
     actions.watch_device = false;
     actions.arm(TimerId::batch, batch_period_ns, batch_period_ns);
-    return actions;
 }
 
 void NmeaCore::start_cycle() {
-    cycle_first_.reset();
-    cycle_.clear();
-    cycle_begin_pos_ = stream_pos_;
-    cycle_unsupported_ = parser_.counters().unsupported;
-    cycle_reads_.clear();
-    cycle_named_.reset();
-    cycle_disagreeing_.reset();
-    cycle_foreign_.reset();
+    // From nothing, as a whole; only what dates its first byte goes on
+    // (woke() has just set it, or a cycle that never went quiet goes on).
+    CycleState next;
+    next.stamped = cycle_.stamped;
+    next.after_timeless = cycle_.after_timeless;
+    next.start = cycle_.start;
+    next.start_monotonic = cycle_.start_monotonic;
+    next.first_byte_ns = cycle_.first_byte_ns;
+    next.begin_pos = stream_pos_;
+    next.unsupported = parser_.counters().unsupported;
+    cycle_ = std::move(next);
 }
 
 namespace {
@@ -114,38 +139,40 @@ bool name_same_second(const nmea::Sentence& a, const nmea::Sentence& b) {
 
 } // namespace
 
-void NmeaCore::received(std::string_view bytes) {
+void NmeaCore::take(std::string_view bytes) {
     stream_pos_ += bytes.size();
     activity_.bytes += bytes.size();
-    parser_.feed(bytes, [this](const nmea::Sentence& sentence) {
-        if (sentence.stream_begin < cycle_begin_pos_) {
-            // It began before the cycle's first byte: the first byte's stamp
-            // is not its own (a line that drips, a cycle's tail glued to the
-            // next one). It belongs to no cycle.
-            if (!cycle_foreign_) {
-                cycle_foreign_ = sentence;
-            }
-            return;
-        }
-        if (sentence.time) {
-            if (!cycle_named_) {
-                cycle_named_ = sentence;
-            } else if (!cycle_disagreeing_ && !name_same_second(*cycle_named_, sentence)) {
-                cycle_disagreeing_ = sentence;
-            }
-        }
-        cycle_.add(sentence);
-        if (!cycle_first_) {
-            cycle_first_ = sentence;
-        }
-    });
+    // The parser frames sentences; classify() says what each is to the cycle.
+    parser_.feed(bytes, [this](const nmea::Sentence& sentence) { classify(sentence); });
 }
 
-Actions NmeaCore::read_done(std::size_t total) {
-    Actions actions;
+void NmeaCore::classify(const nmea::Sentence& sentence) {
+    if (sentence.stream_begin < cycle_.begin_pos) {
+        // It began before the cycle's first byte: the first byte's stamp
+        // is not its own (a line that drips, a cycle's tail glued to the
+        // next one). It belongs to no cycle.
+        if (!cycle_.foreign) {
+            cycle_.foreign = sentence;
+        }
+        return;
+    }
+    if (sentence.time) {
+        if (!cycle_.named) {
+            cycle_.named = sentence;
+        } else if (!cycle_.disagreeing && !name_same_second(*cycle_.named, sentence)) {
+            cycle_.disagreeing = sentence;
+        }
+    }
+    cycle_.sentences.add(sentence);
+    if (!cycle_.first) {
+        cycle_.first = sentence;
+    }
+}
+
+void NmeaCore::read_done(Actions& actions, std::int64_t wake_ns, std::size_t total) {
     if (total > 0) {
-        last_data_ns_ = wake_ns_;
-        cycle_reads_.push_back({stream_pos_, wake_ns_});
+        last_data_ns_ = wake_ns;
+        cycle_.reads.push_back({stream_pos_, wake_ns});
     }
     if (total == 0 && in_cycle_) {
         // Readable but nothing to read: a hangup is reported by read() as an
@@ -154,39 +181,37 @@ Actions NmeaCore::read_done(std::size_t total) {
         actions.disarm(TimerId::batch);
         actions.watch_device = true;
     }
-    return actions;
 }
 
-Actions NmeaCore::batch(std::int64_t monotonic_ns, std::size_t total) {
-    Actions actions;
+void NmeaCore::batch(Actions& actions, std::int64_t monotonic_ns, std::size_t total,
+                     const LeapListLoad* leap_seconds) {
     if (!in_cycle_) {
-        return actions;
+        return;
     }
     if (total > 0) {
         last_data_ns_ = monotonic_ns;
-        cycle_reads_.push_back({stream_pos_, monotonic_ns});
+        cycle_.reads.push_back({stream_pos_, monotonic_ns});
     }
-    const std::int64_t age = monotonic_ns - cycle_start_monotonic_;
+    const std::int64_t age = monotonic_ns - cycle_.start_monotonic;
     if (total > 0 && age < max_cycle_ns) {
-        return actions; // still arriving
+        return; // still arriving
     }
     // Quiet for a batch period: the cycle is complete. Or it never went quiet.
-    finish_cycle(actions, monotonic_ns);
+    finish_cycle(actions, monotonic_ns, leap_seconds);
     if (total > 0) {
         // The line has not been quiet: what follows is mid-stream, and its
         // first byte's stamp says nothing about when a cycle began.
-        cycle_stamped_ = false;
+        cycle_.stamped = false;
         rules_.set_health(actions, "line never quiet: cannot find the start of a cycle (too "
                                    "much output for the baud rate?)");
         start_cycle();
-        cycle_start_monotonic_ = monotonic_ns;
-        return actions;
+        cycle_.start_monotonic = monotonic_ns;
+        return;
     }
     // Quiet for a batch period: the cycle is complete.
     in_cycle_ = false;
     actions.disarm(TimerId::batch);
     actions.watch_device = true;
-    return actions;
 }
 
 void NmeaCore::report(CycleOutcome::Kind kind, const nmea::Sentence* time) {
@@ -197,12 +222,13 @@ void NmeaCore::report(CycleOutcome::Kind kind, const nmea::Sentence* time) {
         if (time != nullptr) {
             outcome.time = *time;
         }
-        outcome.receive_time = cycle_start_;
+        outcome.receive_time = cycle_.start;
         observer_(outcome);
     }
 }
 
-void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
+void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns,
+                            const LeapListLoad* leap_seconds) {
     const nmea::Counters& now = parser_.counters();
     if (now.bad_checksum != reported_.bad_checksum || now.garbage != reported_.garbage ||
         now.over_long != reported_.over_long || now.malformed != reported_.malformed) {
@@ -212,26 +238,26 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
                                 now.bad_checksum, now.malformed, now.garbage, now.over_long));
         reported_ = now;
     }
-    const nmea::Sentence* time = cycle_.time();
-    if (!cycle_first_) {
+    const nmea::Sentence* time = cycle_.sentences.time();
+    if (!cycle_.first) {
         // Nothing that bears a time: line noise between cycles, or a cycle
         // whose every sentence failed its checksum. That says nothing about
         // the fix, so like a missed cycle it neither counts nor breaks the
         // run of agreeing cycles (the next time is still checked against
         // the time elapsed since the last one). It does make the stamp of
-        // a cycle that follows it closely ambiguous (readable()) -- if it
+        // a cycle that follows it closely ambiguous (woke()) -- if it
         // held sentences (GSV, say: checksums right), not just noise.
-        if (parser_.counters().unsupported != cycle_unsupported_) {
+        if (parser_.counters().unsupported != cycle_.unsupported) {
             timeless_end_ns_ = last_data_ns_;
         }
-        if (cycle_foreign_) {
+        if (cycle_.foreign) {
             // Only the end of a sentence that began before the first byte.
-            report(CycleOutcome::Kind::not_stamped, &*cycle_foreign_);
+            report(CycleOutcome::Kind::not_stamped, &*cycle_.foreign);
         }
         return;
     }
     timeless_end_ns_.reset();
-    if (cycle_disagreeing_) {
+    if (cycle_.disagreeing) {
         // GGA says N+1, RMC N, ZDA N-1; or cycle N's RMC glued to the start
         // of cycle N+1. Which second the first byte belongs to is anyone's
         // guess: the cycle is refused, and the run starts again.
@@ -239,32 +265,32 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         warn(actions, now_ns,
              fmt::format("the sentences of one cycle name different seconds ({} {}, {} {}); not "
                          "published",
-                         cycle_named_->name(), describe(*cycle_named_), cycle_disagreeing_->name(),
-                         describe(*cycle_disagreeing_)));
+                         cycle_.named->name(), describe(*cycle_.named), cycle_.disagreeing->name(),
+                         describe(*cycle_.disagreeing)));
         check_.break_run();
-        report(CycleOutcome::Kind::disagreeing, time != nullptr ? time : &*cycle_named_);
+        report(CycleOutcome::Kind::disagreeing, time != nullptr ? time : &*cycle_.named);
         rules_.set_health(actions, "the sentences of a cycle disagree on the second");
         return;
     }
-    if (time == nullptr && cycle_.implausible_date() != nullptr) {
-        refuse_date(actions, *cycle_.implausible_date());
+    if (time == nullptr && cycle_.sentences.implausible_date() != nullptr) {
+        refuse_date(actions, *cycle_.sentences.implausible_date());
         return;
     }
     if (time == nullptr) {
         // The receiver says it has no fix; the stale timer withdraws the last
         // sample 2 s after its cycle, and the status says why meanwhile.
         check_.break_run();
-        report(CycleOutcome::Kind::no_fix, &*cycle_first_);
+        report(CycleOutcome::Kind::no_fix, &*cycle_.first);
         rules_.set_health(actions, "no fix");
         return;
     }
-    if (!cycle_stamped_) {
+    if (!cycle_.stamped) {
         actions.log(
             MessageLevel::debug,
             fmt::format("cycle {} from {} not published: its first byte was not seen "
                         "after a quiet line{}",
                         format_utc(*time->utc), time->name(),
-                        cycle_after_timeless_ ? " (bytes without a time came just before)" : ""));
+                        cycle_.after_timeless ? " (bytes without a time came just before)" : ""));
         report(CycleOutcome::Kind::not_stamped, time);
         return;
     }
@@ -280,9 +306,10 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         return;
     }
     const timespec reference = *time->utc;
+    // The list is asked about the UTC day that ends at the next 00:00:00.
     const LeapSecondCheck leap_check =
-        time->leap_second && settings_.leap_seconds
-            ? settings_.leap_seconds(static_cast<std::int64_t>(reference.tv_sec) + 1)
+        time->leap_second && leap_seconds != nullptr
+            ? inserted_leap_second(*leap_seconds, static_cast<std::int64_t>(reference.tv_sec) + 1)
             : LeapSecondCheck::scheduled;
     if (leap_check == LeapSecondCheck::not_scheduled) {
         // A receiver that invents a leap second (a firmware bug, a wrong
@@ -313,10 +340,10 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
     // tzdata list, a made-up leap second was believed at once).
     const bool leap_believed = !time->leap_second || leap_check == LeapSecondCheck::scheduled;
     const std::optional<NamedCycle> previous = last_named_;
-    last_named_ = NamedCycle{reference, cycle_first_byte_ns_};
-    const StepEvidence evidence{settings_.witness, witness_.kernel(), cycle_start_};
+    last_named_ = NamedCycle{reference, cycle_.first_byte_ns};
+    const StepEvidence evidence{settings_.witness, witness_.kernel(), cycle_.start};
     const Timeline::Judgement judgement =
-        check_.add(reference, cycle_first_byte_ns_, time->leap_second, leap_believed, &evidence);
+        check_.add(reference, cycle_.first_byte_ns, time->leap_second, leap_believed, &evidence);
     const Timeline::Verdict verdict = judgement.verdict;
     if (judgement.probation_ended || judgement.witnessed) {
         actions.log(MessageLevel::warn,
@@ -352,7 +379,7 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
         return;
     }
     case Timeline::Verdict::probation: {
-        const std::int64_t left = check_.probation_left_ns(cycle_first_byte_ns_);
+        const std::int64_t left = check_.probation_left_ns(cycle_.first_byte_ns);
         if (judgement.probation_started) {
             if (auto text = probation_warnings_.admit(
                     now_ns,
@@ -395,7 +422,7 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns) {
             // (chrony, ntpd), so it is not taken twice; at most 3 s old, it
             // is within NTPsec's 5 s.
             actions.arm(TimerId::stale,
-                        SourceRules::stale_after_ns - (now_ns - cycle_start_monotonic_));
+                        SourceRules::stale_after_ns - (now_ns - cycle_.start_monotonic));
         }
         report(CycleOutcome::Kind::leap_second, time);
         return;
@@ -435,23 +462,39 @@ void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_
     // continuous with it as a published one.
     check_.published();
     // The kernel witness has the last word (core/witness.hpp).
-    if (!witness_.allows(actions, reference, cycle_start_, now_ns, time.name())) {
+    if (!witness_.allows(actions, reference, cycle_.start, now_ns, time.name())) {
         report(CycleOutcome::Kind::witness, &time);
         rules_.set_health(actions, witness_.health());
         return;
     }
     Sample sample;
     sample.reference_time = reference;
-    sample.receive_time = cycle_start_;
+    sample.receive_time = cycle_.start;
     // Stale 2 s after this cycle began, unless a newer one is published.
-    rules_.publish(actions, sample, now_ns - cycle_start_monotonic_);
+    rules_.publish(actions, sample, now_ns - cycle_.start_monotonic);
     rules_.device_works();
-    arrival_.add(timespec_diff_ns(cycle_start_, reference));
+    arrival_.add(timespec_diff_ns(cycle_.start, reference));
     report(CycleOutcome::Kind::published, &time);
     actions.log(MessageLevel::debug,
                 fmt::format("cycle {} from {}{}", format_utc(reference), time.name(),
                             time.date_repaired ? " (date repaired: GPS week rollover)" : ""));
     rules_.set_health(actions, fmt::format("fix, time from {}", time.name()));
+    log_arrival_once(actions);
+}
+
+void NmeaCore::log_arrival_once(Actions& actions) {
+    if (arrival_logged_ || arrival_.size() < arrival_log_cycles) {
+        return;
+    }
+    arrival_logged_ = true;
+    const auto summary = arrival_.summary();
+    actions.log(MessageLevel::info,
+                fmt::format("NMEA cycles arrive {:.4f} s after the second they name (median of {} "
+                            "cycles, spread {:.4f} s) by the system clock, so offset = {:.3f}, "
+                            "but only as good as the system clock; a pps refclock locked to this "
+                            "one measures the latency independently of it",
+                            ns_to_seconds(summary->median_ns), summary->count,
+                            ns_to_seconds(summary->spread_ns), ns_to_seconds(summary->median_ns)));
 }
 
 bool NmeaCore::one_second_after(const std::optional<NamedCycle>& previous,
@@ -462,15 +505,15 @@ bool NmeaCore::one_second_after(const std::optional<NamedCycle>& previous,
     // By the receiver's times, and by the stamps (not after a silence,
     // whose first cycle may be any of a fast receiver's).
     const std::int64_t named = timespec_diff_ns(reference, previous->reference);
-    const std::int64_t elapsed = cycle_first_byte_ns_ - previous->first_byte_ns;
+    const std::int64_t elapsed = cycle_.first_byte_ns - previous->first_byte_ns;
     return named >= 900'000'000 && named <= 2'100'000'000 && elapsed <= 2'500'000'000;
 }
 
 std::int64_t NmeaCore::time_lead_ns(const nmea::Sentence& time) const {
     // The read that delivered its '$' came at or after it: an upper bound.
-    for (const auto& [end, at_ns] : cycle_reads_) {
+    for (const auto& [end, at_ns] : cycle_.reads) {
         if (time.stream_begin < end) {
-            return at_ns - cycle_first_byte_ns_;
+            return at_ns - cycle_.first_byte_ns;
         }
     }
     return 0; // not reached: the sentence was read
@@ -529,7 +572,7 @@ Actions NmeaCore::clock_stepped() {
     // cycles stamped on the new scale, as after any doubt.
     rules_.withdraw(actions);
     if (in_cycle_) {
-        cycle_stamped_ = false;
+        cycle_.stamped = false;
     }
     check_.break_run();
     // The arrival delays measured so far are against the clock before the

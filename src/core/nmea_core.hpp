@@ -1,9 +1,11 @@
 // The nmea source's decisions, with no I/O (docs/design.md, "Source
 // cores"): where a reporting cycle starts, how its first byte is stamped,
 // when its time is published, when the source goes stale and when the
-// device is reopened. The shell (nmea.hpp) reads the device and carries the
-// returned Actions out; `decode` and the unit tests drive the same core
-// from a byte schedule (nmea_replay.hpp).
+// device is reopened. One event per read (NmeaRead) goes in through
+// handle(), Actions come out. The driver (nmea_driver.hpp) turns a wake-up
+// into that event for the daemon's shell (sources/nmea.hpp), which reads a
+// device, and for `decode` and the unit tests, which replay a byte schedule
+// (nmea_replay.hpp): one driver, so decode is the daemon.
 //
 // The accuracy edge over gpsd: a sample's receive time is the arrival of the
 // first byte of the reporting cycle, not the end of the sentence that
@@ -23,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/kernel_clock.hpp"
 #include "core/leap_seconds.hpp"
 #include "core/nmea_parser.hpp"
 #include "core/running_stats.hpp"
@@ -47,12 +50,6 @@ struct NmeaSettings {
     // --now; std::nullopt: no evidence).
     bool stamps_are_evidence = true;
     std::optional<time_t> system_clock{};
-    // What the leap-second list says about a receiver's 23:59:60 at the end
-    // of the UTC day that ends at the argument (POSIX seconds of the next
-    // 00:00:00); the daemon asks its list (daemon/leap_list). Unset, or
-    // `unknown` (no list, a corrupt or expired one): the receiver is
-    // believed, as `decode` does.
-    std::function<LeapSecondCheck(std::int64_t)> leap_seconds{};
     // `step-probation`: how long a new timeline must hold before it is
     // believed without the kernel witness (core/timeline.hpp).
     std::int64_t step_probation_ns = default_step_probation_ns;
@@ -92,6 +89,31 @@ std::string_view to_string(CycleOutcome::Kind kind);
 // Prometheus label value (docs/design.md, "Live state").
 std::string_view name(CycleOutcome::Kind kind);
 
+// One wake-up of the shell, the core's one event per read: what woke the
+// loop, when, and everything the reads then returned. The driver
+// (nmea_driver.hpp) builds it, for the daemon and for `decode` alike.
+struct NmeaRead {
+    // The device became readable (between cycles, when it is watched), or
+    // the batch timer fired (inside a cycle, when it is not).
+    enum class Wake : std::uint8_t { device, batch };
+    Wake wake = Wake::device;
+    Stamp stamp{};          // the wake-up
+    int queued = 0;         // device: the bytes queued at the wake-up (FIONREAD)
+    std::string_view bytes; // what the reads returned, in order
+    // The reads ended with the device failing (end of data, a read error):
+    // what failed. The bytes before it are still the receiver's.
+    std::optional<std::string> failure;
+    // device: the kernel's clock state (ntp_adjtime modes 0) for the
+    // witness, read once per wake-up by the device; a cycle is judged by
+    // its first byte's. Unknown (a replay without one): the last one holds.
+    std::optional<KernelClock> kernel;
+    // The leap-second list the daemon holds (daemon/leap_list), as data: a
+    // receiver's 23:59:60 is judged by what it schedules
+    // (inserted_leap_second). Null: no list at all (`decode`, which
+    // believes the capture). A missing, corrupt or expired list is a list.
+    const LeapListLoad* leap_seconds = nullptr;
+};
+
 class NmeaCore {
 public:
     // The quiet gap that ends a cycle, and the batch period while reading
@@ -124,15 +146,10 @@ public:
     Actions opened(std::int64_t monotonic_ns, bool line_rate, std::string_view description);
     // Opening failed, or reading did: close, withdraw, retry with back-off.
     Actions device_failed(const std::string& message);
-    // The device woke the loop (`stamp` is the wake-up) with `queued` bytes
-    // waiting. The shell then reads: each chunk goes to received(), and
-    // read_done() follows with the total.
-    Actions readable(const Stamp& stamp, int queued);
-    void received(std::string_view bytes);
-    Actions read_done(std::size_t total);
-    // The batch timer fired at `monotonic_ns`; the shell has passed what it
-    // read to received(), `total` bytes in all.
-    Actions batch(std::int64_t monotonic_ns, std::size_t total);
+    // A wake-up and what its reads returned (NmeaRead): between cycles the
+    // device's wake-up stamps a new cycle's first byte, inside one the batch
+    // timer's reads add to it until the line goes quiet.
+    Actions handle(const NmeaRead& read);
     // The stale timer fired.
     Actions stale();
     // CLOCK_REALTIME was stepped (docs/design.md, "Clock steps"): every
@@ -146,9 +163,6 @@ public:
     // Cycles refused because they reported 23:59:60 at the end of a day
     // that a valid, unexpired leap-second list gives no leap second.
     std::uint64_t unscheduled_leap_seconds() const { return unscheduled_leap_seconds_; }
-    // The kernel's clock state for the cycle about to be read; the shell
-    // reads it once per cycle (io/kernel_clock). Without it: no witness.
-    void kernel_clock(const KernelClock& kernel) { witness_.kernel_clock(kernel); }
     const Witness& witness() const { return witness_; }
     // The continuity check: on probation, the new timeline's step and time left.
     const Timeline& timeline() const { return check_; }
@@ -171,20 +185,36 @@ public:
     // has settled the clock it is measured by; 4.8 kB.
     static constexpr std::size_t arrival_window = 600;
     const Window& arrival() const { return arrival_; }
+    // The arrival delay is logged once, after this many published cycles
+    // (half a minute at 1 Hz, as many as settle a latency measured with PPS).
+    static constexpr std::size_t arrival_log_cycles = 30;
     // Each finished cycle's outcome, for `decode` (optional).
     void on_cycle(std::function<void(const CycleOutcome&)> observer) {
         observer_ = std::move(observer);
     }
 
 private:
+    // The parts of handle(): the device woke the loop between cycles; the
+    // reads' bytes; the reads of a device wake-up or of the batch timer.
+    void woke(Actions& actions, const Stamp& stamp, int queued);
+    void take(std::string_view bytes);
+    // What a sentence the parser framed is to the cycle being read.
+    void classify(const nmea::Sentence& sentence);
+    void read_done(Actions& actions, std::int64_t wake_ns, std::size_t total);
+    void batch(Actions& actions, std::int64_t monotonic_ns, std::size_t total,
+               const LeapListLoad* leap_seconds);
+    void fail(Actions& actions, const std::string& message);
     void start_cycle();
     // How long after the cycle's first byte `time` began, at most.
     std::int64_t time_lead_ns(const nmea::Sentence& time) const;
     static std::string describe(const nmea::Sentence& sentence);
     // The cycle is complete (the line went quiet) or cut (it never did).
-    void finish_cycle(Actions& actions, std::int64_t now_ns);
+    void finish_cycle(Actions& actions, std::int64_t now_ns, const LeapListLoad* leap_seconds);
     void report(CycleOutcome::Kind kind, const nmea::Sentence* time);
     void publish(Actions& actions, const nmea::Sentence& time, std::int64_t now_ns);
+    // Once, after arrival_log_cycles published cycles: what the live state
+    // shows as nmea_arrival, with what it is worth.
+    void log_arrival_once(Actions& actions);
     // A warning the input can cause every cycle: rate-limited.
     void warn(Actions& actions, std::int64_t now_ns, std::string_view message);
     // The cycle's only dates were refused by the parser.
@@ -193,7 +223,31 @@ private:
     NmeaSettings settings_;
     SourceRules rules_;
     nmea::Parser parser_;
-    nmea::Cycle cycle_;
+    // The cycle being read: every part of it, reset as a whole when the
+    // next one starts (start_cycle) or the device is opened.
+    struct CycleState {
+        nmea::Cycle sentences;
+        // It began after a quiet line, so its first byte's stamp is good.
+        bool stamped = false;
+        // Bytes without a time came just before it (why it is not stamped).
+        bool after_timeless = false;
+        // Its first time-bearing sentence, valid or not.
+        std::optional<nmea::Sentence> first;
+        timespec start{};                 // its first byte's stamp (CLOCK_REALTIME)
+        std::int64_t start_monotonic = 0; // when the loop saw it
+        std::int64_t first_byte_ns = 0;   // when it came (CLOCK_MONOTONIC)
+        std::uint64_t begin_pos = 0;      // the stream position of its first byte
+        std::uint64_t unsupported = 0;    // sentences we do not use (GSV...) before it
+        // Each read of it: the stream position after it, and when.
+        std::vector<std::pair<std::uint64_t, std::int64_t>> reads;
+        // Its first sentence with a time, and the first that names another
+        // second.
+        std::optional<nmea::Sentence> named;
+        std::optional<nmea::Sentence> disagreeing;
+        // A time-bearing sentence that began before its first byte.
+        std::optional<nmea::Sentence> foreign;
+    };
+    CycleState cycle_;
     Timeline check_;
     // Probation warnings have their own limit: jumps must not hide them.
     WarningLimit probation_warnings_;
@@ -201,15 +255,7 @@ private:
     Witness witness_;
     bool line_rate_ = false;
     bool in_cycle_ = false;
-    // The cycle began after a quiet line, so its first byte's stamp is good.
-    bool cycle_stamped_ = false;
-    // The cycle's first time-bearing sentence, valid or not.
-    std::optional<nmea::Sentence> cycle_first_;
-    timespec cycle_start_{};
-    std::int64_t cycle_start_monotonic_ = 0; // when the loop saw it
-    std::int64_t cycle_first_byte_ns_ = 0;   // when it came (CLOCK_MONOTONIC)
     std::int64_t opened_monotonic_ = 0;
-    std::int64_t wake_ns_ = 0; // the readable() wake-up, for read_done()
     // Monotonic time of the last read that returned bytes.
     std::int64_t last_data_ns_ = 0;
     // The last cycle bore no time and its bytes ended then.
@@ -226,26 +272,14 @@ private:
     std::optional<NamedCycle> last_named_;
     bool one_second_after(const std::optional<NamedCycle>& previous,
                           const timespec& reference) const;
-    bool cycle_after_timeless_ = false;
-    // Bytes fed to the parser so far (its stream positions), and the
-    // position of the cycle's first byte.
+    // Bytes fed to the parser so far (its stream positions).
     std::uint64_t stream_pos_ = 0;
-    std::uint64_t cycle_begin_pos_ = 0;
-    // Sentences we do not use (GSV...) counted before the cycle.
-    std::uint64_t cycle_unsupported_ = 0;
-    // Each read of the cycle: the stream position after it, and when.
-    std::vector<std::pair<std::uint64_t, std::int64_t>> cycle_reads_;
-    // The cycle's first sentence with a time, and the first that names
-    // another second.
-    std::optional<nmea::Sentence> cycle_named_;
-    std::optional<nmea::Sentence> cycle_disagreeing_;
-    // A time-bearing sentence that began before the cycle's first byte.
-    std::optional<nmea::Sentence> cycle_foreign_;
     std::uint64_t disagreeing_cycles_ = 0;
     std::uint64_t unscheduled_leap_seconds_ = 0;
     nmea::Counters reported_{};
     Activity activity_;
     Window arrival_{arrival_window};
+    bool arrival_logged_ = false;
     std::function<void(const CycleOutcome&)> observer_;
 };
 

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
 #include <optional>
+
+#include "core/nmea_driver.hpp"
 
 namespace shmrefclock {
 
@@ -25,7 +28,8 @@ namespace {
 
 constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
 
-class Replay {
+// The schedule is the line; the replay's time is the loop's.
+class Replay final : public NmeaLine {
 public:
     Replay(NmeaCore& core, const ByteSchedule& schedule, const ReplayOptions& options)
         : core_(core), schedule_(schedule), options_(options) {}
@@ -68,19 +72,16 @@ public:
                 continue;
             }
             if (device_at <= timer_at) {
-                const std::size_t queued = arrived() - next_;
-                if (options_.kernel_clock) {
-                    core_.kernel_clock(options_.kernel_clock(now_));
-                }
-                apply(core_.readable(stamp(), static_cast<int>(queued)));
-                apply(core_.read_done(read()));
+                apply(read_line(core_, *this, NmeaRead::Wake::device, stamp(),
+                                options_.leap_seconds));
                 continue;
             }
             Timer& fired = timers_[timer];
             fired.at = fired.period != 0 ? fired.at + fired.period : never;
             switch (static_cast<TimerId>(timer)) {
             case TimerId::batch:
-                apply(core_.batch(now_, read()));
+                apply(
+                    read_line(core_, *this, NmeaRead::Wake::batch, stamp(), options_.leap_seconds));
                 break;
             case TimerId::stale:
                 apply(core_.stale());
@@ -110,14 +111,23 @@ private:
             std::upper_bound(a.begin() + static_cast<long>(next_), a.end(), now_) - a.begin());
     }
 
-    std::size_t read() {
-        const std::size_t end = arrived();
-        const std::size_t count = end - next_;
-        if (count > 0) {
-            core_.received(std::string_view(schedule_.bytes).substr(next_, count));
+    int queued() override { return static_cast<int>(arrived() - next_); }
+
+    LineRead read(std::span<char> buffer) override {
+        const std::size_t count = std::min(arrived() - next_, buffer.size());
+        if (count == 0) {
+            return LineRead{};
         }
-        next_ = end;
-        return count;
+        std::memcpy(buffer.data(), schedule_.bytes.data() + next_, count);
+        next_ += count;
+        return LineRead{LineRead::Status::bytes, count, 0};
+    }
+
+    std::optional<KernelClock> kernel_clock() override {
+        if (!options_.kernel_clock) {
+            return std::nullopt;
+        }
+        return options_.kernel_clock(now_);
     }
 
     void apply(const Actions& actions) {

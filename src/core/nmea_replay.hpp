@@ -1,6 +1,7 @@
-// Drives an NmeaCore from a schedule of byte arrivals exactly as the shell
-// (nmea.cpp) does from a device: the device wakes the loop per byte between
-// cycles, a 25 ms batch timer reads inside one, the stale timer withdraws.
+// Drives an NmeaCore from a schedule of byte arrivals: a simulated event
+// loop (the device wakes it per byte between cycles, a 25 ms batch timer
+// inside one, the stale timer withdraws) around the same driver as the
+// daemon's shell (nmea_driver.hpp), whose line here is the schedule.
 // Pure and deterministic: `decode` replays captures through it, and the unit
 // tests generate thousands of line timings with it.
 #pragma once
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/kernel_clock.hpp"
+#include "core/leap_seconds.hpp"
 #include "core/nmea_core.hpp"
 
 namespace shmrefclock {
@@ -57,11 +59,15 @@ struct ReplayOptions {
     };
     std::vector<ClockStep> clock_steps;
     // What the kernel says about the system clock, for the witness
-    // (core/witness.hpp): handed to the core before each wake-up by the
-    // device, at monotonic `monotonic_ns`, as the shell reads it once per
-    // wake-up (io/kernel_clock). Empty: never handed in, the core keeps what
-    // it was given (by default unsynchronized: no witness).
+    // (core/witness.hpp): read by the driver at each wake-up by the device,
+    // at monotonic `monotonic_ns`, as the shell reads it (io/kernel_clock).
+    // Empty: never known, the core keeps its unsynchronized default (no
+    // witness).
     std::function<KernelClock(std::int64_t monotonic_ns)> kernel_clock;
+    // The leap-second list a daemon would hold (core/leap_seconds.hpp), as
+    // every read hands it to the core. Null: no list (`decode`, which
+    // believes the capture's 23:59:60).
+    const LeapListLoad* leap_seconds = nullptr;
 };
 
 // Runs `core` over `schedule`; returns what it published and withdrew.

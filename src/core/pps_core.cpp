@@ -60,8 +60,9 @@ Actions PpsCore::fetch_failed(int error) {
 }
 
 Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& lock,
-                         const Stamp& handled) {
+                         const Stamp& handled, const KernelClock& kernel) {
     Actions actions;
+    witness_.kernel_clock(kernel);
     rules_.device_works();
     if (fetch.edge.tv_sec == 0 && fetch.edge.tv_nsec == 0) {
         return actions; // no event of our edge yet (chrony's refclock_pps.c skips these too)
@@ -116,6 +117,11 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
     // Numbered by the system clock: chrony's SOCK refclock must number the
     // second itself (sock_sample.pulse).
     sample.pulse = numbered_by_system();
+    if (lock && !numbered_by_system()) {
+        // Numbered by the lock's sample: the lock measures its latency from
+        // the pulse's edge and the second it was numbered as.
+        actions.lock_pulse = LockPulse{fetch.edge, numbering.second, *lock};
+    }
     rules_.publish(actions, sample, timespec_diff_ns(handled.realtime, fetch.edge));
     state(actions, fmt::format("locked to {}", lock_description()));
     return actions;

@@ -61,8 +61,10 @@ public:
     // The fetch thread ended with `error` (an errno); ETIMEDOUT: silence.
     Actions fetch_failed(int error);
     // A fetch returned; `lock` is the lock refclock's latest sample (unused
-    // for lock = "system"), `handled` when the loop got the record.
-    Actions fetched(const PpsFetch& fetch, const std::optional<Sample>& lock, const Stamp& handled);
+    // for lock = "system"), `handled` when the loop got the record, `kernel`
+    // the kernel's clock state then (io/kernel_clock), for the witness.
+    Actions fetched(const PpsFetch& fetch, const std::optional<Sample>& lock, const Stamp& handled,
+                    const KernelClock& kernel);
     Actions stale();
     // CLOCK_REALTIME was stepped; `at` is when the loop learnt of it
     // (docs/design.md, "Clock steps").
@@ -70,10 +72,6 @@ public:
 
     const std::string& health() const { return rules_.health(); }
     const Counters& counters() const { return counters_; }
-    // The kernel's clock state for the pulse about to be handled; the shell
-    // reads it once per batch of pulses (io/kernel_clock). Without it: no
-    // witness.
-    void kernel_clock(const KernelClock& kernel) { witness_.kernel_clock(kernel); }
     const Witness& witness() const { return witness_; }
     bool numbered_by_system() const { return settings_.lock == "system"; }
 

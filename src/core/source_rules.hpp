@@ -32,6 +32,15 @@ struct TimerRequest {
 
 enum class MessageLevel : std::uint8_t { debug, info, warn, error };
 
+// pps: a pulse numbered by the lock refclock's sample. The lock measures its
+// NMEA latency from it (core/nmea_latency.hpp): the edge, the second it was
+// numbered as, and the lock's sample (as LockSource::latest_sample gave it).
+struct LockPulse {
+    timespec edge{};
+    timespec second{};
+    Sample lock_sample;
+};
+
 struct Message {
     MessageLevel level;
     std::string text;
@@ -41,10 +50,11 @@ struct Message {
     bool repeating = false;
 };
 
-// What a core tells its shell to do, in this order: close the device, log,
-// publish or withdraw, set timers, start or stop watching the device,
-// report health.
+// What a core tells its shell to do, in this order: tell the lock of a
+// pulse, close the device, log, publish or withdraw, set timers, start or
+// stop watching the device, report health.
 struct Actions {
+    std::optional<LockPulse> lock_pulse; // pps
     bool close_device = false;
     std::vector<Message> messages;
     std::optional<Sample> publish; // reference time before the refclock's offset

@@ -49,7 +49,7 @@ std::vector<std::unique_ptr<Refclock>> Daemon::build(const Config& config) {
             if ((rc.source == SourceKind::pps) != locked) {
                 continue;
             }
-            const LockSource* lock = nullptr;
+            LockSource* lock = nullptr;
             for (std::size_t j = 0; locked && j < config.refclocks.size(); ++j) {
                 if (refclocks[j] && config.refclocks[j].name == rc.lock) {
                     lock = refclocks[j].get();

@@ -29,11 +29,9 @@ public:
     // every kernel_check_every_ns) and logs when they start or stop
     // disagreeing.
     Leap announcement(const timespec& reference);
-    // What the list says about a receiver's 23:59:60 at the end of the UTC
-    // day that ends at `day_end` (core/leap_seconds.hpp).
-    LeapSecondCheck inserted_leap_second(std::int64_t day_end) const {
-        return shmrefclock::inserted_leap_second(list_, day_end);
-    }
+    // The list as loaded: the NMEA cores judge a receiver's 23:59:60 by it
+    // (inserted_leap_second, core/leap_seconds.hpp).
+    const LeapListLoad& list() const { return list_; }
 
     // How often the kernel's leap bits are read while the announcement does
     // not change: an NTP daemon arms the kernel at its own pace (a poll or

@@ -6,7 +6,7 @@
 
 namespace shmrefclock {
 
-Refclock::Refclock(const RefclockConfig& config, EventLoop& loop, const LockSource* lock,
+Refclock::Refclock(const RefclockConfig& config, EventLoop& loop, LockSource* lock,
                    std::function<void()> on_health_changed, LeapList& leap_list)
     : config_(config), on_health_changed_(std::move(on_health_changed)), leap_list_(leap_list) {
     if (config_.unit) {
@@ -79,7 +79,7 @@ void Refclock::withdraw() {
 }
 
 void Refclock::pulse_numbered(const std::string& pps_refclock, timespec edge, timespec second,
-                              const Sample& lock_sample) const {
+                              const Sample& lock_sample) {
     if (config_.source != SourceKind::nmea) {
         return; // a system refclock's samples have no latency to measure
     }

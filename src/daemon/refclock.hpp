@@ -28,7 +28,7 @@ public:
     // `lock`: the refclock this one's `lock` names (pps), already built.
     // `leap_list`: the leap indicator for a reference time, and whether a
     // receiver's 23:59:60 is scheduled (daemon/leap_list); outlives this.
-    Refclock(const RefclockConfig& config, EventLoop& loop, const LockSource* lock,
+    Refclock(const RefclockConfig& config, EventLoop& loop, LockSource* lock,
              std::function<void()> on_health_changed, LeapList& leap_list);
     ~Refclock() override;
 
@@ -62,11 +62,9 @@ public:
     void publish(const Sample& sample) override;
     void withdraw() override;
     void health_changed() override { on_health_changed_(); }
-    LeapSecondCheck inserted_leap_second(std::int64_t day_end) const override {
-        return leap_list_.inserted_leap_second(day_end);
-    }
+    const LeapListLoad& leap_seconds() const override { return leap_list_.list(); }
     void pulse_numbered(const std::string& pps_refclock, timespec edge, timespec second,
-                        const Sample& lock_sample) const override;
+                        const Sample& lock_sample) override;
 
 private:
     RefclockConfig config_;
@@ -80,12 +78,12 @@ private:
     // One point per second over the last hour, for the status page.
     SecondHistory history_;
     // nmea: its latency measured by the pps refclock that locks to it
-    // (pulse_numbered); mutable because a lock is handed out const.
+    // (pulse_numbered).
     struct MeasuredLatency {
         std::string pps_refclock;
         NmeaLatency latency;
     };
-    mutable std::unique_ptr<MeasuredLatency> pps_latency_;
+    std::unique_ptr<MeasuredLatency> pps_latency_;
     std::unique_ptr<Source> source_;
 };
 

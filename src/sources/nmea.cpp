@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "core/nmea_driver.hpp"
 #include "io/kernel_clock.hpp"
 #include "sources/pps_dcd.hpp"
 
@@ -18,27 +19,61 @@ namespace shmrefclock {
 
 namespace {
 
-NmeaSettings nmea_settings(const RefclockConfig& config, std::chrono::year_month_day floor,
-                           const SourceSink& sink) {
+NmeaSettings nmea_settings(const RefclockConfig& config, std::chrono::year_month_day floor) {
     NmeaSettings settings{
         config.device, config.baud, config.min_fixes, floor,
         WitnessSettings{config.witness, static_cast<std::int64_t>(config.offset * 1e9)}};
-    // The refclock (the sink) outlives its source, and asks the daemon's
-    // leap-second list as it is when the 23:59:60 arrives (it is reloaded
-    // on SIGHUP and when the file changes).
-    settings.leap_seconds = [&sink](std::int64_t day_end) {
-        return sink.inserted_leap_second(day_end);
-    };
     settings.step_probation_ns = static_cast<std::int64_t>(config.step_probation * 1e9);
     return settings;
 }
+
+// The device as the driver (core/nmea_driver.hpp) reads it: non-blocking
+// read(2)s, FIONREAD, and the kernel's clock state.
+class DeviceLine final : public NmeaLine {
+public:
+    explicit DeviceLine(int fd) : fd_(fd) {}
+
+    int queued() override {
+        int queued = 0;
+        if (ioctl(fd_, FIONREAD, &queued) != 0) {
+            queued = 0;
+        }
+        return queued;
+    }
+
+    LineRead read(std::span<char> buffer) override {
+        const ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+        if (n > 0) {
+            bytes_ += static_cast<std::size_t>(n);
+            return LineRead{LineRead::Status::bytes, static_cast<std::size_t>(n), 0};
+        }
+        if (n == 0) {
+            return LineRead{LineRead::Status::ended, 0, 0};
+        }
+        if (errno == EINTR) {
+            return LineRead{LineRead::Status::interrupted, 0, 0};
+        }
+        if (errno == EAGAIN) {
+            return LineRead{LineRead::Status::drained, 0, 0};
+        }
+        return LineRead{LineRead::Status::failed, 0, errno};
+    }
+
+    std::optional<KernelClock> kernel_clock() override { return read_kernel_clock(); }
+
+    // The bytes read so far.
+    std::size_t bytes() const { return bytes_; }
+
+private:
+    int fd_;
+    std::size_t bytes_ = 0;
+};
 
 } // namespace
 
 NmeaSource::NmeaSource(EventLoop& loop, SourceSink& sink, const RefclockConfig& config,
                        std::chrono::year_month_day floor)
-    : SourceShell(config.name, loop, sink), config_(config),
-      core_(nmea_settings(config, floor, sink)) {
+    : SourceShell(config.name, loop, sink), config_(config), core_(nmea_settings(config, floor)) {
     const auto parsed = parse_device_address(config.device);
     if (const auto* address = std::get_if<DeviceAddress>(&parsed)) {
         if (const auto* tcp = std::get_if<TcpAddress>(address)) {
@@ -78,13 +113,9 @@ void NmeaSource::start() {
 
 void NmeaSource::on_timer(TimerId id, const Stamp& stamp) {
     switch (id) {
-    case TimerId::batch: {
-        if (const auto total = read_available()) {
-            apply(core_.batch(stamp.monotonic_ns, *total));
-            log_arrival_once();
-        }
+    case TimerId::batch:
+        read_device(NmeaRead::Wake::batch, stamp);
         break;
-    }
     case TimerId::stale:
         apply(core_.stale());
         break;
@@ -98,8 +129,9 @@ void NmeaSource::on_timer(TimerId id, const Stamp& stamp) {
 
 void NmeaSource::watch_device(bool watch) {
     if (watch && device_watch_ == 0 && device_.fd.valid()) {
-        device_watch_ =
-            loop().watch(device_.fd.get(), [this](const Stamp& stamp) { on_readable(stamp); });
+        device_watch_ = loop().watch(device_.fd.get(), [this](const Stamp& stamp) {
+            read_device(NmeaRead::Wake::device, stamp);
+        });
     } else if (!watch && device_watch_ != 0) {
         loop().unwatch(device_watch_);
         device_watch_ = 0;
@@ -247,37 +279,14 @@ void NmeaSource::attach_pps() {
     apply(actions);
 }
 
-void NmeaSource::on_readable(const Stamp& stamp) {
-    int queued = 0;
-    if (ioctl(device_.fd.get(), FIONREAD, &queued) != 0) {
-        queued = 0;
+void NmeaSource::read_device(NmeaRead::Wake wake, const Stamp& stamp) {
+    DeviceLine line(device_.fd.get());
+    const Actions actions = read_line(core_, line, wake, stamp, &sink().leap_seconds());
+    if (line.bytes() > 0 && tcp_) {
+        // Re-armed by every read that brings bytes; a read that then failed
+        // closes the device, and the timer with it.
+        silence_.arm(tcp_silence_s * ns_per_s, 0);
     }
-    // Between cycles (inside one the batch timer reads): the kernel's state
-    // once per cycle, for the witness, next to the cycle's first stamp.
-    core_.kernel_clock(read_kernel_clock());
-    apply(core_.readable(stamp, queued));
-    if (const auto total = read_available()) {
-        apply(core_.read_done(*total));
-    }
-}
-
-void NmeaSource::log_arrival_once() {
-    // Once, after arrival_log_cycles published cycles (half a minute at
-    // 1 Hz, as many as settle a latency measured with PPS): what the live
-    // state shows as nmea_arrival, with what it is worth.
-    if (arrival_logged_ || core_.arrival().size() < arrival_log_cycles) {
-        return;
-    }
-    arrival_logged_ = true;
-    const auto summary = core_.arrival().summary();
-    Actions actions;
-    actions.log(MessageLevel::info,
-                fmt::format("NMEA cycles arrive {:.4f} s after the second they name (median of {} "
-                            "cycles, spread {:.4f} s) by the system clock, so offset = {:.3f}, "
-                            "but only as good as the system clock; a pps refclock locked to this "
-                            "one measures the latency independently of it",
-                            ns_to_seconds(summary->median_ns), summary->count,
-                            ns_to_seconds(summary->spread_ns), ns_to_seconds(summary->median_ns)));
     apply(actions);
 }
 
@@ -319,34 +328,6 @@ void NmeaSource::fill_state(RefclockState& state, const Stamp&) const {
     arrival.start_s = ns_to_seconds(histogram.start_ns);
     arrival.bin_s = ns_to_seconds(histogram.bin_ns);
     arrival.counts = histogram.counts;
-}
-
-std::optional<std::size_t> NmeaSource::read_available() {
-    std::size_t got = 0;
-    // Bounded: a receiver flooding the line cannot keep the loop here.
-    for (int round = 0; round < 64; ++round) {
-        const ssize_t n = ::read(device_.fd.get(), buffer_.data(), buffer_.size());
-        if (n > 0) {
-            got += static_cast<std::size_t>(n);
-            core_.received(std::string_view(buffer_.data(), static_cast<std::size_t>(n)));
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && errno == EAGAIN) {
-            break;
-        }
-        // 0: the TCP peer closed, or the tty hung up. EIO: a pty's other
-        // side closed, or a USB adapter was unplugged.
-        apply(core_.device_failed(n == 0 ? "end of data (device closed or disconnected)"
-                                         : fmt::format("read: {}", std::strerror(errno))));
-        return std::nullopt;
-    }
-    if (got > 0 && tcp_) {
-        silence_.arm(tcp_silence_s * ns_per_s, 0);
-    }
-    return got;
 }
 
 } // namespace shmrefclock

@@ -47,13 +47,10 @@ private:
     void unwatch(EventLoop::Registration& registration);
     // pps = "dcd": attach the PPS line discipline and find its /dev/ppsN.
     void attach_pps();
-    void on_readable(const Stamp& stamp);
-    // Read what is queued into the core; the byte count, or nothing when
-    // the device failed (the core has then been told).
-    std::optional<std::size_t> read_available();
-    // Log the arrival delay against the system clock once it is known.
-    static constexpr std::size_t arrival_log_cycles = 30;
-    void log_arrival_once();
+    // The device woke the loop, or the batch timer fired: read through the
+    // driver (core/nmea_driver.hpp), as `decode` does, and carry out what
+    // the core returns.
+    void read_device(NmeaRead::Wake wake, const Stamp& stamp);
 
     void on_timer(TimerId id, const Stamp& stamp) override;
     void close_device() override;
@@ -71,9 +68,6 @@ private:
     Timer silence_;
     EventLoop::Registration silence_watch_ = 0;
     std::optional<std::string> pps_device_;
-    std::array<char, 4096> buffer_{};
-    // The arrival delay against the system clock was logged (once).
-    bool arrival_logged_ = false;
 };
 
 } // namespace shmrefclock

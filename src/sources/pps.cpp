@@ -103,7 +103,7 @@ void forward_fetches(const std::stop_token& stop, pps_handle_t handle, int out, 
 } // namespace
 
 PpsSource::PpsSource(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
-                     const LockSource* lock)
+                     LockSource* lock)
     : SourceShell(config.name, loop, sink), config_(config), device_(config.device), lock_(lock),
       core_(PpsSettings{
           config.device, config.lock, config.edge,
@@ -263,15 +263,13 @@ void PpsSource::on_records(const Stamp& stamp) {
         }
         const std::optional<Sample> lock =
             lock_ != nullptr ? lock_->latest_sample() : std::optional<Sample>{};
-        core_.kernel_clock(read_kernel_clock());
-        Actions actions = core_.fetched(record.fetch, lock, stamp);
-        if (actions.publish && lock && !core_.numbered_by_system()) {
-            // Numbered by the lock's sample: the lock measures its latency
-            // from the pulse's edge and the second it was numbered as.
-            lock_->pulse_numbered(config_.name, actions.publish->receive_time,
-                                  actions.publish->reference_time, *lock);
-        }
-        apply(actions);
+        apply(core_.fetched(record.fetch, lock, stamp, read_kernel_clock()));
+    }
+}
+
+void PpsSource::lock_pulse(const LockPulse& pulse) {
+    if (lock_ != nullptr) {
+        lock_->pulse_numbered(config_.name, pulse.edge, pulse.second, pulse.lock_sample);
     }
 }
 

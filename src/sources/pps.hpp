@@ -24,7 +24,7 @@ public:
     // `lock`: the refclock that numbers the pulses, resolved when the
     // refclocks are built; null for lock = "system".
     PpsSource(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
-              const LockSource* lock);
+              LockSource* lock);
     // Joins the fetch thread: up to its 1 s fetch timeout.
     ~PpsSource() override;
 
@@ -46,12 +46,13 @@ private:
     void on_records(const Stamp& stamp);
 
     void on_timer(TimerId id, const Stamp& stamp) override;
+    void lock_pulse(const LockPulse& pulse) override;
     void close_device() override;
 
     RefclockConfig config_;
     // The device to open: `device`, or the lock's DCD line's (pps = "dcd").
     std::string device_;
-    const LockSource* lock_;
+    LockSource* lock_;
     PpsCore core_;
     EventLoop::Registration records_watch_ = 0;
     std::unique_ptr<Capture> capture_;

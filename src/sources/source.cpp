@@ -11,7 +11,7 @@
 namespace shmrefclock {
 
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
-                                    const LockSource* lock) {
+                                    LockSource* lock) {
     switch (config.source) {
     case SourceKind::system:
         return std::make_unique<SystemSource>(config.name, loop, sink, config.interval);

@@ -28,14 +28,11 @@ public:
     virtual void withdraw() = 0;
     // health() changed.
     virtual void health_changed() = 0;
-    // What the leap-second list says about a receiver's 23:59:60 at the end
-    // of the UTC day that ends at `day_end` (POSIX seconds): nmea refuses
-    // one that a valid list does not schedule (docs/design.md, "NMEA: from a
-    // byte to a segment").
-    virtual LeapSecondCheck inserted_leap_second(std::int64_t day_end) const {
-        (void)day_end;
-        return LeapSecondCheck::unknown;
-    }
+    // The daemon's leap-second list as it is now (reloaded on SIGHUP and
+    // when the file changes): nmea hands it to its core with every read, as
+    // data, and the core refuses a receiver's 23:59:60 that a valid list
+    // does not schedule (docs/design.md, "NMEA: from a byte to a segment").
+    virtual const LeapListLoad& leap_seconds() const = 0;
 };
 
 class Source {
@@ -81,12 +78,12 @@ public:
     // The pps refclock `pps_refclock` numbered the pulse whose edge the
     // kernel stamped at `edge` as second `second`, by `lock_sample` (this
     // refclock's latest sample, as latest_sample() returned it): what the
-    // lock measures its NMEA latency from (core/nmea_latency.hpp). Const
-    // like the rest of this interface -- a pps refclock cannot change its
-    // lock's samples -- so the lock keeps what it measures as its own
-    // mutable state.
+    // lock measures its NMEA latency from (core/nmea_latency.hpp). The pps
+    // core decides it (Actions::lock_pulse); its shell tells the lock. The
+    // only change a pps refclock makes to its lock: its samples are not
+    // its to change.
     virtual void pulse_numbered(const std::string& pps_refclock, timespec edge, timespec second,
-                                const Sample& lock_sample) const {
+                                const Sample& lock_sample) {
         (void)pps_refclock;
         (void)edge;
         (void)second;
@@ -97,6 +94,6 @@ public:
 // Chosen in one place: the source a refclock's config asks for.
 // `lock`: the refclock a pps source's `lock` names, null otherwise.
 std::unique_ptr<Source> make_source(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
-                                    const LockSource* lock);
+                                    LockSource* lock);
 
 } // namespace shmrefclock

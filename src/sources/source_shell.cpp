@@ -61,6 +61,9 @@ void SourceShell::log(const Message& message) {
 }
 
 void SourceShell::apply(const Actions& actions) {
+    if (actions.lock_pulse) {
+        lock_pulse(*actions.lock_pulse);
+    }
     if (actions.close_device) {
         close_device();
     }

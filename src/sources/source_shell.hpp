@@ -29,6 +29,9 @@ protected:
     void apply(const Actions& actions);
     // A timer the core asked for fired (at `stamp`).
     virtual void on_timer(TimerId id, const Stamp& stamp) = 0;
+    // Tell the lock refclock of a pulse numbered by its sample
+    // (Actions::lock_pulse).
+    virtual void lock_pulse(const LockPulse&) {}
     // Close the device (Actions::close_device).
     virtual void close_device() {}
     // Wake per byte from the device, or stop (Actions::watch_device).
@@ -38,6 +41,7 @@ protected:
 
     const std::string& name() const { return name_; }
     EventLoop& loop() { return loop_; }
+    const SourceSink& sink() const { return sink_; }
     // During start() the daemon reports STATUS= itself, after READY=1.
     bool starting_ = false;
 

@@ -5,6 +5,7 @@
 
 #include <limits>
 
+#include "core/leap_seconds.hpp"
 #include "core/nmea_core.hpp"
 
 using namespace shmrefclock;
@@ -935,23 +936,42 @@ struct LeapDay {
 struct LeapRun : Run {
     std::uint64_t refused = 0;
     std::string health;
-    std::vector<std::int64_t> asked; // the day ends the list was asked about
 };
 
-// The core with a leap-second list that answers `answer` for every day.
+// A leap-second list, as the daemon would hand it in with every read, that
+// answers `answer` about the day that ends at `day_end`: it inserts a second
+// there (scheduled), or has no entry there (not_scheduled), both valid for
+// half a year after it; or it would insert one but expired before it
+// (unknown).
+LeapListLoad list_answering(LeapSecondCheck answer, std::int64_t day_end) {
+    constexpr std::int64_t day = 86400;
+    LeapSecondsList list;
+    list.updated = day_end - 200 * day;
+    list.expires = answer == LeapSecondCheck::unknown ? day_end - 30 * day : day_end + 180 * day;
+    list.entries.push_back({day_end - 3650 * day, 37});
+    if (answer != LeapSecondCheck::not_scheduled) {
+        list.entries.push_back({day_end, 38});
+    }
+    LeapListLoad load;
+    load.list = list;
+    load.problem = LeapListProblem::none;
+    REQUIRE(inserted_leap_second(load, day_end) == answer);
+    return load;
+}
+
+// The core with a leap-second list that answers `answer` about the day
+// that ends at `day_end` (by default the LeapDay's new year); none: no list.
 LeapRun run_with_list(const ByteSchedule& schedule, int min_fixes,
-                      std::optional<LeapSecondCheck> answer) {
+                      std::optional<LeapSecondCheck> answer,
+                      std::int64_t day_end = LeapDay{}.new_year) {
     NmeaSettings settings{"test", 9600, min_fixes, floor_date};
     LeapRun result;
-    if (answer) {
-        settings.leap_seconds = [&result, answer](std::int64_t day_end) {
-            result.asked.push_back(day_end);
-            return *answer;
-        };
-    }
     NmeaCore core(std::move(settings));
     core.on_cycle([&](const CycleOutcome& o) { result.outcomes.push_back(o.kind); });
-    result.events = replay(core, schedule, options_at());
+    ReplayOptions options = options_at();
+    const LeapListLoad list = answer ? list_answering(*answer, day_end) : LeapListLoad{};
+    options.leap_seconds = answer ? &list : nullptr;
+    result.events = replay(core, schedule, options);
     result.samples = published(result.events);
     result.refused = core.unscheduled_leap_seconds();
     result.health = core.health();
@@ -989,10 +1009,14 @@ TEST_CASE("leap second: a 23:59:60 the list schedules, or with no list at all, i
                 CHECK(event.message.level != MessageLevel::warn);
             }
         }
-        if (answer) {
-            // Asked once, about the day that ends at the new year.
-            CHECK(run.asked == std::vector<std::int64_t>{day.new_year});
-        }
+    }
+    // The list is asked about the day that ends at the new year: a list
+    // that schedules the leap a day earlier or later does not vouch for it.
+    for (const std::int64_t other : {day.new_year - 86400, day.new_year + 86400}) {
+        const LeapRun run = run_with_list(day.schedule, 2, LeapSecondCheck::scheduled, other);
+        REQUIRE(run.outcomes.size() == 9);
+        CHECK(run.outcomes[3] == K::unscheduled_leap);
+        CHECK(run.refused == 1);
     }
 }
 

@@ -14,6 +14,9 @@ namespace {
 constexpr std::int64_t ms = 1'000'000;
 constexpr time_t N = 1795262400; // 2026-11-21T12:00:00Z
 
+// The kernel unsynchronized: no witness.
+const KernelClock no_kernel{};
+
 Stamp handled_at(time_t sec, long nsec) {
     return Stamp{timespec{sec, nsec}, 0};
 }
@@ -54,8 +57,15 @@ bool logged(const Actions& actions, const std::string& text) {
 TEST_CASE("pps core: a pulse is numbered by the lock, with its leap, and arms the stale timer") {
     PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
     core.opened("/dev/pps0");
-    const Actions actions = core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000));
+    const Actions actions =
+        core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000), no_kernel);
     REQUIRE(actions.publish);
+    // The lock is told, so that it measures its latency from the pulse.
+    REQUIRE(actions.lock_pulse);
+    CHECK(actions.lock_pulse->edge.tv_sec == N + 1);
+    CHECK(actions.lock_pulse->edge.tv_nsec == 20'000);
+    CHECK(actions.lock_pulse->second.tv_sec == N + 1);
+    CHECK(actions.lock_pulse->lock_sample.reference_time.tv_sec == N);
     CHECK(actions.publish->reference_time.tv_sec == N + 1);
     CHECK(actions.publish->reference_time.tv_nsec == 0);
     CHECK(actions.publish->receive_time.tv_nsec == 20'000);
@@ -72,22 +82,24 @@ TEST_CASE("pps core: a pulse is numbered by the lock, with its leap, and arms th
 TEST_CASE("pps core: repeated sequence numbers are dropped and counted, other edges are not") {
     PpsCore core(PpsSettings{"/dev/pps0", "system", PpsEdge::assert_edge});
     core.opened("/dev/pps0");
-    REQUIRE(core.fetched(pulse(7, N), std::nullopt, handled_at(N, ms)).publish);
+    REQUIRE(core.fetched(pulse(7, N), std::nullopt, handled_at(N, ms), no_kernel).publish);
     // The same assert event again (a fetch that timed out with nothing new).
-    Actions again = core.fetched(pulse(7, N), std::nullopt, handled_at(N, 2 * ms));
+    Actions again = core.fetched(pulse(7, N), std::nullopt, handled_at(N, 2 * ms), no_kernel);
     CHECK_FALSE(again.publish);
     CHECK(core.counters().repeated == 1);
     CHECK(logged(again, "dropped: sequence 7 repeated"));
     // A wake-up for the clear edge: the clear sequence moved, ours did not.
     PpsFetch clear = pulse(7, N);
     clear.other_sequence = 1;
-    CHECK_FALSE(core.fetched(clear, std::nullopt, handled_at(N, 3 * ms)).publish);
+    CHECK_FALSE(core.fetched(clear, std::nullopt, handled_at(N, 3 * ms), no_kernel).publish);
     CHECK(core.counters().repeated == 1);
     // lock = system: chrony's SOCK numbers the second itself.
-    const Actions next = core.fetched(pulse(8, N + 1), std::nullopt, handled_at(N + 1, ms));
+    const Actions next =
+        core.fetched(pulse(8, N + 1), std::nullopt, handled_at(N + 1, ms), no_kernel);
     REQUIRE(next.publish);
     CHECK(next.publish->pulse);
     CHECK(next.publish->leap == Leap::none);
+    CHECK_FALSE(next.lock_pulse); // no lock refclock to tell
 }
 
 TEST_CASE("pps core: a pulse 0.5 s off the lock's second is dropped with its values") {
@@ -95,21 +107,21 @@ TEST_CASE("pps core: a pulse 0.5 s off the lock's second is dropped with its val
     core.opened("/dev/pps0");
     // The lock says N at N + 0.13 s: a pulse at N + 0.63 s carries to N + 0.5.
     const Actions actions =
-        core.fetched(pulse(1, N, 630 * ms), lock_for(N), handled_at(N, 631 * ms));
+        core.fetched(pulse(1, N, 630 * ms), lock_for(N), handled_at(N, 631 * ms), no_kernel);
     CHECK_FALSE(actions.publish);
     CHECK(logged(actions, "dropped: lock time is more than 0.4 s from a second"));
     CHECK(logged(actions, "gps reference " + std::to_string(N) + ".000000000"));
     CHECK(core.health() == "no lock: pulses are more than 0.4 s from gps's second");
     CHECK(core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::outside_window)] == 1);
     // No lock sample at all.
-    core.fetched(pulse(2, N + 1), std::nullopt, handled_at(N + 1, ms));
+    core.fetched(pulse(2, N + 1), std::nullopt, handled_at(N + 1, ms), no_kernel);
     CHECK(core.health() == "no lock: gps has no time");
 }
 
 TEST_CASE("pps core: stale withdraws once and waits for pulses again") {
     PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::clear_edge});
     core.opened("/dev/pps0");
-    REQUIRE(core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, ms)).publish);
+    REQUIRE(core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, ms), no_kernel).publish);
     const Actions stale = core.stale();
     CHECK(stale.withdraw);
     CHECK(core.health() == "waiting for pulses on /dev/pps0");
@@ -134,7 +146,7 @@ TEST_CASE("pps core: silence reopens at once, errors back off, pulses reset the 
     CHECK_THAT(core.health(), Catch::EndsWith("(retrying in 4 s)"));
 
     core.opened("/dev/pps1");
-    core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, ms));
+    core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, ms), no_kernel);
     const Actions failed = core.device_failed("no device /dev/pps1");
     CHECK(failed.withdraw);
     CHECK(timer(failed, TimerId::reopen)->after_ns == ns_per_s);
@@ -151,15 +163,16 @@ TEST_CASE("pps core: a clock step withdraws the pulse and drops pulses stamped b
         INFO(lock);
         PpsCore core(PpsSettings{"/dev/pps0", lock, PpsEdge::assert_edge});
         core.opened("/dev/pps0");
-        REQUIRE(core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000)).publish);
+        REQUIRE(core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000), no_kernel)
+                    .publish);
         // The clock steps back 0.5 s at old N + 1.6: the loop learns of it
         // at new N + 1.1 + 1 ms.
         const Actions stepped = core.clock_stepped(handled_at(N + 1, 101 * ms));
         CHECK(stepped.withdraw);
         CHECK(logged(stepped, "system clock stepped"));
         // The pulse at old N + 1.000 02 (before the step), handled after it.
-        const Actions old_pulse =
-            core.fetched(pulse(2, N + 1, 20'000), lock_for(N), handled_at(N + 1, 102 * ms));
+        const Actions old_pulse = core.fetched(pulse(2, N + 1, 20'000), lock_for(N),
+                                               handled_at(N + 1, 102 * ms), no_kernel);
         CHECK_FALSE(old_pulse.publish);
         CHECK(
             core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::before_clock_step)] ==
@@ -170,7 +183,7 @@ TEST_CASE("pps core: a clock step withdraws the pulse and drops pulses stamped b
         Sample fresh = lock_for(N + 1);
         fresh.receive_time = {N + 1, 140 * ms};
         const Actions next =
-            core.fetched(pulse(3, N + 2, 30'000), fresh, handled_at(N + 2, 35'000));
+            core.fetched(pulse(3, N + 2, 30'000), fresh, handled_at(N + 2, 35'000), no_kernel);
         REQUIRE(next.publish);
         CHECK(next.publish->reference_time.tv_sec == N + 2);
     }
@@ -186,18 +199,18 @@ TEST_CASE("pps core counters: K pulses 0.5 s off, numbered ones and repeats, exa
     for (std::size_t i = 0; i < good_pulses; ++i, ++second) {
         // The lock says `second` at +0.13 s; the pulse of second + 1.
         REQUIRE(core.fetched(pulse(++sequence, second + 1), lock_for(second),
-                             handled_at(second + 1, ms))
+                             handled_at(second + 1, ms), no_kernel)
                     .publish);
     }
     for (std::size_t i = 0; i < off_pulses; ++i, ++second) {
         // At +0.63 s: carried to half a second.
         CHECK_FALSE(core.fetched(pulse(++sequence, second, 630 * ms), lock_for(second),
-                                 handled_at(second, 631 * ms))
+                                 handled_at(second, 631 * ms), no_kernel)
                         .publish);
     }
     // The last fetch returned again with nothing new: a repeat.
     core.fetched(pulse(sequence, second - 1, 630 * ms), lock_for(second - 1),
-                 handled_at(second - 1, 900 * ms));
+                 handled_at(second - 1, 900 * ms), no_kernel);
     core.fetch_failed(EIO);
     const auto& counters = core.counters();
     const auto by = [&](PulseVerdict v) {
@@ -225,19 +238,19 @@ TEST_CASE("pps core: the kernel witness judges pulses as it judges NMEA samples"
     KernelClock kernel;
     kernel.synchronized = true;
     kernel.maxerror_ns = 10 * ms;
-    core.kernel_clock(kernel);
     Sample late = lock_for(N);
     late.receive_time = {N + 1, 130 * ms};
-    const Actions refused = core.fetched(pulse(1, N + 1), late, handled_at(N + 1, 25'000));
+    const Actions refused = core.fetched(pulse(1, N + 1), late, handled_at(N + 1, 25'000), kernel);
     CHECK_FALSE(refused.publish);
     CHECK(core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::witness)] == 1);
     CHECK_THAT(core.health(), Catch::Contains("refused by the kernel witness"));
     CHECK(logged(refused, "(pulse) is 1.000 s behind"));
-    const Actions right = core.fetched(pulse(2, N + 2), lock_for(N + 1), handled_at(N + 2, 25'000));
+    const Actions right =
+        core.fetched(pulse(2, N + 2), lock_for(N + 1), handled_at(N + 2, 25'000), kernel);
     REQUIRE(right.publish);
     CHECK(right.publish->reference_time.tv_sec == N + 2);
     kernel.synchronized = false;
-    core.kernel_clock(kernel);
-    CHECK(core.fetched(pulse(3, N + 3), lock_for(N + 1), handled_at(N + 3, 25'000)).publish);
+    CHECK(
+        core.fetched(pulse(3, N + 3), lock_for(N + 1), handled_at(N + 3, 25'000), kernel).publish);
     CHECK(name(PulseVerdict::witness) == "witness");
 }

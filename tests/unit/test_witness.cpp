@@ -236,7 +236,6 @@ Run run_core(const KernelClock& kernel, time_t shift, bool witness = true) {
     NmeaSettings settings{"test", 9600, 2, floor};
     settings.witness.enabled = witness;
     NmeaCore core(settings);
-    core.kernel_clock(kernel);
     Run run;
     core.on_cycle([&](const CycleOutcome& o) { run.outcomes.push_back(o.kind); });
     ByteSchedule schedule;
@@ -247,6 +246,7 @@ Run run_core(const KernelClock& kernel, time_t shift, bool witness = true) {
     ReplayOptions options;
     // Monotonic 0 is realtime base_second - 1 s.
     options.realtime_epoch = timespec{base_second - 1, 0};
+    options.kernel_clock = [&kernel](std::int64_t) { return kernel; };
     for (const auto& e : replay(core, schedule, options)) {
         if (e.kind == ReplayEvent::Kind::published) {
             run.samples.push_back(e.sample);
