@@ -196,6 +196,13 @@ void NmeaCore::batch(Actions& actions, std::int64_t monotonic_ns, std::size_t to
     if (total > 0 && age < max_cycle_ns) {
         return; // still arriving
     }
+    if (total == 0 && monotonic_ns - last_data_ns_ < min_quiet_read_ns) {
+        // An empty read right after one that returned bytes: the loop was
+        // held up past a timer expiry (a loaded machine) and this expiry
+        // came next, milliseconds later. The line has not been quiet for a
+        // batch period; ending the cycle here would cut it in two.
+        return;
+    }
     // Quiet for a batch period: the cycle is complete. Or it never went quiet.
     finish_cycle(actions, monotonic_ns, leap_seconds);
     if (total > 0) {

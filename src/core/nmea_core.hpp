@@ -127,6 +127,10 @@ public:
     // idle time is 40 to 65 ms; cycles are hundreds of ms apart at 1 Hz and
     // over 50 ms apart at 10 Hz and 115200 baud.
     static constexpr std::int64_t quiet_gap_ns = 40'000'000;
+    // An empty batch read ends a cycle only if the last read that returned
+    // bytes was at least this long before it: at 4800 baud and above, a
+    // line sending a cycle delivers a byte every 2 ms or sooner.
+    static constexpr std::int64_t min_quiet_read_ns = batch_period_ns / 2;
     // A burst of sentences (checksums right: not noise) without a
     // time-bearing one this close before a cycle makes its first byte
     // ambiguous: the cycle is not stamped.

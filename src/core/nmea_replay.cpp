@@ -53,8 +53,8 @@ public:
             std::size_t timer = timer_count;
             std::int64_t timer_at = never;
             for (std::size_t i = 0; i < timer_count; ++i) {
-                if (timers_[i].at < timer_at) {
-                    timer_at = timers_[i].at;
+                if (timers_[i].seen < timer_at) {
+                    timer_at = timers_[i].seen;
                     timer = i;
                 }
             }
@@ -77,7 +77,13 @@ public:
                 continue;
             }
             Timer& fired = timers_[timer];
-            fired.at = fired.period != 0 ? fired.at + fired.period : never;
+            if (fired.period != 0) {
+                // The first expiry after this wake, as a timerfd counts them.
+                fired.at += fired.period * ((now_ - fired.at) / fired.period + 1);
+                fired.seen = fired.at + timer_latency();
+            } else {
+                fired.at = fired.seen = never;
+            }
             switch (static_cast<TimerId>(timer)) {
             case TimerId::batch:
                 apply(
@@ -96,9 +102,14 @@ public:
 
 private:
     struct Timer {
-        std::int64_t at = never;
+        std::int64_t at = never;   // when it expires
+        std::int64_t seen = never; // when the loop sees it
         std::int64_t period = 0;
     };
+
+    std::int64_t timer_latency() const {
+        return options_.timer_latency_ns ? options_.timer_latency_ns() : 0;
+    }
 
     Stamp stamp() const {
         return Stamp{timespec_add(options_.realtime_epoch, now_ + stepped_ns_), now_};
@@ -143,6 +154,7 @@ private:
         for (const TimerRequest& request : actions.timers) {
             Timer& timer = timers_[static_cast<std::size_t>(request.id)];
             timer.at = request.after_ns == 0 ? never : now_ + request.after_ns;
+            timer.seen = timer.at == never ? never : timer.at + timer_latency();
             timer.period = request.period_ns;
         }
         if (actions.watch_device) {

@@ -46,6 +46,10 @@ struct ReplayOptions {
     // How long after a byte is readable the loop sees it (scheduling
     // latency); called for each wake-up by the device.
     std::function<std::int64_t()> wake_latency_ns;
+    // How long after a timer expires the loop sees it (a loop held up);
+    // called for each expiry. A periodic timer keeps its schedule, as a
+    // timerfd does: its next expiry is the first one after the late wake.
+    std::function<std::int64_t()> timer_latency_ns;
     // The device is opened at this monotonic time.
     std::int64_t opened_ns = 0;
     // Run the timers until this time (0: until the last byte + 3 s).

@@ -292,6 +292,7 @@ class FakeReceiver:
     def _watch_slave(self):
         """Record when the daemon opens and closes the pty's slave: the
         master polls POLLHUP while no one has the slave open."""
+        harness.realtime_thread(f"{self.name} open watcher")
         while not self._stop.is_set():
             with self._lock:
                 master, was_open = self._master, self._slave_open
@@ -324,6 +325,7 @@ class FakeReceiver:
     # -- TCP -------------------------------------------------------------
 
     def _accept(self):
+        harness.realtime_thread(f"{self.name} acceptor")
         self._listener.settimeout(0.2)
         while not self._stop.is_set():
             try:
@@ -428,6 +430,7 @@ class FakeReceiver:
         return plan
 
     def _run(self):
+        harness.realtime_thread(f"{self.name} writer")
         boundary = realtime_ns() // NS + 1
         while not self._stop.is_set():
             start_ns = boundary * NS + self.delay_ns

@@ -161,7 +161,7 @@ def tcp_reconnect(receiver, watcher, daemon):
     dropped = receiver.closes[-1]
     connected = receiver.wait_opened(5, after_ns=dropped)
     observation = harness.wait_until(
-        lambda: watcher.first_sample_after(dropped), MIN_FIXES + 3,
+        lambda: watcher.first_sample_after(dropped), MIN_FIXES + 20,
         "samples from the reconnected TCP refclock", interval=0.05,
         watch=[daemon])
     withdrawn = watcher.invalid_since(dropped)

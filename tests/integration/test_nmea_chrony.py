@@ -38,11 +38,12 @@ from harness import Fail, check, log
 UNIT = 0
 DELAY = 0.1
 # Every stamp within this of its cycle's first byte: the stamp is at the
-# first byte (~0.1 ms), not after RMC (~75 ms in). Not tighter: on this
-# shared 2-CPU VM a single stamp is now and then a few ms late (seen: 8 ms)
-# when the daemon or the Python writer waits for a CPU; MEDIAN_TOLERANCE
-# keeps the test sharp.
-TOLERANCE = 0.010
+# first byte (~0.1 ms), not after RMC (~75 ms in), which stays 2.5 times
+# this away. Not tighter: on this shared 2-CPU VM a single stamp is now and
+# then late when the daemon waits for a CPU (seen: 8 ms, and 16.9 ms with
+# CI's other suites and builds beside it); MEDIAN_TOLERANCE keeps the test
+# sharp. How late stamps are on a quiet machine is the bench's figure.
+TOLERANCE = 0.030
 MEDIAN_TOLERANCE = 0.001
 REFID_HEX = "4E4D4541"  # "NMEA"
 

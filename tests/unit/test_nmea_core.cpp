@@ -347,6 +347,40 @@ TEST_CASE("core: a cycle read over many batches is one cycle") {
     CHECK(samples.size() == 3);
 }
 
+TEST_CASE("core: a loop held up past each batch expiry does not cut a cycle in two") {
+    // The loop sees every other batch expiry 24.5 ms late (a loaded
+    // machine): a read that returns bytes, then the next expiry on time,
+    // 0.5 ms later, when at 4800 baud no byte has come yet. That empty read
+    // is not a quiet line.
+    for (const int baud : {4800, 9600}) {
+        const std::int64_t byte_ns = byte_time_ns(baud);
+        ByteSchedule schedule;
+        for (int k = 0; k < 4; ++k) {
+            schedule.write((k + 1) * s + 100 * ms, make_cycle(base_second + k, 150), byte_ns);
+        }
+        ReplayOptions options = options_at();
+        // The loop wakes 1 ms after the first byte, so that the batch
+        // expiries fall between two bytes rather than on one.
+        options.wake_latency_ns = [] { return 1 * ms; };
+        bool held_up = false;
+        options.timer_latency_ns = [&held_up] {
+            held_up = !held_up;
+            return held_up ? 24'500'000 : 0;
+        };
+        NmeaCore core = make_core(baud, 1);
+        std::vector<CycleOutcome::Kind> outcomes;
+        core.on_cycle([&](const CycleOutcome& o) { outcomes.push_back(o.kind); });
+        const auto samples = published(replay(core, schedule, options));
+        using K = CycleOutcome::Kind;
+        CHECK(outcomes == std::vector<K>(4, K::published));
+        REQUIRE(samples.size() == 4);
+        for (std::size_t i = 0; i < samples.size(); ++i) {
+            CHECK(samples[i].reference_time.tv_sec == base_second + static_cast<time_t>(i));
+            CHECK(samples[i].receive_time.tv_nsec == 100 * ms + byte_ns + 1 * ms);
+        }
+    }
+}
+
 TEST_CASE("core: a receiver that never goes quiet is never stamped") {
     const std::int64_t byte_ns = byte_time_ns(9600);
     ByteSchedule schedule;
