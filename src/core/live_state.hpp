@@ -193,8 +193,9 @@ struct NmeaState {
     std::uint64_t device_opens = 0;
     std::uint64_t device_failures = 0;
     std::uint64_t bytes = 0; // every byte read and handed to the core
-    ReasonCounts sentences;  // the parser's nmea::Counters
-    ReasonCounts cycles;     // by CycleOutcome::Kind
+    std::uint64_t loop_held_up = 0;
+    ReasonCounts sentences; // the parser's nmea::Counters
+    ReasonCounts cycles;    // by CycleOutcome::Kind
     std::optional<NmeaArrival> arrival;
     std::optional<PpsLatency> pps_latency;
     std::optional<WitnessState> witness;
@@ -206,6 +207,12 @@ struct NmeaState {
                           .title = "Bytes read",
                           .help = "Bytes read from the receiver."},
               self.bytes);
+        visit(CounterInfo{.name = "loop_held_up",
+                          .title = "Loop held up",
+                          .help = "Reads of a cycle that came milliseconds after the previous "
+                                  "one: the daemon was held up past its batch timer (a "
+                                  "loaded machine)."},
+              self.loop_held_up);
         visit(CounterInfo{.name = "sentences",
                           .title = "NMEA sentences",
                           .help = "NMEA sentences read, by parse result.",

@@ -201,6 +201,7 @@ void NmeaCore::batch(Actions& actions, std::int64_t monotonic_ns, std::size_t to
         // held up past a timer expiry (a loaded machine) and this expiry
         // came next, milliseconds later. The line has not been quiet for a
         // batch period; ending the cycle here would cut it in two.
+        ++activity_.loop_held_up;
         return;
     }
     // Quiet for a batch period: the cycle is complete. Or it never went quiet.

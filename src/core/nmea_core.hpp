@@ -178,6 +178,8 @@ public:
         std::uint64_t device_opens = 0;
         std::uint64_t device_failures = 0; // could not open, or failed while read
         std::uint64_t bytes = 0;
+        // Empty batch reads not taken for a quiet line (min_quiet_read_ns).
+        std::uint64_t loop_held_up = 0;
         // Indexed by CycleOutcome::Kind.
         std::array<std::uint64_t, cycle_outcome_count> cycles{};
     };

@@ -297,6 +297,7 @@ void NmeaSource::fill_state(RefclockState& state, const Stamp&) const {
     out.device_opens = activity.device_opens;
     out.device_failures = activity.device_failures;
     out.bytes = activity.bytes;
+    out.loop_held_up = activity.loop_held_up;
     // "time_bearing": RMC/ZDA/GGA/GLL/GNS with a right checksum and fields
     // that parse, with a fix or not.
     out.sentences = {

@@ -301,6 +301,8 @@ TEST_CASE("core: cycles framed by quiet gaps, min-fixes, exact first-byte stamps
     using K = CycleOutcome::Kind;
     CHECK(outcomes ==
           std::vector<K>{K::acquiring, K::acquiring, K::published, K::published, K::published});
+    // A loop that meets every expiry on time is never held up.
+    CHECK(core.activity().loop_held_up == 0);
     REQUIRE(samples.size() == 3);
     for (std::size_t i = 0; i < samples.size(); ++i) {
         CHECK(samples[i].reference_time.tv_sec == base_second + 2 + static_cast<time_t>(i));
@@ -373,6 +375,8 @@ TEST_CASE("core: a loop held up past each batch expiry does not cut a cycle in t
         const auto samples = published(replay(core, schedule, options));
         using K = CycleOutcome::Kind;
         CHECK(outcomes == std::vector<K>(4, K::published));
+        // Counted, for the live state: the machine is loaded.
+        CHECK(core.activity().loop_held_up > 0);
         REQUIRE(samples.size() == 4);
         for (std::size_t i = 0; i < samples.size(); ++i) {
             CHECK(samples[i].reference_time.tv_sec == base_second + static_cast<time_t>(i));
