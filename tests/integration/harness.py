@@ -379,6 +379,12 @@ def wait_until(predicate, timeout, what, interval=0.1, watch=None):
 def _child_setup():
     # Die with the test, even if it is SIGKILLed.
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # Back to nice 0 (the test runs at DAEMON_NICE): chronyd, ntpd, chromium
+    # and the other helpers compete as they would on any machine.
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except OSError:
+        pass
 
 
 # The daemon under test runs at nice -10: still in the normal (CFS) class it
@@ -394,7 +400,7 @@ DAEMON_NICE = -10
 
 
 def _daemon_setup():
-    _child_setup()
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     try:
         os.setpriority(os.PRIO_PROCESS, 0, DAEMON_NICE)
     except OSError:
@@ -613,6 +619,14 @@ def main(name, body, timeout=85):
     # wait for the GIL: a shorter switch interval than the default 5 ms
     # keeps a busy main thread from holding them up.
     sys.setswitchinterval(0.0005)
+    # And at the daemon's nice: a main thread preempted while it holds the
+    # GIL holds up every writer (seen: a cycle published before the writer
+    # had recorded it), and its polls of the segments are its observations.
+    # Threads started from here on inherit it.
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, DAEMON_NICE)
+    except OSError:
+        pass
     keep = os.environ.get("SHMREFCLOCK_IT_KEEP") == "1"
     tmp = tempfile.mkdtemp(prefix=f"shmrefclock-it-{name}-", dir=_scratch_dir())
     os.chmod(tmp, 0o700)

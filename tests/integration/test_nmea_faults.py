@@ -139,8 +139,13 @@ class Run:
             first, within_cycles + 1.5,
             f"samples to resume within {within_cycles} cycles",
             interval=0.02, watch=[self.daemon])
-        record = self.rx.record_reporting(observation.sample.clock_ns)
-        check(record is not None, f"no cycle reported {observation.sample}")
+        # The fake records a cycle once its last byte is out, which may come
+        # after the daemon published it (a cycle whose tail bears no time,
+        # or a writer held up before its bookkeeping): wait for the record.
+        record = harness.wait_until(
+            lambda: self.rx.record_reporting(observation.sample.clock_ns), 5,
+            f"the fake's record of a cycle that reported {observation.sample}",
+            interval=0.02, watch=[self.daemon])
         return observation, record
 
     def cycles_between(self, after_ns, record):
