@@ -280,16 +280,17 @@ def clock_env(program, env=None, state=UNSYNCHRONIZED):
     return env
 
 
-def _is_daemon(argv):
-    """The daemon binary's path when `argv` runs it (it then gets a stated
-    kernel clock state, clock_env, and DAEMON_NICE), else None."""
+def _for_daemon(argv, env):
+    """(environment, is the daemon) for running `argv`: when it runs the
+    daemon binary, an environment with a stated kernel clock state
+    (clock_env)."""
     try:
         daemon = daemon_binary()
     except Skip:
-        return None
+        return env, False
     if argv and pathlib.Path(str(argv[0])) == daemon:
-        return daemon
-    return None
+        return clock_env(daemon, env), True
+    return env, False
 
 
 def _asan_runtime(program):
@@ -376,15 +377,21 @@ def wait_until(predicate, timeout, what, interval=0.1, watch=None):
 # Processes
 
 
-def _child_setup():
-    # Die with the test, even if it is SIGKILLed.
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    # Back to nice 0 (the test runs at DAEMON_NICE): chronyd, ntpd, chromium
-    # and the other helpers compete as they would on any machine.
+def _set_nice(value):
+    """This thread's (and what it starts from now on) nice value; without
+    CAP_SYS_NICE a lower one is not granted and the test runs as it is."""
     try:
-        os.setpriority(os.PRIO_PROCESS, 0, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, value)
     except OSError:
         pass
+
+
+def _child_setup(nice=0):
+    # Die with the test, even if it is SIGKILLed.
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The test runs at DAEMON_NICE; chronyd, ntpd, chromium and the other
+    # helpers go back to nice 0 and compete as on any machine.
+    _set_nice(nice)
 
 
 # The daemon under test runs at nice -10: still in the normal (CFS) class it
@@ -400,11 +407,7 @@ DAEMON_NICE = -10
 
 
 def _daemon_setup():
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, DAEMON_NICE)
-    except OSError:
-        pass  # without CAP_SYS_NICE: the test still runs, at nice 0
+    _child_setup(DAEMON_NICE)
 
 
 def realtime_thread(name, priority=20):
@@ -425,9 +428,7 @@ class Proc:
         self.name = name
         self.argv = [str(a) for a in argv]
         self.log_path = log_path
-        daemon = _is_daemon(self.argv)
-        if daemon:
-            env = clock_env(daemon, env)
+        env, daemon = _for_daemon(self.argv, env)
         self.started = time.monotonic()
         with open(log_path, "wb") as log_file:
             self.popen = subprocess.Popen(
@@ -495,9 +496,7 @@ class Context:
     def run(self, name, argv, timeout, env=None):
         """Run to completion with bounded time; CompletedProcess (text)."""
         argv = [str(a) for a in argv]
-        daemon = _is_daemon(argv)
-        if daemon:
-            env = clock_env(daemon, env)
+        env, _ = _for_daemon(argv, env)
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True,
@@ -620,13 +619,9 @@ def main(name, body, timeout=85):
     # keeps a busy main thread from holding them up.
     sys.setswitchinterval(0.0005)
     # And at the daemon's nice: a main thread preempted while it holds the
-    # GIL holds up every writer (seen: a cycle published before the writer
-    # had recorded it), and its polls of the segments are its observations.
-    # Threads started from here on inherit it.
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, DAEMON_NICE)
-    except OSError:
-        pass
+    # GIL holds up every writer, and its polls of the segments are its
+    # observations. Threads started from here on inherit it.
+    _set_nice(DAEMON_NICE)
     keep = os.environ.get("SHMREFCLOCK_IT_KEEP") == "1"
     tmp = tempfile.mkdtemp(prefix=f"shmrefclock-it-{name}-", dir=_scratch_dir())
     os.chmod(tmp, 0o700)

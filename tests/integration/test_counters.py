@@ -208,8 +208,7 @@ def body(ctx):
         check(daemon.running(), f"the daemon exited with {daemon.poll()}")
         daemon.stop()
         output = daemon.output()
-        with receiver._lock:
-            cycles_written = list(receiver.cycles)
+        cycles_written = list(receiver.cycles)
     finally:
         receiver.stop()
 
