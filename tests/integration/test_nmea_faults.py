@@ -127,8 +127,10 @@ class Run:
         if not stalled:
             raise Fail(message)
         self.note(f"NOT CHECKED: {message}: the fake receiver stalled "
-                  f"{max(r.max_gap_ns for r in stalled) / 1e6:.0f} ms in "
-                  f"cycle(s) {[r.index for r in stalled]}")
+                  f"{max(r.max_gap_ns for r in stalled) / 1e6:.0f} ms "
+                  "between two bytes, a byte "
+                  f"{max(r.max_late_ns for r in stalled) / 1e6:.0f} ms late, "
+                  f"in cycle(s) {[r.index for r in stalled]}")
 
     def wait_resumed(self, after_ns, within_cycles):
         """The first sample received after `after_ns`, within

@@ -164,7 +164,9 @@ def scenario(ctx, case, attempt):
                 if record.stalled:
                     raise WriterStalled(f"cycle {index}: "
                                         f"{record.max_gap_ns / 1e6:.1f} ms "
-                                        "between two bytes")
+                                        "between two bytes, a byte "
+                                        f"{record.max_late_ns / 1e6:.1f} ms "
+                                        "late")
                 # The daemon publishes when the line has been quiet for a
                 # batch period (25 ms) after the last byte.
                 fr.sleep_until(record.end_ns + 200_000_000)
