@@ -43,6 +43,8 @@ def row(name, values, scale, unit):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", default="build")
+    parser.add_argument("--binary", help="the daemon to measure (default: the build's); "
+                        "the emulators still come from --build-dir")
     parser.add_argument("--cycles", type=int, default=120, help="cycles per phase")
     parser.add_argument("--rounds", type=int, default=3, help="quiet + load rounds")
     parser.add_argument("--quick", action="store_true", help="1 round of 60 + 60 cycles")
@@ -52,7 +54,8 @@ def main():
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     build = os.path.abspath(args.build_dir)
     env = dict(os.environ,
-               SHMREFCLOCK=f"{build}/src/shmrefclock",
+               SHMREFCLOCK=os.path.abspath(args.binary) if args.binary
+               else f"{build}/src/shmrefclock",
                SHMREFCLOCK_SRCDIR=top,
                PYTHONDONTWRITEBYTECODE="1",
                SHMREFCLOCK_PPS_EMULATOR=f"{build}/tests/pps-emulator/libpps_emulator.so",

@@ -27,30 +27,47 @@ Stamp stamp_now() {
     return now;
 }
 
-EventLoop::EventLoop() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {
-    if (!epoll_.valid()) {
+EventLoop::EventLoop()
+    : epoll_(epoll_create1(EPOLL_CLOEXEC)), receivers_(epoll_create1(EPOLL_CLOEXEC)) {
+    if (!epoll_.valid() || !receivers_.valid()) {
         fail("epoll_create1");
+    }
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = receivers_id;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, receivers_.get(), &event) != 0) {
+        fail("epoll_ctl(ADD)");
     }
 }
 
-EventLoop::Registration EventLoop::watch(int fd, Handler handler, Ready ready) {
+EventLoop::Registration EventLoop::add(int epoll, int fd, Handler handler, Ready ready) {
     const Registration id = next_++;
     // Registrations, not fds, go into epoll: a handler may close an fd and a
     // new one may get the same number within one batch of events.
     epoll_event event{};
     event.events = ready == Ready::input ? EPOLLIN : EPOLLOUT;
     event.data.u64 = id;
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
+    if (epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) != 0) {
         fail("epoll_ctl(ADD)");
     }
-    watches_.emplace(id, Watch{fd, std::move(handler)});
+    watches_.emplace(id, Watch{fd, std::move(handler), false, epoll});
     return id;
 }
 
+EventLoop::Registration EventLoop::watch(int fd, Handler handler, Ready ready) {
+    return add(epoll_.get(), fd, std::move(handler), ready);
+}
+
 EventLoop::Registration EventLoop::watch_first(int fd, Handler handler) {
-    const Registration id = watch(fd, std::move(handler));
+    // In the receivers' set: a receiver served between two other handlers
+    // is stamped afresh, so the clock step must be looked for with it.
+    const Registration id = add(receivers_.get(), fd, std::move(handler), Ready::input);
     watches_.at(id).first = true;
     return id;
+}
+
+EventLoop::Registration EventLoop::watch_receiver(int fd, Handler handler) {
+    return add(receivers_.get(), fd, std::move(handler), Ready::input);
 }
 
 void EventLoop::unwatch(Registration registration) {
@@ -59,7 +76,7 @@ void EventLoop::unwatch(Registration registration) {
         return;
     }
     // The fd may already be closed by its owner; then the kernel dropped it.
-    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.fd, nullptr);
+    epoll_ctl(it->second.epoll, EPOLL_CTL_DEL, it->second.fd, nullptr);
     watches_.erase(it);
 }
 
@@ -76,9 +93,42 @@ void EventLoop::run() {
             }
             fail("epoll_wait");
         }
-        dispatch(events, n, stamp, true);
-        dispatch(events, n, stamp, false);
+        // The receivers first, with this wake-up's stamp.
+        for (int i = 0; i < n; ++i) {
+            if (events[i].data.u64 == receivers_id) {
+                serve_receivers(&stamp);
+                break;
+            }
+        }
+        // Then the rest; before each but the first, the receivers that
+        // became ready meanwhile (a wake-up with one event costs no more
+        // syscalls than before).
+        bool first_served = true;
+        for (int i = 0; i < n && running_; ++i) {
+            if (events[i].data.u64 == receivers_id) {
+                continue;
+            }
+            if (!first_served) {
+                serve_receivers(nullptr);
+            }
+            first_served = false;
+            dispatch(&events[i], 1, stamp, false);
+        }
     }
+}
+
+void EventLoop::serve_receivers(const Stamp* stamp) {
+    constexpr int batch = 16;
+    epoll_event events[batch];
+    const int n = epoll_wait(receivers_.get(), events, batch, 0);
+    if (n <= 0) {
+        return; // none ready (or EINTR: the next wake-up serves them)
+    }
+    const Stamp fresh = stamp != nullptr ? *stamp : stamp_now();
+    // A clock step must be known before a pulse stamped after it is
+    // numbered by a sample stamped before it (ClockStepWatch).
+    dispatch(events, n, fresh, true);
+    dispatch(events, n, fresh, false);
 }
 
 void EventLoop::dispatch(const epoll_event* events, int n, const Stamp& stamp, bool first) {

@@ -129,7 +129,7 @@ void NmeaSource::on_timer(TimerId id, const Stamp& stamp) {
 
 void NmeaSource::watch_device(bool watch) {
     if (watch && device_watch_ == 0 && device_.fd.valid()) {
-        device_watch_ = loop().watch(device_.fd.get(), [this](const Stamp& stamp) {
+        device_watch_ = loop().watch_receiver(device_.fd.get(), [this](const Stamp& stamp) {
             read_device(NmeaRead::Wake::device, stamp);
         });
     } else if (!watch && device_watch_ != 0) {
