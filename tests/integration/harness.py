@@ -423,6 +423,72 @@ def realtime_thread(name, priority=20):
         log(f"{name}: runs without real-time priority ({error})")
 
 
+class _StallMonitor:
+    """tests/stall-monitor, started for the whole test: when this machine
+    took a CPU away from everything on it. A test may excuse a cycle lost
+    in such a stall (a pty's bytes handed over late although written on
+    time), never a wrong sample."""
+
+    def __init__(self):
+        self.path = None
+        self.popen = None
+
+    def start(self, directory):
+        program = os.environ.get("SHMREFCLOCK_STALL_MONITOR")
+        if not program:
+            log("no stall monitor ($SHMREFCLOCK_STALL_MONITOR unset): "
+                "no lost cycle can be put down to the machine")
+            return
+        self.path = os.path.join(directory, "stall-monitor.log")
+        with open(self.path, "wb") as out:
+            self.popen = subprocess.Popen(
+                [program, str(STALL_THRESHOLD_MS)], stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def stalls(self):
+        """[(cpu, start_ns, end_ns)] so far, CLOCK_REALTIME."""
+        if self.path is None:
+            return []
+        result = []
+        with contextlib.suppress(OSError):
+            for line in pathlib.Path(self.path).read_text().splitlines():
+                fields = line.split()
+                if len(fields) == 4 and fields[0] == "stall":
+                    result.append((int(fields[1]), int(fields[2]),
+                                   int(fields[3])))
+        return result
+
+    def stop(self):
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(5)
+            if self.popen.poll() is None:
+                self.popen.kill()
+                self.popen.wait()
+
+
+# A CPU gone for more than this is a stall (tests/stall-monitor); a cycle
+# is put down to one only if the stall overlaps it.
+STALL_THRESHOLD_MS = 4
+_stall_monitor = _StallMonitor()
+
+
+def machine_stall(start_ns, end_ns, longer_than_ns=0):
+    """The longest stall of a CPU (tests/stall-monitor) overlapping
+    [start_ns, end_ns] and lasting more than longer_than_ns, as (cpu,
+    start_ns, end_ns), or None."""
+    overlapping = [s for s in _stall_monitor.stalls()
+                   if s[1] <= end_ns and s[2] >= start_ns
+                   and s[2] - s[1] > longer_than_ns]
+    return max(overlapping, key=lambda s: s[2] - s[1], default=None)
+
+
+def stall_text(stall):
+    cpu, start, end = stall
+    return f"CPU {cpu} gone {(end - start) / 1e6:.1f} ms (tests/stall-monitor)"
+
+
 class Proc:
     def __init__(self, name, argv, log_path, env=None, cwd=None):
         self.name = name
@@ -635,6 +701,7 @@ def main(name, body, timeout=85):
         log(f"== {name}: temp dir {tmp}, IPC namespace "
             f"{os.readlink('/proc/self/ns/ipc')}, private network, "
             "CAP_SYS_TIME dropped")
+        _stall_monitor.start(tmp)
         body(ctx)
         code = EXIT_PASS
     except Skip as why:
@@ -650,6 +717,11 @@ def main(name, body, timeout=85):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         ctx.stop_all()
+        _stall_monitor.stop()
+        stalls = _stall_monitor.stalls()
+        if stalls:
+            log(f"the machine took a CPU away {len(stalls)} times, the longest "
+                f"{stall_text(max(stalls, key=lambda s: s[2] - s[1]))}")
         if code == EXIT_FAIL:
             ctx.dump_logs()
         if keep:
