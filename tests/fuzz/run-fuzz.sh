@@ -1,14 +1,17 @@
 #!/bin/sh
 # Build the NMEA libFuzzer target (the parser and the cycle decision, with an
 # emulated kernel clock as the witness) and run it for FUZZ_SECONDS (default
-# 60), seeded with the receiver captures in tests/data/nmea-captures.
+# 60), seeded with the receiver captures in tests/data/nmea-captures; then
+# the UBX target (the framer and the timing messages' decoders) for
+# FUZZ_UBX_SECONDS (default FUZZ_SECONDS), seeded with the u-blox captures
+# in tests/data/ubx.
 #
 #   tests/fuzz/run-fuzz.sh OUTPUT_DIR
 #
 # OUTPUT_DIR gets the binary, the corpus (kept between runs, so a later run
 # starts where the last one stopped) and, on a finding, the crashing input
 # in OUTPUT_DIR/artifacts/; the exit status is then non-zero. Reproduce a
-# finding with: OUTPUT_DIR/fuzz_nmea_parser OUTPUT_DIR/artifacts/crash-...
+# finding with: OUTPUT_DIR/fuzz_nmea_parser (or fuzz_ubx) OUTPUT_DIR/artifacts/crash-...
 # Needs clang with libFuzzer (Debian: clang-14, libclang-rt-14-dev);
 # CXX overrides the compiler.
 set -eu
@@ -28,6 +31,7 @@ mkdir -p "$out/corpus" "$out/seeds" "$out/artifacts"
 # The target runs the parser and the cycle decision (NmeaCore, replayed, with
 # an emulated kernel witness).
 "$here/build-target.sh" "$out" fuzz_nmea_parser "$here/fuzz_nmea_parser.cpp"
+"$here/build-target.sh" "$out" fuzz_ubx "$here/fuzz_ubx.cpp"
 # FUZZ_BUILD_ONLY=1: build and stop (tests/run.sh builds beside the tests
 # and fuzzes later).
 [ -z "${FUZZ_BUILD_ONLY:-}" ] || exit 0
@@ -89,15 +93,60 @@ cat >"$out/nmea.dict" <<'EOF'
 "\x0a"
 EOF
 
+# fuzz TARGET SECONDS MAX_LEN DICT CORPUS SEEDS
+fuzz() {
+    # libFuzzer's own exit status for a finding is 77, which meson reads as
+    # "skipped": ask for 1.
+    "$out/$1" \
+        -max_total_time="$2" \
+        -error_exitcode=1 \
+        -max_len="$3" \
+        -timeout=10 \
+        -dict="$4" \
+        -artifact_prefix="$out/artifacts/" \
+        -print_final_stats=1 \
+        "$5" "$6"
+}
+
 echo "fuzzing for $seconds s; corpus $out/corpus"
-# libFuzzer's own exit status for a finding is 77, which meson reads as
-# "skipped": ask for 1.
-"$out/fuzz_nmea_parser" \
-    -max_total_time="$seconds" \
-    -error_exitcode=1 \
-    -max_len=4096 \
-    -timeout=10 \
-    -dict="$out/nmea.dict" \
-    -artifact_prefix="$out/artifacts/" \
-    -print_final_stats=1 \
-    "$out/corpus" "$out/seeds"
+fuzz fuzz_nmea_parser "$seconds" 4096 "$out/nmea.dict" "$out/corpus" "$out/seeds"
+
+# The UBX framer and decoders: each u-blox capture (without gpsd's '#'
+# lines) in pieces of 4 KiB behind the target's option byte (see
+# fuzz_ubx.cpp): once fed whole, once in reads of drawn sizes with the
+# checksums rewritten.
+ubx_seconds=${FUZZ_UBX_SECONDS:-$seconds}
+mkdir -p "$out/ubx-corpus" "$out/ubx-seeds"
+rm -f "$out/ubx-seeds/"*
+for log in "$root"/tests/data/ubx/*.log; do
+    name=$(basename "$log" .log)
+    grep -av '^#' "$log" | split -b 4096 -d -a 3 - "$out/ubx-seeds/$name."
+done
+for piece in "$out/ubx-seeds/"*; do
+    { printf '\000'; cat "$piece"; } >"$piece.a"
+    { printf '\053'; cat "$piece"; } >"$piece.b"
+    rm "$piece"
+done
+cat >"$out/ubx.dict" <<'EOF'
+"\xb5\x62"
+"\xb5\x62\x01\x07\x5c\x00"
+"\xb5\x62\x01\x20\x10\x00"
+"\xb5\x62\x01\x21\x14\x00"
+"\xb5\x62\x01\x26\x18\x00"
+"\xb5\x62\x0d\x01\x10\x00"
+"\xb5\x62\x0a\x04\x28\x00"
+"\xb5\x62\x05\x01\x02\x00"
+"\xb5\x62\x05\x00\x02\x00"
+"\xff\xff"
+"\x00\x08"
+"\x01\x08"
+"PROTVER="
+"PROTVER "
+"$GNRMC,"
+"$GNZDA,"
+"\x0d\x0a"
+EOF
+
+# Frames up to Framer::max_frame (2056 bytes) and what surrounds them.
+echo "fuzzing the UBX framer for $ubx_seconds s; corpus $out/ubx-corpus"
+fuzz fuzz_ubx "$ubx_seconds" 8192 "$out/ubx.dict" "$out/ubx-corpus" "$out/ubx-seeds"

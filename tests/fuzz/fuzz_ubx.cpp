@@ -1,0 +1,228 @@
+// libFuzzer target for the UBX framer and the timing messages' decoders
+// (core/ubx_frame.hpp, core/ubx_messages.hpp); tests/fuzz/run-fuzz.sh builds
+// and runs it beside the NMEA target. Besides the sanitizers (a decoder that
+// reads past its payload, a misaligned or signed-overflowing read) it checks
+// what the NMEA framing and the daemon rely on:
+// - the items partition the input: every byte is in exactly one frame or
+//   one run of other bytes, in stream order, other bytes unchanged;
+// - each frame is what the input holds at its place, with a right checksum
+//   (computed here) and a length within Framer::max_payload; the counters
+//   add up (frames, frame and other bytes, refusals);
+// - the framer never holds more than Framer::max_frame bytes between reads;
+// - the split of the input into reads changes nothing but where other runs
+//   are cut;
+// - the decoders and helpers keep their ranges on any payload.
+//
+// Input: byte 0 picks options, the rest is the stream.
+//   bit 0: rewrite the checksum of every header whose length fits the
+//     input first, so that the fuzzer gets past the checksum to the fields;
+//   bits 1-7: seed of the read sizes (0: fed byte by byte).
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/ubx_frame.hpp"
+#include "core/ubx_messages.hpp"
+#include "fuzz_check.hpp"
+
+using namespace shmrefclock::ubx;
+
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+void fix_checksums(Bytes& bytes) {
+    for (std::size_t at = 0; at + header_size <= bytes.size(); ++at) {
+        if (bytes[at] != sync_char_1 || bytes[at + 1] != sync_char_2) {
+            continue;
+        }
+        const std::size_t length = bytes[at + 4] | static_cast<std::size_t>(bytes[at + 5]) << 8;
+        const std::size_t end = at + header_size + length;
+        if (end + checksum_size > bytes.size()) {
+            continue;
+        }
+        unsigned a = 0;
+        unsigned b = 0;
+        for (std::size_t i = at + 2; i < end; ++i) {
+            a = (a + bytes[i]) & 0xff;
+            b = (b + a) & 0xff;
+        }
+        bytes[end] = static_cast<std::uint8_t>(a);
+        bytes[end + 1] = static_cast<std::uint8_t>(b);
+    }
+}
+
+struct Result {
+    std::vector<Item> frames;
+    Bytes other;
+    FrameCounters counters;
+};
+
+// Feeds `input` in reads of sizes drawn from `seed` (0: one byte at a time,
+// -1: whole) and checks every item against the input.
+Result frame_input(const Bytes& input, int seed) {
+    Framer framer;
+    Result result;
+    std::uint64_t expected_begin = 0;
+    std::uint32_t state = static_cast<std::uint32_t>(seed) * 2654435761u + 1;
+    const auto check_items = [&](std::vector<Item> items) {
+        for (Item& item : items) {
+            // In stream order, nothing skipped, nothing twice.
+            FUZZ_CHECK(item.stream_begin == expected_begin);
+            FUZZ_CHECK(item.stream_end <= input.size());
+            expected_begin = item.stream_end;
+            if (item.kind == Item::Kind::frame) {
+                const std::size_t length = item.bytes.size();
+                FUZZ_CHECK(length <= Framer::max_payload);
+                FUZZ_CHECK(item.stream_end - item.stream_begin ==
+                           header_size + length + checksum_size);
+                const std::uint8_t* at = input.data() + item.stream_begin;
+                FUZZ_CHECK(at[0] == sync_char_1 && at[1] == sync_char_2);
+                FUZZ_CHECK(at[2] == item.message_class && at[3] == item.message_id);
+                FUZZ_CHECK((at[4] | static_cast<std::size_t>(at[5]) << 8) == length);
+                FUZZ_CHECK(std::equal(item.bytes.begin(), item.bytes.end(), at + header_size));
+                unsigned a = 0;
+                unsigned b = 0;
+                for (std::size_t i = 2; i < header_size + length; ++i) {
+                    a = (a + at[i]) & 0xff;
+                    b = (b + a) & 0xff;
+                }
+                FUZZ_CHECK(at[header_size + length] == a);
+                FUZZ_CHECK(at[header_size + length + 1] == b);
+                FUZZ_CHECK(item.known == decoded_message(item.message_class, item.message_id));
+                result.frames.push_back(std::move(item));
+            } else {
+                FUZZ_CHECK(!item.bytes.empty());
+                FUZZ_CHECK(item.stream_end - item.stream_begin == item.bytes.size());
+                FUZZ_CHECK(
+                    std::equal(item.bytes.begin(), item.bytes.end(),
+                               input.begin() + static_cast<std::ptrdiff_t>(item.stream_begin)));
+                result.other.insert(result.other.end(), item.bytes.begin(), item.bytes.end());
+            }
+        }
+    };
+    std::size_t at = 0;
+    while (at < input.size()) {
+        std::size_t size = input.size();
+        if (seed == 0) {
+            size = 1;
+        } else if (seed > 0) {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            size = 1 + state % 300;
+        }
+        size = std::min(size, input.size() - at);
+        check_items(framer.feed(std::span<const std::uint8_t>{input}.subspan(at, size)));
+        at += size;
+        FUZZ_CHECK(framer.position() == at);
+        FUZZ_CHECK(framer.buffered() <= Framer::max_frame);
+        // What is kept is the stream's tail, after the last item.
+        FUZZ_CHECK(expected_begin + framer.buffered() == at);
+    }
+    check_items(framer.finish());
+    FUZZ_CHECK(framer.buffered() == 0);
+    FUZZ_CHECK(expected_begin == input.size());
+    const FrameCounters& c = framer.counters();
+    FUZZ_CHECK(c.good + c.unknown == result.frames.size());
+    FUZZ_CHECK(c.frame_bytes + c.other_bytes == input.size());
+    FUZZ_CHECK(c.other_bytes == result.other.size());
+    // Each refusal hands on its two sync bytes.
+    FUZZ_CHECK(2 * (c.bad_checksum + c.over_long + c.truncated) <= c.other_bytes);
+    result.counters = c;
+    return result;
+}
+
+bool same(const Result& a, const Result& b) {
+    if (a.frames.size() != b.frames.size() || a.other != b.other) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.frames.size(); ++i) {
+        if (a.frames[i].stream_begin != b.frames[i].stream_begin ||
+            a.frames[i].bytes != b.frames[i].bytes) {
+            return false;
+        }
+    }
+    return a.counters == b.counters;
+}
+
+void check_epoch(const std::optional<EpochTime>& epoch) {
+    if (epoch) {
+        FUZZ_CHECK(epoch->millisecond >= 0 && epoch->millisecond <= 999);
+        FUZZ_CHECK(!epoch->leap_second || (epoch->posix_seconds + 1) % 86400 == 0);
+    }
+}
+
+// Every decoder on `payload`, whatever its class and id.
+void decode_all(Payload payload) {
+    if (const auto m = decode_nav_pvt(payload)) {
+        FUZZ_CHECK(payload.size() >= NavPvt::size);
+        check_epoch(epoch_time(m->utc));
+    }
+    if (const auto m = decode_nav_timeutc(payload)) {
+        FUZZ_CHECK(payload.size() >= NavTimeUtc::size);
+        check_epoch(epoch_time(m->utc));
+        FUZZ_CHECK(leap_count_known(*m) == m->valid_utc());
+    }
+    if (const auto m = decode_nav_timegps(payload)) {
+        FUZZ_CHECK(payload.size() >= NavTimeGps::size);
+        if (const auto t = gps_time(*m)) {
+            FUZZ_CHECK(t->millisecond >= 0 && t->millisecond <= 999);
+        }
+        FUZZ_CHECK(!leap_count_known(*m) || (m->valid & 7) == 7);
+    }
+    if (const auto m = decode_nav_timels(payload)) {
+        FUZZ_CHECK(payload.size() >= NavTimeLs::size && m->version == 0);
+        FUZZ_CHECK(!leap_count_known(*m) ||
+                   (m->valid_curr_ls() && m->src_of_curr_ls >= 1 && m->src_of_curr_ls <= 5));
+    }
+    if (const auto m = decode_tim_tp(payload)) {
+        FUZZ_CHECK(payload.size() >= TimTp::size);
+        const PulseTime pulse = pulse_time(*m);
+        FUZZ_CHECK(pulse.tow_ns >= static_cast<std::int64_t>(m->tow_ms) * 1'000'000);
+        FUZZ_CHECK(pulse.tow_ns <= (static_cast<std::int64_t>(m->tow_ms) + 1) * 1'000'000);
+        FUZZ_CHECK(m->raim() <= 3);
+    }
+    if (const auto m = decode_mon_ver(payload)) {
+        FUZZ_CHECK((payload.size() - 40) % 30 == 0);
+        FUZZ_CHECK(m->extensions.size() == (payload.size() - 40) / 30);
+        FUZZ_CHECK(m->sw_version.size() <= 30 && m->hw_version.size() <= 10);
+        if (const auto v = protocol_version(*m)) {
+            FUZZ_CHECK(v->major >= 0 && v->major <= 999 && v->minor >= 0 && v->minor <= 999);
+        }
+    }
+    for (const std::uint8_t id : {std::uint8_t{0}, std::uint8_t{1}}) {
+        if (const auto m = decode_ack(id, payload)) {
+            FUZZ_CHECK(payload.size() >= 2 && m->acknowledged == (id == 1));
+        }
+    }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 1) {
+        return 0;
+    }
+    const unsigned options = data[0];
+    Bytes input(data + 1, data + size);
+    if (options & 1) {
+        fix_checksums(input);
+    }
+    const Result whole = frame_input(input, -1);
+    const Result split = frame_input(input, static_cast<int>(options >> 1));
+    FUZZ_CHECK(same(whole, split));
+
+    for (const Item& frame : whole.frames) {
+        decode_all(frame.bytes);
+    }
+    // And on the raw input at every length up to the largest message, so
+    // that each decoder meets each short length.
+    for (std::size_t length = 0; length <= std::min<std::size_t>(input.size(), 130); ++length) {
+        decode_all(std::span<const std::uint8_t>{input}.first(length));
+    }
+    return 0;
+}
