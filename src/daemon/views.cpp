@@ -151,11 +151,35 @@ void Views::get(View view, const Stamp& now, Ready ready) {
     if (!thread_.joinable()) {
         start_thread();
     }
-    {
-        std::lock_guard lock(mutex_);
-        jobs_.push_back({view, std::move(capture), generation_});
+    pending_jobs_.push_back({view, std::move(capture), generation_});
+    hand_jobs_over();
+}
+
+// The loop never waits for the renderer's lock: the renderer runs below the
+// loop's priority (nice 10), and one preempted while it held the lock would
+// hold the loop, and every stamp, for as long as busier processes kept it
+// off the CPU. What cannot be handed over now is handed over on the next
+// turn, which the eventfd brings at once.
+void Views::hand_jobs_over() {
+    if (pending_jobs_.empty()) {
+        return;
     }
+    std::unique_lock lock(mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+        come_back();
+        return;
+    }
+    for (Job& job : pending_jobs_) {
+        jobs_.push_back(std::move(job));
+    }
+    lock.unlock();
+    pending_jobs_.clear();
     wake_renderer_.notify_one();
+}
+
+void Views::come_back() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(done_fd_.get(), &one, sizeof one);
 }
 
 void Views::invalidate() {
@@ -188,17 +212,26 @@ void Views::work() {
             std::make_shared<const RenderedView>(render_view(job.view, std::move(job.capture)));
         lock.lock();
         done_.push_back({job.view, std::move(rendered), job.generation});
-        const std::uint64_t one = 1;
-        [[maybe_unused]] const auto n = ::write(done_fd_.get(), &one, sizeof one);
+        // The loop is woken only once the lock is free: woken while this
+        // thread held it, the loop would run at once (on this CPU, at its
+        // higher priority) into a lock held by a thread it had preempted.
+        lock.unlock();
+        come_back();
+        lock.lock();
     }
 }
 
 void Views::on_done() {
     std::uint64_t count = 0;
     [[maybe_unused]] const auto n = ::read(done_fd_.get(), &count, sizeof count);
+    hand_jobs_over();
     std::deque<Done> done;
     {
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_, std::try_to_lock);
+        if (!lock.owns_lock()) {
+            come_back(); // see hand_jobs_over
+            return;
+        }
         done.swap(done_);
     }
     for (Done& finished : done) {

@@ -95,6 +95,9 @@ private:
     void start_thread();
     void work();
     void on_done();
+    void hand_jobs_over();
+    // Wake the loop (the done eventfd) for another look.
+    void come_back();
 
     EventLoop& loop_;
     Capturer capture_;
@@ -105,6 +108,9 @@ private:
     // those who waited for it, but is neither cached nor handed to anyone
     // who asked later.
     std::uint64_t generation_ = 0;
+
+    // Jobs the loop could not hand over yet (hand_jobs_over).
+    std::deque<Job> pending_jobs_;
 
     // Shared with the renderer thread.
     std::mutex mutex_;
