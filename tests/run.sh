@@ -15,9 +15,10 @@
 # (tests/README.md, "Time budget", has the schedule and what each stage
 # costs):
 #
-#   install | plain build | plain tests ..................... | cross tests
-#                         | sanitizer build (idle) | sanitizer tests | containers
-#                                  | fuzz, cross and package builds (idle) | fuzz runs
+#   install | plain build | plain tests .....................
+#                         | sanitizer build (idle) | sanitizer tests ..........
+#                                  | fuzz, package, cross builds, cross tests, fuzz runs (idle)
+#                                            | containers
 #   cross/system deps, container roots (idle, from the start)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -219,7 +220,6 @@ ready() { # NAME: wait for prepare's marker
 # the normal one, beside the plain tests if they still run. The marker file
 # tells the other builds to start: they would only slow this one down.
 sanitizer_built=build/logs/sanitizer-built
-fuzz_built=build/logs/fuzz-built
 sanitizer() {
     stage "sanitizer: build" idle sanitizer_build
     local rc=$?
@@ -231,7 +231,6 @@ other_builds() {
     local rc=0 containers_pid
     while [ ! -e "$sanitizer_built" ]; do sleep 1; done
     stage "fuzz: build the targets" idle fuzz_builds || rc=1
-    touch "$fuzz_built"
     ready deps
     stage "package: dpkg-buildpackage and lintian" idle package || rc=1
     # The containers mostly wait on systemd: at the normal priority, beside
@@ -240,6 +239,12 @@ other_builds() {
     containers_pid=$!
     stage "cross: build arm64, armhf, armhf-time64" idle tests/cross/run.sh --build-only || rc=1
     stage "cross: unit tests under qemu-user" idle tests/cross/run.sh --test-only || rc=1
+    # The fuzz runs take one core for FUZZ_SECONDS each, at the idle
+    # priority inside the background quota, beside both test suites (which
+    # mostly wait on their fake receivers), as the cross builds before them
+    # take two. After the plain tests they came last: 1308 s warm (ci18),
+    # against the 20 minutes of issue 17.
+    stage "fuzz: run each target" idle fuzz_runs || rc=1
     wait "$containers_pid" || rc=1
     return "$rc"
 }
@@ -256,7 +261,7 @@ mkdir -p build/fuzz build/system
 : > "$fuzz_log"
 : > "$system_log"
 : > build/system/measured.txt
-rm -f "$sanitizer_built" "$fuzz_built" build/logs/ready-*
+rm -f "$sanitizer_built" build/logs/ready-*
 
 stage "install: build and test dependencies" tests/install-deps.sh || exit 1
 make_background_cgroup
@@ -268,19 +273,8 @@ stage "plain: build" native_build build -Ddebug=false || status=1
 background sanitizer sanitizer
 background other-builds other_builds
 stage "plain: tests" native_tests build || status=1
-# The fuzz runs take a core for FUZZ_SECONDS each: once the plain tests are
-# done, beside the rest of the sanitizer tests (which mostly wait on their
-# fake receivers) rather than after them, at the idle priority so that no
-# test is held up behind them. (After the sanitizer tests they made the run
-# 150 s longer: 1308 s warm, against the 20 minutes of issue 17.)
-fuzz_after_build() {
-    while [ ! -e "$fuzz_built" ]; do sleep 1; done
-    stage "fuzz: run each target" idle fuzz_runs
-}
-background fuzz fuzz_after_build
 join sanitizer || status=1
 join prepare || status=1
-join fuzz || status=1
 join other-builds || status=1
 
 echo "=== measured"
