@@ -19,6 +19,10 @@ namespace shmrefclock {
 
 enum class SourceKind { nmea, pps, system };
 
+// What an nmea refclock reads from its device (`protocol`): NMEA sentences,
+// u-blox UBX frames, or whichever comes (core/nmea_core.hpp, read_ubx).
+enum class ReceiverProtocol { automatic, nmea, ubx };
+
 std::string_view to_string(SourceKind kind);
 
 struct RefclockConfig {
@@ -43,6 +47,7 @@ struct RefclockConfig {
     // step-probation: seconds a new timeline must hold before it is
     // believed without the kernel witness (core/timeline.hpp).
     double step_probation = 600.0;
+    ReceiverProtocol protocol = ReceiverProtocol::automatic;
     // pps = "dcd": attach the PPS line discipline to the serial port.
     bool pps_dcd = false;
     // The kernel witness (docs/design.md, "Evidence for a receiver's time"):

@@ -20,6 +20,7 @@ constexpr double max_step_probation = 86400.0;
 constexpr std::string_view source_names[] = {"nmea", "pps", "system"};
 constexpr std::string_view pps_names[] = {"dcd"};
 constexpr std::string_view edge_names[] = {"assert", "clear"};
+constexpr std::string_view protocol_names[] = {"auto", "nmea", "ubx"};
 
 const std::string& text(const Scalar& value) {
     return std::get<std::string>(value);
@@ -173,6 +174,13 @@ bool set_pps(KeyTarget& t, const Scalar&) {
     return true;
 }
 
+bool set_protocol(KeyTarget& t, const Scalar& value) {
+    t.rc.protocol = text(value) == "nmea"  ? ReceiverProtocol::nmea
+                    : text(value) == "ubx" ? ReceiverProtocol::ubx
+                                           : ReceiverProtocol::automatic;
+    return true;
+}
+
 bool set_edge(KeyTarget& t, const Scalar& value) {
     t.rc.edge = text(value) == "assert" ? PpsEdge::assert_edge : PpsEdge::clear_edge;
     return true;
@@ -219,6 +227,8 @@ constexpr KeyRule rules[] = {
      .set = set_boolean<&RefclockConfig::witness>},
     {.key = "pps", .section = refclock, .sources = nmea_bit, .type = choice,
      .choices = pps_names, .set = set_pps},
+    {.key = "protocol", .section = refclock, .sources = nmea_bit, .type = choice,
+     .choices = protocol_names, .set = set_protocol},
 
     {.key = "lock", .section = refclock, .sources = pps_bit, .needed = true,
      .set = set_string<&RefclockConfig::lock>},

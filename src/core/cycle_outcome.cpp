@@ -44,6 +44,8 @@ std::string_view to_string(CycleOutcome::Kind kind) {
         return "on a new timeline, on probation (step-probation or the witness)";
     case CycleOutcome::Kind::sub_second:
         return "between whole seconds (a receiver faster than 1 Hz, or the first cycle)";
+    case CycleOutcome::Kind::leap_unknown:
+        return "leap-second count not yet known to the receiver";
     }
     return "?";
 }
@@ -84,10 +86,12 @@ std::string_view name(CycleOutcome::Kind kind) {
         return "probation";
     case CycleOutcome::Kind::sub_second:
         return "sub_second";
+    case CycleOutcome::Kind::leap_unknown:
+        return "leap_unknown";
     }
     return "?";
 }
-static_assert(static_cast<std::size_t>(CycleOutcome::Kind::sub_second) + 1 == cycle_outcome_count,
+static_assert(static_cast<std::size_t>(CycleOutcome::Kind::leap_unknown) + 1 == cycle_outcome_count,
               "cycle_outcome_count counts every CycleOutcome::Kind");
 
 } // namespace shmrefclock

@@ -194,8 +194,9 @@ struct NmeaState {
     std::uint64_t device_failures = 0;
     std::uint64_t bytes = 0; // every byte read and handed to the core
     std::uint64_t loop_held_up = 0;
-    ReasonCounts sentences; // the parser's nmea::Counters
-    ReasonCounts cycles;    // by CycleOutcome::Kind
+    ReasonCounts sentences;  // the parser's nmea::Counters
+    ReasonCounts ubx_frames; // the UBX framer's ubx::FrameCounters, and malformed
+    ReasonCounts cycles;     // by CycleOutcome::Kind
     std::optional<NmeaArrival> arrival;
     std::optional<PpsLatency> pps_latency;
     std::optional<WitnessState> witness;
@@ -218,9 +219,15 @@ struct NmeaState {
                           .help = "NMEA sentences read, by parse result.",
                           .label = "result"},
               self.sentences);
+        visit(CounterInfo{.name = "ubx_frames",
+                          .title = "UBX frames",
+                          .help = "u-blox UBX frames read, by result.",
+                          .label = "result"},
+              self.ubx_frames);
         visit(CounterInfo{.name = "cycles",
                           .title = "NMEA cycles",
-                          .help = "NMEA cycles ended, by outcome (published, or why not).",
+                          .help = "Reporting cycles (NMEA, UBX or both) ended, by outcome "
+                                  "(published, or why not).",
                           .label = "outcome"},
               self.cycles);
     }

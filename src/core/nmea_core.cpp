@@ -27,6 +27,10 @@ Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_
     timeless_end_ns_.reset();
     line_rate_ = line_rate;
     parser_.reset();
+    // A frame cut by the reopen is the old connection's (counted truncated);
+    // its bytes go nowhere, like the parser's partial line.
+    (void)framer_.finish();
+    parser_.skip_to(framer_.position());
     cycle_ = {};
     // The timeline is kept (issue 18): a receiver unplugged and plugged in
     // again, or a reopen after an error, is still judged by what was
@@ -142,8 +146,34 @@ bool name_same_second(const nmea::Sentence& a, const nmea::Sentence& b) {
 void NmeaCore::take(std::string_view bytes) {
     stream_pos_ += bytes.size();
     activity_.bytes += bytes.size();
-    // The parser frames sentences; classify() says what each is to the cycle.
-    parser_.feed(bytes, [this](const nmea::Sentence& sentence) { classify(sentence); });
+    if (!settings_.read_ubx) {
+        // The parser frames sentences; classify() says what each is to the
+        // cycle.
+        parser_.feed(bytes, [this](const nmea::Sentence& sentence) { classify(sentence); });
+        return;
+    }
+    // The framer takes out the UBX frames and hands on the rest unchanged,
+    // with its stream positions (core/ubx_frame.hpp).
+    for (const ubx::Item& item : framer_.feed(bytes)) {
+        take_item(item);
+    }
+}
+
+void NmeaCore::take_item(const ubx::Item& item) {
+    if (item.kind == ubx::Item::Kind::other) {
+        if (!settings_.read_nmea) {
+            return;
+        }
+        parser_.skip_to(item.stream_begin);
+        parser_.feed(item.text(), [this](const nmea::Sentence& sentence) { classify(sentence); });
+        return;
+    }
+    if (item.stream_begin < cycle_.begin_pos) {
+        // Began before the cycle's first byte, as `foreign` sentences do.
+        cycle_.foreign_frame = true;
+        return;
+    }
+    cycle_.epoch.add(item);
 }
 
 void NmeaCore::classify(const nmea::Sentence& sentence) {
@@ -235,8 +265,68 @@ void NmeaCore::report(CycleOutcome::Kind kind, const nmea::Sentence* time) {
     }
 }
 
+void NmeaCore::judge_epoch(Actions& actions) {
+    const ubx::Epoch& epoch = cycle_.epoch;
+    ubx_malformed_ += epoch.malformed();
+    if (!epoch.any_timing()) {
+        return;
+    }
+    // Its times join the cycle's sentences: the same rules, the same
+    // agreement on the second as NMEA's (ubx_epoch.hpp).
+    for (const nmea::Sentence& time : epoch.times(stream_leap_, parser_)) {
+        classify(time);
+    }
+    const ubx::LeapCount said = epoch.leap_count();
+    if (said == ubx::LeapCount::unsaid || said == stream_leap_) {
+        return;
+    }
+    if (said == ubx::LeapCount::unknown) {
+        // Issue 21: a u-blox at a cold start reports UTC by its firmware's
+        // leap-second count until the almanac arrives (up to 12.5 min).
+        actions.log(MessageLevel::warn,
+                    "leap-second count not yet known to the receiver: its UTC may be whole "
+                    "seconds off; withheld until it is (up to 12.5 minutes after a cold start)");
+    } else {
+        const std::optional<int> count = epoch.leap_seconds();
+        actions.log(MessageLevel::info,
+                    fmt::format("the receiver knows the leap-second count{} ({})",
+                                count ? fmt::format(": GPS - UTC = {} s", *count) : "",
+                                epoch.leap_source()));
+    }
+    stream_leap_ = said;
+}
+
+void NmeaCore::withhold_leap_unknown(Actions& actions, const nmea::Sentence& time) {
+    // Like no fix: the run starts again once the receiver knows. Its time
+    // never reached the timeline, so a step when it learns the count is
+    // judged against what was believed before (core/timeline.hpp).
+    check_.break_run();
+    report(CycleOutcome::Kind::leap_unknown, &time);
+    if (stream_leap_ != ubx::LeapCount::unknown && !leap_unsaid_logged_) {
+        // Only NAV-PVT, which cannot say.
+        leap_unsaid_logged_ = true;
+        actions.log(MessageLevel::warn,
+                    "the receiver's UBX messages do not say whether it knows the leap-second "
+                    "count (NAV-PVT cannot): not published; enable NAV-TIMEUTC, NAV-TIMEGPS or "
+                    "NAV-TIMELS on the receiver");
+    }
+    rules_.set_health(actions, stream_leap_ == ubx::LeapCount::unknown
+                                   ? "withheld: leap-second count not yet known to the receiver"
+                                   : "withheld: the receiver does not say whether it knows the "
+                                     "leap-second count (enable NAV-TIMEUTC)");
+}
+
 void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns,
                             const LeapListLoad* leap_seconds) {
+    if (settings_.read_ubx && framer_.buffered() > 0) {
+        // The line went quiet inside a frame: no receiver pauses inside
+        // one, so it is not a frame (a 0xB5 0x62 of noise whose length
+        // would hold the NMEA after it). Its bytes go on to the parser.
+        for (const ubx::Item& item : framer_.finish()) {
+            take_item(item);
+        }
+    }
+    judge_epoch(actions);
     const nmea::Counters& now = parser_.counters();
     if (now.bad_checksum != reported_.bad_checksum || now.garbage != reported_.garbage ||
         now.over_long != reported_.over_long || now.malformed != reported_.malformed) {
@@ -255,12 +345,14 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns,
         // the time elapsed since the last one). It does make the stamp of
         // a cycle that follows it closely ambiguous (woke()) -- if it
         // held sentences (GSV, say: checksums right), not just noise.
-        if (parser_.counters().unsupported != cycle_.unsupported) {
+        if (parser_.counters().unsupported != cycle_.unsupported || cycle_.epoch.any_frame()) {
             timeless_end_ns_ = last_data_ns_;
         }
         if (cycle_.foreign) {
             // Only the end of a sentence that began before the first byte.
             report(CycleOutcome::Kind::not_stamped, &*cycle_.foreign);
+        } else if (cycle_.foreign_frame) {
+            report(CycleOutcome::Kind::not_stamped, nullptr);
         }
         return;
     }
@@ -278,6 +370,17 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns,
         check_.break_run();
         report(CycleOutcome::Kind::disagreeing, time != nullptr ? time : &*cycle_.named);
         rules_.set_health(actions, "the sentences of a cycle disagree on the second");
+        return;
+    }
+    if (time == nullptr && cycle_.sentences.leap_unknown() != nullptr) {
+        withhold_leap_unknown(actions, *cycle_.sentences.leap_unknown());
+        return;
+    }
+    if (time != nullptr && time->type != nmea::SentenceType::ubx &&
+        stream_leap_ == ubx::LeapCount::unknown) {
+        // NMEA from a receiver whose UBX said it does not know the count:
+        // the same UTC (issue 21: the NMEA is gated by the same knowledge).
+        withhold_leap_unknown(actions, *time);
         return;
     }
     if (time == nullptr && cycle_.sentences.implausible_date() != nullptr) {

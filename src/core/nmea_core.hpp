@@ -31,6 +31,8 @@
 #include "core/running_stats.hpp"
 #include "core/source_rules.hpp"
 #include "core/timeline.hpp"
+#include "core/ubx_epoch.hpp"
+#include "core/ubx_frame.hpp"
 #include "core/warning_limit.hpp"
 #include "core/witness.hpp"
 
@@ -53,6 +55,13 @@ struct NmeaSettings {
     // `step-probation`: how long a new timeline must hold before it is
     // believed without the kernel witness (core/timeline.hpp).
     std::int64_t step_probation_ns = default_step_probation_ns;
+    // Look for u-blox UBX frames in the stream (core/ubx_frame.hpp) and
+    // judge their epochs with the NMEA (core/ubx_epoch.hpp). Off: 0xB5 0x62
+    // is garbage to the NMEA parser, as it was before UBX was read.
+    bool read_ubx = true;
+    // Read the NMEA sentences. Off: the bytes around the UBX frames are
+    // only counted (ubx::FrameCounters::other_bytes).
+    bool read_nmea = true;
 };
 
 // What became of one cycle: published, or why not. `decode` prints these.
@@ -75,6 +84,7 @@ struct CycleOutcome {
         implausible_date, // its only dates cannot be today (nmea::DateProblem)
         probation,        // on a new timeline not believed yet (core/timeline.hpp)
         sub_second,       // a fraction of a second, not a second after the last cycle
+        leap_unknown,     // the receiver does not know the leap-second count (UBX)
     };
     Kind kind = Kind::no_time;
     // The sentence whose time the cycle reports; for no_fix, the cycle's
@@ -83,7 +93,7 @@ struct CycleOutcome {
     timespec receive_time{}; // the cycle's first-byte stamp
 };
 
-inline constexpr std::size_t cycle_outcome_count = 17;
+inline constexpr std::size_t cycle_outcome_count = 18;
 std::string_view to_string(CycleOutcome::Kind kind);
 // The identifier, e.g. "no_fix": a counter's key in the live state and a
 // Prometheus label value (docs/design.md, "Live state").
@@ -162,6 +172,12 @@ public:
 
     const std::string& health() const { return rules_.health(); }
     const nmea::Counters& counters() const { return parser_.counters(); }
+    // UBX frames by result, and timing messages whose payload did not
+    // decode (a length that no protocol version has).
+    const ubx::FrameCounters& frame_counters() const { return framer_.counters(); }
+    std::uint64_t ubx_malformed() const { return ubx_malformed_; }
+    // What the receiver last said about the leap-second count (UBX).
+    ubx::LeapCount leap_count() const { return stream_leap_; }
     // Cycles refused because their sentences named different seconds.
     std::uint64_t disagreeing_cycles() const { return disagreeing_cycles_; }
     // Cycles refused because they reported 23:59:60 at the end of a day
@@ -204,8 +220,18 @@ private:
     // reads' bytes; the reads of a device wake-up or of the batch timer.
     void woke(Actions& actions, const Stamp& stamp, int queued);
     void take(std::string_view bytes);
+    // One item of the UBX framer: a frame for the epoch, other bytes for
+    // the NMEA parser.
+    void take_item(const ubx::Item& item);
     // What a sentence the parser framed is to the cycle being read.
     void classify(const nmea::Sentence& sentence);
+    // The cycle's UBX epoch, at its end: its times into the cycle, what it
+    // says about the leap-second count into the stream's word.
+    void judge_epoch(Actions& actions);
+    // The cycle is withheld because the receiver does not know the
+    // leap-second count: `time` names what it would have published, or
+    // the message that said so.
+    void withhold_leap_unknown(Actions& actions, const nmea::Sentence& time);
     void read_done(Actions& actions, std::int64_t wake_ns, std::size_t total);
     void batch(Actions& actions, std::int64_t monotonic_ns, std::size_t total,
                const LeapListLoad* leap_seconds);
@@ -229,6 +255,13 @@ private:
     NmeaSettings settings_;
     SourceRules rules_;
     nmea::Parser parser_;
+    ubx::Framer framer_;
+    // What the receiver last said about the leap-second count: NMEA cycles
+    // of the same stream are gated by it.
+    ubx::LeapCount stream_leap_ = ubx::LeapCount::unsaid;
+    // NAV-PVT was refused for want of any message that says (logged once).
+    bool leap_unsaid_logged_ = false;
+    std::uint64_t ubx_malformed_ = 0;
     // The cycle being read: every part of it, reset as a whole when the
     // next one starts (start_cycle) or the device is opened.
     struct CycleState {
@@ -252,6 +285,10 @@ private:
         std::optional<nmea::Sentence> disagreeing;
         // A time-bearing sentence that began before its first byte.
         std::optional<nmea::Sentence> foreign;
+        // Its UBX frames (core/ubx_epoch.hpp), and whether one began
+        // before its first byte (left out, like `foreign`).
+        ubx::Epoch epoch;
+        bool foreign_frame = false;
     };
     CycleState cycle_;
     Timeline check_;

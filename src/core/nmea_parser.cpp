@@ -262,6 +262,7 @@ const Sentence* Parser::decode_line(std::string_view line) noexcept {
         fix = gns_fix(fields[6], fields[7]);
         break;
     case SentenceType::zda:
+    case SentenceType::ubx: // not an NMEA layout
         break;
     }
     // NMEA 4.1 added a navigational status field (RMC 13, GNS 13). u-blox
@@ -370,8 +371,14 @@ void Cycle::add(const Sentence& sentence) noexcept {
         no_fix_reported_ = true;
         break;
     case InvalidReason::none:
-        if (!first_valid_) {
+        if (!first_valid_ ||
+            (sentence.type == SentenceType::ubx && first_valid_->type != SentenceType::ubx)) {
             first_valid_ = sentence;
+        }
+        break;
+    case InvalidReason::leap_unknown:
+        if (!leap_unknown_) {
+            leap_unknown_ = sentence;
         }
         break;
     case InvalidReason::no_satellites:
@@ -389,12 +396,13 @@ void Cycle::add(const Sentence& sentence) noexcept {
 }
 
 const Sentence* Cycle::time() const noexcept {
-    return first_valid_ && !no_fix_reported_ ? &*first_valid_ : nullptr;
+    return first_valid_ && !no_fix_reported_ && !leap_unknown_ ? &*first_valid_ : nullptr;
 }
 
 void Cycle::clear() noexcept {
     first_valid_.reset();
     implausible_date_.reset();
+    leap_unknown_.reset();
     no_fix_reported_ = false;
 }
 
@@ -410,6 +418,8 @@ std::string_view to_string(SentenceType type) noexcept {
         return "GLL";
     case SentenceType::gns:
         return "GNS";
+    case SentenceType::ubx:
+        return "UBX";
     }
     return "?";
 }
@@ -434,6 +444,8 @@ std::string_view to_string(InvalidReason reason) noexcept {
         return "no date yet";
     case InvalidReason::implausible_date:
         return "date not plausible";
+    case InvalidReason::leap_unknown:
+        return "leap-second count not yet known to the receiver";
     }
     return "?";
 }

@@ -17,7 +17,10 @@
 
 namespace shmrefclock::nmea {
 
-enum class SentenceType : std::uint8_t { rmc, zda, gga, gll, gns };
+// `ubx`: not NMEA, a u-blox UBX message's time (NAV-TIMEUTC, NAV-TIMEGPS,
+// NAV-PVT) in the same shape, so that a stream carrying both is judged as one
+// cycle (core/ubx_epoch.hpp).
+enum class SentenceType : std::uint8_t { rmc, zda, gga, gll, gns, ubx };
 
 // Why a decoded sentence carries no time that may be published.
 enum class InvalidReason : std::uint8_t {
@@ -30,6 +33,10 @@ enum class InvalidReason : std::uint8_t {
     no_recent_fix,    // ZDA: no fix was reported within 2 s of it (ZDA has no status field)
     no_date,          // time of day only, and no date has been carried from RMC/ZDA yet
     implausible_date, // RMC/ZDA date outside the plausible bounds (Sentence::date_problem)
+    // UBX: the receiver says it does not know the leap-second count yet, so
+    // its UTC rests on its firmware's default (core/ubx_epoch.hpp). A veto
+    // for the whole cycle, NMEA included: the same receiver's UTC.
+    leap_unknown,
 };
 
 // Why a date (RMC ddmmyy, ZDA dd,mm,yyyy) cannot be the receiver's today
@@ -66,11 +73,13 @@ struct TimeOfDay {
 
 struct Sentence {
     SentenceType type = SentenceType::rmc;
-    // The address field: talker (2 letters, e.g. "GN") + formatter ("RMC").
-    std::array<char, 5> address{};
+    // The address field: talker (2 letters, e.g. "GN") + formatter ("RMC");
+    // for a UBX message its name ("NAV-TIMEUTC").
+    std::array<char, 12> address{};
+    std::uint8_t address_length = 5;
 
     std::string_view talker() const noexcept { return {address.data(), 2}; }
-    std::string_view name() const noexcept { return {address.data(), address.size()}; }
+    std::string_view name() const noexcept { return {address.data(), address_length}; }
 
     std::optional<TimeOfDay> time;
 
@@ -166,6 +175,28 @@ public:
     // pointer is valid until the next call.
     const Sentence* push(char byte) noexcept;
 
+    // The stream carried bytes the parser is not fed (UBX frames, handed to
+    // core/ubx_frame.hpp instead): its next byte is at stream position
+    // `position`, so that a sentence's stream_begin and stream_end stay
+    // positions in the whole stream. A line cut by such bytes goes on.
+    void skip_to(std::uint64_t position) noexcept {
+        if (position > position_) {
+            position_ = position;
+        }
+    }
+    std::uint64_t position() const noexcept { return position_; }
+
+    // What to make of a date `day` (days since 1970) that a receiver names
+    // as its own: the plausible day, whether it was repaired, or why not
+    // (the rules of the constructor). For RMC and ZDA here; for a UBX
+    // message's date by core/ubx_epoch.hpp.
+    struct DateVerdict {
+        std::int64_t day = 0;
+        bool repaired = false;
+        DateProblem problem = DateProblem::none;
+    };
+    DateVerdict judge_date(std::int64_t day) const noexcept;
+
     const Counters& counters() const noexcept { return counters_; }
 
     // Forget the partial line, the carried date and the last fix status (the
@@ -190,15 +221,6 @@ private:
     const Sentence* end_line() noexcept;
     const Sentence* decode_line(std::string_view line) noexcept;
     void forget_fix() noexcept;
-
-    // What to make of a sentence's own date `day` (days since 1970):
-    // the plausible day, whether it was repaired, or why not.
-    struct DateVerdict {
-        std::int64_t day = 0;
-        bool repaired = false;
-        DateProblem problem = DateProblem::none;
-    };
-    DateVerdict judge_date(std::int64_t day) const noexcept;
 
     std::int64_t floor_day_;
     int floor_year_;
@@ -226,12 +248,22 @@ class Cycle {
 public:
     void add(const Sentence& sentence) noexcept;
 
-    // The cycle's time: its first valid sentence, unless another sentence of
-    // the same cycle reported no fix (status 'V', quality 0, mode 'N', or a
-    // simulator): a receiver that contradicts itself within a second is not
-    // believed. ZDA without a recent fix, a sentence without a date and a
-    // fix with "00" satellites are no evidence against the others.
+    // The cycle's time: its first valid sentence (a UBX message's before an
+    // NMEA sentence's: it is the one that says whether the leap-second count
+    // is known), unless another sentence of the same cycle reported no fix
+    // (status 'V', quality 0, mode 'N', or a simulator) or a UBX message
+    // said that the leap-second count is not known: a receiver that
+    // contradicts itself within a second is not believed. ZDA without a
+    // recent fix, a sentence without a date and a fix with "00" satellites
+    // are no evidence against the others.
     const Sentence* time() const noexcept;
+    // The cycle's first sentence that said the leap-second count is not
+    // known (leap_unknown): why a cycle without a time was not published,
+    // before any report of no fix (a cold-started u-blox has neither, and
+    // the count is what it waits for).
+    const Sentence* leap_unknown() const noexcept {
+        return leap_unknown_ ? &*leap_unknown_ : nullptr;
+    }
     // The cycle's first sentence whose date was refused (implausible_date),
     // for saying why a cycle without a time was not published. Not a veto:
     // like a malformed sentence, it is only ignored.
@@ -244,6 +276,7 @@ public:
 private:
     std::optional<Sentence> first_valid_;
     std::optional<Sentence> implausible_date_;
+    std::optional<Sentence> leap_unknown_;
     bool no_fix_reported_ = false;
 };
 

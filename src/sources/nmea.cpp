@@ -24,6 +24,8 @@ NmeaSettings nmea_settings(const RefclockConfig& config, std::chrono::year_month
         config.device, config.baud, config.min_fixes, floor,
         WitnessSettings{config.witness, static_cast<std::int64_t>(config.offset * 1e9)}};
     settings.step_probation_ns = static_cast<std::int64_t>(config.step_probation * 1e9);
+    settings.read_ubx = config.protocol != ReceiverProtocol::nmea;
+    settings.read_nmea = config.protocol != ReceiverProtocol::ubx;
     return settings;
 }
 
@@ -308,6 +310,15 @@ void NmeaSource::fill_state(RefclockState& state, const Stamp&) const {
         {"over_long", parsed.over_long, "line too long, dropped"},
         {"unsupported", parsed.unsupported, "not used (vendor and other sentences)"},
         {"implausible_date", parsed.implausible_date, "date that cannot be today"},
+    };
+    const ubx::FrameCounters& framed = core_.frame_counters();
+    out.ubx_frames = {
+        {"timing", framed.good, "timing messages (NAV-PVT, NAV-TIME*, TIM-TP, MON-VER, ACK)"},
+        {"other", framed.unknown, "other messages, not used"},
+        {"bad_checksum", framed.bad_checksum, "checksum wrong"},
+        {"over_long", framed.over_long, "length over 2048 bytes, refused"},
+        {"truncated", framed.truncated, "cut short"},
+        {"malformed", core_.ubx_malformed(), "a timing message of a length no version has"},
     };
     for (std::size_t i = 0; i < cycle_outcome_count; ++i) {
         const auto kind = static_cast<CycleOutcome::Kind>(i);

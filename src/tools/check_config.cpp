@@ -25,9 +25,12 @@ std::string describe(const Config& config) {
             break;
         case SourceKind::nmea:
             out += fmt::format(", device {}, {} baud, {} fixes before the first sample, a new "
-                               "timeline believed after {} s{}",
+                               "timeline believed after {} s{}{}",
                                rc.device, rc.baud, rc.min_fixes, rc.step_probation,
-                               rc.pps_dcd ? ", PPS on DCD" : "");
+                               rc.pps_dcd ? ", PPS on DCD" : "",
+                               rc.protocol == ReceiverProtocol::nmea  ? ", NMEA only"
+                               : rc.protocol == ReceiverProtocol::ubx ? ", UBX only"
+                                                                      : "");
             break;
         case SourceKind::pps:
             out += fmt::format(", device {}, {} edge, numbered by {}",

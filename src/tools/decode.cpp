@@ -18,6 +18,9 @@
 #include "core/nmea_parser.hpp"
 #include "core/nmea_replay.hpp"
 #include "core/time_format.hpp"
+#include "core/ubx_epoch.hpp"
+#include "core/ubx_frame.hpp"
+#include "core/ubx_messages.hpp"
 
 namespace shmrefclock {
 namespace {
@@ -26,6 +29,18 @@ constexpr std::size_t max_capture = 64u << 20;
 // Synthetic timing: the capture's seconds are kept apart as they are, up to
 // this; a larger step (or one backwards) becomes 1 s.
 constexpr std::int64_t max_synthetic_step_s = 600;
+// The NAV messages read here, which begin with iTOW, the GPS time of week
+// of their navigation epoch (ms). Not every NAV message does: NAV-HPPOSECEF
+// begins with a version byte (ublox-zed-f9p-hp.log).
+bool keyed_by_itow(const ubx::Item& frame) {
+    for (const ubx::MessageType type :
+         {ubx::nav_pvt, ubx::nav_timeutc, ubx::nav_timegps, ubx::nav_timels}) {
+        if (ubx::is(type, frame.message_class, frame.message_id)) {
+            return true;
+        }
+    }
+    return false;
+}
 
 struct Line {
     std::string_view text;             // with its terminator, if it had one
@@ -87,19 +102,52 @@ std::vector<Line> split_lines(std::string_view capture) {
     return lines;
 }
 
+// The capture without gpsd's leading '#' metadata lines: a binary capture's
+// other '#' bytes are data.
+std::string_view without_header(std::string_view capture) {
+    while (!capture.empty() && capture.front() == '#') {
+        const std::size_t newline = capture.find('\n');
+        capture.remove_prefix(newline == std::string_view::npos ? capture.size() : newline + 1);
+    }
+    return capture;
+}
+
+// Whether the capture holds UBX frames (a right checksum: not 0xB5 0x62 of
+// noise in a text capture).
+bool holds_ubx(std::string_view body) {
+    ubx::Framer framer;
+    (void)framer.feed(body);
+    (void)framer.finish();
+    return framer.counters().good + framer.counters().unknown > 0;
+}
+
+// A piece of a binary capture as the synthetic timing sees it: a UBX frame
+// or a line of the other bytes, and the time it names, by kind: a NAV
+// message's iTOW, TIM-TP's pulse, an NMEA sentence's time of day (ns).
+struct Piece {
+    std::string bytes;
+    enum class Family : std::uint8_t { none, nav, pulse, nmea } family = Family::none;
+    std::int64_t key_ns = 0;
+    std::optional<timespec> utc; // a UTC the piece names, for the receive stamps
+};
+
 class Decoder {
 public:
     Decoder(std::ostream& out, const DecodeOptions& options) : out_(out), options_(options) {}
 
     void run(std::string_view capture) {
-        const std::vector<Line> lines = split_lines(capture);
         ByteSchedule schedule;
         ReplayOptions replay_options;
         const std::int64_t byte_ns = byte_time_ns(options_.baud);
         // The device is opened at 0; the first cycle comes a second later,
         // after a quiet line (nmea_core.hpp: stamps need one).
         const std::int64_t first_ns = ns_per_s;
-        if (!lines.empty() && lines.front().at_ns) {
+        const std::string_view body = without_header(capture);
+        const bool binary = holds_ubx(body);
+        const std::vector<Line> lines = binary ? std::vector<Line>{} : split_lines(capture);
+        if (binary) {
+            epochs(body, schedule, replay_options, byte_ns, first_ns);
+        } else if (!lines.empty() && lines.front().at_ns) {
             const std::int64_t origin = *lines.front().at_ns - first_ns;
             replay_options.realtime_epoch = timespec_add(timespec{}, origin);
             for (const Line& line : lines) {
@@ -131,6 +179,14 @@ public:
                     ? std::string()
                     : fmt::format("; {} cycles whose sentences name different seconds",
                                   core.disagreeing_cycles()));
+            if (binary) {
+                const ubx::FrameCounters& frames = core.frame_counters();
+                *options_.summary << fmt::format(
+                    "decode: UBX frames: {} timing, {} other, {} bad checksum, {} over-long, {} "
+                    "truncated, {} malformed; leap-second count {} at the end\n",
+                    frames.good, frames.unknown, frames.bad_checksum, frames.over_long,
+                    frames.truncated, core.ubx_malformed(), ubx::to_string(core.leap_count()));
+            }
         }
     }
 
@@ -154,8 +210,8 @@ private:
         nmea::Parser parser{options_.not_before};
         parser.set_system_clock(options_.system_clock);
         constexpr std::int64_t day_ns = seconds_per_day * ns_per_s;
-        std::int64_t cycle_time = -1;                     // time of day named, ns; -1: none yet
-        std::vector<std::array<char, 5>> cycle_addresses; // time-bearing sentences seen
+        std::int64_t cycle_time = -1;             // time of day named, ns; -1: none yet
+        std::vector<std::string> cycle_addresses; // time-bearing sentences seen
         std::int64_t slot = first_ns;
         bool epoch_set = false;
         for (const Line& line : lines) {
@@ -163,7 +219,7 @@ private:
             std::optional<nmea::Sentence> sentence;
             parser.feed(bytes, [&](const nmea::Sentence& s) { sentence = s; });
             if (sentence) {
-                const std::array<char, 5> address = sentence->address;
+                const std::string address(sentence->name());
                 const bool repeated = std::find(cycle_addresses.begin(), cycle_addresses.end(),
                                                 address) != cycle_addresses.end();
                 std::int64_t time = -1;
@@ -198,6 +254,144 @@ private:
             }
             send(schedule, slot, bytes, byte_ns);
         }
+    }
+
+    // A capture with UBX frames (binary, so not split at its newlines): a
+    // cycle per navigation epoch, which begins with the first frame or
+    // sentence naming a time other than the epoch's own of the same kind
+    // (a NAV message's iTOW, TIM-TP's pulse, an NMEA time of day); frames
+    // and lines that name none stay in the epoch they follow. Each epoch is
+    // sent as far from the last as the times that began it are apart
+    // (1 s when that is not a step of up to 10 minutes forwards).
+    void epochs(std::string_view body, ByteSchedule& schedule, ReplayOptions& replay_options,
+                std::int64_t byte_ns, std::int64_t first_ns) {
+        const std::vector<Piece> pieces = split_pieces(body);
+        std::array<std::optional<std::int64_t>, 4> current{}; // by Piece::Family
+        std::int64_t slot = first_ns;
+        bool epoch_set = false;
+        for (const Piece& piece : pieces) {
+            const auto family = static_cast<std::size_t>(piece.family);
+            if (piece.family != Piece::Family::none) {
+                if (current.at(family) && *current.at(family) != piece.key_ns) {
+                    const std::int64_t step_ns = piece.key_ns - *current.at(family);
+                    slot += step_ns < 1 || step_ns > max_synthetic_step_s * ns_per_s ? ns_per_s
+                                                                                     : step_ns;
+                    current = {};
+                }
+                current.at(family) = piece.key_ns;
+            }
+            if (!epoch_set && piece.utc) {
+                replay_options.realtime_epoch = timespec_add(*piece.utc, -slot);
+                epoch_set = true;
+            }
+            send(schedule, slot, piece.bytes, byte_ns);
+        }
+    }
+
+    std::vector<Piece> split_pieces(std::string_view body) const {
+        std::vector<Piece> pieces;
+        ubx::Framer framer;
+        nmea::Parser parser{options_.not_before};
+        parser.set_system_clock(options_.system_clock);
+        auto add = [&](const ubx::Item& item) {
+            if (item.kind == ubx::Item::Kind::frame) {
+                pieces.push_back(frame_piece(item));
+                return;
+            }
+            std::string_view text = item.text();
+            while (!text.empty()) {
+                const std::size_t newline = text.find('\n');
+                const std::size_t length =
+                    newline == std::string_view::npos ? text.size() : newline + 1;
+                Piece piece;
+                piece.bytes = std::string(text.substr(0, length));
+                text.remove_prefix(length);
+                parser.feed(piece.bytes, [&](const nmea::Sentence& sentence) {
+                    if (sentence.time) {
+                        piece.family = Piece::Family::nmea;
+                        piece.key_ns = (sentence.time->hour * 3600 + sentence.time->minute * 60 +
+                                        sentence.time->second) *
+                                           ns_per_s +
+                                       sentence.time->nanosecond;
+                        piece.utc = sentence.utc;
+                    }
+                });
+                pieces.push_back(std::move(piece));
+            }
+        };
+        for (const ubx::Item& item : framer.feed(body)) {
+            add(item);
+        }
+        for (const ubx::Item& item : framer.finish()) {
+            add(item);
+        }
+        return pieces;
+    }
+
+    static Piece frame_piece(const ubx::Item& frame) {
+        Piece piece;
+        // The frame as it was on the line: sync, class, id, length,
+        // payload, checksum.
+        const std::size_t length = frame.bytes.size();
+        std::vector<std::uint8_t> body{frame.message_class, frame.message_id,
+                                       static_cast<std::uint8_t>(length & 0xFF),
+                                       static_cast<std::uint8_t>(length >> 8)};
+        body.insert(body.end(), frame.bytes.begin(), frame.bytes.end());
+        const ubx::Checksum sum = ubx::checksum(body);
+        piece.bytes.push_back(static_cast<char>(ubx::sync_char_1));
+        piece.bytes.push_back(static_cast<char>(ubx::sync_char_2));
+        piece.bytes.append(reinterpret_cast<const char*>(body.data()), body.size());
+        piece.bytes.push_back(static_cast<char>(sum.a));
+        piece.bytes.push_back(static_cast<char>(sum.b));
+        const ubx::Payload payload{frame.bytes};
+        if (keyed_by_itow(frame) && length >= 4) {
+            // iTOW (ms) at its start.
+            piece.family = Piece::Family::nav;
+            piece.key_ns = std::int64_t{payload[0]} | std::int64_t{payload[1]} << 8 |
+                           std::int64_t{payload[2]} << 16 | std::int64_t{payload[3]} << 24;
+            piece.key_ns *= 1'000'000;
+        }
+        if (ubx::is(ubx::tim_tp, frame.message_class, frame.message_id)) {
+            if (const auto tp = ubx::decode_tim_tp(payload)) {
+                piece.family = Piece::Family::pulse;
+                piece.key_ns = ubx::pulse_time(*tp).tow_ns;
+            }
+        }
+        piece.utc = utc_of(frame);
+        return piece;
+    }
+
+    // The UTC a frame names, valid or not: only to put the replay's
+    // receive stamps near the capture's own time.
+    static std::optional<timespec> utc_of(const ubx::Item& frame) {
+        const ubx::Payload payload{frame.bytes};
+        std::optional<ubx::UtcDateTime> utc;
+        if (ubx::is(ubx::nav_timeutc, frame.message_class, frame.message_id)) {
+            if (const auto m = ubx::decode_nav_timeutc(payload)) {
+                utc = m->utc;
+            }
+        } else if (ubx::is(ubx::nav_pvt, frame.message_class, frame.message_id)) {
+            if (const auto m = ubx::decode_nav_pvt(payload)) {
+                utc = m->utc;
+            }
+        } else if (ubx::is(ubx::nav_timegps, frame.message_class, frame.message_id)) {
+            if (const auto m = ubx::decode_nav_timegps(payload)) {
+                if (const auto gps = ubx::gps_time(*m)) {
+                    return timespec{
+                        static_cast<time_t>(ubx::gps_posix_offset + gps->seconds - m->leap_s),
+                        static_cast<long>(gps->millisecond) * 1'000'000};
+                }
+            }
+        }
+        if (!utc) {
+            return std::nullopt;
+        }
+        const auto time = ubx::epoch_time(*utc);
+        if (!time) {
+            return std::nullopt;
+        }
+        return timespec{static_cast<time_t>(time->posix_seconds),
+                        static_cast<long>(time->millisecond) * 1'000'000};
     }
 
     // Every write goes through here, to see whether the line could carry

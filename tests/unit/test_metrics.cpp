@@ -145,8 +145,9 @@ TEST_CASE("every counter and gauge the structs declare is in /metrics and in the
                     ++counters;
                 }});
     }
-    // samples_published and withdrawals three times, nmea's six, pps's three.
-    CHECK(counters == 15);
+    // samples_published and withdrawals three times, nmea's seven (with
+    // ubx_frames), pps's three.
+    CHECK(counters == 16);
     // Every gauge a struct declares.
     const auto gauges = [&](const auto& object) {
         using T = std::decay_t<decltype(object)>;

@@ -19,6 +19,7 @@
 #include "core/nmea_parser.hpp"
 #include "core/ubx_frame.hpp"
 #include "core/ubx_messages.hpp"
+#include "ubx_test_frames.hpp"
 
 #ifndef SHMREFCLOCK_TEST_DATA_DIR
 #define SHMREFCLOCK_TEST_DATA_DIR "tests/data"
@@ -28,54 +29,11 @@ using namespace shmrefclock::ubx;
 
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE(in.good());
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// A capture's bytes without gpsd's leading '#' lines.
-std::string capture(const std::string& name) {
-    const std::string text = read_file(SHMREFCLOCK_TEST_DATA_DIR "/ubx/" + name);
-    std::size_t at = 0;
-    while (at < text.size() && text[at] == '#') {
-        const std::size_t end = text.find('\n', at);
-        REQUIRE(end != std::string::npos);
-        at = end + 1;
-    }
-    return text.substr(at);
-}
-
-// A frame built here: the checksum computed independently of the framer.
-std::string frame(std::uint8_t message_class, std::uint8_t message_id, const Bytes& payload) {
-    Bytes body{message_class, message_id, static_cast<std::uint8_t>(payload.size() & 0xff),
-               static_cast<std::uint8_t>(payload.size() >> 8)};
-    body.insert(body.end(), payload.begin(), payload.end());
-    unsigned a = 0;
-    unsigned b = 0;
-    for (const std::uint8_t byte : body) {
-        a = (a + byte) & 0xff;
-        b = (b + a) & 0xff;
-    }
-    std::string out{"\xb5\x62"};
-    out.append(body.begin(), body.end());
-    out.push_back(static_cast<char>(a));
-    out.push_back(static_cast<char>(b));
-    return out;
-}
-
-// NMEA "$<body>*HH\r\n", the checksum computed here.
-std::string sentence(const std::string& body) {
-    unsigned checksum = 0;
-    for (const char c : body) {
-        checksum ^= static_cast<unsigned char>(c);
-    }
-    char hex[3];
-    std::snprintf(hex, sizeof hex, "%02X", checksum);
-    return "$" + body + "*" + hex + "\r\n";
-}
+using ubx_test::Bytes;
+using ubx_test::capture;
+using ubx_test::frame;
+using ubx_test::read_file;
+using ubx_test::sentence;
 
 // What a stream framed to: the frames, every other byte (with its position,
 // so that a split cannot move one unseen), and the counters.
