@@ -233,11 +233,28 @@ struct NmeaState {
     }
 };
 
+// The quantization error of the last pulse published with the receiver's
+// qErr (u-blox TIM-TP, core/pps_numbering.hpp).
+struct PpsQuantization {
+    double q_err_s = 0;
+
+    template <typename Self, typename Visit> static void fields(Self& self, Visit&& visit) {
+        visit(FieldInfo{"q_err_s", "shmrefclock_pps_qerr_seconds",
+                        "The receiver's quantization error (u-blox TIM-TP qErr) of the last "
+                        "pulse published with one: its edge came this long before the true "
+                        "second, and the sample is corrected by it."},
+              self.q_err_s);
+    }
+};
+
 // source = "pps".
 struct PpsState {
     std::uint64_t device_opens = 0;
     std::uint64_t device_failures = 0;
     ReasonCounts pulses; // by PulseVerdict, then "repeated"
+    std::uint64_t labelled = 0;
+    std::uint64_t q_err_applied = 0;
+    std::optional<PpsQuantization> quantization;
     std::optional<WitnessState> witness;
 
     template <typename Self, typename Visit> static void counters(Self& self, Visit&& visit) {
@@ -248,6 +265,16 @@ struct PpsState {
                           .help = "PPS pulses, by verdict (numbered, or why dropped).",
                           .label = "verdict"},
               self.pulses);
+        visit(CounterInfo{.name = "pulses_labelled",
+                          .title = "Pulses labelled by the receiver",
+                          .help = "Pulses numbered by the receiver's own label sent before "
+                                  "them (u-blox TIM-TP), its fix agreeing."},
+              self.labelled);
+        visit(CounterInfo{.name = "pulses_q_err_applied",
+                          .title = "Pulses corrected by qErr",
+                          .help = "Pulses published corrected by the receiver's quantization "
+                                  "error (u-blox TIM-TP qErr)."},
+              self.q_err_applied);
     }
 };
 

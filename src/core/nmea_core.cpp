@@ -277,6 +277,9 @@ void NmeaCore::judge_epoch(Actions& actions) {
         classify(time);
     }
     const ubx::LeapCount said = epoch.leap_count();
+    if (said == ubx::LeapCount::known && epoch.leap_seconds()) {
+        stream_leap_seconds_ = epoch.leap_seconds();
+    }
     if (said == ubx::LeapCount::unsaid || said == stream_leap_) {
         return;
     }
@@ -301,6 +304,16 @@ void NmeaCore::withhold_leap_unknown(Actions& actions, const nmea::Sentence& tim
     // never reached the timeline, so a step when it learns the count is
     // judged against what was believed before (core/timeline.hpp).
     check_.break_run();
+    if (rules_.published()) {
+        // The receiver says its UTC may be whole seconds off from now on
+        // (it restarted, or lost what it knew): what it published before
+        // goes at once, not 2 s later, and a pps refclock locked to it
+        // stops numbering pulses by it (issue 21: clearing validUTC stops
+        // publication within one epoch).
+        rules_.withdraw(actions);
+        actions.log(MessageLevel::warn,
+                    "the receiver no longer knows the leap-second count: sample withdrawn");
+    }
     report(CycleOutcome::Kind::leap_unknown, &time);
     if (stream_leap_ != ubx::LeapCount::unknown && !leap_unsaid_logged_) {
         // Only NAV-PVT, which cannot say.
@@ -327,6 +340,8 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns,
         }
     }
     judge_epoch(actions);
+    // Only a published cycle's label is the receiver's word (publish()).
+    pulse_label_.reset();
     const nmea::Counters& now = parser_.counters();
     if (now.bad_checksum != reported_.bad_checksum || now.garbage != reported_.garbage ||
         now.over_long != reported_.over_long || now.malformed != reported_.malformed) {
@@ -581,6 +596,10 @@ void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_
     Sample sample;
     sample.reference_time = reference;
     sample.receive_time = cycle_.start;
+    pulse_label_ = cycle_.epoch.pulse_label(stream_leap_seconds_);
+    if (pulse_label_) {
+        pulse_label_->announced = cycle_.start;
+    }
     // Stale 2 s after this cycle began, unless a newer one is published.
     rules_.publish(actions, sample, now_ns - cycle_.start_monotonic);
     rules_.device_works();
@@ -682,6 +701,7 @@ Actions NmeaCore::clock_stepped() {
     // clock and survives, but the samples start again after min-fixes
     // cycles stamped on the new scale, as after any doubt.
     rules_.withdraw(actions);
+    pulse_label_.reset(); // announced on the old scale
     if (in_cycle_) {
         cycle_.stamped = false;
     }

@@ -178,6 +178,10 @@ public:
     std::uint64_t ubx_malformed() const { return ubx_malformed_; }
     // What the receiver last said about the leap-second count (UBX).
     ubx::LeapCount leap_count() const { return stream_leap_; }
+    // The receiver's label of its next pulse (u-blox TIM-TP), from the last
+    // cycle, if that cycle was published: a pps refclock locked to this one
+    // numbers the pulse by it (core/pps_numbering.hpp).
+    const std::optional<PulseLabel>& pulse_label() const { return pulse_label_; }
     // Cycles refused because their sentences named different seconds.
     std::uint64_t disagreeing_cycles() const { return disagreeing_cycles_; }
     // Cycles refused because they reported 23:59:60 at the end of a day
@@ -259,6 +263,9 @@ private:
     // What the receiver last said about the leap-second count: NMEA cycles
     // of the same stream are gated by it.
     ubx::LeapCount stream_leap_ = ubx::LeapCount::unsaid;
+    // GPS - UTC as the receiver last said it knows it (for TIM-TP in GPS time).
+    std::optional<int> stream_leap_seconds_;
+    std::optional<PulseLabel> pulse_label_;
     // NAV-PVT was refused for want of any message that says (logged once).
     bool leap_unsaid_logged_ = false;
     std::uint64_t ubx_malformed_ = 0;

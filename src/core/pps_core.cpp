@@ -60,7 +60,8 @@ Actions PpsCore::fetch_failed(int error) {
 }
 
 Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& lock,
-                         const Stamp& handled, const KernelClock& kernel) {
+                         const std::optional<PulseLabel>& label, const Stamp& handled,
+                         const KernelClock& kernel) {
     Actions actions;
     witness_.kernel_clock(kernel);
     rules_.device_works();
@@ -97,6 +98,22 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
                         ? number_pulse_by_system_clock(fetch.edge, handled.realtime)
                         : number_pulse(fetch.edge, lock, handled.realtime);
     }
+    // The receiver's own label of this pulse (issue 21): the second the
+    // TIM-TP before it named. The pulse is numbered by it, and the fix
+    // carried to the pulse must say the same: where they differ, one of
+    // them is a wrong second.
+    const PulseLabel* own =
+        label && !numbered_by_system() && labels(*label, fetch.edge) ? &*label : nullptr;
+    if (numbering.verdict == PulseVerdict::numbered && own != nullptr &&
+        own->second.tv_sec != numbering.second.tv_sec) {
+        numbering.verdict = PulseVerdict::label_disagrees;
+        actions.log(MessageLevel::warn,
+                    fmt::format("pulse {}: the receiver labelled it {} (TIM-TP), its fix carried "
+                                "to it says {}; not published",
+                                format_seconds(fetch.edge), format_utc(own->second),
+                                format_utc(numbering.second)),
+                    true);
+    }
     if (numbering.verdict == PulseVerdict::numbered &&
         !witness_.allows(actions, numbering.second, fetch.edge, handled.monotonic_ns, "pulse")) {
         // A pulse numbered from a lock sample the witness let through can
@@ -113,6 +130,16 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
     Sample sample;
     sample.reference_time = numbering.second; // the refclock adds `offset`
     sample.receive_time = fetch.edge;
+    if (own != nullptr) {
+        ++counters_.labelled;
+        if (own->q_err_ps) {
+            // The edge came qErr before the true second (pps_numbering.hpp):
+            // the system clock at the true second is the edge + qErr.
+            sample.receive_time = pulse_edge_corrected(fetch.edge, *own->q_err_ps);
+            last_q_err_ps_ = own->q_err_ps;
+            ++counters_.q_err_applied;
+        }
+    }
     sample.leap = lock && !numbered_by_system() ? lock->leap : Leap::none;
     // Numbered by the system clock: chrony's SOCK refclock must number the
     // second itself (sock_sample.pulse).
@@ -123,7 +150,8 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
         actions.lock_pulse = LockPulse{fetch.edge, numbering.second, *lock};
     }
     rules_.publish(actions, sample, timespec_diff_ns(handled.realtime, fetch.edge));
-    state(actions, fmt::format("locked to {}", lock_description()));
+    state(actions, fmt::format("locked to {}{}", lock_description(),
+                               own != nullptr ? ", pulses labelled by the receiver (TIM-TP)" : ""));
     return actions;
 }
 
@@ -163,6 +191,9 @@ void PpsCore::drop(Actions& actions, const PpsFetch& fetch, const PulseNumbering
         break;
     case PulseVerdict::witness:
         state(actions, witness_.health());
+        break;
+    case PulseVerdict::label_disagrees:
+        state(actions, fmt::format("no lock: {}'s pulse label (TIM-TP) and fix disagree", who));
         break;
     case PulseVerdict::outside_window:
     case PulseVerdict::numbered:

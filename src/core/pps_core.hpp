@@ -49,6 +49,10 @@ public:
         // Could not open, a fetch failed, or silence made us reopen it.
         std::uint64_t device_failures = 0;
         std::uint64_t repeated = 0; // sequence number seen before: no new pulse
+        // Numbered pulses the receiver labelled itself (PulseLabel), and of
+        // those the ones published with its qErr applied.
+        std::uint64_t labelled = 0;
+        std::uint64_t q_err_applied = 0;
         // Indexed by PulseVerdict: numbered (published) or why dropped.
         std::array<std::uint64_t, pulse_verdict_count> by_verdict{};
     };
@@ -61,9 +65,12 @@ public:
     // The fetch thread ended with `error` (an errno); ETIMEDOUT: silence.
     Actions fetch_failed(int error);
     // A fetch returned; `lock` is the lock refclock's latest sample (unused
-    // for lock = "system"), `handled` when the loop got the record, `kernel`
-    // the kernel's clock state then (io/kernel_clock), for the witness.
-    Actions fetched(const PpsFetch& fetch, const std::optional<Sample>& lock, const Stamp& handled,
+    // for lock = "system"), `label` the lock's label of its next pulse
+    // (u-blox TIM-TP; none from other receivers), `handled` when the loop
+    // got the record, `kernel` the kernel's clock state then
+    // (io/kernel_clock), for the witness.
+    Actions fetched(const PpsFetch& fetch, const std::optional<Sample>& lock,
+                    const std::optional<PulseLabel>& label, const Stamp& handled,
                     const KernelClock& kernel);
     Actions stale();
     // CLOCK_REALTIME was stepped; `at` is when the loop learnt of it
@@ -74,6 +81,8 @@ public:
     const Counters& counters() const { return counters_; }
     const Witness& witness() const { return witness_; }
     bool numbered_by_system() const { return settings_.lock == "system"; }
+    // The qErr of the last pulse published with one (ps).
+    std::optional<std::int32_t> last_q_err_ps() const { return last_q_err_ps_; }
 
 private:
     // A state the operator should see: health, and the log at most once a
@@ -91,6 +100,7 @@ private:
     std::optional<timespec> stepped_at_;
     Counters counters_;
     Witness witness_;
+    std::optional<std::int32_t> last_q_err_ps_;
 };
 
 } // namespace shmrefclock

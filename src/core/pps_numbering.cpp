@@ -46,6 +46,8 @@ std::string_view to_string(PulseVerdict verdict) {
         return "its edge was stamped before the system clock was stepped";
     case PulseVerdict::witness:
         return "refused by the kernel witness";
+    case PulseVerdict::label_disagrees:
+        return "the receiver's label for the pulse (TIM-TP) names another second than its fix";
     }
     return "?";
 }
@@ -68,11 +70,25 @@ std::string_view name(PulseVerdict verdict) {
         return "before_clock_step";
     case PulseVerdict::witness:
         return "witness";
+    case PulseVerdict::label_disagrees:
+        return "label_disagrees";
     }
     return "?";
 }
-static_assert(static_cast<std::size_t>(PulseVerdict::witness) + 1 == pulse_verdict_count,
+static_assert(static_cast<std::size_t>(PulseVerdict::label_disagrees) + 1 == pulse_verdict_count,
               "pulse_verdict_count counts every PulseVerdict");
+
+bool labels(const PulseLabel& label, timespec edge) {
+    const std::int64_t after = timespec_diff_ns(edge, label.announced);
+    return after > 0 && after <= pulse_label_window_ns;
+}
+
+timespec pulse_edge_corrected(timespec edge, std::int32_t q_err_ps) {
+    // ps to ns, to the nearest (half away from zero).
+    const std::int64_t ps = q_err_ps;
+    const std::int64_t ns = ps >= 0 ? (ps + 500) / 1000 : -((-ps + 500) / 1000);
+    return timespec_add(edge, ns);
+}
 
 PulseNumbering number_pulse(timespec pulse, const std::optional<Sample>& lock, timespec handled) {
     PulseNumbering result;

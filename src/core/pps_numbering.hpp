@@ -49,8 +49,12 @@ enum class PulseVerdict {
     // by more than its bound (core/witness.hpp): judged as an NMEA sample
     // is (PpsCore decides this one too).
     witness,
+    // The receiver labelled the pulse (u-blox TIM-TP) with another second
+    // than its fix, carried to the pulse, rounds to: one of the two is a
+    // wrong second, and which cannot be told.
+    label_disagrees,
 };
-inline constexpr std::size_t pulse_verdict_count = 8;
+inline constexpr std::size_t pulse_verdict_count = 9;
 
 // A short phrase for logs, e.g. "lock sample is more than 2 s old".
 std::string_view to_string(PulseVerdict verdict);
@@ -75,6 +79,30 @@ struct PulseNumbering {
     // clock.
     std::int64_t lock_age_ns = 0;
 };
+
+// The receiver's own word on its next pulse, sent before it (u-blox TIM-TP:
+// "the time of the next pulse", core/ubx_epoch.hpp): which UTC second the
+// pulse marks and its quantization error.
+struct PulseLabel {
+    timespec second{};    // UTC, tv_nsec 0
+    timespec announced{}; // CLOCK_REALTIME: the first-byte stamp of the cycle that carried it
+    // qErr (ps), when the receiver says it is valid: the pulse's edge came
+    // this much before the true second (the true second is the edge + qErr,
+    // pulse_edge_corrected).
+    std::optional<std::int32_t> q_err_ps;
+};
+// A label is the one of a pulse whose edge came after it was announced and
+// within this: TIM-TP precedes its pulse by less than the 1 s period (the
+// messages between two pulses belong to the second, u-blox's timing
+// integration manuals), plus the line's delivery.
+inline constexpr std::int64_t pulse_label_window_ns = 1'200'000'000;
+// Whether `label` is the one of the pulse at `edge`.
+bool labels(const PulseLabel& label, timespec edge);
+// The instant of the true second, on the system clock, of a pulse whose
+// edge the kernel stamped at `edge`: the edge + qErr, rounded to the
+// nanosecond (satpulse's convention, gps/gpsprot/msg.go: "the true time of
+// the top of second is the time of the pulse plus the PulseOffset", qErr).
+timespec pulse_edge_corrected(timespec edge, std::int32_t q_err_ps);
 
 // Number a pulse (the kernel's timestamp of the edge) from a refclock's
 // latest sample (its `offset` already applied, as RefclockDirectory returns

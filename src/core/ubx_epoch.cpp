@@ -170,6 +170,36 @@ std::string_view Epoch::leap_source() const noexcept {
     return {};
 }
 
+std::optional<PulseLabel> Epoch::pulse_label(std::optional<int> leap_seconds) const {
+    if (!tim_tp_ || tim_tp_->tp_not_locked()) {
+        return std::nullopt;
+    }
+    const PulseTime pulse = pulse_time(*tim_tp_);
+    if (pulse.tow_ns % ns_per_s != 0) {
+        return std::nullopt;
+    }
+    std::int64_t seconds =
+        gps_posix_offset + std::int64_t{pulse.week} * seconds_per_week + pulse.tow_ns / ns_per_s;
+    if (pulse.utc) {
+        // UTC week and time of week, counted from 1980-01-06 in UTC.
+        if (!tim_tp_->utc_available()) {
+            return std::nullopt;
+        }
+    } else {
+        constexpr std::uint8_t gps = 0;
+        if (tim_tp_->time_ref_gnss() != gps || !leap_seconds) {
+            return std::nullopt;
+        }
+        seconds -= *leap_seconds;
+    }
+    PulseLabel label;
+    label.second = timespec{static_cast<time_t>(seconds), 0};
+    if (tim_tp_->q_err_valid()) {
+        label.q_err_ps = tim_tp_->q_err_ps;
+    }
+    return label;
+}
+
 std::vector<nmea::Sentence> Epoch::times(LeapCount stream, const nmea::Parser& parser) const {
     std::vector<nmea::Sentence> out;
     const LeapCount here = leap_count();

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/nmea_parser.hpp"
+#include "core/pps_numbering.hpp"
 #include "core/ubx_frame.hpp"
 #include "core/ubx_messages.hpp"
 
@@ -71,6 +72,16 @@ public:
     // reason says what was missing (leap_unknown, no_fix, no_time,
     // implausible_date).
     std::vector<nmea::Sentence> times(LeapCount stream, const nmea::Parser& parser) const;
+
+    // The label of the next pulse from the epoch's TIM-TP (the caller sets
+    // `announced`): the UTC second it names and its qErr when valid. None
+    // when the epoch has no TIM-TP, the pulse is not on a whole second, the
+    // receiver says the pulse is not locked to GNSS (TpNotLocked), or its
+    // time cannot be taken to UTC: a UTC time base without "UTC
+    // available", a GNSS time base other than GPS, or GPS time without a
+    // known GPS - UTC (`leap_seconds`, the count the receiver said it
+    // knows).
+    std::optional<PulseLabel> pulse_label(std::optional<int> leap_seconds) const;
 
     const std::optional<NavPvt>& pvt() const noexcept { return pvt_; }
     const std::optional<NavTimeUtc>& time_utc() const noexcept { return time_utc_; }

@@ -41,7 +41,6 @@ constexpr std::int64_t floor_mod(std::int64_t a, std::int64_t b) noexcept {
 }
 
 constexpr std::int64_t ns_per_ms = 1'000'000;
-constexpr std::int64_t seconds_per_week = 7 * seconds_per_day;
 
 // Nanoseconds to the nearest millisecond (halves up).
 constexpr std::int64_t round_to_ms(std::int64_t ns) noexcept {

@@ -25,6 +25,9 @@ namespace shmrefclock::ubx {
 
 using Payload = std::span<const std::uint8_t>;
 
+// GPS weeks (and u-blox's UTC weeks) have no leap seconds.
+inline constexpr std::int64_t seconds_per_week = 7 * 86400;
+
 // Class and id of each message decoded here.
 struct MessageType {
     std::uint8_t message_class;

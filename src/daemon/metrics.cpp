@@ -152,6 +152,9 @@ void add_refclock(Exposition& out, const RefclockState& refclock) {
                                }
                            }});
 
+    if (refclock.pps && refclock.pps->quantization) {
+        add_gauges(out, *refclock.pps->quantization, rc);
+    }
     if (!refclock.nmea) {
         return;
     }

@@ -41,6 +41,7 @@ public:
     // The latest published sample (offset applied), while the source is current.
     std::optional<Sample> latest_sample() const override { return latest_; }
     std::optional<std::string> pps_device() const override { return source_->pps_device(); }
+    std::optional<PulseLabel> pulse_label() const override { return source_->pulse_label(); }
 
     // CLOCK_REALTIME was stepped: the source withdraws what it stamped
     // before (and with it this refclock's latest sample, a pps lock's time).

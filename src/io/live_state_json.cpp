@@ -64,6 +64,9 @@ Json refclock_json(const RefclockState& rc) {
         out["nmea_arrival"] = object_or_null(rc.nmea->arrival, put_arrival);
         out["pps_latency"] = object_or_null(rc.nmea->pps_latency, put_fields<PpsLatency>);
     }
+    if (rc.pps) {
+        out["pps_quantization"] = object_or_null(rc.pps->quantization, put_fields<PpsQuantization>);
+    }
     if (rc.witness()) {
         out["witness"] = object_or_null(rc.witness(), put_witness);
     }
@@ -192,7 +195,9 @@ RefclockState refclock_from_json(const Json& in) {
         get_object(member(in, "pps_latency"), nmea.pps_latency, get_fields<PpsLatency>);
         get_object(member(in, "witness"), nmea.witness, get_witness);
     } else if (rc.source == "pps") {
-        get_object(member(in, "witness"), rc.pps.emplace().witness, get_witness);
+        PpsState& pps = rc.pps.emplace();
+        get_object(member(in, "pps_quantization"), pps.quantization, get_fields<PpsQuantization>);
+        get_object(member(in, "witness"), pps.witness, get_witness);
     }
     const Json& counters = member(in, "counters");
     RefclockState::counters(rc, [&counters](const CounterInfo& info, auto& value) {

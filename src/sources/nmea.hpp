@@ -29,6 +29,7 @@ public:
     void start() override;
     std::string health() const override { return core_.health(); }
     std::optional<std::string> pps_device() const override { return pps_device_; }
+    std::optional<PulseLabel> pulse_label() const override { return core_.pulse_label(); }
     void clock_stepped(const Stamp&) override { apply(core_.clock_stepped()); }
     void carry_from(const Source& old) override;
     void fill_state(RefclockState& state, const Stamp& now) const override;

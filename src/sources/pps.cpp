@@ -236,6 +236,11 @@ void PpsSource::fill_state(RefclockState& state, const Stamp&) const {
                               std::string(shmrefclock::to_string(verdict))});
     }
     out.pulses.push_back({"repeated", counters.repeated, "sequence number repeated"});
+    out.labelled = counters.labelled;
+    out.q_err_applied = counters.q_err_applied;
+    if (const auto q_err = core_.last_q_err_ps()) {
+        out.quantization.emplace().q_err_s = static_cast<double>(*q_err) * 1e-12;
+    }
     out.witness = core_.witness().state();
 }
 
@@ -263,7 +268,9 @@ void PpsSource::on_records(const Stamp& stamp) {
         }
         const std::optional<Sample> lock =
             lock_ != nullptr ? lock_->latest_sample() : std::optional<Sample>{};
-        apply(core_.fetched(record.fetch, lock, stamp, read_kernel_clock()));
+        const std::optional<PulseLabel> label =
+            lock_ != nullptr ? lock_->pulse_label() : std::optional<PulseLabel>{};
+        apply(core_.fetched(record.fetch, lock, label, stamp, read_kernel_clock()));
     }
 }
 

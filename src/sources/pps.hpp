@@ -23,8 +23,7 @@ class PpsSource : public SourceShell {
 public:
     // `lock`: the refclock that numbers the pulses, resolved when the
     // refclocks are built; null for lock = "system".
-    PpsSource(const RefclockConfig& config, EventLoop& loop, SourceSink& sink,
-              LockSource* lock);
+    PpsSource(const RefclockConfig& config, EventLoop& loop, SourceSink& sink, LockSource* lock);
     // Joins the fetch thread: up to its 1 s fetch timeout.
     ~PpsSource() override;
 

@@ -8,6 +8,7 @@
 
 #include "core/leap_seconds.hpp"
 #include "core/live_state.hpp"
+#include "core/pps_numbering.hpp"
 #include "core/stamp.hpp"
 #include "shmrefclock/sample.hpp"
 
@@ -46,6 +47,8 @@ public:
     // The /dev/ppsN this source's device carries (nmea with pps = "dcd"),
     // while it is open.
     virtual std::optional<std::string> pps_device() const { return std::nullopt; }
+    // The receiver's label of its next pulse (nmea: u-blox TIM-TP).
+    virtual std::optional<PulseLabel> pulse_label() const { return std::nullopt; }
     // CLOCK_REALTIME was stepped; `at` is when the loop learnt of it
     // (docs/design.md, "Clock steps"). A source drops every realtime stamp
     // taken before it and withdraws what it published with one. One that
@@ -75,6 +78,10 @@ public:
     virtual std::optional<Sample> latest_sample() const = 0;
     // The PPS device its source carries (pps = "dcd").
     virtual std::optional<std::string> pps_device() const = 0;
+    // The receiver's label of its next pulse, sent before it (u-blox
+    // TIM-TP), while its latest cycle was published; none from receivers
+    // that do not label pulses.
+    virtual std::optional<PulseLabel> pulse_label() const { return std::nullopt; }
     // The pps refclock `pps_refclock` numbered the pulse whose edge the
     // kernel stamped at `edge` as second `second`, by `lock_sample` (this
     // refclock's latest sample, as latest_sample() returned it): what the

@@ -78,6 +78,10 @@ void refclock_text(std::string& out, const RefclockState& rc) {
         line(first ? "counters" : "", counter);
         first = false;
     }
+    if (rc.pps && rc.pps->quantization) {
+        line("PPS qErr", fmt::format("{} on the last pulse labelled by the receiver (applied)",
+                                     fixed(rc.pps->quantization->q_err_s * 1e9, "{:+.3f} ns")));
+    }
     if (!rc.nmea) {
         return;
     }

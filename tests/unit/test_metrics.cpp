@@ -103,7 +103,7 @@ TEST_CASE("every counter and gauge the structs declare is in /metrics and in the
             rc.nmea->arrival.emplace();
             rc.nmea->pps_latency.emplace();
         } else if (rc.source == "pps") {
-            rc.pps.emplace();
+            rc.pps.emplace().quantization.emplace().q_err_s = -1.0158e-8;
         }
     }
     std::uint64_t next = 100;
@@ -146,8 +146,8 @@ TEST_CASE("every counter and gauge the structs declare is in /metrics and in the
                 }});
     }
     // samples_published and withdrawals three times, nmea's seven (with
-    // ubx_frames), pps's three.
-    CHECK(counters == 16);
+    // ubx_frames), pps's five (with the labelled pulses).
+    CHECK(counters == 18);
     // Every gauge a struct declares.
     const auto gauges = [&](const auto& object) {
         using T = std::decay_t<decltype(object)>;
@@ -162,6 +162,9 @@ TEST_CASE("every counter and gauge the structs declare is in /metrics and in the
     gauges(*state.refclocks[0].last_sample);
     gauges(*state.refclocks[0].nmea->arrival);
     gauges(*state.refclocks[0].nmea->pps_latency);
+    gauges(*state.refclocks[1].pps->quantization);
+    CHECK(has_line(text, "shmrefclock_pps_qerr_seconds{refclock=\"rc-pps\"} -1.0158e-08"));
+    CHECK(json.at("refclocks").at(1).at("pps_quantization").at("q_err_s") == -1.0158e-8);
 }
 
 TEST_CASE("gauges for the last sample, arrival, latency and the build") {

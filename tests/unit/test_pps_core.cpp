@@ -16,6 +16,8 @@ constexpr time_t N = 1795262400; // 2026-11-21T12:00:00Z
 
 // The kernel unsynchronized: no witness.
 const KernelClock no_kernel{};
+// A receiver that does not label its pulses (NMEA).
+const std::optional<PulseLabel> no_label{};
 
 Stamp handled_at(time_t sec, long nsec) {
     return Stamp{timespec{sec, nsec}, 0};
@@ -58,7 +60,7 @@ TEST_CASE("pps core: a pulse is numbered by the lock, with its leap, and arms th
     PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
     core.opened("/dev/pps0");
     const Actions actions =
-        core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000), no_kernel);
+        core.fetched(pulse(1, N + 1), lock_for(N), no_label, handled_at(N + 1, 25'000), no_kernel);
     REQUIRE(actions.publish);
     // The lock is told, so that it measures its latency from the pulse.
     REQUIRE(actions.lock_pulse);
@@ -82,20 +84,23 @@ TEST_CASE("pps core: a pulse is numbered by the lock, with its leap, and arms th
 TEST_CASE("pps core: repeated sequence numbers are dropped and counted, other edges are not") {
     PpsCore core(PpsSettings{"/dev/pps0", "system", PpsEdge::assert_edge});
     core.opened("/dev/pps0");
-    REQUIRE(core.fetched(pulse(7, N), std::nullopt, handled_at(N, ms), no_kernel).publish);
+    REQUIRE(
+        core.fetched(pulse(7, N), std::nullopt, no_label, handled_at(N, ms), no_kernel).publish);
     // The same assert event again (a fetch that timed out with nothing new).
-    Actions again = core.fetched(pulse(7, N), std::nullopt, handled_at(N, 2 * ms), no_kernel);
+    Actions again =
+        core.fetched(pulse(7, N), std::nullopt, no_label, handled_at(N, 2 * ms), no_kernel);
     CHECK_FALSE(again.publish);
     CHECK(core.counters().repeated == 1);
     CHECK(logged(again, "dropped: sequence 7 repeated"));
     // A wake-up for the clear edge: the clear sequence moved, ours did not.
     PpsFetch clear = pulse(7, N);
     clear.other_sequence = 1;
-    CHECK_FALSE(core.fetched(clear, std::nullopt, handled_at(N, 3 * ms), no_kernel).publish);
+    CHECK_FALSE(
+        core.fetched(clear, std::nullopt, no_label, handled_at(N, 3 * ms), no_kernel).publish);
     CHECK(core.counters().repeated == 1);
     // lock = system: chrony's SOCK numbers the second itself.
     const Actions next =
-        core.fetched(pulse(8, N + 1), std::nullopt, handled_at(N + 1, ms), no_kernel);
+        core.fetched(pulse(8, N + 1), std::nullopt, no_label, handled_at(N + 1, ms), no_kernel);
     REQUIRE(next.publish);
     CHECK(next.publish->pulse);
     CHECK(next.publish->leap == Leap::none);
@@ -106,22 +111,23 @@ TEST_CASE("pps core: a pulse 0.5 s off the lock's second is dropped with its val
     PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
     core.opened("/dev/pps0");
     // The lock says N at N + 0.13 s: a pulse at N + 0.63 s carries to N + 0.5.
-    const Actions actions =
-        core.fetched(pulse(1, N, 630 * ms), lock_for(N), handled_at(N, 631 * ms), no_kernel);
+    const Actions actions = core.fetched(pulse(1, N, 630 * ms), lock_for(N), no_label,
+                                         handled_at(N, 631 * ms), no_kernel);
     CHECK_FALSE(actions.publish);
     CHECK(logged(actions, "dropped: lock time is more than 0.4 s from a second"));
     CHECK(logged(actions, "gps reference " + std::to_string(N) + ".000000000"));
     CHECK(core.health() == "no lock: pulses are more than 0.4 s from gps's second");
     CHECK(core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::outside_window)] == 1);
     // No lock sample at all.
-    core.fetched(pulse(2, N + 1), std::nullopt, handled_at(N + 1, ms), no_kernel);
+    core.fetched(pulse(2, N + 1), std::nullopt, no_label, handled_at(N + 1, ms), no_kernel);
     CHECK(core.health() == "no lock: gps has no time");
 }
 
 TEST_CASE("pps core: stale withdraws once and waits for pulses again") {
     PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::clear_edge});
     core.opened("/dev/pps0");
-    REQUIRE(core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, ms), no_kernel).publish);
+    REQUIRE(core.fetched(pulse(1, N + 1), lock_for(N), no_label, handled_at(N + 1, ms), no_kernel)
+                .publish);
     const Actions stale = core.stale();
     CHECK(stale.withdraw);
     CHECK(core.health() == "waiting for pulses on /dev/pps0");
@@ -146,7 +152,7 @@ TEST_CASE("pps core: silence reopens at once, errors back off, pulses reset the 
     CHECK_THAT(core.health(), Catch::EndsWith("(retrying in 4 s)"));
 
     core.opened("/dev/pps1");
-    core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, ms), no_kernel);
+    core.fetched(pulse(1, N + 1), lock_for(N), no_label, handled_at(N + 1, ms), no_kernel);
     const Actions failed = core.device_failed("no device /dev/pps1");
     CHECK(failed.withdraw);
     CHECK(timer(failed, TimerId::reopen)->after_ns == ns_per_s);
@@ -163,7 +169,8 @@ TEST_CASE("pps core: a clock step withdraws the pulse and drops pulses stamped b
         INFO(lock);
         PpsCore core(PpsSettings{"/dev/pps0", lock, PpsEdge::assert_edge});
         core.opened("/dev/pps0");
-        REQUIRE(core.fetched(pulse(1, N + 1), lock_for(N), handled_at(N + 1, 25'000), no_kernel)
+        REQUIRE(core.fetched(pulse(1, N + 1), lock_for(N), no_label, handled_at(N + 1, 25'000),
+                             no_kernel)
                     .publish);
         // The clock steps back 0.5 s at old N + 1.6: the loop learns of it
         // at new N + 1.1 + 1 ms.
@@ -171,7 +178,7 @@ TEST_CASE("pps core: a clock step withdraws the pulse and drops pulses stamped b
         CHECK(stepped.withdraw);
         CHECK(logged(stepped, "system clock stepped"));
         // The pulse at old N + 1.000 02 (before the step), handled after it.
-        const Actions old_pulse = core.fetched(pulse(2, N + 1, 20'000), lock_for(N),
+        const Actions old_pulse = core.fetched(pulse(2, N + 1, 20'000), lock_for(N), no_label,
                                                handled_at(N + 1, 102 * ms), no_kernel);
         CHECK_FALSE(old_pulse.publish);
         CHECK(
@@ -182,8 +189,8 @@ TEST_CASE("pps core: a clock step withdraws the pulse and drops pulses stamped b
         // numbered by a lock sample stamped after the step.
         Sample fresh = lock_for(N + 1);
         fresh.receive_time = {N + 1, 140 * ms};
-        const Actions next =
-            core.fetched(pulse(3, N + 2, 30'000), fresh, handled_at(N + 2, 35'000), no_kernel);
+        const Actions next = core.fetched(pulse(3, N + 2, 30'000), fresh, no_label,
+                                          handled_at(N + 2, 35'000), no_kernel);
         REQUIRE(next.publish);
         CHECK(next.publish->reference_time.tv_sec == N + 2);
     }
@@ -198,18 +205,18 @@ TEST_CASE("pps core counters: K pulses 0.5 s off, numbered ones and repeats, exa
     time_t second = N;
     for (std::size_t i = 0; i < good_pulses; ++i, ++second) {
         // The lock says `second` at +0.13 s; the pulse of second + 1.
-        REQUIRE(core.fetched(pulse(++sequence, second + 1), lock_for(second),
+        REQUIRE(core.fetched(pulse(++sequence, second + 1), lock_for(second), no_label,
                              handled_at(second + 1, ms), no_kernel)
                     .publish);
     }
     for (std::size_t i = 0; i < off_pulses; ++i, ++second) {
         // At +0.63 s: carried to half a second.
-        CHECK_FALSE(core.fetched(pulse(++sequence, second, 630 * ms), lock_for(second),
+        CHECK_FALSE(core.fetched(pulse(++sequence, second, 630 * ms), lock_for(second), no_label,
                                  handled_at(second, 631 * ms), no_kernel)
                         .publish);
     }
     // The last fetch returned again with nothing new: a repeat.
-    core.fetched(pulse(sequence, second - 1, 630 * ms), lock_for(second - 1),
+    core.fetched(pulse(sequence, second - 1, 630 * ms), lock_for(second - 1), no_label,
                  handled_at(second - 1, 900 * ms), no_kernel);
     core.fetch_failed(EIO);
     const auto& counters = core.counters();
@@ -240,17 +247,107 @@ TEST_CASE("pps core: the kernel witness judges pulses as it judges NMEA samples"
     kernel.maxerror_ns = 10 * ms;
     Sample late = lock_for(N);
     late.receive_time = {N + 1, 130 * ms};
-    const Actions refused = core.fetched(pulse(1, N + 1), late, handled_at(N + 1, 25'000), kernel);
+    const Actions refused =
+        core.fetched(pulse(1, N + 1), late, no_label, handled_at(N + 1, 25'000), kernel);
     CHECK_FALSE(refused.publish);
     CHECK(core.counters().by_verdict[static_cast<std::size_t>(PulseVerdict::witness)] == 1);
     CHECK_THAT(core.health(), Catch::Contains("refused by the kernel witness"));
     CHECK(logged(refused, "(pulse) is 1.000 s behind"));
     const Actions right =
-        core.fetched(pulse(2, N + 2), lock_for(N + 1), handled_at(N + 2, 25'000), kernel);
+        core.fetched(pulse(2, N + 2), lock_for(N + 1), no_label, handled_at(N + 2, 25'000), kernel);
     REQUIRE(right.publish);
     CHECK(right.publish->reference_time.tv_sec == N + 2);
     kernel.synchronized = false;
     CHECK(
-        core.fetched(pulse(3, N + 3), lock_for(N + 1), handled_at(N + 3, 25'000), kernel).publish);
+        core.fetched(pulse(3, N + 3), lock_for(N + 1), no_label, handled_at(N + 3, 25'000), kernel)
+            .publish);
     CHECK(name(PulseVerdict::witness) == "witness");
+}
+
+// ---- Pulses labelled by the receiver (u-blox TIM-TP, issue 21) ----
+
+namespace {
+
+// TIM-TP sent with the epoch of `second` (its bytes from 130 ms after it):
+// the next pulse is second + 1.
+PulseLabel label_for(time_t second, std::optional<std::int32_t> q_err_ps) {
+    PulseLabel label;
+    label.second = {second + 1, 0};
+    label.announced = {second, 130 * ms};
+    label.q_err_ps = q_err_ps;
+    return label;
+}
+
+} // namespace
+
+TEST_CASE("pps core: a labelled pulse is numbered by its label and corrected by qErr") {
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    // The edge stamped 20 us after N + 1, qErr +10086 ps (u-blox-m8t-time's
+    // largest). qErr is how early the edge came: the true second is the
+    // edge + qErr (satpulse, gps/gpsprot/msg.go: "the true time of the top
+    // of second is the time of the pulse plus the PulseOffset", which its
+    // u-blox driver sets to qErr; the same sign in clkPoC's F9T correction,
+    // pairQerr.py: gnsTs.refTs + qErr). So the sample's receive time, the
+    // system clock at the true second, is 20 us + 10.086 ns.
+    const Actions actions = core.fetched(pulse(1, N + 1), lock_for(N), label_for(N, 10086),
+                                         handled_at(N + 1, ms), no_kernel);
+    REQUIRE(actions.publish);
+    CHECK(actions.publish->reference_time.tv_sec == N + 1);
+    CHECK(actions.publish->receive_time.tv_sec == N + 1);
+    CHECK(actions.publish->receive_time.tv_nsec == 20'000 + 10);
+    CHECK(core.counters().labelled == 1);
+    CHECK(core.counters().q_err_applied == 1);
+    CHECK(core.last_q_err_ps() == 10086);
+    // A negative qErr: the edge came late, the true second before it.
+    const Actions late = core.fetched(pulse(2, N + 2), lock_for(N + 1), label_for(N + 1, -10158),
+                                      handled_at(N + 2, ms), no_kernel);
+    REQUIRE(late.publish);
+    CHECK(late.publish->receive_time.tv_nsec == 20'000 - 10);
+    // qErr not valid (qErrInvalid): labelled, not corrected.
+    const Actions invalid =
+        core.fetched(pulse(3, N + 3), lock_for(N + 2), label_for(N + 2, std::nullopt),
+                     handled_at(N + 3, ms), no_kernel);
+    REQUIRE(invalid.publish);
+    CHECK(invalid.publish->receive_time.tv_nsec == 20'000);
+    CHECK(core.counters().labelled == 3);
+    CHECK(core.counters().q_err_applied == 2);
+}
+
+TEST_CASE("pps core: a label that names another second than the fix drops the pulse") {
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    // The fix carried to the pulse says N + 1, the TIM-TP before it N + 2:
+    // one of them is a wrong second.
+    PulseLabel wrong = label_for(N, 0);
+    wrong.second = {N + 2, 0};
+    const Actions actions =
+        core.fetched(pulse(1, N + 1), lock_for(N), wrong, handled_at(N + 1, ms), no_kernel);
+    CHECK_FALSE(actions.publish);
+    CHECK(core.counters().by_verdict.at(static_cast<std::size_t>(PulseVerdict::label_disagrees)) ==
+          1);
+    CHECK(logged(actions, "labelled it"));
+    CHECK(core.health().find("TIM-TP") != std::string::npos);
+}
+
+TEST_CASE("pps core: a label announced after the edge, or long before it, is not this pulse's") {
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    // Announced 1 ms after the edge (a label of the next pulse, read before
+    // this one was handled): not used, the fix numbers the pulse.
+    PulseLabel after = label_for(N + 1, 5000);
+    after.announced = {N + 1, 1 * ms};
+    const Actions a =
+        core.fetched(pulse(1, N + 1), lock_for(N), after, handled_at(N + 1, 2 * ms), no_kernel);
+    REQUIRE(a.publish);
+    CHECK(a.publish->reference_time.tv_sec == N + 1);
+    CHECK(a.publish->receive_time.tv_nsec == 20'000);
+    // Announced 1.3 s before the edge (a pulse lost in between): not used.
+    PulseLabel old = label_for(N, 5000);
+    old.announced = {N, 720 * ms};
+    const Actions b =
+        core.fetched(pulse(2, N + 2), lock_for(N + 1), old, handled_at(N + 2, ms), no_kernel);
+    REQUIRE(b.publish);
+    CHECK(b.publish->receive_time.tv_nsec == 20'000);
+    CHECK(core.counters().labelled == 0);
 }

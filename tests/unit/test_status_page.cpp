@@ -146,7 +146,7 @@ TEST_CASE("every counter declared has a title, shown with its metric") {
                      CHECK(page.find(fmt::format("<th colspan=\"2\">{}, by {}</th>", info.title,
                                                  info.label)) != std::string::npos);
                  }});
-    CHECK(declared == 12); // device_opens and device_failures in each source
+    CHECK(declared == 14); // device_opens and device_failures in each source
     CHECK(page.find("second already published <code class=\"metric\">shmrefclock_cycles_total{"
                     "outcome=&quot;same_second&quot;}</code></th><td>2</td>") != std::string::npos);
     CHECK(page.find("lock sample is more than 2 s old <code class=\"metric\">"

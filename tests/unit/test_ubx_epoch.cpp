@@ -113,6 +113,19 @@ std::string pvt(std::int64_t posix, std::uint8_t valid = 0x07, std::uint8_t fix_
     p[21] = fix_type == 0 ? 0x00 : 0x01;
     return frame(0x01, 0x07, p);
 }
+// TIM-TP (0x0D 0x01, 16 bytes): towMS 0, towSubMS 4, qErr 8, week 12,
+// flags 14 (timeBase UTC 0x01, UTC available 0x02, qErrInvalid 0x10,
+// TpNotLocked 0x20), refInfo 15 (timeRefGnss: 0 GPS). The pulse at UTC
+// second `pulse`, in UTC (utc) or GPS time.
+std::string tim_tp(std::int64_t pulse, std::int32_t q_err_ps, std::uint8_t flags, bool utc = true) {
+    Bytes p(16);
+    const std::int64_t since = pulse - gps_epoch + (utc ? 0 : gps_minus_utc);
+    put(p, 0, static_cast<std::uint64_t>(since % 604800 * 1000), 4);
+    put(p, 8, static_cast<std::uint32_t>(q_err_ps), 4);
+    put(p, 12, static_cast<std::uint64_t>(since / 604800), 2);
+    p[14] = flags;
+    return frame(0x0D, 0x01, p);
+}
 // NAV-SAT (0x01 0x35): not decoded, only a frame in the epoch.
 std::string nav_sat(std::int64_t posix) {
     Bytes p(8 + 12 * 20);
@@ -137,6 +150,8 @@ struct Run {
     std::vector<Sample> samples;
     std::vector<std::string> warnings;
     ubx::FrameCounters frames;
+    // The core's pulse label as each cycle ended.
+    std::vector<std::optional<PulseLabel>> labels;
 };
 
 // Epoch k (UTC second base_second + k) written at (k + 1) s + 40 ms, at
@@ -149,7 +164,10 @@ template <typename Epoch> Run run_epochs(int count, Epoch&& epoch, int min_fixes
     }
     NmeaCore core(NmeaSettings{"test", 115200, min_fixes, floor_date});
     Run run;
-    core.on_cycle([&](const CycleOutcome& o) { run.outcomes.push_back(o); });
+    core.on_cycle([&](const CycleOutcome& o) {
+        run.outcomes.push_back(o);
+        run.labels.push_back(core.pulse_label());
+    });
     ReplayOptions options;
     options.realtime_epoch = timespec{base_second - 1, 0};
     run.events = replay(core, schedule, options);
@@ -236,6 +254,26 @@ TEST_CASE("UBX: leap count not known: withheld with the reason, logged once, the
         CHECK(run.outcomes[k].kind == K::leap_unknown);
     }
     CHECK(count_containing(run.warnings, "leap-second count not yet known to the receiver") == 1);
+}
+
+TEST_CASE("UBX: validUTC cleared withdraws the sample within the epoch", "[ubx]") {
+    // Published from epoch 2; epoch 5 says validUTC no more (a receiver
+    // restarted): its sample goes at once, not 2 s after epoch 4.
+    const Run run =
+        run_epochs(8, [](int k, std::int64_t t) { return timeutc(t, k < 5 ? 0x07 : 0x03); });
+    CHECK(seconds_of(run) == range(2, 5));
+    std::optional<std::int64_t> withdrawn;
+    for (const ReplayEvent& event : run.events) {
+        if (event.kind == ReplayEvent::Kind::withdrawn && !withdrawn) {
+            withdrawn = event.at_ns;
+        }
+    }
+    REQUIRE(withdrawn);
+    // Epoch 5 is written at 6 s + 40 ms, and read in one batch (25 ms) after
+    // its last byte, long before epoch 4's sample would go stale (7.04 s).
+    CHECK(*withdrawn > 6 * s + 40 * ms);
+    CHECK(*withdrawn < 6 * s + 200 * ms);
+    CHECK(count_containing(run.warnings, "sample withdrawn") == 1);
 }
 
 TEST_CASE("UBX: NAV-TIMEUTC without validUTC is withheld, NAV-TIMEUTC's own word", "[ubx]") {
@@ -331,6 +369,48 @@ TEST_CASE("UBX: bad checksums and a 65,535-byte header never publish, the good e
     CHECK(seconds_of(run) == range(2, 8));
     CHECK(run.frames.bad_checksum == 1);
     CHECK(run.frames.over_long == 1);
+}
+
+TEST_CASE("UBX: TIM-TP labels the next pulse of a published epoch", "[ubx]") {
+    // UTC time base, UTC available (0x03): TIM-TP first in each epoch, as
+    // in u-blox-m8t-time.log, naming the pulse after the epoch.
+    const Run run = run_epochs(5, [](int k, std::int64_t t) {
+        return tim_tp(t + 1, 1000 * k - 2000, 0x03) + timeutc(t, 0x07);
+    });
+    REQUIRE(run.labels.size() == 5);
+    for (int k = 0; k < 5; ++k) {
+        INFO(k);
+        if (run.outcomes[k].kind != K::published) {
+            // Acquiring: not the receiver's word yet.
+            CHECK_FALSE(run.labels[k]);
+            continue;
+        }
+        REQUIRE(run.labels[k]);
+        CHECK(run.labels[k]->second.tv_sec == base_second + k + 1);
+        CHECK(run.labels[k]->q_err_ps == 1000 * k - 2000);
+        CHECK(timespec_diff_ns(run.labels[k]->announced, run.samples.at(k - 2).receive_time) == 0);
+    }
+    // GPS time base (flags 0x00): GPS - leapS, with the count the epoch's
+    // NAV-TIMEGPS says it knows; qErrInvalid leaves the qErr out.
+    const Run gps = run_epochs(
+        4, [](int, std::int64_t t) { return tim_tp(t + 1, 500, 0x10, false) + timegps(t, 0x07); });
+    REQUIRE(gps.labels.back());
+    CHECK(gps.labels.back()->second.tv_sec == base_second + 4);
+    CHECK_FALSE(gps.labels.back()->q_err_ps);
+    // TpNotLocked (0x20), or a UTC base without "UTC available" (0x01): no
+    // label.
+    for (const std::uint8_t flags : {std::uint8_t{0x23}, std::uint8_t{0x01}}) {
+        const Run none = run_epochs(
+            4, [flags](int, std::int64_t t) { return tim_tp(t + 1, 0, flags) + timeutc(t, 0x07); });
+        CHECK(seconds_of(none) == range(2, 4));
+        CHECK_FALSE(none.labels.back());
+    }
+    // An epoch withheld (the leap count not known): no label.
+    const Run unknown = run_epochs(
+        4, [](int, std::int64_t t) { return tim_tp(t + 1, 0, 0x03) + timeutc(t, 0x03); });
+    for (const auto& label : unknown.labels) {
+        CHECK_FALSE(label);
+    }
 }
 
 // ---- decode on the captures (issue 21, Done-when 1) ----
