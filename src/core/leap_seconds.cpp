@@ -326,21 +326,53 @@ std::optional<LeapEvent> next_leap_event(const LeapSecondsList& list, std::int64
     return std::nullopt;
 }
 
+namespace {
+
+// `kind` if `utc_seconds` is on the last day before the event at `at` and
+// that day is June 30 or December 31.
+Leap on_announcing_day(std::int64_t at, Leap kind, std::int64_t utc_seconds) {
+    if (day_of(at) - 1 != day_of(utc_seconds) || at % seconds_per_day != 0) {
+        return Leap::none; // not the last day before the event
+    }
+    // The day that ends with the leap: only June 30 and December 31.
+    const year_month_day last_day = civil(at - seconds_per_day);
+    using std::chrono::December;
+    using std::chrono::June;
+    const bool allowed = (last_day.month() == June && last_day.day() == std::chrono::day{30}) ||
+                         (last_day.month() == December && last_day.day() == std::chrono::day{31});
+    return allowed ? kind : Leap::none;
+}
+
+} // namespace
+
 Leap leap_announcement(const LeapListLoad& load, std::int64_t utc_seconds) {
     if (leap_list_state(load, utc_seconds) != LeapListState::valid) {
         return Leap::none;
     }
     const auto event = next_leap_event(*load.list, utc_seconds);
-    if (!event || day_of(event->at) - 1 != day_of(utc_seconds)) {
-        return Leap::none; // not the last day before the event
+    if (!event) {
+        return Leap::none;
     }
-    // The day that ends with the leap: only June 30 and December 31.
-    const year_month_day last_day = civil(event->at - seconds_per_day);
-    using std::chrono::December;
-    using std::chrono::June;
-    const bool allowed = (last_day.month() == June && last_day.day() == std::chrono::day{30}) ||
-                         (last_day.month() == December && last_day.day() == std::chrono::day{31});
-    return allowed ? event->kind : Leap::none;
+    return on_announcing_day(event->at, event->kind, utc_seconds);
+}
+
+Leap receiver_leap_announcement(std::int64_t event, int change, std::int64_t utc_seconds) {
+    if (change == 0 || event <= utc_seconds) {
+        return Leap::none;
+    }
+    return on_announcing_day(event, change > 0 ? Leap::insert : Leap::remove, utc_seconds);
+}
+
+LeapChoice choose_leap(const LeapListLoad& load, std::int64_t utc_seconds, Leap receiver) {
+    LeapChoice choice;
+    if (leap_list_state(load, utc_seconds) == LeapListState::valid) {
+        choice.leap = leap_announcement(load, utc_seconds);
+        choice.disagree = receiver != Leap::none && receiver != choice.leap;
+        return choice;
+    }
+    choice.leap = receiver;
+    choice.from_receiver = receiver != Leap::none;
+    return choice;
 }
 
 LeapSecondCheck inserted_leap_second(const LeapListLoad& load, std::int64_t day_end) {

@@ -100,6 +100,24 @@ std::optional<LeapEvent> next_leap_event(const LeapSecondsList& list, std::int64
 // days, and such an entry is more likely an error than a decision.
 Leap leap_announcement(const LeapListLoad& load, std::int64_t utc_seconds);
 
+// A leap second the receiver announces (u-blox NAV-TIMELS, issue 21): the
+// `leap` it gives a sample whose reference time is `utc_seconds`, for an
+// event `event` (POSIX seconds of the 00:00:00 after it) of `change` +1 or
+// -1 seconds: insert or delete only on the last UTC day before the event,
+// and as the list's, only when that day is June 30 or December 31.
+Leap receiver_leap_announcement(std::int64_t event, int change, std::int64_t utc_seconds);
+
+// The `leap` of a sample (utc_seconds) whose receiver announced `receiver`
+// (Leap::none from receivers that announce nothing): the list's while the
+// list is valid and current, the receiver's when the list is missing,
+// corrupt or expired (Debian 12's tzdata list expired on 2026-06-28).
+struct LeapChoice {
+    Leap leap = Leap::none;
+    bool from_receiver = false; // the list could not say; the receiver did
+    bool disagree = false;      // a current list and the receiver differ
+};
+LeapChoice choose_leap(const LeapListLoad& load, std::int64_t utc_seconds, Leap receiver);
+
 // What a list says about a receiver's 23:59:60 at the end of the UTC day
 // that ends at `day_end` (POSIX seconds of the 00:00:00 that follows it).
 enum class LeapSecondCheck {

@@ -596,9 +596,27 @@ void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_
     Sample sample;
     sample.reference_time = reference;
     sample.receive_time = cycle_.start;
+    if (const auto& ls = cycle_.epoch.time_ls();
+        ls && ls->valid_time_to_ls_event() && ls->src_of_ls_change != 0) {
+        // NAV-TIMELS: the event timeToLsEvent seconds from this epoch
+        // (whole seconds: the epoch is rounded to its second), or none
+        // scheduled (lsChange 0, or an event in the past).
+        announced_leap_ = AnnouncedLeap{
+            static_cast<std::int64_t>(reference.tv_sec) + ls->time_to_ls_event, ls->ls_change};
+    }
+    if (announced_leap_) {
+        // The refclock follows it only where the leap-second list cannot
+        // say (core/leap_seconds.hpp, choose_leap).
+        sample.leap = receiver_leap_announcement(announced_leap_->at, announced_leap_->change,
+                                                 reference.tv_sec);
+    }
     pulse_label_ = cycle_.epoch.pulse_label(stream_leap_seconds_);
     if (pulse_label_) {
         pulse_label_->announced = cycle_.start;
+        if (announced_leap_) {
+            pulse_label_->leap = receiver_leap_announcement(
+                announced_leap_->at, announced_leap_->change, pulse_label_->second.tv_sec);
+        }
     }
     // Stale 2 s after this cycle began, unless a newer one is published.
     rules_.publish(actions, sample, now_ns - cycle_.start_monotonic);

@@ -266,6 +266,13 @@ private:
     // GPS - UTC as the receiver last said it knows it (for TIM-TP in GPS time).
     std::optional<int> stream_leap_seconds_;
     std::optional<PulseLabel> pulse_label_;
+    // The next leap second the receiver announced (NAV-TIMELS): the POSIX
+    // second of the 00:00:00 after it, and +1 or -1.
+    struct AnnouncedLeap {
+        std::int64_t at = 0;
+        int change = 0;
+    };
+    std::optional<AnnouncedLeap> announced_leap_;
     // NAV-PVT was refused for want of any message that says (logged once).
     bool leap_unsaid_logged_ = false;
     std::uint64_t ubx_malformed_ = 0;

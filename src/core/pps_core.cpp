@@ -130,7 +130,11 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
     Sample sample;
     sample.reference_time = numbering.second; // the refclock adds `offset`
     sample.receive_time = fetch.edge;
+    sample.leap = lock && !numbered_by_system() ? lock->leap : Leap::none;
     if (own != nullptr) {
+        // The receiver's leap indicator for the pulse's own second (the
+        // refclock follows it only where the leap-second list cannot say).
+        sample.leap = own->leap;
         ++counters_.labelled;
         if (own->q_err_ps) {
             // The edge came qErr before the true second (pps_numbering.hpp):
@@ -140,7 +144,6 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
             ++counters_.q_err_applied;
         }
     }
-    sample.leap = lock && !numbered_by_system() ? lock->leap : Leap::none;
     // Numbered by the system clock: chrony's SOCK refclock must number the
     // second itself (sock_sample.pulse).
     sample.pulse = numbered_by_system();

@@ -90,6 +90,12 @@ struct PulseLabel {
     // this much before the true second (the true second is the edge + qErr,
     // pulse_edge_corrected).
     std::optional<std::int32_t> q_err_ps;
+    // The receiver's leap indicator for that second, from its own
+    // announcement (NAV-TIMELS: core/leap_seconds.hpp,
+    // receiver_leap_announcement): the pulse of 00:00:00 on December 31
+    // carries the day's leap, which the lock's sample of 23:59:59 the day
+    // before cannot.
+    Leap leap = Leap::none;
 };
 // A label is the one of a pulse whose edge came after it was announced and
 // within this: TIM-TP precedes its pulse by less than the 1 s period (the

@@ -82,7 +82,7 @@ void LeapList::log_load(std::int64_t now) const {
                       : std::string("none in the list"));
 }
 
-Leap LeapList::announcement(const timespec& reference) {
+Leap LeapList::announcement(const timespec& reference, Leap receiver) {
     const std::int64_t second = reference.tv_sec;
     if (!warned_expired_ && leap_list_state(list_, second) == LeapListState::expired) {
         // Loaded valid, expired while running: say so once.
@@ -90,7 +90,25 @@ Leap LeapList::announcement(const timespec& reference) {
         spdlog::warn("leap-second list {}: {}; no leap second will be announced", path_,
                      describe(list_, second));
     }
-    const Leap leap = leap_announcement(list_, second);
+    const LeapChoice choice = choose_leap(list_, second, receiver);
+    const Leap leap = choice.leap;
+    std::string note;
+    if (choice.disagree) {
+        note = fmt::format("the receiver announces leap {} for this UTC day, the leap-second list "
+                           "{} says {}: following the list",
+                           static_cast<int>(receiver), path_, static_cast<int>(leap));
+    } else if (choice.from_receiver) {
+        note = fmt::format("the leap-second list {} cannot say ({}): following the receiver's "
+                           "announcement of leap {} for this UTC day",
+                           path_.empty() ? std::string("(none)") : path_, describe(list_, second),
+                           static_cast<int>(leap));
+    }
+    if (note != receiver_note_) {
+        if (!note.empty()) {
+            spdlog::warn("{}", note);
+        }
+        receiver_note_ = std::move(note);
+    }
     // Cheap: one ntp_adjtime when the announcement changes, else at most one
     // per kernel_check_every_ns, however many samples are published.
     const std::int64_t now_ns = stamp_now().monotonic_ns;

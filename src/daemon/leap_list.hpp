@@ -28,7 +28,11 @@ public:
     // compares it with the kernel's STA_INS/STA_DEL (when it changes, and
     // every kernel_check_every_ns) and logs when they start or stop
     // disagreeing.
-    Leap announcement(const timespec& reference);
+    // `receiver`: what the sample's receiver announced (u-blox NAV-TIMELS;
+    // Leap::none from others), which wins only when the list cannot say
+    // (missing, corrupt, expired: core/leap_seconds.hpp, choose_leap); a
+    // current list that differs from it is followed, and that is logged.
+    Leap announcement(const timespec& reference, Leap receiver = Leap::none);
     // The list as loaded: the NMEA cores judge a receiver's 23:59:60 by it
     // (inserted_leap_second, core/leap_seconds.hpp).
     const LeapListLoad& list() const { return list_; }
@@ -55,6 +59,9 @@ private:
     // (empty: they agree), when they were last read (CLOCK_MONOTONIC) and
     // against which announcement.
     std::string kernel_disagreement_;
+    // What was last logged about the receiver's announcement against the
+    // list (empty: nothing to say).
+    std::string receiver_note_;
     std::optional<std::int64_t> kernel_checked_ns_;
     Leap kernel_checked_against_ = Leap::none;
 };

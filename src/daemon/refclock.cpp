@@ -56,7 +56,9 @@ void Refclock::publish(const Sample& measured) {
     // The day's leap indicator, from the leap-second list at the time the
     // sample names (SHM `leap`, SOCK `leap`): 1 or 2 only on June 30 or
     // December 31 before a listed leap second.
-    sample.leap = leap_list_.announcement(sample.reference_time);
+    // A receiver's own announcement (u-blox NAV-TIMELS, in `measured.leap`)
+    // counts only where the list cannot say.
+    sample.leap = leap_list_.announcement(sample.reference_time, measured.leap);
     for (auto& output : outputs_) {
         output->write(sample);
     }

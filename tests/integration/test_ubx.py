@@ -24,6 +24,8 @@ Asserted:
   later, where S0 is the first epoch without validUTC (the pulse of S0
   itself came before the epoch and is the receiver's, labelled the second
   before).
+
+Case `timels`: see body_timels.
 """
 
 import struct
@@ -85,13 +87,24 @@ def nav_timeutc(second, valid_utc):
         t.tm_hour, t.tm_min, t.tm_sec, valid))
 
 
+def nav_timels(second, event):
+    """NAV-TIMELS (0x01 0x26), version 0: the current count 18 from GPS,
+    and +1 at `event` (the 00:00:00 after the leap), timeToLsEvent counted
+    from `second`; validCurrLs and validTimeToLsEvent."""
+    itow = (second - GPS_EPOCH + 18) % WEEK * 1000
+    return frame(0x01, 0x26, struct.pack(
+        "<IB3xBbBbiHH3xB", itow, 0, 2, 18, 2, 1, event - second, 0, 0, 0x03))
+
+
 class FakeUblox(FakeReceiver):
     """The fake receiver speaking UBX (and NMEA with `mixed`). A cycle
-    planned with label "no-utc" clears validUTC."""
+    planned with label "no-utc" clears validUTC; with `leap_event` each
+    epoch carries NAV-TIMELS announcing +1 then."""
 
-    def __init__(self, directory, mixed):
+    def __init__(self, directory, mixed, leap_event=None):
         super().__init__(directory, "ublox0", baud=115200, delay=0.05)
         self.mixed = mixed
+        self.leap_event = leap_event
         self.clear_from = None  # first plan index without validUTC
 
     def _render(self, plan):
@@ -99,6 +112,8 @@ class FakeUblox(FakeReceiver):
         if not valid_utc:
             plan.label = "no-utc"
         data = tim_tp(plan.reported + 1) + nav_timeutc(plan.reported, valid_utc)
+        if self.leap_event is not None:
+            data += nav_timels(plan.reported, self.leap_event)
         if self.mixed:
             data += fake_receiver.cycle_sentences(plan.reported)
         return data
@@ -246,9 +261,87 @@ def body(ctx, mixed):
         raise Fail(f"{len(failures)} failure(s), first: {failures[0]}")
 
 
+# Case `timels`: the receiver names 2026-12-30 23:59:52 onwards (shifted
+# from the true second; no witness, the kernel unsynchronized) and
+# announces +1 at 2027-01-01 00:00:00 in NAV-TIMELS; the daemon has no
+# leap-second list (leap-seconds = ""), so the receiver's announcement
+# counts. Every sample of unit 0 and of the pps unit 1 that names December
+# 31 carries leap 1 (insert), every one that names December 30 leap 0.
+DEC_30_LATE = 1798675192   # 2026-12-30T23:59:52Z
+DEC_31 = 1798675200        # 2026-12-31T00:00:00Z
+JAN_1 = 1798761600         # 2027-01-01T00:00:00Z
+
+
+def body_timels(ctx):
+    daemon = harness.daemon_binary()
+    library = test_pps.emulator_library()
+    receiver = FakeUblox(ctx.tmp, False, leap_event=JAN_1)
+    first_boundary = fake_receiver.realtime_ns() // NS + 1
+    shift = DEC_30_LATE - first_boundary
+
+    def shifted(plan):
+        plan.shift = shift
+    receiver.fault = shifted
+    receiver.start()
+    gps = SegmentWatcher(0)
+    pps = SegmentWatcher(1)
+    try:
+        config = fake_receiver.daemon_config(ctx, [
+            {"name": '"gps"', "source": '"nmea"',
+             "device": toml_string(receiver.device), "baud": 115200,
+             "unit": 0, "min-fixes": 2},
+            {"name": '"pps"', "source": '"pps"', "device": '"/dev/pps0"',
+             "lock": '"gps"', "unit": 1}], name="ubx")
+        config.write_text(config.read_text().replace(
+            "[daemon]\n", '[daemon]\nleap-seconds = ""\n', 1))
+        env = test_pps.emulator_env(daemon, library, ctx.path("pps.trace"),
+                                    offset_ns=EDGE_NS)
+        proc = ctx.start("shmrefclock", [daemon, "-c", config], env=env)
+        gps.start()
+        pps.start()
+
+        def after_midnight(watcher):
+            return sum(o.sample.clock_ns // NS >= DEC_31 + 2
+                       for o in watcher.snapshot()[0])
+        harness.wait_until(lambda: after_midnight(gps) >= 2 and
+                           after_midnight(pps) >= 2, 40,
+                           "samples of 2026-12-31 on both units",
+                           watch=[proc])
+        proc.stop()
+        output = proc.output()
+    finally:
+        gps.stop()
+        pps.stop()
+        receiver.stop()
+    reports = fake_receiver.sanitizer_reports(output)
+    check(not reports, f"sanitizer or crash output: {reports[:5]}")
+    failures = []
+    for unit, watcher in ((0, gps), (1, pps)):
+        samples, _ = watcher.snapshot()
+        seen = [(o.sample.clock_ns // NS, o.sample.leap) for o in samples]
+        log(f"unit {unit}: (second, leap) {seen}")
+        if not any(second < DEC_31 for second, _ in seen):
+            failures.append(f"unit {unit}: no sample of December 30")
+        for second, leap in seen:
+            expected = 1 if DEC_31 <= second < JAN_1 else 0
+            if leap != expected:
+                failures.append(f"unit {unit}: {second} has leap {leap}, "
+                                f"expected {expected}")
+    if "following the receiver's announcement of leap 1" not in output:
+        failures.append("the daemon did not log that it follows the "
+                        "receiver's announcement")
+    for failure in failures:
+        log(f"FAIL: {failure}")
+    if failures:
+        raise Fail(f"{len(failures)} failure(s), first: {failures[0]}")
+
+
 if __name__ == "__main__":
     variant = sys.argv[1] if len(sys.argv) > 1 else "ubx"
-    if variant not in ("ubx", "mixed"):
-        raise SystemExit(f"usage: {sys.argv[0]} ubx|mixed")
-    harness.main(f"ubx_{variant}", lambda ctx: body(ctx, variant == "mixed"),
-                 timeout=100)
+    if variant not in ("ubx", "mixed", "timels"):
+        raise SystemExit(f"usage: {sys.argv[0]} ubx|mixed|timels")
+    if variant == "timels":
+        harness.main("ubx_timels", body_timels, timeout=100)
+    else:
+        harness.main(f"ubx_{variant}",
+                     lambda ctx: body(ctx, variant == "mixed"), timeout=100)

@@ -415,3 +415,54 @@ TEST_CASE("leap list: whether a receiver's 23:59:60 is scheduled") {
     CHECK(leap_announcement(odd, mar31_2030_noon) == Leap::none);
     CHECK(inserted_leap_second(odd, apr1_2030) == LeapSecondCheck::scheduled);
 }
+
+TEST_CASE("receiver's announcement (NAV-TIMELS): its last day only, June 30 or December 31") {
+    // +1 at the 00:00:00 of 2017-01-01, as a receiver says it.
+    CHECK(receiver_leap_announcement(jan1_2017, +1, dec31_2016_noon) == Leap::insert);
+    CHECK(receiver_leap_announcement(jan1_2017, +1, dec31_2016_midnight) == Leap::insert);
+    CHECK(receiver_leap_announcement(jan1_2017, +1, jan1_2017 - 1) == Leap::insert);
+    // The day before, the day after, and the event itself: nothing.
+    CHECK(receiver_leap_announcement(jan1_2017, +1, dec30_2016_noon) == Leap::none);
+    CHECK(receiver_leap_announcement(jan1_2017, +1, jan1_2017) == Leap::none);
+    CHECK(receiver_leap_announcement(jan1_2017, +1, jan1_2017_noon) == Leap::none);
+    CHECK(receiver_leap_announcement(jan1_2017, -1, dec31_2016_noon) == Leap::remove);
+    CHECK(receiver_leap_announcement(jan1_2017, 0, dec31_2016_noon) == Leap::none);
+    // At the end of March 31 (allowed by ITU-R TF.460, never used): not
+    // announced, as the list's is not (chrony, gpsd: June and December).
+    CHECK(receiver_leap_announcement(apr1_2030, +1, mar31_2030_noon) == Leap::none);
+    // An event not at a midnight is no leap second.
+    CHECK(receiver_leap_announcement(jan1_2017 - 3600, +1, dec31_2016_noon) == Leap::none);
+}
+
+TEST_CASE("choosing leap: a current list wins over the receiver, an expired one does not") {
+    const LeapListLoad valid = parse_leap_seconds_list(signed_list(insertion_2016()));
+    REQUIRE(leap_list_state(valid, dec31_2016_noon) == LeapListState::valid);
+    // They agree.
+    LeapChoice choice = choose_leap(valid, dec31_2016_noon, Leap::insert);
+    CHECK(choice.leap == Leap::insert);
+    CHECK_FALSE(choice.disagree);
+    CHECK_FALSE(choice.from_receiver);
+    // The receiver announces a deletion the list does not have: the list.
+    choice = choose_leap(valid, dec31_2016_noon, Leap::remove);
+    CHECK(choice.leap == Leap::insert);
+    CHECK(choice.disagree);
+    // A receiver that announces nothing (or sends no NAV-TIMELS).
+    choice = choose_leap(valid, dec31_2016_noon, Leap::none);
+    CHECK(choice.leap == Leap::insert);
+    CHECK_FALSE(choice.disagree);
+    // Expired by then (Debian 12's tzdata list expired on 2026-06-28): the
+    // receiver's word, also where it says nothing.
+    Hand h = insertion_2016();
+    h.expires = dec30_2016_noon + ntp;
+    const LeapListLoad expired = parse_leap_seconds_list(signed_list(h));
+    choice = choose_leap(expired, dec31_2016_noon, Leap::insert);
+    CHECK(choice.leap == Leap::insert);
+    CHECK(choice.from_receiver);
+    choice = choose_leap(expired, dec31_2016_noon, Leap::none);
+    CHECK(choice.leap == Leap::none);
+    CHECK_FALSE(choice.from_receiver);
+    // No list at all.
+    choice = choose_leap(LeapListLoad{}, dec31_2016_noon, Leap::remove);
+    CHECK(choice.leap == Leap::remove);
+    CHECK(choice.from_receiver);
+}

@@ -351,3 +351,24 @@ TEST_CASE("pps core: a label announced after the edge, or long before it, is not
     CHECK(b.publish->receive_time.tv_nsec == 20'000);
     CHECK(core.counters().labelled == 0);
 }
+
+TEST_CASE("pps core: a labelled pulse carries the receiver's leap for its own second") {
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    // The lock's sample of 23:59:59 on December 30 carries its day's leap
+    // (none here: lock_for's insert cleared); the pulse of 00:00:00 on
+    // December 31 is the label's, with that day's insert.
+    Sample lock = lock_for(N);
+    lock.leap = Leap::none;
+    PulseLabel label = label_for(N, 0);
+    label.leap = Leap::insert;
+    const Actions actions =
+        core.fetched(pulse(1, N + 1), lock, label, handled_at(N + 1, ms), no_kernel);
+    REQUIRE(actions.publish);
+    CHECK(actions.publish->leap == Leap::insert);
+    // Not labelled: the lock's.
+    const Actions plain =
+        core.fetched(pulse(2, N + 2), lock_for(N + 1), no_label, handled_at(N + 2, ms), no_kernel);
+    REQUIRE(plain.publish);
+    CHECK(plain.publish->leap == Leap::insert);
+}

@@ -413,6 +413,37 @@ TEST_CASE("UBX: TIM-TP labels the next pulse of a published epoch", "[ubx]") {
     }
 }
 
+TEST_CASE("UBX: NAV-TIMELS announces a leap second on its last UTC day only", "[ubx]") {
+    // The receiver names 2026-12-30 23:59:57 .. 2026-12-31 00:00:02 and
+    // announces +1 at 2027-01-01 00:00:00 (timeToLsEvent from each epoch):
+    // the samples of December 31 carry leap 1 (insert), those of December
+    // 30 none. NAV-TIMELS (0x01 0x26, 24 bytes): version 4 = 0,
+    // srcOfCurrLs 8 = 2 (GPS), currLs 9, srcOfLsChange 10 = 2, lsChange 11,
+    // timeToLsEvent 12 (s), valid 23 = validCurrLs 0x01 |
+    // validTimeToLsEvent 0x02.
+    constexpr std::int64_t first = 1798675197; // 2026-12-30T23:59:57Z
+    constexpr std::int64_t event = 1798761600; // 2027-01-01T00:00:00Z
+    const std::int64_t shift = first - base_second;
+    const Run run = run_epochs(6, [&](int, std::int64_t t) {
+        const std::int64_t named = t + shift;
+        Bytes p(24);
+        put(p, 0, itow_ms(named), 4);
+        p[8] = 2;
+        p[9] = gps_minus_utc;
+        p[10] = 2;
+        p[11] = 1;
+        put(p, 12, static_cast<std::uint64_t>(event - named), 4);
+        p[23] = 0x03;
+        return timeutc(named, 0x07) + frame(0x01, 0x26, p);
+    });
+    REQUIRE(run.samples.size() == 4);
+    for (const Sample& sample : run.samples) {
+        const bool december_31 = sample.reference_time.tv_sec >= 1798675200;
+        INFO(sample.reference_time.tv_sec);
+        CHECK(sample.leap == (december_31 ? Leap::insert : Leap::none));
+    }
+}
+
 // ---- decode on the captures (issue 21, Done-when 1) ----
 
 namespace {
