@@ -162,6 +162,14 @@ bool parse_refclock(Validator& v, const toml::Value& item, DaemonConfig& daemon,
                             toml::excerpt(rc.device)));
         ok = false;
     }
+    if (rc.ubx_configure && rc.protocol == ReceiverProtocol::nmea) {
+        // The configuration is UBX, and its answers are UBX frames, which
+        // protocol = "nmea" does not read.
+        v.error(table.find("ubx-configure")->position,
+                "ubx-configure = true needs protocol = \"auto\" or \"ubx\": the answers are "
+                "UBX frames, which protocol = \"nmea\" does not read");
+        ok = false;
+    }
     return ok;
 }
 

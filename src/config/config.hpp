@@ -48,6 +48,9 @@ struct RefclockConfig {
     // believed without the kernel witness (core/timeline.hpp).
     double step_probation = 600.0;
     ReceiverProtocol protocol = ReceiverProtocol::automatic;
+    // ubx-configure: enable the u-blox timing messages on each open
+    // (core/ubx_configure.hpp), in RAM only.
+    bool ubx_configure = false;
     // pps = "dcd": attach the PPS line discipline to the serial port.
     bool pps_dcd = false;
     // The kernel witness (docs/design.md, "Evidence for a receiver's time"):

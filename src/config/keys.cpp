@@ -229,6 +229,8 @@ constexpr KeyRule rules[] = {
      .choices = pps_names, .set = set_pps},
     {.key = "protocol", .section = refclock, .sources = nmea_bit, .type = choice,
      .choices = protocol_names, .set = set_protocol},
+    {.key = "ubx-configure", .section = refclock, .sources = nmea_bit, .type = boolean,
+     .set = set_boolean<&RefclockConfig::ubx_configure>},
 
     {.key = "lock", .section = refclock, .sources = pps_bit, .needed = true,
      .set = set_string<&RefclockConfig::lock>},

@@ -12,7 +12,11 @@ namespace shmrefclock {
 
 NmeaCore::NmeaCore(NmeaSettings settings)
     : settings_(std::move(settings)), rules_("starting"), parser_(settings_.floor),
-      check_(settings_.min_fixes, settings_.step_probation_ns), witness_(settings_.witness) {}
+      check_(settings_.min_fixes, settings_.step_probation_ns), witness_(settings_.witness) {
+    if (settings_.configure_ubx && settings_.read_ubx) {
+        configurator_.emplace(*settings_.configure_ubx);
+    }
+}
 
 Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_view description) {
     Actions actions;
@@ -39,7 +43,16 @@ Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_
     in_cycle_ = false;
     actions.watch_device = true;
     rules_.set_health(actions, fmt::format("waiting for data on {}", settings_.device));
+    answers_.clear();
+    if (configurator_) {
+        // A receiver reopened may have restarted: configure it again.
+        actions.append(configurator_->start());
+    }
     return actions;
+}
+
+Actions NmeaCore::answer_timeout() {
+    return configurator_ ? configurator_->timeout() : Actions{};
 }
 
 Actions NmeaCore::device_failed(const std::string& message) {
@@ -64,6 +77,10 @@ Actions NmeaCore::handle(const NmeaRead& read) {
         woke(actions, read.stamp, read.queued);
     }
     take(read.bytes);
+    for (const ubx::Item& frame : answers_) {
+        actions.append(configurator_->answer(frame));
+    }
+    answers_.clear();
     if (read.failure) {
         fail(actions, *read.failure);
         return actions;
@@ -167,6 +184,10 @@ void NmeaCore::take_item(const ubx::Item& item) {
         parser_.skip_to(item.stream_begin);
         parser_.feed(item.text(), [this](const nmea::Sentence& sentence) { classify(sentence); });
         return;
+    }
+    if (configurator_ && (item.message_class == ubx::ack_ack.message_class ||
+                          ubx::is(ubx::mon_ver, item.message_class, item.message_id))) {
+        answers_.push_back(item);
     }
     if (item.stream_begin < cycle_.begin_pos) {
         // Began before the cycle's first byte, as `foreign` sentences do.

@@ -31,6 +31,7 @@
 #include "core/running_stats.hpp"
 #include "core/source_rules.hpp"
 #include "core/timeline.hpp"
+#include "core/ubx_configure.hpp"
 #include "core/ubx_epoch.hpp"
 #include "core/ubx_frame.hpp"
 #include "core/warning_limit.hpp"
@@ -62,6 +63,9 @@ struct NmeaSettings {
     // Read the NMEA sentences. Off: the bytes around the UBX frames are
     // only counted (ubx::FrameCounters::other_bytes).
     bool read_nmea = true;
+    // `ubx-configure`: configure a u-blox receiver on each open, on these
+    // ports (core/ubx_configure.hpp); none: never write to the receiver.
+    std::optional<ubx::Ports> configure_ubx{};
 };
 
 // What became of one cycle: published, or why not. `decode` prints these.
@@ -166,6 +170,10 @@ public:
     Actions handle(const NmeaRead& read);
     // The stale timer fired.
     Actions stale();
+    // The answer timer fired: a UBX configuration request is unanswered.
+    Actions answer_timeout();
+    // The receiver configuration's progress, if it is configured.
+    const std::optional<ubx::Configurator>& configurator() const { return configurator_; }
     // CLOCK_REALTIME was stepped (docs/design.md, "Clock steps"): every
     // realtime stamp taken before it is on the old scale.
     Actions clock_stepped();
@@ -276,6 +284,9 @@ private:
     // NAV-PVT was refused for want of any message that says (logged once).
     bool leap_unsaid_logged_ = false;
     std::uint64_t ubx_malformed_ = 0;
+    std::optional<ubx::Configurator> configurator_;
+    // Answers to it (MON-VER, ACK) read since handle() began.
+    std::vector<ubx::Item> answers_;
     // The cycle being read: every part of it, reset as a whole when the
     // next one starts (start_cycle) or the device is opened.
     struct CycleState {

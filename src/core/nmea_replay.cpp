@@ -92,6 +92,9 @@ public:
             case TimerId::stale:
                 apply(core_.stale());
                 break;
+            case TimerId::answer:
+                apply(core_.answer_timeout());
+                break;
             case TimerId::sample:
             case TimerId::reopen:
                 break; // not used by a device that never fails

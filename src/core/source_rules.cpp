@@ -19,6 +19,28 @@ bool SourceRules::stale(Actions& actions) {
     return true;
 }
 
+void Actions::append(Actions other) {
+    if (other.lock_pulse) {
+        lock_pulse = other.lock_pulse;
+    }
+    close_device = close_device || other.close_device;
+    for (Message& message : other.messages) {
+        messages.push_back(std::move(message));
+    }
+    if (other.publish) {
+        publish = other.publish;
+    }
+    withdraw = withdraw || other.withdraw;
+    for (const TimerRequest& timer : other.timers) {
+        timers.push_back(timer);
+    }
+    if (other.watch_device) {
+        watch_device = other.watch_device;
+    }
+    device_write += other.device_write;
+    health_changed = health_changed || other.health_changed;
+}
+
 void SourceRules::withdraw(Actions& actions) {
     if (published_) {
         actions.withdraw = true;

@@ -21,8 +21,9 @@ enum class TimerId : std::uint8_t {
     batch,  // nmea: read the rest of a cycle
     stale,  // withdraw the sample if nothing newer came
     reopen, // open the device again after a failure
+    answer, // nmea: a UBX request's answer is overdue (core/ubx_configure.hpp)
 };
-inline constexpr std::size_t timer_count = 4;
+inline constexpr std::size_t timer_count = 5;
 
 struct TimerRequest {
     TimerId id;
@@ -51,8 +52,8 @@ struct Message {
 };
 
 // What a core tells its shell to do, in this order: tell the lock of a
-// pulse, close the device, log, publish or withdraw, set timers, start or
-// stop watching the device, report health.
+// pulse, close the device, log, publish or withdraw, write to the device,
+// set timers, start or stop watching the device, report health.
 struct Actions {
     std::optional<LockPulse> lock_pulse; // pps
     bool close_device = false;
@@ -63,6 +64,9 @@ struct Actions {
     // nmea: true to wake per byte (between cycles), false to read by the
     // batch timer (inside a cycle).
     std::optional<bool> watch_device;
+    // nmea: bytes to write to the device (UBX configuration requests),
+    // after the log and before the timers.
+    std::string device_write;
     bool health_changed = false;
 
     void log(MessageLevel level, std::string text, bool repeating = false) {
@@ -72,6 +76,9 @@ struct Actions {
         timers.push_back({id, after_ns < 1 ? 1 : after_ns, period_ns});
     }
     void disarm(TimerId id) { timers.push_back({id, 0, 0}); }
+    // `other`'s actions after these (its log after theirs, its timers
+    // later, its device and health requests winning).
+    void append(Actions other);
 };
 
 // The rules every source follows; each source's core owns one.

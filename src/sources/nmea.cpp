@@ -26,6 +26,16 @@ NmeaSettings nmea_settings(const RefclockConfig& config, std::chrono::year_month
     settings.step_probation_ns = static_cast<std::int64_t>(config.step_probation * 1e9);
     settings.read_ubx = config.protocol != ReceiverProtocol::nmea;
     settings.read_nmea = config.protocol != ReceiverProtocol::ubx;
+    if (config.ubx_configure) {
+        // The port the device is on, as far as its name tells: a CDC-ACM
+        // tty or a by-id link of a USB device is the receiver's USB port;
+        // TCP (ser2net) may be in front of either.
+        const std::string& device = config.device;
+        const bool tcp = device.starts_with("tcp://");
+        const bool usb =
+            device.find("ttyACM") != std::string::npos || device.find("/usb-") != std::string::npos;
+        settings.configure_ubx = ubx::Ports{.uart1 = tcp || !usb, .usb = tcp || usb};
+    }
     return settings;
 }
 
@@ -124,6 +134,9 @@ void NmeaSource::on_timer(TimerId id, const Stamp& stamp) {
     case TimerId::reopen:
         open_device();
         break;
+    case TimerId::answer:
+        apply(core_.answer_timeout());
+        break;
     case TimerId::sample:
         break;
     }
@@ -138,6 +151,25 @@ void NmeaSource::watch_device(bool watch) {
         loop().unwatch(device_watch_);
         device_watch_ = 0;
     }
+}
+
+void NmeaSource::write_device(const std::string& bytes) {
+    if (!device_.fd.valid()) {
+        return;
+    }
+    ssize_t written = -1;
+    do {
+        written = ::write(device_.fd.get(), bytes.data(), bytes.size());
+    } while (written < 0 && errno == EINTR);
+    if (written == static_cast<ssize_t>(bytes.size())) {
+        return;
+    }
+    Actions note;
+    note.log(MessageLevel::debug,
+             written < 0 ? fmt::format("writing a UBX request: {}", std::strerror(errno))
+                         : fmt::format("the device took {} of a UBX request's {} bytes", written,
+                                       bytes.size()));
+    apply(note);
 }
 
 void NmeaSource::close_device() {

@@ -56,6 +56,10 @@ private:
     void on_timer(TimerId id, const Stamp& stamp) override;
     void close_device() override;
     void watch_device(bool watch) override;
+    // A UBX configuration request (core/ubx_configure.hpp): one
+    // non-blocking write; what the device does not take now is dropped, and
+    // the request is sent again when its answer does not come.
+    void write_device(const std::string& bytes) override;
 
     RefclockConfig config_;
     NmeaCore core_;

@@ -129,6 +129,7 @@ void PpsSource::on_timer(TimerId id, const Stamp&) {
         break;
     case TimerId::sample:
     case TimerId::batch:
+    case TimerId::answer:
         break;
     }
 }

@@ -76,6 +76,9 @@ void SourceShell::apply(const Actions& actions) {
     if (actions.withdraw) {
         sink_.withdraw();
     }
+    if (!actions.device_write.empty()) {
+        write_device(actions.device_write);
+    }
     for (const TimerRequest& request : actions.timers) {
         timer(request.id).timer.arm(request.after_ns, request.period_ns);
     }

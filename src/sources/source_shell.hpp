@@ -36,6 +36,8 @@ protected:
     virtual void close_device() {}
     // Wake per byte from the device, or stop (Actions::watch_device).
     virtual void watch_device(bool) {}
+    // Write to the device (Actions::device_write).
+    virtual void write_device(const std::string&) {}
     // The device opened: the next failure is logged again in full.
     void device_log_reset() { device_log_.reset(); }
 

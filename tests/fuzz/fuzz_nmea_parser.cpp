@@ -329,6 +329,9 @@ void check_cycles(std::string_view text, unsigned options, std::uint64_t seed, E
     s::NmeaSettings settings{"fuzz", baud, min_fixes, floor};
     settings.witness.enabled = emulation.witness_enabled;
     settings.witness.latency_ns = emulation.latency_ns;
+    // NMEA only: every published time must be one a sentence of the input
+    // names (UBX epochs in the same core are fuzz_ubx's).
+    settings.read_ubx = false;
     s::NmeaCore core(settings);
     std::size_t outcomes = 0;
     std::vector<s::CycleOutcome> published;

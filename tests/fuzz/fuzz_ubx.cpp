@@ -11,19 +11,32 @@
 // - the framer never holds more than Framer::max_frame bytes between reads;
 // - the split of the input into reads changes nothing but where other runs
 //   are cut;
-// - the decoders and helpers keep their ranges on any payload.
+// - the decoders and helpers keep their ranges on any payload;
+// - through the nmea source's core (NmeaCore reading UBX only, replayed as
+//   the daemon's shell drives it, one cycle per NAV iTOW at 115200 Bd),
+//   nothing crashes and every published second is one that a frame of the
+//   input names with the leap-second count known: NAV-TIMEUTC with
+//   validUTC, NAV-TIMEGPS with its TOW, week and leapS valid (GPS - leapS),
+//   or NAV-PVT when a frame of the input said the count is known -- never
+//   a time the receiver built on its firmware's count (issue 21).
 //
 // Input: byte 0 picks options, the rest is the stream.
 //   bit 0: rewrite the checksum of every header whose length fits the
 //     input first, so that the fuzzer gets past the checksum to the fields;
-//   bits 1-7: seed of the read sizes (0: fed byte by byte).
+//   bits 1-7: seed of the read sizes (0: fed byte by byte); bits 6-7 also
+//     min-fixes - 1 for the core.
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "core/nmea_core.hpp"
+#include "core/nmea_replay.hpp"
 #include "core/ubx_frame.hpp"
 #include "core/ubx_messages.hpp"
 #include "fuzz_check.hpp"
@@ -201,6 +214,105 @@ void decode_all(Payload payload) {
     }
 }
 
+std::optional<std::int64_t> posix_of(const std::optional<EpochTime>& time) {
+    if (!time || time->leap_second) {
+        return std::nullopt;
+    }
+    return time->posix_seconds * 1000 + time->millisecond;
+}
+
+// The times (POSIX ms) the frames name with the leap-second count known,
+// worked out from each frame alone (NAV-PVT's with any frame's word).
+std::vector<std::int64_t> named_with_count_known(const std::vector<Item>& frames) {
+    std::vector<std::int64_t> named;
+    bool any_known = false;
+    for (const Item& frame : frames) {
+        const Payload payload{frame.bytes};
+        if (is(nav_timeutc, frame.message_class, frame.message_id)) {
+            if (const auto m = decode_nav_timeutc(payload); m && leap_count_known(*m)) {
+                any_known = true;
+                if (const auto t = posix_of(epoch_time(m->utc))) {
+                    named.push_back(*t);
+                }
+            }
+        } else if (is(nav_timegps, frame.message_class, frame.message_id)) {
+            if (const auto m = decode_nav_timegps(payload); m && leap_count_known(*m)) {
+                any_known = true;
+                if (const auto t = gps_time(*m)) {
+                    named.push_back((gps_posix_offset + t->seconds - m->leap_s) * 1000 +
+                                    t->millisecond);
+                }
+            }
+        } else if (is(nav_timels, frame.message_class, frame.message_id)) {
+            if (const auto m = decode_nav_timels(payload); m && leap_count_known(*m)) {
+                any_known = true;
+            }
+        }
+    }
+    if (any_known) {
+        for (const Item& frame : frames) {
+            if (is(nav_pvt, frame.message_class, frame.message_id)) {
+                if (const auto m = decode_nav_pvt(Payload{frame.bytes})) {
+                    if (const auto t = posix_of(epoch_time(m->utc))) {
+                        named.push_back(*t);
+                    }
+                }
+            }
+        }
+    }
+    return named;
+}
+
+// The input through NmeaCore (UBX only), its frames and the bytes between
+// them written a second apart at each new NAV iTOW, at 115200 Bd.
+void check_core(const Bytes& input, const Result& framed, unsigned options) {
+    namespace s = shmrefclock;
+    s::ByteSchedule schedule;
+    const std::int64_t byte_ns = s::byte_time_ns(115200);
+    std::int64_t slot = s::ns_per_s;
+    std::optional<std::uint32_t> itow;
+    // Every byte of the input, in order: the frames at their places, and
+    // the other bytes before each.
+    std::size_t at = 0;
+    for (const Item& frame : framed.frames) {
+        if (frame.message_class == 0x01 && frame.bytes.size() >= 4) {
+            const std::uint32_t here = frame.bytes[0] | frame.bytes[1] << 8 | frame.bytes[2] << 16 |
+                                       static_cast<std::uint32_t>(frame.bytes[3]) << 24;
+            if (itow && *itow != here) {
+                slot += s::ns_per_s;
+            }
+            itow = here;
+        }
+        const std::string bytes(input.begin() + static_cast<std::ptrdiff_t>(at),
+                                input.begin() + static_cast<std::ptrdiff_t>(frame.stream_end));
+        schedule.write(slot, bytes, byte_ns);
+        at = frame.stream_end;
+    }
+    if (at < input.size()) {
+        schedule.write(slot,
+                       std::string(input.begin() + static_cast<std::ptrdiff_t>(at), input.end()),
+                       byte_ns);
+    }
+    s::NmeaSettings settings{"fuzz", 115200, static_cast<int>(options >> 6 & 3) + 1,
+                             std::chrono::year{2000} / 1 / 1};
+    settings.read_nmea = false;
+    settings.stamps_are_evidence = false;
+    s::NmeaCore core(settings);
+    s::ReplayOptions replay_options;
+    replay_options.realtime_epoch = timespec{1'700'000'000, 0};
+    const std::vector<std::int64_t> named = named_with_count_known(framed.frames);
+    for (const s::ReplayEvent& event : s::replay(core, schedule, replay_options)) {
+        if (event.kind != s::ReplayEvent::Kind::published) {
+            continue;
+        }
+        const timespec reference = event.sample.reference_time;
+        FUZZ_CHECK(reference.tv_nsec % 1'000'000 == 0);
+        const std::int64_t ms =
+            static_cast<std::int64_t>(reference.tv_sec) * 1000 + reference.tv_nsec / 1'000'000;
+        FUZZ_CHECK(std::find(named.begin(), named.end(), ms) != named.end());
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -219,6 +331,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const Item& frame : whole.frames) {
         decode_all(frame.bytes);
     }
+    check_core(input, whole, options);
     // And on the raw input at every length up to the largest message, so
     // that each decoder meets each short length.
     for (std::size_t length = 0; length <= std::min<std::size_t>(input.size(), 130); ++length) {

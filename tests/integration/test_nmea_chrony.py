@@ -57,7 +57,10 @@ def body(ctx):
     log(f"segment created by chronyd: {info}")
 
     receiver = FakeReceiver(ctx.tmp, "gnss0", delay=DELAY).start()
-    watcher = SegmentWatcher(UNIT).start()
+    # chronyd clears `valid` as it reads (every second, at a phase of its
+    # own): our reader sees a sample only if it polls between the publish
+    # and chronyd's read, so it polls often; one right sample is enough.
+    watcher = SegmentWatcher(UNIT, interval=0.005).start()
     try:
         config = fake_receiver.daemon_config(ctx, [{
             "name": '"gps"', "source": '"nmea"',

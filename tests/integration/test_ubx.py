@@ -9,14 +9,18 @@ changes every second, then NAV-TIMEUTC for S (validTOW, validWKN, validUTC)
 puts an assert edge on /dev/pps0 EDGE_NS after each true second. The daemon
 reads the fake as an nmea refclock (unit 0) and numbers the pulses with a
 pps refclock locked to it (unit 1, and chrony's SOCK); chronyd -x reads
-both units and the socket.
+unit 0 and the socket. Unit 1 is read by the test alone: chronyd clears a
+segment's `valid` as it reads it, and a second reader polling beside it
+sees only the pulses it reaches first (in CI, fewer than 10 in 40 s when
+chronyd's reads fell just after the edges); test_pps_chrony has chronyd
+on the SHM pulses.
 
 Asserted:
 - the pps unit publishes pulses numbered by the TIM-TP before them
   (`pulses_labelled` counts them), each at the edge + qErr: receive = S +
   EDGE_NS + round(qErr(S) / 1000) ns exactly, reference S;
-- chronyd's refclocks.log has the PPS samples from SHM and from SOCK, each
-  within 1 us of reference - receive = -EDGE_NS;
+- chronyd's refclocks.log has the PPS samples from SOCK, each within 1 us
+  of reference - receive = -EDGE_NS;
 - the gps unit publishes the seconds the fake named;
 - then the fake clears validUTC (a receiver restarted): from that epoch on
   the gps unit publishes no second, its sample is withdrawn within the
@@ -28,8 +32,10 @@ Asserted:
 Case `timels`: see body_timels.
 """
 
+import os
 import struct
 import sys
+import threading
 import time
 
 import chrony
@@ -96,16 +102,90 @@ def nav_timels(second, event):
         "<IB3xBbBbiHH3xB", itow, 0, 2, 18, 2, 1, event - second, 0, 0, 0x03))
 
 
+def mon_ver(protocol):
+    """MON-VER (0x0A 0x04): swVersion char[30], hwVersion char[10], then
+    char[30] extensions."""
+    def field(text, size):
+        return text.encode().ljust(size, b"\0")
+    return frame(0x0A, 0x04, field("ROM SPG 5.10 (7b202e)", 30) +
+                 field("00190000", 10) + field("FWVER=TIM 2.20", 30) +
+                 field(f"PROTVER={protocol}", 30))
+
+
+def split_frames(data):
+    """The whole UBX frames in `data`, and the rest (an incomplete one)."""
+    frames = []
+    while True:
+        start = data.find(b"\xb5\x62")
+        if start < 0 or len(data) < start + 6:
+            return frames, data[start:] if start >= 0 else b""
+        length = struct.unpack_from("<H", data, start + 4)[0]
+        end = start + 6 + length + 2
+        if len(data) < end:
+            return frames, data[start:]
+        frames.append(data[start + 2:end - 2])  # class, id, length, payload
+        data = data[end:]
+
+
 class FakeUblox(FakeReceiver):
     """The fake receiver speaking UBX (and NMEA with `mixed`). A cycle
     planned with label "no-utc" clears validUTC; with `leap_event` each
-    epoch carries NAV-TIMELS announcing +1 then."""
+    epoch carries NAV-TIMELS announcing +1 then. With `answer` it reads
+    what the daemon writes and answers MON-VER polls and CFG requests with
+    the next cycle: "ack", "nak", "late" (only the second of each request),
+    or "never"."""
 
-    def __init__(self, directory, mixed, leap_event=None):
+    def __init__(self, directory, mixed, leap_event=None, answer=None):
         super().__init__(directory, "ublox0", baud=115200, delay=0.05)
         self.mixed = mixed
         self.leap_event = leap_event
         self.clear_from = None  # first plan index without validUTC
+        self.answer = answer
+        self.requests = []      # (realtime ns, class, id, payload) read
+        self._answers = b""
+        self._seen = {}
+
+    def start(self):
+        super().start()
+        if self.answer is not None:
+            thread = threading.Thread(target=self._read_requests, daemon=True,
+                                      name="ublox0-requests")
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _read_requests(self):
+        pending = b""
+        while not self._stop.is_set():
+            with self._lock:
+                master = self._master
+            try:
+                chunk = os.read(master, 4096) if master is not None else b""
+            except (BlockingIOError, OSError):
+                chunk = b""
+            if not chunk:
+                time.sleep(0.01)
+                continue
+            frames, pending = split_frames(pending + chunk)
+            for body in frames:
+                cls, mid = body[0], body[1]
+                payload = bytes(body[4:])
+                with self._lock:
+                    self.requests.append((fake_receiver.realtime_ns(), cls, mid,
+                                          payload))
+                    self._queue_answer(cls, mid)
+
+    def _queue_answer(self, cls, mid):
+        key = (cls, mid)
+        self._seen[key] = self._seen.get(key, 0) + 1
+        if self.answer == "never" or (self.answer == "late" and
+                                      self._seen[key] == 1):
+            return
+        if (cls, mid) == (0x0A, 0x04):
+            self._answers += mon_ver("27.12")
+        elif cls == 0x06:
+            self._answers += frame(0x05, 0x00 if self.answer == "nak" else 0x01,
+                                   bytes([cls, mid]))
 
     def _render(self, plan):
         valid_utc = self.clear_from is None or plan.index < self.clear_from
@@ -116,6 +196,8 @@ class FakeUblox(FakeReceiver):
             data += nav_timels(plan.reported, self.leap_event)
         if self.mixed:
             data += fake_receiver.cycle_sentences(plan.reported)
+        with self._lock:
+            data, self._answers = data + self._answers, b""
         return data
 
 
@@ -133,8 +215,7 @@ def body(ctx, mixed):
     sock = ctx.path("pps.sock")
     chronyd = chrony.Chronyd(ctx, [
         "refclock SHM 0 refid GPS noselect",
-        f"refclock SHM 1 {chrony.FAST} refid PPS",
-        f"refclock SOCK {sock} {chrony.FAST} refid PPSS noselect"])
+        f"refclock SOCK {sock} {chrony.FAST} refid PPSS"])
     chronyd_proc = chronyd.start()
 
     receiver = FakeUblox(ctx.tmp, mixed).start()
@@ -244,8 +325,8 @@ def body(ctx, mixed):
     if mixed and gps_counters["sentences"]["time_bearing"] == 0:
         failures.append("mixed: no NMEA sentence read")
 
-    # chronyd's view: the PPS samples from SHM and from SOCK.
-    for refid in ("PPS", "PPSS"):
+    # chronyd's view: the PPS samples from SOCK.
+    for refid in ("PPSS",):
         raw = chrony.refclock_raw_offsets(ctx.path("refclocks.log"), refid)
         log(f"chrony {refid}: {len(raw)} raw offsets "
             f"{[round(x * 1e6, 3) for x in raw[:5]]} us ...")
@@ -336,11 +417,102 @@ def body_timels(ctx):
         raise Fail(f"{len(failures)} failure(s), first: {failures[0]}")
 
 
+# Cases `configure_ack`, `configure_nak`, `configure_late`,
+# `configure_never` (issue 21, Done-when 3): ubx-configure = true, a fake
+# that answers MON-VER (protocol 27.12) and CFG-VALSET as named. Asserted:
+# the daemon writes a MON-VER poll and then one CFG-VALSET in RAM only
+# (layers 0x01; never CFG-CFG, BBR or flash), at most 3 tries of each,
+# logs what came of it, and publishes the receiver's seconds throughout.
+CONFIGURE_LOG = {
+    "ack": "receiver configured (protocol 27.12, RAM only): 1 request(s) "
+           "acknowledged, 0 refused, 0 unanswered",
+    "nak": "the receiver refused CFG-VALSET",
+    "late": "receiver configured (protocol 27.12, RAM only): 1 request(s) "
+            "acknowledged, 0 refused, 0 unanswered",
+    "never": "no answer to MON-VER after 3 tries",
+}
+
+
+def body_configure(ctx, answer):
+    daemon = harness.daemon_binary()
+    receiver = FakeUblox(ctx.tmp, False, answer=answer).start()
+    gps = SegmentWatcher(0)
+    try:
+        config = fake_receiver.daemon_config(ctx, [
+            {"name": '"gps"', "source": '"nmea"',
+             "device": toml_string(receiver.device), "baud": 115200,
+             "unit": 0, "min-fixes": 2, "ubx-configure": "true"}], name="ubx")
+        proc = ctx.start("shmrefclock", [daemon, "-c", config])
+        gps.start()
+        expected = CONFIGURE_LOG[answer]
+        harness.wait_until(lambda: expected in proc.output(), 30,
+                           f"the log line {expected!r}", watch=[proc])
+        # Reading on: samples after the outcome was logged.
+        count = len(gps.snapshot()[0])
+        harness.wait_until(lambda: len(gps.snapshot()[0]) >= count + 3, 10,
+                           "3 more samples after the configuration",
+                           watch=[proc])
+        proc.stop()
+        output = proc.output()
+    finally:
+        gps.stop()
+        receiver.stop()
+    reports = fake_receiver.sanitizer_reports(output)
+    check(not reports, f"sanitizer or crash output: {reports[:5]}")
+    failures = []
+    polls = [r for r in receiver.requests if (r[1], r[2]) == (0x0A, 0x04)]
+    valsets = [r for r in receiver.requests if (r[1], r[2]) == (0x06, 0x8A)]
+    others = [r for r in receiver.requests
+              if (r[1], r[2]) not in ((0x0A, 0x04), (0x06, 0x8A))]
+    log(f"requests read: {len(polls)} MON-VER polls, {len(valsets)} "
+        f"CFG-VALSET, others {[(hex(r[1]), hex(r[2])) for r in others]}")
+    if others:
+        failures.append(f"the daemon wrote other requests: {others}")
+    if not 1 <= len(polls) <= 3:
+        failures.append(f"{len(polls)} MON-VER polls, expected 1 to 3")
+    if answer == "never":
+        if len(polls) != 3 or valsets:
+            failures.append(f"silence: {len(polls)} polls, {len(valsets)} "
+                            "CFG-VALSET; expected 3 polls and nothing more")
+    else:
+        if not 1 <= len(valsets) <= 3:
+            failures.append(f"{len(valsets)} CFG-VALSET, expected 1 to 3")
+        if answer == "late" and (len(polls) < 2 or len(valsets) < 2):
+            failures.append("late: the unanswered first requests were not "
+                            "sent again")
+        for _, _, _, payload in valsets:
+            # version 0, layers RAM only, then (key U4, value U1) triples.
+            if payload[0] != 0 or payload[1] != 0x01:
+                failures.append(f"CFG-VALSET version/layers {payload[:2].hex()}")
+            keys = {struct.unpack_from("<I", payload, 4 + 5 * i)[0]: payload[8 + 5 * i]
+                    for i in range((len(payload) - 4) // 5)}
+            log(f"CFG-VALSET keys {', '.join(f'{k:#x}={v}' for k, v in keys.items())}")
+            # CFG-MSGOUT-UBX_NAV_TIMEUTC, _NAV_TIMELS, _TIM_TP on UART1: a
+            # pty is no USB device.
+            if keys != {0x2091005c: 1, 0x20910061: 1, 0x2091017e: 1}:
+                failures.append(f"CFG-VALSET keys {keys}")
+    seconds = [o.sample.clock_ns // NS for o in gps.snapshot()[0]]
+    for second in seconds:
+        if receiver.record_reporting(second * NS) is None:
+            failures.append(f"published {second}, which the fake never named")
+    for failure in failures:
+        log(f"FAIL: {failure}")
+    if failures:
+        raise Fail(f"{len(failures)} failure(s), first: {failures[0]}")
+
+
 if __name__ == "__main__":
     variant = sys.argv[1] if len(sys.argv) > 1 else "ubx"
-    if variant not in ("ubx", "mixed", "timels"):
-        raise SystemExit(f"usage: {sys.argv[0]} ubx|mixed|timels")
-    if variant == "timels":
+    answers = ("ack", "nak", "late", "never")
+    if variant not in ("ubx", "mixed", "timels") + tuple(
+            f"configure_{a}" for a in answers):
+        raise SystemExit(f"usage: {sys.argv[0]} ubx|mixed|timels|"
+                         f"configure_{{{','.join(answers)}}}")
+    if variant.startswith("configure_"):
+        answer = variant.removeprefix("configure_")
+        harness.main(f"ubx_{variant}", lambda ctx: body_configure(ctx, answer),
+                     timeout=100)
+    elif variant == "timels":
         harness.main("ubx_timels", body_timels, timeout=100)
     else:
         harness.main(f"ubx_{variant}",

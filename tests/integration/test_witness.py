@@ -193,8 +193,18 @@ def body(ctx):
 
     # Published: every sample is the second the receiver named (as
     # reported) or the true second (repaired), and the run was published.
-    check(len(samples) >= len(cycles) - MIN_FIXES - 2,
-          f"only {len(samples)} samples for {len(cycles)} cycles")
+    # A stall of the machine (the stall monitor reports them) can stamp a
+    # cycle 0.1 s late; the timeline then rightly refuses it as off by that
+    # much, and the source acquires again: each such refusal costs up to
+    # MIN_FIXES + 1 samples. That is the load, not the witness: the witness
+    # itself refuses nothing here.
+    late = [line for line in output.splitlines() if "off the timeline" in line]
+    check(not [line for line in refused if "system clock" in line],
+          f"the witness refused cycles: {refused[:3]}")
+    allowed = len(cycles) - MIN_FIXES - 2 - (MIN_FIXES + 1) * len(late)
+    check(samples and len(samples) >= allowed,
+          f"only {len(samples)} samples for {len(cycles)} cycles "
+          f"({len(late)} refused as off the timeline)")
     for observation in samples:
         sample = observation.sample
         record = receiver.record_for(sample.receive_ns)

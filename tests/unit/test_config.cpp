@@ -184,6 +184,34 @@ TEST_CASE("a pps refclock locked to an nmea refclock with pps = dcd needs no dev
     CHECK_THAT(describe(c), Catch::Contains("device DCD of gps"));
 }
 
+TEST_CASE("protocol: auto by default, nmea or ubx, an nmea refclock's only") {
+    const std::string nmea =
+        "[[refclock]]\nname = \"g\"\nsource = \"nmea\"\ndevice = \"/dev/ttyS0\"\nunit = 0\n";
+    CHECK(parse(nmea).refclocks[0].protocol == ReceiverProtocol::automatic);
+    CHECK(parse(nmea + "protocol = \"auto\"\n").refclocks[0].protocol ==
+          ReceiverProtocol::automatic);
+    CHECK(parse(nmea + "protocol = \"nmea\"\n").refclocks[0].protocol == ReceiverProtocol::nmea);
+    CHECK(parse(nmea + "protocol = \"ubx\"\n").refclocks[0].protocol == ReceiverProtocol::ubx);
+    CHECK_THAT(describe(parse(nmea + "protocol = \"ubx\"\n")), Catch::Contains(", UBX only"));
+    for (const std::string bad : {"protocol = \"UBX\"\n", "protocol = \"binary\"\n",
+                                  "protocol = 1\n", "protocol = \"\"\n"}) {
+        INFO(bad);
+        try {
+            parse(nmea + bad);
+            FAIL("accepted " << bad);
+        } catch (const ConfigError& e) {
+            CHECK_THAT(e.what(), Catch::Contains("test.conf:6:12: protocol"));
+        }
+    }
+    try {
+        parse("[[refclock]]\nname = \"s\"\nsource = \"system\"\nunit = 2\nprotocol = \"ubx\"\n");
+        FAIL("a system refclock took protocol");
+    } catch (const ConfigError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("test.conf:5:1:"));
+        CHECK_THAT(e.what(), Catch::Contains("protocol"));
+    }
+}
+
 TEST_CASE("witness: an nmea refclock's boolean, true by default") {
     const std::string nmea =
         "[[refclock]]\nname = \"g\"\nsource = \"nmea\"\ndevice = \"/dev/ttyS0\"\nunit = 0\n";

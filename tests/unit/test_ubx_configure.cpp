@@ -1,0 +1,199 @@
+// Configuring a u-blox receiver (core/ubx_configure.hpp, issue 21): the
+// requests as bytes, the answers as frames built here from u-blox's
+// interface descriptions (tests/unit/ubx_test_frames.hpp), the timer.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/ubx_configure.hpp"
+#include "core/ubx_frame.hpp"
+#include "ubx_test_frames.hpp"
+
+using namespace shmrefclock;
+using namespace shmrefclock::ubx;
+using ubx_test::Bytes;
+
+namespace {
+
+// The frames a write holds.
+std::vector<Item> frames_of(const std::string& bytes) {
+    Framer framer;
+    std::vector<Item> frames;
+    for (Item& item : framer.feed(bytes)) {
+        REQUIRE(item.kind == Item::Kind::frame); // nothing but whole frames
+        frames.push_back(std::move(item));
+    }
+    REQUIRE(framer.buffered() == 0);
+    return frames;
+}
+
+Item as_item(const std::string& frame) {
+    const std::vector<Item> frames = frames_of(frame);
+    REQUIRE(frames.size() == 1);
+    return frames.front();
+}
+
+// MON-VER (0x0A 0x04): swVersion char[30], hwVersion char[10], then one
+// char[30] per extension.
+Item mon_ver_answer(const std::vector<std::string>& extensions) {
+    Bytes payload(40 + 30 * extensions.size());
+    const std::string sw = "ROM SPG 5.10 (7b202e)";
+    const std::string hw = "000A0000";
+    std::copy(sw.begin(), sw.end(), payload.begin());
+    std::copy(hw.begin(), hw.end(), payload.begin() + 30);
+    for (std::size_t i = 0; i < extensions.size(); ++i) {
+        std::copy(extensions[i].begin(), extensions[i].end(),
+                  payload.begin() + 40 + static_cast<std::ptrdiff_t>(30 * i));
+    }
+    return as_item(ubx_test::frame(0x0A, 0x04, payload));
+}
+
+// ACK-ACK (0x05 0x01) or ACK-NAK (0x05 0x00): the class and id answered.
+Item ack(bool acknowledged, std::uint8_t message_class, std::uint8_t message_id) {
+    return as_item(ubx_test::frame(0x05, acknowledged ? 0x01 : 0x00, {message_class, message_id}));
+}
+
+bool has_log(const Actions& actions, const std::string& part, MessageLevel level) {
+    for (const Message& message : actions.messages) {
+        if (message.level == level && message.text.find(part) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool armed(const Actions& actions, std::int64_t after_ns) {
+    for (const TimerRequest& timer : actions.timers) {
+        if (timer.id == TimerId::answer && timer.after_ns == after_ns) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::uint32_t u32(const std::vector<std::uint8_t>& b, std::size_t at) {
+    return b[at] | b[at + 1] << 8 | b[at + 2] << 16 | std::uint32_t{b[at + 3]} << 24;
+}
+
+} // namespace
+
+TEST_CASE("configure: protocol 27 -> one CFG-VALSET in RAM, acknowledged", "[ubx]") {
+    Configurator configurator(Ports{.uart1 = false, .usb = true});
+    const Actions start = configurator.start();
+    // MON-VER poll: class 0x0A, id 0x04, no payload.
+    const std::vector<Item> poll = frames_of(start.device_write);
+    REQUIRE(poll.size() == 1);
+    CHECK(poll[0].message_class == 0x0A);
+    CHECK(poll[0].message_id == 0x04);
+    CHECK(poll[0].bytes.empty());
+    CHECK(armed(start, Configurator::answer_timeout_ns));
+
+    const Actions valset =
+        configurator.answer(mon_ver_answer({"FWVER=TIM 2.20", "PROTVER=29.00", "MOD=ZED-F9T"}));
+    CHECK(has_log(valset, "protocol 29.00", MessageLevel::info));
+    const std::vector<Item> request = frames_of(valset.device_write);
+    REQUIRE(request.size() == 1);
+    CHECK(request[0].message_class == 0x06);
+    CHECK(request[0].message_id == 0x8A);
+    const auto& p = request[0].bytes;
+    // version 0, layers RAM (bit 0) only: never BBR (bit 1) or flash (bit 2).
+    REQUIRE(p.size() == 4 + 3 * 5);
+    CHECK(p[0] == 0);
+    CHECK(p[1] == 0x01);
+    // CFG-MSGOUT-UBX_NAV_TIMEUTC_USB, _NAV_TIMELS_USB, _TIM_TP_USB, each 1
+    // (the F9 interface description's keys).
+    CHECK(u32(p, 4) == 0x2091005e);
+    CHECK(p[8] == 1);
+    CHECK(u32(p, 9) == 0x20910063);
+    CHECK(p[13] == 1);
+    CHECK(u32(p, 14) == 0x20910180);
+    CHECK(p[18] == 1);
+
+    // An ACK for something else changes nothing; the right one ends it.
+    CHECK(configurator.answer(ack(true, 0x06, 0x01)).messages.empty());
+    const Actions done = configurator.answer(ack(true, 0x06, 0x8A));
+    CHECK(configurator.state() == Configurator::State::done);
+    CHECK(configurator.acknowledged() == 1);
+    CHECK(has_log(done, "1 request(s) acknowledged, 0 refused, 0 unanswered", MessageLevel::info));
+    CHECK(done.device_write.empty());
+}
+
+TEST_CASE("configure: both ports when the device cannot tell", "[ubx]") {
+    Configurator configurator(Ports{.uart1 = true, .usb = true});
+    (void)configurator.start();
+    const Actions valset = configurator.answer(mon_ver_answer({"PROTVER=34.10"}));
+    const std::vector<Item> request = frames_of(valset.device_write);
+    REQUIRE(request.size() == 1);
+    REQUIRE(request[0].bytes.size() == 4 + 6 * 5);
+    CHECK(u32(request[0].bytes, 4) == 0x2091005c); // _UART1
+    CHECK(u32(request[0].bytes, 9) == 0x2091005e); // _USB
+}
+
+TEST_CASE("configure: before protocol 27 -> CFG-MSG per message; a NAK is a warning", "[ubx]") {
+    Configurator configurator(Ports{.uart1 = true, .usb = false});
+    (void)configurator.start();
+    Actions actions = configurator.answer(mon_ver_answer({"PROTVER=18.00", "GPS;GLO"}));
+    // NAV-TIMEUTC, NAV-TIMELS, TIM-TP, one at a time: (class, id, rate 1).
+    const std::vector<std::vector<std::uint8_t>> expected = {
+        {0x01, 0x21, 1}, {0x01, 0x26, 1}, {0x0D, 0x01, 1}};
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        INFO(i);
+        const std::vector<Item> request = frames_of(actions.device_write);
+        REQUIRE(request.size() == 1);
+        CHECK(request[0].message_class == 0x06);
+        CHECK(request[0].message_id == 0x01);
+        CHECK(request[0].bytes == expected[i]);
+        // The second is refused.
+        actions = configurator.answer(ack(i != 1, 0x06, 0x01));
+        if (i == 1) {
+            CHECK(has_log(actions, "refused CFG-MSG (NAV-TIMELS at 1 Hz) (ACK-NAK)",
+                          MessageLevel::warn));
+        }
+    }
+    CHECK(configurator.state() == Configurator::State::done);
+    CHECK(configurator.acknowledged() == 2);
+    CHECK(configurator.refused() == 1);
+    CHECK(has_log(actions, "2 request(s) acknowledged, 1 refused", MessageLevel::warn));
+}
+
+TEST_CASE("configure: silence -> bounded tries, a warning, nothing more written", "[ubx]") {
+    Configurator configurator(Ports{.uart1 = true, .usb = false});
+    Actions actions = configurator.start();
+    int writes = actions.device_write.empty() ? 0 : 1;
+    for (int i = 0; i < 10; ++i) {
+        actions = configurator.timeout();
+        writes += actions.device_write.empty() ? 0 : 1;
+    }
+    CHECK(writes == Configurator::max_tries);
+    CHECK(configurator.state() == Configurator::State::done);
+    CHECK(configurator.unanswered() == 1);
+    // No MON-VER: not configured, and a late one does not start it.
+    CHECK(configurator.answer(mon_ver_answer({"PROTVER=27.00"})).device_write.empty());
+}
+
+TEST_CASE("configure: an answer after a timeout counts once; a request unanswered is left",
+          "[ubx]") {
+    Configurator configurator(Ports{.uart1 = true, .usb = false});
+    (void)configurator.start();
+    (void)configurator.timeout(); // MON-VER sent again
+    Actions actions = configurator.answer(mon_ver_answer({"PROTVER=15.00"}));
+    // The first CFG-MSG: no answer at all, three times.
+    for (int i = 0; i < Configurator::max_tries; ++i) {
+        actions = configurator.timeout();
+    }
+    CHECK(has_log(actions, "no answer to CFG-MSG (NAV-TIMEUTC at 1 Hz) after 3 tries",
+                  MessageLevel::warn));
+    // The next is sent; its ACK comes after one timeout and the resend:
+    // counted once, and the third request follows, acknowledged at once.
+    (void)configurator.timeout();
+    (void)configurator.answer(ack(true, 0x06, 0x01));
+    (void)configurator.answer(ack(true, 0x06, 0x01));
+    CHECK(configurator.state() == Configurator::State::done);
+    CHECK(configurator.acknowledged() == 2);
+    CHECK(configurator.unanswered() == 1);
+    // A restart (the device reopened) asks again from MON-VER.
+    const Actions again = configurator.start();
+    CHECK(configurator.state() == Configurator::State::asking_version);
+    CHECK(frames_of(again.device_write).front().message_class == 0x0A);
+}
