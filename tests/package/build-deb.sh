@@ -27,7 +27,9 @@ git ls-files -z --cached --others --exclude-standard |
     tar --null -T - -cf - | tar -xf - -C "$out/src"
 
 start=$(date +%s)
-(cd "$out/src" && dpkg-buildpackage -us -uc -b) > "$out/dpkg-buildpackage.log" 2>&1 || {
+# -J: DEB_BUILD_OPTIONS parallel=N. Without it debhelper runs ninja -j1, and
+# the package's compile took one core where the machine has $(nproc).
+(cd "$out/src" && dpkg-buildpackage -us -uc -b -J"$(nproc)") > "$out/dpkg-buildpackage.log" 2>&1 || {
     tail -n 60 "$out/dpkg-buildpackage.log"
     echo "FAIL: dpkg-buildpackage -us -uc -b"
     exit 1
