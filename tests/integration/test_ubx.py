@@ -9,18 +9,19 @@ changes every second, then NAV-TIMEUTC for S (validTOW, validWKN, validUTC)
 puts an assert edge on /dev/pps0 EDGE_NS after each true second. The daemon
 reads the fake as an nmea refclock (unit 0) and numbers the pulses with a
 pps refclock locked to it (unit 1, and chrony's SOCK); chronyd -x reads
-unit 0 and the socket. Unit 1 is read by the test alone: chronyd clears a
-segment's `valid` as it reads it, and a second reader polling beside it
-sees only the pulses it reaches first (in CI, fewer than 10 in 40 s when
-chronyd's reads fell just after the edges); test_pps_chrony has chronyd
-on the SHM pulses.
+both units and the socket. chronyd reads unit 1 every other second
+(dpoll 1): it clears a segment's `valid` as it reads it, and the test's own
+reader of the unit, polling beside it, sees only the pulses it reaches
+first; at dpoll 0 that was, in CI, fewer than 10 in 40 s when chronyd's
+reads fell just after the edges. Every other pulse stays valid for the
+test until the next one.
 
 Asserted:
 - the pps unit publishes pulses numbered by the TIM-TP before them
   (`pulses_labelled` counts them), each at the edge + qErr: receive = S +
   EDGE_NS + round(qErr(S) / 1000) ns exactly, reference S;
-- chronyd's refclocks.log has the PPS samples from SOCK, each within 1 us
-  of reference - receive = -EDGE_NS;
+- chronyd's refclocks.log has the PPS samples from SHM and from SOCK, each
+  within 1 us of reference - receive = -EDGE_NS;
 - the gps unit publishes the seconds the fake named;
 - then the fake clears validUTC (a receiver restarted): from that epoch on
   the gps unit publishes no second, its sample is withdrawn within the
@@ -215,7 +216,8 @@ def body(ctx, mixed):
     sock = ctx.path("pps.sock")
     chronyd = chrony.Chronyd(ctx, [
         "refclock SHM 0 refid GPS noselect",
-        f"refclock SOCK {sock} {chrony.FAST} refid PPSS"])
+        "refclock SHM 1 dpoll 1 poll 1 filter 1 refid PPS",
+        f"refclock SOCK {sock} {chrony.FAST} refid PPSS noselect"])
     chronyd_proc = chronyd.start()
 
     receiver = FakeUblox(ctx.tmp, mixed).start()
@@ -325,8 +327,8 @@ def body(ctx, mixed):
     if mixed and gps_counters["sentences"]["time_bearing"] == 0:
         failures.append("mixed: no NMEA sentence read")
 
-    # chronyd's view: the PPS samples from SOCK.
-    for refid in ("PPSS",):
+    # chronyd's view: the PPS samples from SHM and from SOCK.
+    for refid in ("PPS", "PPSS"):
         raw = chrony.refclock_raw_offsets(ctx.path("refclocks.log"), refid)
         log(f"chrony {refid}: {len(raw)} raw offsets "
             f"{[round(x * 1e6, 3) for x in raw[:5]]} us ...")
