@@ -186,7 +186,8 @@ void NmeaCore::take_item(const ubx::Item& item) {
         return;
     }
     if (configurator_ && (item.message_class == ubx::ack_ack.message_class ||
-                          ubx::is(ubx::mon_ver, item.message_class, item.message_id))) {
+                          ubx::is(ubx::mon_ver, item.message_class, item.message_id) ||
+                          ubx::is(ubx::cfg_tp5, item.message_class, item.message_id))) {
         answers_.push_back(item);
     }
     if (item.stream_begin < cycle_.begin_pos) {

@@ -21,6 +21,25 @@ std::string make_frame(std::uint8_t message_class, std::uint8_t message_id,
     return frame;
 }
 
+std::optional<std::vector<std::uint8_t>> aligned_tp5(Payload polled) {
+    if (polled.size() < tp5_size || polled[0] != 0) {
+        return std::nullopt;
+    }
+    std::uint32_t flags = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+        flags |= std::uint32_t{polled[tp5_flags_offset + i]} << (8 * i);
+    }
+    const std::uint32_t aligned = (flags | tp5_align_to_tow) & ~tp5_grid_mask;
+    if (aligned == flags) {
+        return std::nullopt;
+    }
+    std::vector<std::uint8_t> set(polled.begin(), polled.begin() + tp5_size);
+    for (std::size_t i = 0; i < 4; ++i) {
+        set[tp5_flags_offset + i] = static_cast<std::uint8_t>(aligned >> (8 * i));
+    }
+    return set;
+}
+
 namespace {
 
 constexpr MessageType mon_ver_poll = mon_ver;
@@ -63,6 +82,8 @@ void Configurator::plan() {
     requests_.clear();
     current_ = 0;
     tries_ = 0;
+    tp5_polled_.reset();
+    tp5_poll_acknowledged_ = false;
     if (protocol_ && protocol_->major >= first_valset_protocol) {
         // One CFG-VALSET for every message on the ports the device may be.
         const bool both = ports_.uart1 == ports_.usb;
@@ -81,10 +102,16 @@ void Configurator::plan() {
             }
             names += (names.empty() ? "" : ", ") + std::string(message.name);
         }
-        requests_.push_back({cfg_valset,
-                             make_frame(cfg_valset.message_class, cfg_valset.message_id, payload),
-                             fmt::format("CFG-VALSET (RAM: {} at 1 Hz on {})", names,
-                                         both ? "UART1 and USB" : (ports_.usb ? "USB" : "UART1"))});
+        for (const TimepulseKey& setting : timepulse_keys) {
+            for (int shift = 0; shift < 32; shift += 8) {
+                payload.push_back(static_cast<std::uint8_t>(setting.key >> shift));
+            }
+            payload.push_back(setting.value);
+        }
+        requests_.push_back(
+            {cfg_valset, make_frame(cfg_valset.message_class, cfg_valset.message_id, payload),
+             fmt::format("CFG-VALSET (RAM: {} at 1 Hz on {}, time pulse on the UTC second)", names,
+                         both ? "UART1 and USB" : (ports_.usb ? "USB" : "UART1"))});
         return;
     }
     // Before protocol 27 (or no version said): CFG-MSG, the short form that
@@ -96,6 +123,59 @@ void Configurator::plan() {
                              make_frame(cfg_msg.message_class, cfg_msg.message_id, payload),
                              fmt::format("CFG-MSG ({} at 1 Hz)", message.name)});
     }
+    // The time pulse: its settings polled (tpIdx 0, TIMEPULSE), then sent
+    // back with the alignment changed, if it must be (polled_tp5).
+    const std::uint8_t timepulse = 0;
+    requests_.push_back({cfg_tp5,
+                         make_frame(cfg_tp5.message_class, cfg_tp5.message_id, {&timepulse, 1}),
+                         "CFG-TP5 poll (TIMEPULSE)", true});
+}
+
+void Configurator::tp5_answer(Actions& actions, const Item& frame, const Payload& payload) {
+    if (is(cfg_tp5, frame.message_class, frame.message_id)) {
+        if (payload.size() >= tp5_size && payload[0] == 0) {
+            tp5_polled_.emplace(payload.begin(), payload.begin() + tp5_size);
+            if (tp5_poll_acknowledged_) {
+                polled_tp5(actions);
+            }
+        }
+        return;
+    }
+    const std::optional<Ack> ack = frame.message_class == ack_ack.message_class
+                                       ? decode_ack(frame.message_id, payload)
+                                       : std::nullopt;
+    if (!ack || !is(cfg_tp5, ack->message_class, ack->message_id)) {
+        return;
+    }
+    if (!ack->acknowledged) {
+        ++refused_;
+        actions.log(MessageLevel::warn,
+                    "the receiver refused the CFG-TP5 poll (ACK-NAK); its time pulse is left as "
+                    "it is");
+        next(actions);
+        return;
+    }
+    tp5_poll_acknowledged_ = true;
+    if (tp5_polled_) {
+        polled_tp5(actions);
+    }
+}
+
+void Configurator::polled_tp5(Actions& actions) {
+    ++acknowledged_;
+    const std::optional<std::vector<std::uint8_t>> set = aligned_tp5(*tp5_polled_);
+    tp5_polled_.reset();
+    tp5_poll_acknowledged_ = false;
+    if (!set) {
+        actions.log(MessageLevel::debug,
+                    "UBX configuration: the time pulse is already on the UTC second");
+    } else {
+        requests_.insert(
+            requests_.begin() + static_cast<std::ptrdiff_t>(current_) + 1,
+            {cfg_tp5, make_frame(cfg_tp5.message_class, cfg_tp5.message_id, *set),
+             "CFG-TP5 (time pulse aligned to the UTC second, its other settings kept)"});
+    }
+    next(actions);
 }
 
 Actions Configurator::answer(const Item& frame) {
@@ -121,7 +201,14 @@ Actions Configurator::answer(const Item& frame) {
         send(actions);
         return actions;
     }
-    if (state_ != State::configuring || frame.message_class != ack_ack.message_class) {
+    if (state_ != State::configuring) {
+        return actions;
+    }
+    if (requests_.at(current_).polls_tp5) {
+        tp5_answer(actions, frame, payload);
+        return actions;
+    }
+    if (frame.message_class != ack_ack.message_class) {
         return actions;
     }
     const std::optional<Ack> ack = decode_ack(frame.message_id, payload);
@@ -147,6 +234,12 @@ Actions Configurator::answer(const Item& frame) {
 Actions Configurator::timeout() {
     Actions actions;
     if (state_ != State::asking_version && state_ != State::configuring) {
+        return actions;
+    }
+    if (state_ == State::configuring && requests_.at(current_).polls_tp5 && tp5_polled_) {
+        // The answer came and its ACK did not: a receiver that does not
+        // acknowledge polls.
+        polled_tp5(actions);
         return actions;
     }
     if (tries_ < max_tries) {

@@ -1,16 +1,19 @@
 // Configuring a u-blox receiver, opt-in per refclock (`ubx-configure`,
 // issue 21): on open, poll MON-VER for the protocol version, then enable the
-// timing messages this daemon reads at 1 Hz -- CFG-VALSET in RAM for
-// protocol 27 and later (F9, M10), CFG-MSG on the port in use before (M8
-// and older) -- and wait for ACK-ACK or ACK-NAK to each, with a timeout and
-// a bounded number of tries. Never the receiver's flash or battery-backed
-// RAM (no CFG-CFG, VALSET layer RAM only): a power cycle undoes it. A NAK or
-// silence is a warning, and the daemon reads on whatever the answer.
+// timing messages this daemon reads at 1 Hz and align the time pulse to the
+// top of the UTC second -- CFG-VALSET in RAM for protocol 27 and later (F9,
+// M10); before (M8 and older) CFG-MSG on the port in use, and CFG-TP5 polled
+// and sent back with its alignment changed, if it must be -- and wait for
+// ACK-ACK or ACK-NAK to each, with a timeout and a bounded number of tries.
+// Never the receiver's flash or battery-backed RAM (no CFG-CFG, VALSET
+// layer RAM only): a power cycle undoes it. A NAK or silence is a warning,
+// and the daemon reads on whatever the answer.
 //
 // Pure: frames out as bytes for the shell to write, answers (frames) and
 // timeouts in, Actions out.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -54,6 +57,33 @@ inline constexpr Enabled enabled_messages[] = {
     {tim_tp, "TIM-TP", 0x2091017e, 0x20910180},
 };
 
+// The time pulse (TIMEPULSE) on the top of the UTC second: aligned to the
+// time of week (else it marks no second at all) on the UTC grid (TIM-TP then
+// labels it in UTC; on the GPS grid it is labelled in GPS time, which the
+// daemon converts only while the leap count is known). CFG-VALSET keys from
+// the F9 and M10 interface descriptions, one byte each.
+struct TimepulseKey {
+    std::uint32_t key;
+    std::uint8_t value;
+};
+inline constexpr TimepulseKey timepulse_keys[] = {
+    {0x1005000a, 1}, // CFG-TP-ALIGN_TO_TOW_TP1
+    {0x2005000c, 0}, // CFG-TP-TIMEGRID_TP1: 0 = UTC
+};
+
+// CFG-TP5 (M8 interface description): 32 bytes, tpIdx at 0 (0 = TIMEPULSE),
+// flags (X4) at 28: alignToTow 0x20, gridUtcGnss in bits 7-10 (0 = UTC;
+// bit 7 alone in older versions, the rest reserved and zero).
+inline constexpr std::size_t tp5_size = 32;
+inline constexpr std::size_t tp5_flags_offset = 28;
+inline constexpr std::uint32_t tp5_align_to_tow = 0x20;
+inline constexpr std::uint32_t tp5_grid_mask = 0x780;
+// The CFG-TP5 to send back for a polled one, every other setting (cable
+// delay, period, length, polarity) as the receiver had it; nullopt when the
+// pulse is already aligned to the UTC second, or `polled` is not the
+// TIMEPULSE's.
+std::optional<std::vector<std::uint8_t>> aligned_tp5(Payload polled);
+
 class Configurator {
 public:
     // How long an answer is waited for, and how often a request is sent
@@ -66,8 +96,8 @@ public:
 
     // The device was opened: start again from MON-VER.
     Actions start();
-    // A frame from the receiver: MON-VER, ACK-ACK or ACK-NAK (others are
-    // ignored).
+    // A frame from the receiver: MON-VER, CFG-TP5, ACK-ACK or ACK-NAK
+    // (others are ignored).
     Actions answer(const Item& frame);
     // The answer timer (TimerId::answer) fired.
     Actions timeout();
@@ -83,13 +113,18 @@ public:
 
 private:
     struct Request {
-        MessageType type;  // CFG-VALSET or CFG-MSG: what the ACK names
+        MessageType type;  // CFG-VALSET, CFG-MSG or CFG-TP5: what the ACK names
         std::string bytes; // the frame to write
         std::string what;  // for the log
+        // A CFG-TP5 poll: answered by the receiver's CFG-TP5 and (in the
+        // receivers seen) an ACK-ACK naming CFG-TP5 too.
+        bool polls_tp5 = false;
     };
     void send(Actions& actions);
     void next(Actions& actions);
     void plan();
+    void tp5_answer(Actions& actions, const Item& frame, const Payload& payload);
+    void polled_tp5(Actions& actions);
 
     Ports ports_;
     State state_ = State::idle;
@@ -97,6 +132,11 @@ private:
     std::vector<Request> requests_;
     std::size_t current_ = 0;
     int tries_ = 0;
+    // The CFG-TP5 poll's answer and its ACK, each when it came: the set is
+    // sent after both (or after the answer and a timeout), so that the
+    // poll's ACK is never taken for the set's.
+    std::optional<std::vector<std::uint8_t>> tp5_polled_;
+    bool tp5_poll_acknowledged_ = false;
     std::uint64_t acknowledged_ = 0;
     std::uint64_t refused_ = 0;
     std::uint64_t unanswered_ = 0;

@@ -94,8 +94,8 @@ std::optional<EpochTime> epoch_time(const UtcDateTime& utc) noexcept {
 }
 
 bool decoded_message(std::uint8_t message_class, std::uint8_t message_id) noexcept {
-    for (const MessageType type :
-         {nav_pvt, nav_timegps, nav_timeutc, nav_timels, tim_tp, mon_ver, ack_nak, ack_ack}) {
+    for (const MessageType type : {nav_pvt, nav_timegps, nav_timeutc, nav_timels, tim_tp, mon_ver,
+                                   cfg_tp5, ack_nak, ack_ack}) {
         if (is(type, message_class, message_id)) {
             return true;
         }

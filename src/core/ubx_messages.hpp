@@ -39,6 +39,8 @@ inline constexpr MessageType nav_timeutc{0x01, 0x21};
 inline constexpr MessageType nav_timels{0x01, 0x26};
 inline constexpr MessageType tim_tp{0x0D, 0x01};
 inline constexpr MessageType mon_ver{0x0A, 0x04};
+// The answer to a CFG-TP5 poll (core/ubx_configure.hpp reads it).
+inline constexpr MessageType cfg_tp5{0x06, 0x31};
 inline constexpr MessageType ack_nak{0x05, 0x00};
 inline constexpr MessageType ack_ack{0x05, 0x01};
 

@@ -113,6 +113,20 @@ def mon_ver(protocol):
                  field(f"PROTVER={protocol}", 30))
 
 
+# CFG-TP5 of a receiver whose owner set a cable delay of 50 ns, 1 Hz and
+# 100 ms pulses, and left the pulse on the GPS grid, not aligned to the time
+# of week (M8 interface description): tpIdx 0, version 1, antCableDelay,
+# rfGroupDelay, freqPeriod, freqPeriodLock, pulseLenRatio,
+# pulseLenRatioLock, userConfigDelay, flags active | lockGnssFreq |
+# isLength | polarity | gridUtcGnss 1 (GPS).
+TP5_FLAGS = 0x01 | 0x02 | 0x10 | 0x40 | 0x80
+TP5_POLLED = struct.pack("<BB2xhhIIIIiI", 0, 1, 50, 0, 1_000_000, 1_000_000,
+                         100_000, 100_000, 0, TP5_FLAGS)
+# The same sent back aligned to the UTC second: alignToTow (0x20) set,
+# gridUtcGnss (bits 7-10) 0, the rest as it was.
+TP5_ALIGNED = TP5_POLLED[:28] + struct.pack("<I", (TP5_FLAGS | 0x20) & ~0x780)
+
+
 def split_frames(data):
     """The whole UBX frames in `data`, and the rest (an incomplete one)."""
     frames = []
@@ -132,16 +146,19 @@ class FakeUblox(FakeReceiver):
     """The fake receiver speaking UBX (and NMEA with `mixed`). A cycle
     planned with label "no-utc" clears validUTC; with `leap_event` each
     epoch carries NAV-TIMELS announcing +1 then. With `answer` it reads
-    what the daemon writes and answers MON-VER polls and CFG requests with
-    the next cycle: "ack", "nak", "late" (only the second of each request),
-    or "never"."""
+    what the daemon writes and answers MON-VER polls (protocol `protocol`)
+    and CFG requests with the next cycle: "ack", "nak", "late" (only the
+    second of each request), or "never"; a CFG-TP5 poll is answered with
+    TP5_POLLED before its ACK."""
 
-    def __init__(self, directory, mixed, leap_event=None, answer=None):
+    def __init__(self, directory, mixed, leap_event=None, answer=None,
+                 protocol="27.12"):
         super().__init__(directory, "ublox0", baud=115200, delay=0.05)
         self.mixed = mixed
         self.leap_event = leap_event
         self.clear_from = None  # first plan index without validUTC
         self.answer = answer
+        self.protocol = protocol
         self.requests = []      # (realtime ns, class, id, payload) read
         self._answers = b""
         self._seen = {}
@@ -174,17 +191,19 @@ class FakeUblox(FakeReceiver):
                 with self._lock:
                     self.requests.append((fake_receiver.realtime_ns(), cls, mid,
                                           payload))
-                    self._queue_answer(cls, mid)
+                    self._queue_answer(cls, mid, payload)
 
-    def _queue_answer(self, cls, mid):
+    def _queue_answer(self, cls, mid, payload):
         key = (cls, mid)
         self._seen[key] = self._seen.get(key, 0) + 1
         if self.answer == "never" or (self.answer == "late" and
                                       self._seen[key] == 1):
             return
         if (cls, mid) == (0x0A, 0x04):
-            self._answers += mon_ver("27.12")
+            self._answers += mon_ver(self.protocol)
         elif cls == 0x06:
+            if (cls, mid) == (0x06, 0x31) and len(payload) == 1:
+                self._answers += frame(0x06, 0x31, TP5_POLLED)
             self._answers += frame(0x05, 0x00 if self.answer == "nak" else 0x01,
                                    bytes([cls, mid]))
 
@@ -423,8 +442,12 @@ def body_timels(ctx):
 # `configure_never` (issue 21, Done-when 3): ubx-configure = true, a fake
 # that answers MON-VER (protocol 27.12) and CFG-VALSET as named. Asserted:
 # the daemon writes a MON-VER poll and then one CFG-VALSET in RAM only
-# (layers 0x01; never CFG-CFG, BBR or flash), at most 3 tries of each,
-# logs what came of it, and publishes the receiver's seconds throughout.
+# (layers 0x01; never CFG-CFG, BBR or flash) enabling the three messages
+# and aligning the time pulse, at most 3 tries of each, logs what came of
+# it, and publishes the receiver's seconds throughout. Case `configure_m8`:
+# a protocol 18 receiver that acknowledges everything: one CFG-MSG per
+# message, a CFG-TP5 poll, and its answer sent back with only the
+# alignment changed (TP5_ALIGNED).
 CONFIGURE_LOG = {
     "ack": "receiver configured (protocol 27.12, RAM only): 1 request(s) "
            "acknowledged, 0 refused, 0 unanswered",
@@ -432,12 +455,16 @@ CONFIGURE_LOG = {
     "late": "receiver configured (protocol 27.12, RAM only): 1 request(s) "
             "acknowledged, 0 refused, 0 unanswered",
     "never": "no answer to MON-VER after 3 tries",
+    "m8": "receiver configured (protocol 18.00, RAM only): 5 request(s) "
+          "acknowledged, 0 refused, 0 unanswered",
 }
 
 
 def body_configure(ctx, answer):
     daemon = harness.daemon_binary()
-    receiver = FakeUblox(ctx.tmp, False, answer=answer).start()
+    m8 = answer == "m8"
+    receiver = FakeUblox(ctx.tmp, False, answer="ack" if m8 else answer,
+                         protocol="18.00" if m8 else "27.12").start()
     gps = SegmentWatcher(0)
     try:
         config = fake_receiver.daemon_config(ctx, [
@@ -463,9 +490,12 @@ def body_configure(ctx, answer):
     check(not reports, f"sanitizer or crash output: {reports[:5]}")
     failures = []
     polls = [r for r in receiver.requests if (r[1], r[2]) == (0x0A, 0x04)]
-    valsets = [r for r in receiver.requests if (r[1], r[2]) == (0x06, 0x8A)]
-    others = [r for r in receiver.requests
-              if (r[1], r[2]) not in ((0x0A, 0x04), (0x06, 0x8A))]
+    after_polls = [r for r in receiver.requests if (r[1], r[2]) != (0x0A, 0x04)]
+    if m8:
+        check_m8(after_polls, failures)
+        after_polls = []  # checked
+    valsets = [r for r in after_polls if (r[1], r[2]) == (0x06, 0x8A)]
+    others = [r for r in after_polls if (r[1], r[2]) != (0x06, 0x8A)]
     log(f"requests read: {len(polls)} MON-VER polls, {len(valsets)} "
         f"CFG-VALSET, others {[(hex(r[1]), hex(r[2])) for r in others]}")
     if others:
@@ -476,7 +506,7 @@ def body_configure(ctx, answer):
         if len(polls) != 3 or valsets:
             failures.append(f"silence: {len(polls)} polls, {len(valsets)} "
                             "CFG-VALSET; expected 3 polls and nothing more")
-    else:
+    elif not m8:
         if not 1 <= len(valsets) <= 3:
             failures.append(f"{len(valsets)} CFG-VALSET, expected 1 to 3")
         if answer == "late" and (len(polls) < 2 or len(valsets) < 2):
@@ -489,9 +519,11 @@ def body_configure(ctx, answer):
             keys = {struct.unpack_from("<I", payload, 4 + 5 * i)[0]: payload[8 + 5 * i]
                     for i in range((len(payload) - 4) // 5)}
             log(f"CFG-VALSET keys {', '.join(f'{k:#x}={v}' for k, v in keys.items())}")
-            # CFG-MSGOUT-UBX_NAV_TIMEUTC, _NAV_TIMELS, _TIM_TP on UART1: a
-            # pty is no USB device.
-            if keys != {0x2091005c: 1, 0x20910061: 1, 0x2091017e: 1}:
+            # CFG-MSGOUT-UBX_NAV_TIMEUTC, _NAV_TIMELS, _TIM_TP on UART1 (a
+            # pty is no USB device); CFG-TP-ALIGN_TO_TOW_TP1 = 1,
+            # CFG-TP-TIMEGRID_TP1 = 0 (UTC).
+            if keys != {0x2091005c: 1, 0x20910061: 1, 0x2091017e: 1,
+                        0x1005000a: 1, 0x2005000c: 0}:
                 failures.append(f"CFG-VALSET keys {keys}")
     seconds = [o.sample.clock_ns // NS for o in gps.snapshot()[0]]
     for second in seconds:
@@ -503,9 +535,24 @@ def body_configure(ctx, answer):
         raise Fail(f"{len(failures)} failure(s), first: {failures[0]}")
 
 
+def check_m8(requests, failures):
+    """The requests after MON-VER to the protocol 18 receiver: CFG-MSG for
+    NAV-TIMEUTC, NAV-TIMELS and TIM-TP at rate 1, the CFG-TP5 poll of
+    TIMEPULSE, then TP5_ALIGNED; each once (all were acknowledged)."""
+    written = [((r[1], r[2]), r[3]) for r in requests]
+    expected = [((0x06, 0x01), bytes([0x01, 0x21, 1])),
+                ((0x06, 0x01), bytes([0x01, 0x26, 1])),
+                ((0x06, 0x01), bytes([0x0D, 0x01, 1])),
+                ((0x06, 0x31), bytes([0])),
+                ((0x06, 0x31), TP5_ALIGNED)]
+    log(f"m8: requests after MON-VER {[(f'{c:#x} {i:#x}', p.hex()) for (c, i), p in written]}")
+    if written != expected:
+        failures.append(f"m8: requests {written}, expected {expected}")
+
+
 if __name__ == "__main__":
     variant = sys.argv[1] if len(sys.argv) > 1 else "ubx"
-    answers = ("ack", "nak", "late", "never")
+    answers = ("ack", "nak", "late", "never", "m8")
     if variant not in ("ubx", "mixed", "timels") + tuple(
             f"configure_{a}" for a in answers):
         raise SystemExit(f"usage: {sys.argv[0]} ubx|mixed|timels|"

@@ -98,7 +98,7 @@ TEST_CASE("configure: protocol 27 -> one CFG-VALSET in RAM, acknowledged", "[ubx
     CHECK(request[0].message_id == 0x8A);
     const auto& p = request[0].bytes;
     // version 0, layers RAM (bit 0) only: never BBR (bit 1) or flash (bit 2).
-    REQUIRE(p.size() == 4 + 3 * 5);
+    REQUIRE(p.size() == 4 + 5 * 5);
     CHECK(p[0] == 0);
     CHECK(p[1] == 0x01);
     // CFG-MSGOUT-UBX_NAV_TIMEUTC_USB, _NAV_TIMELS_USB, _TIM_TP_USB, each 1
@@ -109,6 +109,12 @@ TEST_CASE("configure: protocol 27 -> one CFG-VALSET in RAM, acknowledged", "[ubx
     CHECK(p[13] == 1);
     CHECK(u32(p, 14) == 0x20910180);
     CHECK(p[18] == 1);
+    // The time pulse on the UTC second: CFG-TP-ALIGN_TO_TOW_TP1 = 1,
+    // CFG-TP-TIMEGRID_TP1 = 0 (UTC).
+    CHECK(u32(p, 19) == 0x1005000a);
+    CHECK(p[23] == 1);
+    CHECK(u32(p, 24) == 0x2005000c);
+    CHECK(p[28] == 0);
 
     // An ACK for something else changes nothing; the right one ends it.
     CHECK(configurator.answer(ack(true, 0x06, 0x01)).messages.empty());
@@ -125,10 +131,46 @@ TEST_CASE("configure: both ports when the device cannot tell", "[ubx]") {
     const Actions valset = configurator.answer(mon_ver_answer({"PROTVER=34.10"}));
     const std::vector<Item> request = frames_of(valset.device_write);
     REQUIRE(request.size() == 1);
-    REQUIRE(request[0].bytes.size() == 4 + 6 * 5);
+    REQUIRE(request[0].bytes.size() == 4 + 8 * 5);
     CHECK(u32(request[0].bytes, 4) == 0x2091005c); // _UART1
     CHECK(u32(request[0].bytes, 9) == 0x2091005e); // _USB
 }
+
+namespace {
+
+// A CFG-TP5 answer for TIMEPULSE (tpIdx 0, version 1) with `flags`, and
+// settings of the owner's that must come back unchanged: antCableDelay 50 ns,
+// freqPeriod 1 s, pulseLenRatio 100 ms, userConfigDelay -7 ns.
+Bytes tp5_payload(std::uint32_t flags) {
+    Bytes p(32, 0);
+    p[1] = 1;
+    p[4] = 50;
+    const auto put32 = [&p](std::size_t at, std::uint32_t v) {
+        for (std::size_t i = 0; i < 4; ++i) {
+            p[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
+        }
+    };
+    put32(8, 1'000'000);
+    put32(12, 1'000'000);
+    put32(16, 100'000);
+    put32(20, 100'000);
+    put32(24, static_cast<std::uint32_t>(-7));
+    put32(28, flags);
+    return p;
+}
+
+// A configurator before protocol 27 with its CFG-MSGs acknowledged: the
+// CFG-TP5 poll is what it wrote last.
+Actions to_tp5_poll(Configurator& configurator) {
+    (void)configurator.start();
+    Actions actions = configurator.answer(mon_ver_answer({"PROTVER=18.00"}));
+    for (int i = 0; i < 3; ++i) {
+        actions = configurator.answer(ack(true, 0x06, 0x01));
+    }
+    return actions;
+}
+
+} // namespace
 
 TEST_CASE("configure: before protocol 27 -> CFG-MSG per message; a NAK is a warning", "[ubx]") {
     Configurator configurator(Ports{.uart1 = true, .usb = false});
@@ -151,10 +193,96 @@ TEST_CASE("configure: before protocol 27 -> CFG-MSG per message; a NAK is a warn
                           MessageLevel::warn));
         }
     }
+    // Then the time pulse's settings are polled (CFG-TP5, tpIdx 0); the
+    // receiver refuses that too, and its pulse is left alone.
+    const std::vector<Item> poll = frames_of(actions.device_write);
+    REQUIRE(poll.size() == 1);
+    CHECK(poll[0].message_class == 0x06);
+    CHECK(poll[0].message_id == 0x31);
+    CHECK(poll[0].bytes == Bytes{0});
+    actions = configurator.answer(ack(false, 0x06, 0x31));
+    CHECK(has_log(actions, "refused the CFG-TP5 poll", MessageLevel::warn));
+    CHECK(actions.device_write.empty());
     CHECK(configurator.state() == Configurator::State::done);
     CHECK(configurator.acknowledged() == 2);
-    CHECK(configurator.refused() == 1);
-    CHECK(has_log(actions, "2 request(s) acknowledged, 1 refused", MessageLevel::warn));
+    CHECK(configurator.refused() == 2);
+    CHECK(has_log(actions, "2 request(s) acknowledged, 2 refused", MessageLevel::warn));
+}
+
+TEST_CASE("configure: CFG-TP5 sent back aligned to the UTC second, the owner's settings kept",
+          "[ubx]") {
+    Configurator configurator(Ports{.uart1 = true, .usb = false});
+    (void)to_tp5_poll(configurator);
+    // active, lockGnssFreq, isLength, polarity, on the GPS grid (bit 7), not
+    // aligned to the time of week.
+    const Bytes polled = tp5_payload(0x01 | 0x02 | 0x10 | 0x40 | 0x80);
+    const bool ack_first = GENERATE(false, true);
+    INFO("the poll's ACK " << (ack_first ? "before" : "after") << " its answer");
+    Actions actions;
+    if (ack_first) {
+        // Nothing is sent until the answer is there.
+        CHECK(configurator.answer(ack(true, 0x06, 0x31)).device_write.empty());
+        actions = configurator.answer(as_item(ubx_test::frame(0x06, 0x31, polled)));
+    } else {
+        // Nor until the poll's ACK, so that it is not taken for the set's.
+        CHECK(
+            configurator.answer(as_item(ubx_test::frame(0x06, 0x31, polled))).device_write.empty());
+        actions = configurator.answer(ack(true, 0x06, 0x31));
+    }
+    const std::vector<Item> set = frames_of(actions.device_write);
+    REQUIRE(set.size() == 1);
+    CHECK(set[0].message_class == 0x06);
+    CHECK(set[0].message_id == 0x31);
+    Bytes expected = polled;
+    expected[28] = 0x01 | 0x02 | 0x10 | 0x20 | 0x40; // alignToTow set, grid UTC
+    CHECK(set[0].bytes == expected);
+    CHECK(configurator.state() == Configurator::State::configuring);
+    actions = configurator.answer(ack(true, 0x06, 0x31));
+    CHECK(configurator.state() == Configurator::State::done);
+    CHECK(configurator.acknowledged() == 5); // 3 CFG-MSG, the poll, the set
+    CHECK(
+        has_log(actions, "5 request(s) acknowledged, 0 refused, 0 unanswered", MessageLevel::info));
+}
+
+TEST_CASE("configure: a time pulse already on the UTC second is not written", "[ubx]") {
+    Configurator configurator(Ports{.uart1 = true, .usb = false});
+    (void)to_tp5_poll(configurator);
+    // Another time pulse's answer (tpIdx 1) is not the one asked for.
+    Bytes other = tp5_payload(0x01);
+    other[0] = 1;
+    (void)configurator.answer(as_item(ubx_test::frame(0x06, 0x31, other)));
+    // Bits 8-10 of the grid set (GLONASS, BeiDou, Galileo grids) count too.
+    const std::uint32_t grid = GENERATE(0u, 0x100u, 0x400u);
+    const Bytes polled = tp5_payload(0x01 | 0x20 | 0x40 | grid);
+    (void)configurator.answer(ack(true, 0x06, 0x31));
+    const Actions actions = configurator.answer(as_item(ubx_test::frame(0x06, 0x31, polled)));
+    if (grid == 0) {
+        CHECK(actions.device_write.empty());
+        CHECK(configurator.state() == Configurator::State::done);
+        CHECK(configurator.acknowledged() == 4);
+    } else {
+        const std::vector<Item> set = frames_of(actions.device_write);
+        REQUIRE(set.size() == 1);
+        CHECK(set[0].bytes[28] == (0x01 | 0x20 | 0x40));
+        CHECK(set[0].bytes[29] == 0);
+    }
+}
+
+TEST_CASE("configure: a receiver that answers a poll without an ACK is configured after "
+          "the timeout",
+          "[ubx]") {
+    Configurator configurator(Ports{.uart1 = true, .usb = false});
+    (void)to_tp5_poll(configurator);
+    CHECK(configurator.answer(as_item(ubx_test::frame(0x06, 0x31, tp5_payload(0x01))))
+              .device_write.empty());
+    // The timeout sends the set, not the poll again.
+    const std::vector<Item> set = frames_of(configurator.timeout().device_write);
+    REQUIRE(set.size() == 1);
+    CHECK(set[0].bytes.size() == 32);
+    CHECK(set[0].bytes[28] == (0x01 | 0x20));
+    (void)configurator.answer(ack(true, 0x06, 0x31));
+    CHECK(configurator.state() == Configurator::State::done);
+    CHECK(configurator.unanswered() == 0);
 }
 
 TEST_CASE("configure: silence -> bounded tries, a warning, nothing more written", "[ubx]") {
@@ -189,9 +317,16 @@ TEST_CASE("configure: an answer after a timeout counts once; a request unanswere
     (void)configurator.timeout();
     (void)configurator.answer(ack(true, 0x06, 0x01));
     (void)configurator.answer(ack(true, 0x06, 0x01));
-    CHECK(configurator.state() == Configurator::State::done);
     CHECK(configurator.acknowledged() == 2);
     CHECK(configurator.unanswered() == 1);
+    // The CFG-TP5 poll is next: never answered, it is left after 3 tries.
+    for (int i = 0; i < Configurator::max_tries; ++i) {
+        actions = configurator.timeout();
+    }
+    CHECK(has_log(actions, "no answer to CFG-TP5 poll (TIMEPULSE) after 3 tries",
+                  MessageLevel::warn));
+    CHECK(configurator.state() == Configurator::State::done);
+    CHECK(configurator.unanswered() == 2);
     // A restart (the device reopened) asks again from MON-VER.
     const Actions again = configurator.start();
     CHECK(configurator.state() == Configurator::State::asking_version);
