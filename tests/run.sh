@@ -161,17 +161,30 @@ fuzz_builds() {
         FUZZ_BUILD_ONLY=1 "$target" build/fuzz || return 1
     done
 }
+# The scripts side by side, a core each (each runs its targets one after
+# the other, FUZZ_SECONDS of wall time each), inside the background quota
+# like the builds before them. On a cold machine they come last, after the
+# suites have ended, and one script after the other left a CPU idle for
+# the whole stage (240 s of the cold run's end).
 fuzz_runs() {
     local target name rc=0
+    local -A pid
     : > "$fuzz_log"
     for target in "${fuzz_scripts[@]}"; do
         name=$(basename "$target" .sh)
-        echo "--- fuzz: $target for ${fuzz_seconds} s"
-        if FUZZ_SECONDS=$fuzz_seconds "$target" build/fuzz > "build/fuzz/$name.log" 2>&1; then
+        echo "--- fuzz: $target for ${fuzz_seconds} s per target"
+        FUZZ_SECONDS=$fuzz_seconds "$target" build/fuzz > "build/fuzz/$name.log" 2>&1 &
+        pid[$target]=$!
+    done
+    for target in "${fuzz_scripts[@]}"; do
+        name=$(basename "$target" .sh)
+        if wait "${pid[$target]}"; then
             echo "OK $target" >> "$fuzz_log"
+            echo "--- $target:"
             tail -n 3 "build/fuzz/$name.log"
         else
             echo "FAIL $target" >> "$fuzz_log"
+            echo "--- $target (failed):"
             tail -n 40 "build/fuzz/$name.log"
             rc=1
         fi

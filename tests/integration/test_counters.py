@@ -7,7 +7,8 @@ system clock. Injected:
 
 - BAD_CYCLES cycles whose every sentence has a wrong checksum: 8 sentences
   each (fake_receiver.cycle_sentences), so 8 * BAD_CYCLES bad checksums;
-- NO_FIX_CYCLES cycles with RMC status V (no fix): that many no_fix cycles;
+- NO_FIX_CYCLES cycles with RMC status V (no fix), each written at once:
+  that many no_fix cycles;
 - the pulses of every SHIFT_EVERY-th second come 0.5 s late: each is dropped
   as outside the 0.4 s window. How many the daemon fetched is counted from
   the emulator's trace (its pulses' kernel times), not from the daemon.
@@ -81,7 +82,12 @@ def bad_checksum(plan):
 
 
 def no_fix(plan):
+    # In one write: a paced cycle that something held up mid-way for the
+    # daemon's quiet gap is two no-fix cycles to any reader, and under the
+    # sanitizer suite's load that happened with no stall the fake or the
+    # stall monitor saw (the pty's delivery, or the daemon, held up).
     plan.fix = False
+    plan.paced = False
 
 
 def at_quarter_past():
@@ -182,11 +188,11 @@ def body(ctx):
         harness.wait_for_valid_sample(0, 8, watch=[daemon])
         injected = inject(receiver, daemon, [bad_checksum] * BAD_CYCLES +
                           [no_fix] * NO_FIX_CYCLES)
-        # A no-fix cycle the fake wrote with a gap long enough for the line
-        # to go quiet is two cycles to any reader, each without a fix
-        # (fake_receiver.QUIET_GAP_NS): this process held up under load.
-        # So is one whose bytes the machine handed over late, a CPU taken
-        # away while it was written (tests/stall-monitor).
+        # Written at once (no_fix), a no-fix cycle can still be handed to
+        # the daemon in two pieces if the machine took a CPU away while the
+        # pty delivered it (tests/stall-monitor): two no-fix cycles then.
+        # (A gap in the write itself cannot happen in one write; it is kept
+        # in the sum for a fault that paces them again.)
         split = sum(1 for r in injected[BAD_CYCLES:]
                     if r.max_gap_ns >= fake_receiver.QUIET_GAP_NS
                     or r.machine_stall is not None)
