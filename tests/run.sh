@@ -151,13 +151,14 @@ native_build() { # DIR ARGS...: configure and compile a native suite
 }
 # -g1: line tables only, enough for the file:line of every frame of a
 # sanitizer report; full -g costs a sixth more compile time and adds only
-# the local variables, which a report never prints. -Og: the optimization
-# meant for debugging, which keeps the code's shape for the reports, and
-# compiles in 28 % less time than -Os (measured on nmea_core.cpp and
-# control_socket.cpp with the sanitizers).
+# the local variables, which a report never prints. Not -Og (28 % faster
+# to compile than the default -Os): with it every daemon run under the PPS
+# and clock emulators overflowed its stack at start in the ASan build
+# (cold trial of 17f2349, 13 integration tests), and the cause is not yet
+# known.
 sanitizer_build() {
     native_build build-sanitize -Db_sanitize=address,undefined -Db_lundef=false \
-        -Doptimization=g "-Dcpp_args=-fno-sanitize-recover=all -g1"
+        "-Dcpp_args=-fno-sanitize-recover=all -g1"
 }
 
 native_tests() { # DIR
@@ -188,7 +189,9 @@ fuzz_runs() {
     for target in "${fuzz_scripts[@]}"; do
         name=$(basename "$target" .sh)
         echo "--- fuzz: $target for ${fuzz_seconds} s per target"
-        FUZZ_SECONDS=$fuzz_seconds "$target" build/fuzz > "build/fuzz/$name.log" 2>&1 &
+        # Built by fuzz_builds: the two scripts must not write the same
+        # objects at once.
+        FUZZ_RUN_ONLY=1 FUZZ_SECONDS=$fuzz_seconds "$target" build/fuzz > "build/fuzz/$name.log" 2>&1 &
         pid[$target]=$!
     done
     for target in "${fuzz_scripts[@]}"; do

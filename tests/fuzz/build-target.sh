@@ -35,7 +35,8 @@ if [ -z "$release" ]; then
 fi
 year=$1 month=$2 day=$3
 shift 3
-cat >"$out/include/config_h.hpp.new" <<H
+new=$out/include/config_h.hpp.new.$$
+cat >"$new" <<H
 #pragma once
 #define SHMREFCLOCK_VERSION "fuzz"
 #define SHMREFCLOCK_HAVE_SYSTEMD 0
@@ -44,10 +45,10 @@ cat >"$out/include/config_h.hpp.new" <<H
 #define SHMREFCLOCK_RELEASE_DAY ${day}u
 H
 # Rewritten only when it changed, so that ccache's direct mode still trusts it.
-if cmp -s "$out/include/config_h.hpp.new" "$out/include/config_h.hpp"; then
-    rm "$out/include/config_h.hpp.new"
+if cmp -s "$new" "$out/include/config_h.hpp"; then
+    rm "$new"
 else
-    mv "$out/include/config_h.hpp.new" "$out/include/config_h.hpp"
+    mv "$new" "$out/include/config_h.hpp"
 fi
 
 # Each source compiles to its own object under OUTPUT_DIR/obj, two at a time

@@ -24,8 +24,12 @@ root=$(cd "$here/../.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 
 mkdir -p "$out/config-corpus" "$out/config-seeds" "$out/artifacts"
-"$here/build-target.sh" "$out" fuzz_config "$here/fuzz_config.cpp" "$root"/src/config/*.cpp
-"$here/build-target.sh" "$out" fuzz_leap_seconds "$here/fuzz_leap_seconds.cpp"
+# FUZZ_RUN_ONLY=1: the targets are built (tests/run.sh runs this script
+# beside run-fuzz.sh, and both would write the same core objects).
+if [ -z "${FUZZ_RUN_ONLY:-}" ]; then
+    "$here/build-target.sh" "$out" fuzz_config "$here/fuzz_config.cpp" "$root"/src/config/*.cpp
+    "$here/build-target.sh" "$out" fuzz_leap_seconds "$here/fuzz_leap_seconds.cpp"
+fi
 # FUZZ_BUILD_ONLY=1: build both targets and stop (tests/run.sh builds beside
 # the tests and fuzzes later).
 [ -z "${FUZZ_BUILD_ONLY:-}" ] || exit 0

@@ -30,8 +30,12 @@ mkdir -p "$out/corpus" "$out/seeds" "$out/artifacts"
 
 # The target runs the parser and the cycle decision (NmeaCore, replayed, with
 # an emulated kernel witness).
-"$here/build-target.sh" "$out" fuzz_nmea_parser "$here/fuzz_nmea_parser.cpp"
-"$here/build-target.sh" "$out" fuzz_ubx "$here/fuzz_ubx.cpp"
+# FUZZ_RUN_ONLY=1: the targets are built (tests/run.sh runs this script
+# beside run-fuzz-config.sh, and both would write the same core objects).
+if [ -z "${FUZZ_RUN_ONLY:-}" ]; then
+    "$here/build-target.sh" "$out" fuzz_nmea_parser "$here/fuzz_nmea_parser.cpp"
+    "$here/build-target.sh" "$out" fuzz_ubx "$here/fuzz_ubx.cpp"
+fi
 # FUZZ_BUILD_ONLY=1: build and stop (tests/run.sh builds beside the tests
 # and fuzzes later).
 [ -z "${FUZZ_BUILD_ONLY:-}" ] || exit 0
