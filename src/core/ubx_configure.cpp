@@ -1,6 +1,10 @@
 #include "core/ubx_configure.hpp"
 
+#include <variant>
+
 #include <fmt/format.h>
+
+#include "core/device_address.hpp"
 
 namespace shmrefclock::ubx {
 
@@ -19,6 +23,18 @@ std::string make_frame(std::uint8_t message_class, std::uint8_t message_id,
     frame.push_back(static_cast<char>(sum.a));
     frame.push_back(static_cast<char>(sum.b));
     return frame;
+}
+
+Ports ports_for(const std::string& device) {
+    const auto parsed = parse_device_address(device);
+    const auto* address = std::get_if<DeviceAddress>(&parsed);
+    const auto* serial = address != nullptr ? std::get_if<SerialAddress>(address) : nullptr;
+    if (serial == nullptr) {
+        return Ports{.uart1 = true, .usb = true};
+    }
+    const bool usb = serial->path.find("ttyACM") != std::string::npos ||
+                     serial->path.find("/usb-") != std::string::npos;
+    return Ports{.uart1 = !usb, .usb = usb};
 }
 
 std::optional<std::vector<std::uint8_t>> aligned_tp5(Payload polled) {

@@ -41,6 +41,10 @@ struct Ports {
     bool uart1 = false;
     bool usb = false;
 };
+// The port `device` (a refclock's `device`) is on, as far as its name
+// tells: a CDC-ACM tty or a by-id link of a USB device is the receiver's
+// USB port, another path UART1; TCP (ser2net) may be in front of either.
+Ports ports_for(const std::string& device);
 
 // The timing messages enabled, each with its CFG-VALSET keys
 // (CFG-MSGOUT-UBX_..._UART1 and _USB, from the F9 and M10 interface

@@ -27,14 +27,7 @@ NmeaSettings nmea_settings(const RefclockConfig& config, std::chrono::year_month
     settings.read_ubx = config.protocol != ReceiverProtocol::nmea;
     settings.read_nmea = config.protocol != ReceiverProtocol::ubx;
     if (config.ubx_configure) {
-        // The port the device is on, as far as its name tells: a CDC-ACM
-        // tty or a by-id link of a USB device is the receiver's USB port;
-        // TCP (ser2net) may be in front of either.
-        const std::string& device = config.device;
-        const bool tcp = device.starts_with("tcp://");
-        const bool usb =
-            device.find("ttyACM") != std::string::npos || device.find("/usb-") != std::string::npos;
-        settings.configure_ubx = ubx::Ports{.uart1 = tcp || !usb, .usb = tcp || usb};
+        settings.configure_ubx = ubx::ports_for(config.device);
     }
     return settings;
 }

@@ -125,6 +125,23 @@ TEST_CASE("configure: protocol 27 -> one CFG-VALSET in RAM, acknowledged", "[ubx
     CHECK(done.device_write.empty());
 }
 
+TEST_CASE("configure: the port from the device's name", "[ubx]") {
+    const auto usb = ports_for("/dev/ttyACM0");
+    CHECK((usb.usb && !usb.uart1));
+    const auto by_id =
+        ports_for("/dev/serial/by-id/usb-u-blox_AG_-_www.u-blox.com_u-blox_GNSS_receiver-if00");
+    CHECK((by_id.usb && !by_id.uart1));
+    const auto uart = ports_for("/dev/ttyAMA0");
+    CHECK((uart.uart1 && !uart.usb));
+    // ser2net may be in front of either; a tcp:// URL is never a path, even
+    // one whose host name says usb.
+    for (const char* device : {"tcp://127.0.0.1:2947", "tcp://usb-gw:4000", "tcp://[::1]:x"}) {
+        INFO(device);
+        const auto tcp = ports_for(device);
+        CHECK((tcp.uart1 && tcp.usb));
+    }
+}
+
 TEST_CASE("configure: both ports when the device cannot tell", "[ubx]") {
     Configurator configurator(Ports{.uart1 = true, .usb = true});
     (void)configurator.start();
