@@ -234,6 +234,10 @@ class FakeReceiver:
         self.chunks = []
         self._lock = threading.RLock()
         self._cycle_written = threading.Condition(self._lock)
+        # A cycle's record is appended once its last byte is written, but
+        # the daemon publishes it from its first sentences on: between the
+        # two a sample has no record yet (settle()).
+        self._writing = False
         self._stop = threading.Event()
         self._master = None
         self._slave_open = False
@@ -459,6 +463,8 @@ class FakeReceiver:
             if not plan.silent:
                 data = self._render(plan)
                 delivered = self._connected()
+                with self._lock:
+                    self._writing = True
                 if plan.paced:
                     (first, first_done, end, dropped, late,
                      gap) = self._write_paced(data, start_ns)
@@ -468,6 +474,9 @@ class FakeReceiver:
                     first_done = end = realtime_ns()
                     late, gap = first - start_ns, 0
                 if first is None:
+                    with self._lock:
+                        self._writing = False
+                        self._cycle_written.notify_all()
                     return  # stopped
                 record = CycleRecord(plan.index, boundary, plan.reported,
                                      plan.truthful, plan.label, first,
@@ -475,6 +484,7 @@ class FakeReceiver:
                                      dropped, late, gap)
                 with self._lock:
                     self.cycles.append(record)
+                    self._writing = False
                     self._cycle_written.notify_all()
             for at, chunk, paced in plan.between:
                 chunk_start = boundary * NS + round(at * NS)
@@ -537,6 +547,18 @@ class FakeReceiver:
                                        f"written within {timeout} s")
                 self._cycle_written.wait(left)
             return self.cycles[-1]
+
+    def settle(self, timeout=3.0):
+        """Wait until the cycle being written (if any) has its record: a
+        sample read before this call then belongs to a recorded cycle."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._writing and not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise harness.Fail(f"{self.name}: a cycle still being "
+                                       f"written after {timeout} s")
+                self._cycle_written.wait(left)
 
     def wait_opened(self, timeout, after_ns=0):
         """Realtime ns at which the device was (next) opened by the daemon."""
@@ -732,6 +754,9 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
     the offset minus the receiver's delay as the fake wrote it (a wrong
     second is off by 1 s; a stamp from the wrong byte by tens of ms)."""
     problems, good = [], []
+    # The observations were read before this call: the cycle the last of
+    # them came from may still be being written (a race seen in CI).
+    receiver.settle()
     for observation in observations:
         sample = observation.sample
         record = receiver.record_for(sample.receive_ns)
