@@ -14,7 +14,12 @@
 # ccache). A README without the three commands fails here.
 #
 # Without debug information (-Ddebug=false): GCC's code is the same with and
-# without -g, and -g cost a fifth of each build's compile time.
+# without -g, and -g cost a fifth of each build's compile time. As a unity
+# build (-Dunity=on, four files per compile): the headers every file
+# includes (nlohmann-json, spdlog, fmt, CLI11, Catch2) are parsed a quarter
+# as often, a quarter less CPU time (a native build: 283 s against 376 s);
+# the plain build stays file by file, so that each file is still compiled
+# on its own includes.
 #
 # Usage: tests/cross/run.sh [--build-only|--test-only] [FLAVOUR...]
 #   (default: all three, built and tested). tests/run.sh builds them with
@@ -83,10 +88,10 @@ for flavour in "${flavours[@]}"; do
     fi
     # shellcheck disable=SC2086 # options is a list of words
     if [ -f "$dir/build.ninja" ]; then
-        meson setup --reconfigure "$dir" "${cross_files[@]}" -Dwerror=true -Ddebug=false \
+        meson setup --reconfigure "$dir" "${cross_files[@]}" -Dwerror=true -Ddebug=false -Dunity=on \
             -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
     else
-        meson setup "$dir" "${cross_files[@]}" -Dwerror=true -Ddebug=false \
+        meson setup "$dir" "${cross_files[@]}" -Dwerror=true -Ddebug=false -Dunity=on \
             -Dtests=enabled ${options[$flavour]} > "$dir.setup.log"
     fi || { cat "$dir.setup.log"; echo "meson setup failed in $dir" >&2; status=1; continue; }
     mv "$dir.setup.log" "$dir/cross-setup.log"
