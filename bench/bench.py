@@ -72,6 +72,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 import fake_receiver  # noqa: E402
 import shm_segment  # noqa: E402
+import ubx_frames  # noqa: E402
 NS_GUARD = "SHMREFCLOCK_BENCH_IN_NS"
 CMDLINE_ENV = "SHMREFCLOCK_BENCH_CMDLINE"
 NS_PER_S = 1_000_000_000
@@ -166,6 +167,26 @@ def nmea_cycle(cycle, second):
     return "".join(out).encode("ascii")
 
 
+# The UBX epochs (--ubx): a u-blox timing receiver configured as
+# config/examples/ublox-timing-chrony.conf asks, plus NAV-PVT and NAV-SAT
+# as it sends them by default: NAV-PVT, NAV-TIMEGPS, NAV-TIMEUTC, NAV-SAT
+# with UBX_SATELLITES satellites, then the TIM-TP of the next pulse, 432
+# bytes an epoch (37.5 ms at 115200 Bd).
+UBX_SATELLITES = 20
+UBX_DESCRIPTION = (f"UBX NAV-PVT NAV-TIMEGPS NAV-TIMEUTC NAV-SAT "
+                   f"({UBX_SATELLITES} satellites) TIM-TP")
+
+
+def ubx_epoch(second):
+    """The UBX frames of the epoch of UTC second `second`."""
+    t_acc_ns = 20
+    return (ubx_frames.nav_pvt(second, t_acc_ns) +
+            ubx_frames.nav_timegps(second, t_acc_ns) +
+            ubx_frames.nav_timeutc(second, True, t_acc_ns) +
+            ubx_frames.nav_sat(second, UBX_SATELLITES) +
+            ubx_frames.tim_tp(second + 1, (second % 21 - 10) * 1003))
+
+
 def cycle_description(cycles):
     """'GPGGA GLGGA GNGSA×2 [GPGSV×3 GLGSV×3] GNRMC'-style summary of the
     sentence kinds: those in every cycle plain, the others in brackets."""
@@ -252,7 +273,8 @@ def feeder_main(names, capture):
     gc.disable()
     for index, mode in enumerate(plan["modes"]):
         second = plan["start_sec"] + index
-        data = nmea_cycle(cycles[index % len(cycles)], second)
+        data = (ubx_epoch(second) if plan["protocol"] == "ubx" else
+                nmea_cycle(cycles[index % len(cycles)], second))
         start = second * NS_PER_S + phase_ns
         first = {}
         late = []
@@ -792,6 +814,7 @@ def run(args):
         start_sec = time.time_ns() // NS_PER_S + 2
         feeder.stdin.write(json.dumps({"start_sec": start_sec, "modes": modes,
                                        "baud": args.baud,
+                                       "protocol": "ubx" if args.ubx else "nmea",
                                        "pty_first": args.pty_first,
                                        "report_after_ns": int(0.8 * NS_PER_S),
                                        "phase": args.phase}) + "\n")
@@ -974,8 +997,13 @@ def report(args, daemons, cycles, results, windows, busy, load, start_sec,
                    f"{100 * (b1[1] - b0[1]) / total:.1f} %)")
     sizes = sorted({c["bytes"] for c in cycles.values()})
     capture_cycles = load_cycles(args.capture)
-    p("## shmrefclock vs gpsd: NMEA receive stamps")
+    p(f"## shmrefclock vs gpsd: {'UBX' if args.ubx else 'NMEA'} receive stamps")
     p("")
+    what = (f"the UBX epochs of a u-blox timing receiver ({UBX_DESCRIPTION}; "
+            f"times of each second)" if args.ubx else
+            f"the {len(capture_cycles)} cycles of "
+            f"`{os.path.relpath(args.capture, REPO)}` in order "
+            f"({cycle_description(capture_cycles)}; times rewritten)")
     p(f"- command: `{os.environ.get(CMDLINE_ENV) or shlex.join(sys.argv)}`")
     p(f"- machine: {machine_description()}")
     p(f"- versions: {tool_version([args.binary, '--version'])} "
@@ -984,9 +1012,7 @@ def report(args, daemons, cycles, results, windows, busy, load, start_sec,
     p(f"- run: {datetime.datetime.fromtimestamp(start_sec, datetime.timezone.utc):%Y-%m-%d %H:%M:%SZ}, "
       f"{args.warmup} warm-up + {args.paced_cycles} paced + {args.cycles} "
       f"burst cycles, one a second, first byte {args.phase * 1000:.0f} ms "
-      f"after the second; the {len(capture_cycles)} cycles of "
-      f"`{os.path.relpath(args.capture, REPO)}` in order "
-      f"({cycle_description(capture_cycles)}; times rewritten), "
+      f"after the second; {what}, "
       f"{sizes[0]}–{sizes[-1]} bytes as sent; paced = one "
       f"byte every {10_000 / args.baud:.4f} ms ({args.baud} baud 8N1) on "
       f"an absolute schedule, burst = one write per cycle")
@@ -1242,9 +1268,13 @@ def main():
     parser.add_argument("--warmup", type=int, default=6,
                         help="paced cycles before measuring (gpsd ships time "
                              "to NTP after 3 fixes; default 6)")
-    parser.add_argument("--baud", type=int, default=9600,
+    parser.add_argument("--ubx", action="store_true",
+                        help="a u-blox timing receiver's UBX epochs instead "
+                             "of the NMEA capture, at 115200 baud unless "
+                             "--baud says otherwise")
+    parser.add_argument("--baud", type=int, default=None,
                         help="line rate of the paced mode and the daemons' "
-                             "configured baud (default 9600)")
+                             "configured baud (default 9600, 115200 with --ubx)")
     parser.add_argument("--phase", type=float, default=0.1,
                         help="first byte this long after the second (s, "
                              "default 0.1)")
@@ -1289,6 +1319,8 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.cycles, args.paced_cycles, args.warmup = 15, 30, 5
+    if args.baud is None:
+        args.baud = 115200 if args.ubx else 9600
     if os.environ.get(NS_GUARD) != "1":
         os.environ[CMDLINE_ENV] = shlex.join(
             [os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:])

@@ -187,6 +187,45 @@ struct WitnessState {
     }
 };
 
+// A u-blox receiver's own word on its health, from the last UBX epoch with a
+// timing message (core/ubx_epoch.hpp; issue 21, "The receiver's health in
+// the sample").
+struct UbxReceiver {
+    // NAV-PVT's fix type: "no fix", "dead reckoning", "2D", "3D",
+    // "GNSS + dead reckoning", "time only"; empty without NAV-PVT.
+    std::string fix;
+    // "not said", "not known", "known" (ubx::LeapCount): UTC is published
+    // only while known.
+    std::string leap_count;
+    // tAcc of NAV-TIMEUTC, NAV-TIMEGPS or NAV-PVT; NaN without any of them.
+    double time_accuracy_s = std::numeric_limits<double>::quiet_NaN();
+    // Whether the epoch had a TIM-TP; and what it said: the time pulse is
+    // locked to GNSS (TpNotLocked clear), the receiver's (T)RAIM is active.
+    bool tim_tp = false;
+    bool pulse_locked = false;
+    bool raim_active = false;
+
+    template <typename Self, typename Visit> static void fields(Self& self, Visit&& visit) {
+        visit(FieldInfo{"fix"}, self.fix);
+        visit(FieldInfo{"leap_count"}, self.leap_count);
+        visit(FieldInfo{"time_accuracy_s", "shmrefclock_ubx_time_accuracy_seconds",
+                        "The receiver's estimate of its time's accuracy (u-blox tAcc) in its "
+                        "last epoch: the published precision is no finer."},
+              self.time_accuracy_s);
+        visit(FieldInfo{"tim_tp", "shmrefclock_ubx_tim_tp",
+                        "1 if the receiver's last epoch had a TIM-TP (the two gauges after "
+                        "this one are what it said, 0 without one)."},
+              self.tim_tp);
+        visit(FieldInfo{"pulse_locked", "shmrefclock_ubx_pulse_locked",
+                        "1 if the receiver's last TIM-TP says its time pulse is locked to GNSS; "
+                        "pulses are not published while it is not."},
+              self.pulse_locked);
+        visit(FieldInfo{"raim_active", "shmrefclock_ubx_raim_active",
+                        "1 if the receiver's last TIM-TP says its (T)RAIM is active."},
+              self.raim_active);
+    }
+};
+
 // source = "nmea": the shell's and the core's counts (docs/design.md, "Live
 // state": where each is counted).
 struct NmeaState {
@@ -200,6 +239,7 @@ struct NmeaState {
     std::optional<NmeaArrival> arrival;
     std::optional<PpsLatency> pps_latency;
     std::optional<WitnessState> witness;
+    std::optional<UbxReceiver> receiver; // a u-blox that sent UBX timing messages
 
     template <typename Self, typename Visit> static void counters(Self& self, Visit&& visit) {
         visit(device_opens_counter, self.device_opens);

@@ -302,9 +302,14 @@ void NmeaCore::judge_epoch(Actions& actions) {
     if (said == ubx::LeapCount::known && epoch.leap_seconds()) {
         stream_leap_seconds_ = epoch.leap_seconds();
     }
-    if (said == ubx::LeapCount::unsaid || said == stream_leap_) {
-        return;
+    if (said != ubx::LeapCount::unsaid && said != stream_leap_) {
+        log_leap_count(actions, epoch, said);
+        stream_leap_ = said;
     }
+    receiver_ = epoch.receiver(stream_leap_);
+}
+
+void NmeaCore::log_leap_count(Actions& actions, const ubx::Epoch& epoch, ubx::LeapCount said) {
     if (said == ubx::LeapCount::unknown) {
         // Issue 21: a u-blox at a cold start reports UTC by its firmware's
         // leap-second count until the almanac arrives (up to 12.5 min).
@@ -318,7 +323,6 @@ void NmeaCore::judge_epoch(Actions& actions) {
                                 count ? fmt::format(": GPS - UTC = {} s", *count) : "",
                                 epoch.leap_source()));
     }
-    stream_leap_ = said;
 }
 
 void NmeaCore::withhold_leap_unknown(Actions& actions, const nmea::Sentence& time) {
@@ -641,7 +645,11 @@ void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_
         }
     }
     // Stale 2 s after this cycle began, unless a newer one is published.
-    rules_.publish(actions, sample, now_ns - cycle_.start_monotonic);
+    // The receiver's word on its accuracy goes with the sample (issue 21:
+    // tAcc sets the sample's precision), from a UBX epoch in this cycle.
+    const std::optional<std::uint32_t> accuracy = cycle_.epoch.time_accuracy_ns();
+    rules_.publish(actions, sample, now_ns - cycle_.start_monotonic,
+                   accuracy ? std::optional<std::int64_t>{*accuracy} : std::nullopt);
     rules_.device_works();
     arrival_.add(timespec_diff_ns(cycle_.start, reference));
     report(CycleOutcome::Kind::published, &time);

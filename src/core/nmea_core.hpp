@@ -186,6 +186,8 @@ public:
     std::uint64_t ubx_malformed() const { return ubx_malformed_; }
     // What the receiver last said about the leap-second count (UBX).
     ubx::LeapCount leap_count() const { return stream_leap_; }
+    // The receiver's health from its last UBX epoch with a timing message.
+    const std::optional<UbxReceiver>& receiver() const { return receiver_; }
     // The receiver's label of its next pulse (u-blox TIM-TP), from the last
     // cycle, if that cycle was published: a pps refclock locked to this one
     // numbers the pulse by it (core/pps_numbering.hpp).
@@ -240,6 +242,9 @@ private:
     // The cycle's UBX epoch, at its end: its times into the cycle, what it
     // says about the leap-second count into the stream's word.
     void judge_epoch(Actions& actions);
+    // The receiver now says `said` about the leap-second count, which it
+    // did not before: one log line.
+    static void log_leap_count(Actions& actions, const ubx::Epoch& epoch, ubx::LeapCount said);
     // The cycle is withheld because the receiver does not know the
     // leap-second count: `time` names what it would have published, or
     // the message that said so.
@@ -271,6 +276,7 @@ private:
     // What the receiver last said about the leap-second count: NMEA cycles
     // of the same stream are gated by it.
     ubx::LeapCount stream_leap_ = ubx::LeapCount::unsaid;
+    std::optional<UbxReceiver> receiver_;
     // GPS - UTC as the receiver last said it knows it (for TIM-TP in GPS time).
     std::optional<int> stream_leap_seconds_;
     std::optional<PulseLabel> pulse_label_;

@@ -149,7 +149,11 @@ private:
             events_.push_back({ReplayEvent::Kind::logged, Sample{}, now_, message});
         }
         if (actions.publish) {
-            events_.push_back({ReplayEvent::Kind::published, *actions.publish, now_, {}});
+            events_.push_back({ReplayEvent::Kind::published,
+                               *actions.publish,
+                               now_,
+                               {},
+                               actions.publish_accuracy_ns});
         }
         if (actions.withdraw) {
             events_.push_back({ReplayEvent::Kind::withdrawn, Sample{}, now_, {}});

@@ -37,6 +37,8 @@ struct ReplayEvent {
     Sample sample;      // for published
     std::int64_t at_ns; // monotonic time of the action
     Message message{};  // for logged
+    // For published: the receiver's accuracy that went with it (u-blox tAcc).
+    std::optional<std::int64_t> accuracy_ns{};
 };
 
 struct ReplayOptions {

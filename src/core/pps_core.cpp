@@ -114,6 +114,10 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
                                 format_utc(numbering.second)),
                     true);
     }
+    if (numbering.verdict == PulseVerdict::numbered && own != nullptr && !own->locked) {
+        // Issue 21: TpNotLocked withholds as a lost fix does.
+        numbering.verdict = PulseVerdict::not_locked;
+    }
     if (numbering.verdict == PulseVerdict::numbered &&
         !witness_.allows(actions, numbering.second, fetch.edge, handled.monotonic_ns, "pulse")) {
         // A pulse numbered from a lock sample the witness let through can
@@ -152,7 +156,9 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
         // the pulse's edge and the second it was numbered as.
         actions.lock_pulse = LockPulse{fetch.edge, numbering.second, *lock};
     }
-    rules_.publish(actions, sample, timespec_diff_ns(handled.realtime, fetch.edge));
+    rules_.publish(actions, sample, timespec_diff_ns(handled.realtime, fetch.edge),
+                   own != nullptr && own->t_acc_ns ? std::optional<std::int64_t>{*own->t_acc_ns}
+                                                   : std::nullopt);
     state(actions, fmt::format("locked to {}{}", lock_description(),
                                own != nullptr ? ", pulses labelled by the receiver (TIM-TP)" : ""));
     return actions;
@@ -197,6 +203,11 @@ void PpsCore::drop(Actions& actions, const PpsFetch& fetch, const PulseNumbering
         break;
     case PulseVerdict::label_disagrees:
         state(actions, fmt::format("no lock: {}'s pulse label (TIM-TP) and fix disagree", who));
+        break;
+    case PulseVerdict::not_locked:
+        state(actions, fmt::format("withheld: {} says its pulse is not locked to GNSS (TIM-TP "
+                                   "TpNotLocked)",
+                                   who));
         break;
     case PulseVerdict::outside_window:
     case PulseVerdict::numbered:

@@ -48,6 +48,8 @@ std::string_view to_string(PulseVerdict verdict) {
         return "refused by the kernel witness";
     case PulseVerdict::label_disagrees:
         return "the receiver's label for the pulse (TIM-TP) names another second than its fix";
+    case PulseVerdict::not_locked:
+        return "the receiver says the pulse is not locked to GNSS (TIM-TP TpNotLocked)";
     }
     return "?";
 }
@@ -72,10 +74,12 @@ std::string_view name(PulseVerdict verdict) {
         return "witness";
     case PulseVerdict::label_disagrees:
         return "label_disagrees";
+    case PulseVerdict::not_locked:
+        return "not_locked";
     }
     return "?";
 }
-static_assert(static_cast<std::size_t>(PulseVerdict::label_disagrees) + 1 == pulse_verdict_count,
+static_assert(static_cast<std::size_t>(PulseVerdict::not_locked) + 1 == pulse_verdict_count,
               "pulse_verdict_count counts every PulseVerdict");
 
 bool labels(const PulseLabel& label, timespec edge) {

@@ -53,8 +53,11 @@ enum class PulseVerdict {
     // than its fix, carried to the pulse, rounds to: one of the two is a
     // wrong second, and which cannot be told.
     label_disagrees,
+    // The receiver labelled the pulse as not locked to GNSS (u-blox TIM-TP
+    // TpNotLocked): its edge is the receiver's oscillator's guess.
+    not_locked,
 };
-inline constexpr std::size_t pulse_verdict_count = 9;
+inline constexpr std::size_t pulse_verdict_count = 10;
 
 // A short phrase for logs, e.g. "lock sample is more than 2 s old".
 std::string_view to_string(PulseVerdict verdict);
@@ -90,6 +93,13 @@ struct PulseLabel {
     // this much before the true second (the true second is the edge + qErr,
     // pulse_edge_corrected).
     std::optional<std::int32_t> q_err_ps;
+    // The receiver's estimate of its time's accuracy in the epoch that
+    // carried the label (tAcc, ns): the pulse's precision is no finer.
+    std::optional<std::uint32_t> t_acc_ns;
+    // False when the receiver says the pulse is not locked to GNSS (TIM-TP
+    // TpNotLocked): it comes from the receiver's free-running oscillator,
+    // and is not published (PulseVerdict::not_locked).
+    bool locked = true;
     // The receiver's leap indicator for that second, from its own
     // announcement (NAV-TIMELS: core/leap_seconds.hpp,
     // receiver_leap_announcement): the pulse of 00:00:00 on December 31

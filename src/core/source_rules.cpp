@@ -1,11 +1,27 @@
 #include "core/source_rules.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 namespace shmrefclock {
 
-void SourceRules::publish(Actions& actions, const Sample& sample, std::int64_t age_ns) {
+int precision_for_accuracy(std::int64_t accuracy_ns) noexcept {
+    constexpr int finest = -30;
+    constexpr int coarsest = 3;
+    int precision = finest;
+    // 2^precision s in ns, exact in a double down to 2^-30 s.
+    while (precision < coarsest && std::ldexp(static_cast<double>(ns_per_s), precision) <
+                                       static_cast<double>(accuracy_ns)) {
+        ++precision;
+    }
+    return precision;
+}
+
+void SourceRules::publish(Actions& actions, const Sample& sample, std::int64_t age_ns,
+                          std::optional<std::int64_t> accuracy_ns) {
     actions.publish = sample;
+    actions.publish_accuracy_ns = accuracy_ns;
     actions.withdraw = false;
     published_ = true;
     actions.arm(TimerId::stale, stale_after_ns - age_ns);
@@ -29,6 +45,7 @@ void Actions::append(Actions other) {
     }
     if (other.publish) {
         publish = other.publish;
+        publish_accuracy_ns = other.publish_accuracy_ns;
     }
     withdraw = withdraw || other.withdraw;
     for (const TimerRequest& timer : other.timers) {

@@ -59,6 +59,10 @@ struct Actions {
     bool close_device = false;
     std::vector<Message> messages;
     std::optional<Sample> publish; // reference time before the refclock's offset
+    // The receiver's own estimate of its time's accuracy (u-blox tAcc), for
+    // `publish`: the refclock writes no finer a precision than it
+    // (precision_for_accuracy).
+    std::optional<std::int64_t> publish_accuracy_ns;
     bool withdraw = false;
     std::vector<TimerRequest> timers;
     // nmea: true to wake per byte (between cycles), false to read by the
@@ -81,6 +85,13 @@ struct Actions {
     void append(Actions other);
 };
 
+// The precision (log2 s, as the SHM segment's `precision`) of a time good to
+// `accuracy_ns`: the smallest power of two seconds not below it, within the
+// configurable range -30..0 and up to 3 (8 s: u-blox's tAcc tops out at
+// 2^32 ns). A receiver that says its time is good to 2 ms (2^-9 s > 2 ms)
+// gives -8, never -9.
+int precision_for_accuracy(std::int64_t accuracy_ns) noexcept;
+
 // The rules every source follows; each source's core owns one.
 class SourceRules {
 public:
@@ -92,9 +103,11 @@ public:
 
     explicit SourceRules(std::string health) : health_(std::move(health)) {}
 
-    // Publish `sample`, received `age_ns` ago; the stale timer is armed for
-    // the rest of its life.
-    void publish(Actions& actions, const Sample& sample, std::int64_t age_ns);
+    // Publish `sample`, received `age_ns` ago, with the receiver's estimate
+    // of its accuracy if it gave one; the stale timer is armed for the rest
+    // of its life.
+    void publish(Actions& actions, const Sample& sample, std::int64_t age_ns,
+                 std::optional<std::int64_t> accuracy_ns = std::nullopt);
     // The stale timer fired: withdraw the sample if it is still out. Returns
     // whether it was.
     bool stale(Actions& actions);

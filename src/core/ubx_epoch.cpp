@@ -1,6 +1,10 @@
 #include "core/ubx_epoch.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "shmrefclock/sample.hpp"
 
@@ -16,6 +20,43 @@ std::string_view to_string(LeapCount count) noexcept {
         return "known";
     }
     return "?";
+}
+
+std::string_view fix_type_name(std::uint8_t fix_type) noexcept {
+    switch (fix_type) {
+    case 0:
+        return "no fix";
+    case 1:
+        return "dead reckoning";
+    case 2:
+        return "2D";
+    case 3:
+        return "3D";
+    case 4:
+        return "GNSS + dead reckoning";
+    case 5:
+        return "time only";
+    default:
+        return "unknown fix type";
+    }
+}
+
+std::string describe(const UbxReceiver& receiver) {
+    std::string text = receiver.fix.empty() ? std::string("no NAV-PVT") : receiver.fix;
+    text += ", leap-second count " + receiver.leap_count;
+    if (!std::isnan(receiver.time_accuracy_s)) {
+        const double ns = receiver.time_accuracy_s * 1e9;
+        text += ns < 1e3   ? fmt::format(", tAcc {:.0f} ns", ns)
+                : ns < 1e6 ? fmt::format(", tAcc {:.3f} us", ns * 1e-3)
+                           : fmt::format(", tAcc {:.3f} ms", ns * 1e-6);
+    }
+    if (receiver.tim_tp) {
+        text += receiver.pulse_locked ? ", pulse locked to GNSS" : ", pulse NOT locked to GNSS";
+        text += receiver.raim_active ? ", RAIM active" : ", RAIM not active";
+    } else {
+        text += ", no TIM-TP";
+    }
+    return text;
 }
 
 namespace {
@@ -170,8 +211,39 @@ std::string_view Epoch::leap_source() const noexcept {
     return {};
 }
 
+std::optional<std::uint32_t> Epoch::time_accuracy_ns() const noexcept {
+    if (time_utc_) {
+        return time_utc_->t_acc_ns;
+    }
+    if (time_gps_) {
+        return time_gps_->t_acc_ns;
+    }
+    if (pvt_) {
+        return pvt_->t_acc_ns;
+    }
+    return std::nullopt;
+}
+
+UbxReceiver Epoch::receiver(LeapCount count) const {
+    UbxReceiver out;
+    if (pvt_) {
+        out.fix = pvt_->gnss_fix_ok() ? std::string(fix_type_name(pvt_->fix_type)) : "no fix";
+    }
+    out.leap_count = std::string(to_string(count));
+    if (const auto accuracy = time_accuracy_ns()) {
+        out.time_accuracy_s = static_cast<double>(*accuracy) / 1e9;
+    }
+    if (tim_tp_) {
+        out.tim_tp = true;
+        out.pulse_locked = !tim_tp_->tp_not_locked();
+        constexpr std::uint8_t raim_active = 2;
+        out.raim_active = tim_tp_->raim() == raim_active;
+    }
+    return out;
+}
+
 std::optional<PulseLabel> Epoch::pulse_label(std::optional<int> leap_seconds) const {
-    if (!tim_tp_ || tim_tp_->tp_not_locked()) {
+    if (!tim_tp_) {
         return std::nullopt;
     }
     const PulseTime pulse = pulse_time(*tim_tp_);
@@ -197,6 +269,8 @@ std::optional<PulseLabel> Epoch::pulse_label(std::optional<int> leap_seconds) co
     if (tim_tp_->q_err_valid()) {
         label.q_err_ps = tim_tp_->q_err_ps;
     }
+    label.t_acc_ns = time_accuracy_ns();
+    label.locked = !tim_tp_->tp_not_locked();
     return label;
 }
 

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/live_state.hpp"
 #include "core/nmea_parser.hpp"
 #include "core/pps_numbering.hpp"
 #include "core/ubx_frame.hpp"
@@ -37,6 +38,11 @@ enum class LeapCount : std::uint8_t {
 };
 
 std::string_view to_string(LeapCount count) noexcept;
+// NAV-PVT's fixType as the status shows it ("3D", "time only", ...).
+std::string_view fix_type_name(std::uint8_t fix_type) noexcept;
+// One line for `shmrefclock status` and the status page, e.g. "3D,
+// leap-second count known, tAcc 12 ns, pulse locked to GNSS, RAIM active".
+std::string describe(const UbxReceiver& receiver);
 
 class Epoch {
 public:
@@ -62,6 +68,10 @@ public:
     std::optional<int> leap_seconds() const noexcept;
     // Which message said so: "NAV-TIMEUTC", "NAV-TIMEGPS", "NAV-TIMELS".
     std::string_view leap_source() const noexcept;
+    // The receiver's estimate of its time's accuracy (tAcc, ns): from
+    // NAV-TIMEUTC, else NAV-TIMEGPS, else NAV-PVT, the messages whose time
+    // is taken in that order (times()). None without any of them.
+    std::optional<std::uint32_t> time_accuracy_ns() const noexcept;
 
     // The times the epoch names, one Sentence per message that names one,
     // in order of precedence: NAV-TIMEUTC, NAV-TIMEGPS, NAV-PVT. `stream`:
@@ -74,14 +84,19 @@ public:
     std::vector<nmea::Sentence> times(LeapCount stream, const nmea::Parser& parser) const;
 
     // The label of the next pulse from the epoch's TIM-TP (the caller sets
-    // `announced`): the UTC second it names and its qErr when valid. None
-    // when the epoch has no TIM-TP, the pulse is not on a whole second, the
-    // receiver says the pulse is not locked to GNSS (TpNotLocked), or its
-    // time cannot be taken to UTC: a UTC time base without "UTC
+    // `announced`): the UTC second it names, its qErr when valid and the
+    // epoch's time accuracy (time_accuracy_ns). None
+    // when the epoch has no TIM-TP, the pulse is not on a whole second, or
+    // its time cannot be taken to UTC: a UTC time base without "UTC
     // available", a GNSS time base other than GPS, or GPS time without a
     // known GPS - UTC (`leap_seconds`, the count the receiver said it
     // knows).
     std::optional<PulseLabel> pulse_label(std::optional<int> leap_seconds) const;
+
+    // The receiver's word on its health in this epoch, for the live state:
+    // its fix, `count` (the stream's leap-second count after this epoch),
+    // tAcc, and TIM-TP's pulse lock and RAIM.
+    UbxReceiver receiver(LeapCount count) const;
 
     const std::optional<NavPvt>& pvt() const noexcept { return pvt_; }
     const std::optional<NavTimeUtc>& time_utc() const noexcept { return time_utc_; }

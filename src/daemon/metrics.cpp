@@ -164,6 +164,9 @@ void add_refclock(Exposition& out, const RefclockState& refclock) {
     if (const auto& latency = refclock.nmea->pps_latency) {
         add_gauges(out, *latency, rc + "," + label("pps_refclock", latency->pps_refclock));
     }
+    if (const auto& receiver = refclock.nmea->receiver) {
+        add_gauges(out, *receiver, rc);
+    }
 }
 
 } // namespace

@@ -1,7 +1,10 @@
 #include "daemon/refclock.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
+#include "core/source_rules.hpp"
 #include "core/time_format.hpp"
 
 namespace shmrefclock {
@@ -49,10 +52,15 @@ std::string Refclock::status() const {
     return config_.name + ": " + source_->health();
 }
 
-void Refclock::publish(const Sample& measured) {
+void Refclock::publish(const Sample& measured, std::optional<std::int64_t> accuracy_ns) {
     Sample sample = measured;
     sample.reference_time = timespec_add(sample.reference_time, offset_to_ns(config_.offset));
-    sample.precision = config_.precision;
+    // No finer than the receiver says its time is (issue 21: u-blox tAcc):
+    // ntpd and NTPsec take the precision as the sample's dispersion floor,
+    // and a receiver still converging says it is good to milliseconds.
+    sample.precision = accuracy_ns
+                           ? std::max(config_.precision, precision_for_accuracy(*accuracy_ns))
+                           : config_.precision;
     // The day's leap indicator, from the leap-second list at the time the
     // sample names (SHM `leap`, SOCK `leap`): 1 or 2 only on June 30 or
     // December 31 before a listed leap second.

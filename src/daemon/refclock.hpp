@@ -60,7 +60,7 @@ public:
         return history_.points(now.realtime.tv_sec);
     }
 
-    void publish(const Sample& sample) override;
+    void publish(const Sample& sample, std::optional<std::int64_t> accuracy_ns) override;
     void withdraw() override;
     void health_changed() override { on_health_changed_(); }
     const LeapListLoad& leap_seconds() const override { return leap_list_.list(); }

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "core/ubx_epoch.hpp"
+
 namespace shmrefclock {
 
 namespace {
@@ -238,6 +240,11 @@ void details_section(std::string& out, const RefclockState& refclock, std::size_
     }
     out += "</table>\n";
     const auto* nmea = refclock.nmea ? &*refclock.nmea : nullptr;
+    if (nmea != nullptr && nmea->receiver) {
+        out += "<h3>u-blox receiver</h3>\n<table>\n";
+        row(out, "Health", text(ubx::describe(*nmea->receiver)));
+        out += "</table>\n";
+    }
     if (nmea != nullptr && nmea->pps_latency) {
         const PpsLatency& latency = *nmea->pps_latency;
         out += "<h3>NMEA latency measured by PPS</h3>\n<table>\n";

@@ -63,6 +63,7 @@ Json refclock_json(const RefclockState& rc) {
     if (rc.nmea) {
         out["nmea_arrival"] = object_or_null(rc.nmea->arrival, put_arrival);
         out["pps_latency"] = object_or_null(rc.nmea->pps_latency, put_fields<PpsLatency>);
+        out["ubx_receiver"] = object_or_null(rc.nmea->receiver, put_fields<UbxReceiver>);
     }
     if (rc.pps) {
         out["pps_quantization"] = object_or_null(rc.pps->quantization, put_fields<PpsQuantization>);
@@ -193,6 +194,7 @@ RefclockState refclock_from_json(const Json& in) {
         NmeaState& nmea = rc.nmea.emplace();
         get_object(member(in, "nmea_arrival"), nmea.arrival, get_arrival);
         get_object(member(in, "pps_latency"), nmea.pps_latency, get_fields<PpsLatency>);
+        get_object(member(in, "ubx_receiver"), nmea.receiver, get_fields<UbxReceiver>);
         get_object(member(in, "witness"), nmea.witness, get_witness);
     } else if (rc.source == "pps") {
         PpsState& pps = rc.pps.emplace();

@@ -336,6 +336,7 @@ void NmeaSource::fill_state(RefclockState& state, const Stamp&) const {
         {"unsupported", parsed.unsupported, "not used (vendor and other sentences)"},
         {"implausible_date", parsed.implausible_date, "date that cannot be today"},
     };
+    out.receiver = core_.receiver();
     const ubx::FrameCounters& framed = core_.frame_counters();
     out.ubx_frames = {
         {"timing", framed.good, "timing messages (NAV-PVT, NAV-TIME*, TIM-TP, MON-VER, ACK)"},

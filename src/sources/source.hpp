@@ -22,8 +22,9 @@ class SourceSink {
 public:
     virtual ~SourceSink() = default;
     // A new sample; its reference time is what the source measured, before
-    // the refclock's `offset`.
-    virtual void publish(const Sample& sample) = 0;
+    // the refclock's `offset`. `accuracy_ns`: the receiver's own estimate
+    // of its time's accuracy (u-blox tAcc), if it gave one.
+    virtual void publish(const Sample& sample, std::optional<std::int64_t> accuracy_ns) = 0;
     // The source has no current time (silent, unplugged, no fix): readers
     // must not take the last sample any more.
     virtual void withdraw() = 0;

@@ -71,7 +71,7 @@ void SourceShell::apply(const Actions& actions) {
         log(message);
     }
     if (actions.publish) {
-        sink_.publish(*actions.publish);
+        sink_.publish(*actions.publish, actions.publish_accuracy_ns);
     }
     if (actions.withdraw) {
         sink_.withdraw();

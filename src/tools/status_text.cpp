@@ -10,6 +10,7 @@
 
 #include "core/printable.hpp"
 #include "core/time_format.hpp"
+#include "core/ubx_epoch.hpp"
 #include "tools/status_report.hpp"
 
 namespace shmrefclock {
@@ -91,6 +92,9 @@ void refclock_text(std::string& out, const RefclockState& rc) {
                          "the system clock)",
                          fixed(arrival->median_s, "{:+.6f} s"),
                          fixed(arrival->spread_s, "{:.6f} s"), arrival->cycles));
+    }
+    if (const auto& receiver = rc.nmea->receiver) {
+        line("u-blox receiver", printable(ubx::describe(*receiver)));
     }
     if (const auto& latency = rc.nmea->pps_latency) {
         line("PPS latency", fmt::format("median {}, spread {} over {} pulses of \"{}\"",

@@ -23,6 +23,11 @@ Asserted:
 - chronyd's refclocks.log has the PPS samples from SHM and from SOCK, each
   within 1 us of reference - receive = -EDGE_NS;
 - the gps unit publishes the seconds the fake named;
+- the fake's tAcc (50 us) sets the pulses' precision (-14), not the gps
+  unit's (-1 configured, coarser); the live state shows the receiver's
+  health (leap count known, tAcc, TIM-TP's pulse locked, RAIM active);
+- then three TIM-TPs say TpNotLocked: the pulses they label are withheld
+  (`pulses{verdict="not_locked"}`), and pulses come again after them;
 - then the fake clears validUTC (a receiver restarted): from that epoch on
   the gps unit publishes no second, its sample is withdrawn within the
   epoch, and the pps unit numbers no pulse after it: none for S0 + 1 or
@@ -33,7 +38,9 @@ Asserted:
 Case `timels`: see body_timels.
 """
 
+import calendar
 import os
+import re
 import struct
 import sys
 import threading
@@ -43,25 +50,15 @@ import chrony
 import fake_receiver
 import harness
 import test_pps
+import ubx_frames
 from fake_receiver import NS, FakeReceiver, SegmentWatcher, toml_string
 from harness import Fail, check, log
-from test_control import ask
+from ubx_frames import GPS_EPOCH, WEEK, frame
+from test_control import ask, run_status
 
 EDGE_NS = 20_000
-GPS_EPOCH = 315964800  # 1980-01-06T00:00:00Z
-WEEK = 604800
 PUBLISHED_BEFORE_CLEARING = 10
-
-
-def frame(message_class, message_id, payload):
-    """A UBX frame, its checksum computed here (u-blox: 8-bit Fletcher over
-    class, id, length and payload)."""
-    body = bytes([message_class, message_id]) + struct.pack("<H", len(payload)) + payload
-    a = b = 0
-    for byte in body:
-        a = (a + byte) & 0xFF
-        b = (b + a) & 0xFF
-    return b"\xb5\x62" + body + bytes([a, b])
+UNLOCKED_CYCLES = 3
 
 
 def q_err_ps(second):
@@ -75,23 +72,21 @@ def round_ps_to_ns(ps):
     return (ps + 500) // 1000 if ps >= 0 else -((-ps + 500) // 1000)
 
 
-def tim_tp(pulse):
-    """TIM-TP (0x0D 0x01): towMS, towSubMS, qErr, week, flags (UTC time
-    base 0x01, UTC available 0x02), refInfo (GPS)."""
-    since = pulse - GPS_EPOCH
-    return frame(0x0D, 0x01, struct.pack("<IIiHBB", since % WEEK * 1000, 0,
-                                         q_err_ps(pulse), since // WEEK, 0x03,
-                                         0x00))
+def tim_tp(pulse, locked=True):
+    """TIM-TP for the pulse of `pulse`, with the fake's qErr for it."""
+    return ubx_frames.tim_tp(pulse, q_err_ps(pulse), locked)
+
+
+# The fake's tAcc: 50 us, coarser than a pps refclock's default precision
+# (-20, 0.95 us): its pulses are published with precision -14, the
+# smallest power of two seconds not below 50 us (2^-15 s = 30.5 us,
+# 2^-14 s = 61.0 us). The gps unit keeps its configured -1.
+T_ACC_NS = 50_000
+PPS_PRECISION_FOR_T_ACC = -14
 
 
 def nav_timeutc(second, valid_utc):
-    """NAV-TIMEUTC (0x01 0x21): iTOW, tAcc, nano, year .. sec, valid."""
-    t = time.gmtime(second)
-    itow = (second - GPS_EPOCH + 18) % WEEK * 1000
-    valid = 0x07 if valid_utc else 0x03
-    return frame(0x01, 0x21, struct.pack(
-        "<IIiHBBBBBB", itow, 20, 321_000, t.tm_year, t.tm_mon, t.tm_mday,
-        t.tm_hour, t.tm_min, t.tm_sec, valid))
+    return ubx_frames.nav_timeutc(second, valid_utc, T_ACC_NS)
 
 
 def nav_timels(second, event):
@@ -157,6 +152,8 @@ class FakeUblox(FakeReceiver):
         self.mixed = mixed
         self.leap_event = leap_event
         self.clear_from = None  # first plan index without validUTC
+        # Plan indexes whose TIM-TP says TpNotLocked.
+        self.unlocked = range(0)
         self.answer = answer
         self.protocol = protocol
         self.requests = []      # (realtime ns, class, id, payload) read
@@ -211,7 +208,11 @@ class FakeUblox(FakeReceiver):
         valid_utc = self.clear_from is None or plan.index < self.clear_from
         if not valid_utc:
             plan.label = "no-utc"
-        data = tim_tp(plan.reported + 1) + nav_timeutc(plan.reported, valid_utc)
+        locked = plan.index not in self.unlocked
+        if not locked:
+            plan.label = "unlocked"
+        data = (tim_tp(plan.reported + 1, locked) +
+                nav_timeutc(plan.reported, valid_utc))
         if self.leap_event is not None:
             data += nav_timels(plan.reported, self.leap_event)
         if self.mixed:
@@ -265,6 +266,25 @@ def body(ctx, mixed):
                            f"{PUBLISHED_BEFORE_CLEARING} pulses on unit 1",
                            watch=[proc, chronyd_proc])
         labelled = counters(control, "pps")["pulses_labelled"]
+        receiver_state = [rc for rc in ask(control)["refclocks"]
+                          if rc["name"] == "gps"][0]["ubx_receiver"]
+        status_lines = [line.strip() for line in run_status(
+            ctx, config, name="status-ubx").splitlines()
+            if "u-blox receiver" in line]
+        # TpNotLocked in the TIM-TP of the next UNLOCKED_CYCLES cycles:
+        # the pulses they label are withheld.
+        with receiver._lock:
+            first_unlocked = receiver._planned + 1
+            receiver.unlocked = range(first_unlocked,
+                                      first_unlocked + UNLOCKED_CYCLES)
+        harness.wait_until(
+            lambda: sum(r.label == "unlocked" for r in receiver.cycles)
+            >= UNLOCKED_CYCLES and receiver.cycles[-1].label != "unlocked",
+            15, f"{UNLOCKED_CYCLES} cycles with TpNotLocked", watch=[proc])
+        # And pulses again after them.
+        after_unlocked = pulses() + 1
+        harness.wait_until(lambda: pulses() >= after_unlocked, 15,
+                           "a pulse after TpNotLocked", watch=[proc])
         # Clear validUTC from the next cycle the writer plans.
         with receiver._lock:
             receiver.clear_from = receiver._planned + 1
@@ -290,10 +310,40 @@ def body(ctx, mixed):
     log(f"validUTC cleared from the cycle of {s0} (written at "
         f"{first_cleared.first_write_ns / NS:.3f})")
 
+    # The receiver's health in the live state, while it was locked.
+    log(f"gps ubx_receiver before TpNotLocked: {receiver_state}")
+    expected_state = {"fix": "", "leap_count": "known",
+                      "time_accuracy_s": T_ACC_NS / NS, "tim_tp": True,
+                      "pulse_locked": True, "raim_active": True}
+    if receiver_state != expected_state:
+        failures.append(f"ubx_receiver {receiver_state}, expected "
+                        f"{expected_state}")
+    log(f"shmrefclock status: {status_lines}")
+    if not any(line.endswith("no NAV-PVT, leap-second count known, tAcc "
+                             "50.000 us, pulse locked to GNSS, RAIM active")
+               for line in status_lines):
+        failures.append(f"status shows no u-blox receiver line: {status_lines}")
+    # TpNotLocked: the pulses its TIM-TPs labelled (the cycle of S labels
+    # S + 1) are withheld and counted.
+    unlocked_pulses = {r.reported + 1 for r in receiver.cycles
+                       if r.label == "unlocked"}
+    log(f"TIM-TP said TpNotLocked for the pulses {sorted(unlocked_pulses)}; "
+        f"pulses by verdict {pps_counters['pulses']}")
+    if pps_counters["pulses"].get("not_locked", 0) < UNLOCKED_CYCLES - 1:
+        failures.append(f"pulses not_locked "
+                        f"{pps_counters['pulses'].get('not_locked')}, "
+                        f"expected at least {UNLOCKED_CYCLES - 1}")
+
     # The pulses: numbered by TIM-TP, corrected by qErr, none after S0.
     pps_samples, _ = pps.snapshot()
     log(f"pps unit: {len(pps_samples)} samples; pulses_labelled "
         f"{labelled} before clearing, counters at the end {pps_counters}")
+    # A cycle the daemon refused (a stall of this machine made it late: off
+    # the timeline) carries no label: the pulse after it is numbered by the
+    # fix before, carried forward (core/pps_numbering.hpp), without the
+    # label's qErr and tAcc.
+    refused = {calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S"))
+               for m in re.finditer(r"gps: receiver time (\S{19})", output)}
     for observation in pps_samples:
         sample = observation.sample
         second, nsec = divmod(sample.clock_ns, NS)
@@ -304,6 +354,18 @@ def body(ctx, mixed):
         if second > s0:
             failures.append(f"pps published {second}, after the receiver "
                             f"cleared validUTC at {s0}")
+        if second in unlocked_pulses:
+            failures.append(f"pps published {second}, whose TIM-TP said "
+                            "TpNotLocked")
+        if (second - 1 in refused and sample.receive_ns == second * NS + EDGE_NS
+                and sample.precision == -20):
+            log(f"pps {second}: numbered by the fix, the cycle of "
+                f"{second - 1} having been refused")
+            continue
+        if sample.precision != PPS_PRECISION_FOR_T_ACC:
+            failures.append(f"pps {second}: precision {sample.precision}, "
+                            f"expected {PPS_PRECISION_FOR_T_ACC} for tAcc "
+                            f"{T_ACC_NS} ns")
         expected = second * NS + EDGE_NS + round_ps_to_ns(q_err_ps(second))
         if sample.receive_ns != expected:
             failures.append(f"pps {second}: receive {sample.receive_ns}, "
@@ -323,6 +385,9 @@ def body(ctx, mixed):
     seconds = [o.sample.clock_ns // NS for o in gps_samples]
     log(f"gps unit: {len(seconds)} samples, {seconds[:3]} .. {seconds[-3:]}")
     for observation in gps_samples:
+        if observation.sample.precision != -1:
+            failures.append(f"gps precision {observation.sample.precision}, "
+                            "expected the configured -1 (tAcc is finer)")
         record = receiver.record_reporting(observation.sample.clock_ns)
         if record is None:
             failures.append(f"gps published {observation.sample.clock_ns}, "

@@ -102,6 +102,7 @@ TEST_CASE("every counter and gauge the structs declare is in /metrics and in the
             rc.nmea.emplace();
             rc.nmea->arrival.emplace();
             rc.nmea->pps_latency.emplace();
+            rc.nmea->receiver.emplace().time_accuracy_s = 2.5e-8;
         } else if (rc.source == "pps") {
             rc.pps.emplace().quantization.emplace().q_err_s = -1.0158e-8;
         }
@@ -162,6 +163,9 @@ TEST_CASE("every counter and gauge the structs declare is in /metrics and in the
     gauges(*state.refclocks[0].last_sample);
     gauges(*state.refclocks[0].nmea->arrival);
     gauges(*state.refclocks[0].nmea->pps_latency);
+    gauges(*state.refclocks[0].nmea->receiver);
+    CHECK(has_line(text, "shmrefclock_ubx_time_accuracy_seconds{refclock=\"rc-nmea\"} 2.5e-08"));
+    CHECK(json.at("refclocks").at(0).at("ubx_receiver").at("time_accuracy_s") == 2.5e-8);
     gauges(*state.refclocks[1].pps->quantization);
     CHECK(has_line(text, "shmrefclock_pps_qerr_seconds{refclock=\"rc-pps\"} -1.0158e-08"));
     CHECK(json.at("refclocks").at(1).at("pps_quantization").at("q_err_s") == -1.0158e-8);

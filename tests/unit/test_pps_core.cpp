@@ -330,6 +330,55 @@ TEST_CASE("pps core: a label that names another second than the fix drops the pu
     CHECK(core.health().find("TIM-TP") != std::string::npos);
 }
 
+TEST_CASE("pps core: a pulse the receiver says is not locked to GNSS is withheld") {
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    PulseLabel unlocked = label_for(N, 0);
+    unlocked.locked = false; // TIM-TP TpNotLocked
+    const Actions actions =
+        core.fetched(pulse(1, N + 1), lock_for(N), unlocked, handled_at(N + 1, ms), no_kernel);
+    CHECK_FALSE(actions.publish);
+    CHECK(core.counters().by_verdict.at(static_cast<std::size_t>(PulseVerdict::not_locked)) == 1);
+    CHECK(core.health().find("not locked to GNSS") != std::string::npos);
+    // Locked again: published.
+    const Actions locked = core.fetched(pulse(2, N + 2), lock_for(N + 1), label_for(N + 1, 0),
+                                        handled_at(N + 2, ms), no_kernel);
+    CHECK(locked.publish);
+}
+
+TEST_CASE("pps core: the receiver's tAcc goes with a labelled pulse") {
+    PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
+    core.opened("/dev/pps0");
+    PulseLabel label = label_for(N, 0);
+    label.t_acc_ns = 3'000;
+    const Actions actions =
+        core.fetched(pulse(1, N + 1), lock_for(N), label, handled_at(N + 1, ms), no_kernel);
+    REQUIRE(actions.publish);
+    CHECK(actions.publish_accuracy_ns == 3'000);
+    // Without a label (NMEA only): none.
+    const Actions unlabelled =
+        core.fetched(pulse(2, N + 2), lock_for(N + 1), no_label, handled_at(N + 2, ms), no_kernel);
+    REQUIRE(unlabelled.publish);
+    CHECK_FALSE(unlabelled.publish_accuracy_ns);
+}
+
+TEST_CASE("precision from a receiver's accuracy: the smallest power of two seconds not below it") {
+    // 2^-30 s = 0.931 ns, 2^-29 s = 1.863 ns, 2^-25 s = 29.80 ns,
+    // 2^-9 s = 1.953 ms, 2^-8 s = 3.906 ms, 2^0 = 1 s, 2^2 = 4 s, 2^3 = 8 s.
+    CHECK(precision_for_accuracy(0) == -30);
+    CHECK(precision_for_accuracy(1) == -29);
+    CHECK(precision_for_accuracy(20) == -25);
+    CHECK(precision_for_accuracy(29) == -25);
+    CHECK(precision_for_accuracy(30) == -24);
+    CHECK(precision_for_accuracy(1'953'125) == -9); // exactly 2^-9 s
+    CHECK(precision_for_accuracy(2'000'000) == -8);
+    CHECK(precision_for_accuracy(1'000'000'000) == 0);
+    CHECK(precision_for_accuracy(1'000'000'001) == 1);
+    // u-blox's largest tAcc, 2^32 - 1 ns = 4.29 s, and beyond: at most 3.
+    CHECK(precision_for_accuracy(4'294'967'295) == 3);
+    CHECK(precision_for_accuracy(std::int64_t{1} << 62) == 3);
+}
+
 TEST_CASE("pps core: a label announced after the edge, or long before it, is not this pulse's") {
     PpsCore core(PpsSettings{"/dev/pps0", "gps", PpsEdge::assert_edge});
     core.opened("/dev/pps0");

@@ -140,9 +140,9 @@ TEST_CASE("snapshot: history holds one point per published second") {
         Sample sample;
         sample.reference_time = {now.realtime.tv_sec - i, 0};
         sample.receive_time = {now.realtime.tv_sec - i, 130 * ms};
-        gps.publish(sample);
+        gps.publish(sample, std::nullopt);
         sample.receive_time.tv_nsec = 230 * ms; // a second sample of that second
-        gps.publish(sample);
+        gps.publish(sample, std::nullopt);
     }
     const auto state = json_of(gps.snapshot(now, SnapshotOptions{true}));
     const auto& history = state.at("history");
@@ -151,4 +151,31 @@ TEST_CASE("snapshot: history holds one point per published second") {
     CHECK(history[0][1].get<double>() == Approx(-0.130));
     CHECK(state.at("counters").at("samples_published") == 6);
     CHECK(state.at("last_sample").at("clock_minus_receive_s").get<double>() == Approx(-0.230));
+}
+
+TEST_CASE("a refclock writes no finer a precision than the receiver says its time is") {
+    EventLoop loop;
+    LeapList leaps(loop);
+    leaps.load("");
+    RefclockConfig config = nmea_config();
+    config.precision = -20;
+    Refclock gps(
+        config, loop, nullptr, [] {}, leaps);
+    const Stamp now = now_stamp();
+    Sample sample;
+    sample.reference_time = {now.realtime.tv_sec, 0};
+    sample.receive_time = now.realtime;
+    // No word from the receiver, and 20 ns (2^-25 s is finer than -20):
+    // the configured -20.
+    gps.publish(sample, std::nullopt);
+    REQUIRE(gps.latest_sample());
+    CHECK(gps.latest_sample()->precision == -20);
+    gps.publish(sample, 20);
+    CHECK(gps.latest_sample()->precision == -20);
+    // 50 us: 2^-15 s = 30.5 us is finer than it, 2^-14 s = 61.0 us not.
+    gps.publish(sample, 50'000);
+    CHECK(gps.latest_sample()->precision == -14);
+    // 2 ms: -8 (2^-9 s = 1.95 ms is finer).
+    gps.publish(sample, 2'000'000);
+    CHECK(gps.latest_sample()->precision == -8);
 }

@@ -119,6 +119,18 @@ TEST_CASE("the offset PPS measured is suggested next to the plot") {
     CHECK(suggested < page.find("class=\"counters\""));
 }
 
+TEST_CASE("a u-blox receiver's health is in its details") {
+    Json rc = refclock("gps", "fix, time from NAV-TIMEUTC");
+    rc["ubx_receiver"] = {{"fix", "time only"},        {"leap_count", "known"},
+                          {"time_accuracy_s", 1.2e-8}, {"tim_tp", true},
+                          {"pulse_locked", false},     {"raim_active", false}};
+    const std::string page = render_status_page(snapshot_with(rc));
+    INFO(page);
+    CHECK(page.find("<h3>u-blox receiver</h3>") != std::string::npos);
+    CHECK(page.find("time only, leap-second count known, tAcc 12 ns, pulse NOT locked to GNSS, "
+                    "RAIM not active") != std::string::npos);
+}
+
 TEST_CASE("every counter declared has a title, shown with its metric") {
     RefclockState rc;
     rc.name = "gps";

@@ -67,11 +67,12 @@ std::uint16_t week(std::int64_t posix) {
 // NAV-TIMEUTC (0x01 0x21, 20 bytes): iTOW 0, tAcc 4, nano 8, year 12,
 // month 14, day 15, hour 16, min 17, sec 18, valid 19 (validTOW 0x01,
 // validWKN 0x02, validUTC 0x04).
-std::string timeutc(std::int64_t posix, std::uint8_t valid, std::int32_t nano = 321'000) {
+std::string timeutc(std::int64_t posix, std::uint8_t valid, std::int32_t nano = 321'000,
+                    std::uint32_t t_acc_ns = 25) {
     Bytes p(20);
     const Civil c = civil(posix);
     put(p, 0, itow_ms(posix), 4);
-    put(p, 4, 25, 4);
+    put(p, 4, t_acc_ns, 4);
     put(p, 8, static_cast<std::uint32_t>(nano), 4);
     put(p, 12, static_cast<std::uint32_t>(c.year), 2);
     p[14] = static_cast<std::uint8_t>(c.month);
@@ -85,19 +86,21 @@ std::string timeutc(std::int64_t posix, std::uint8_t valid, std::int32_t nano = 
 // NAV-TIMEGPS (0x01 0x20, 16 bytes): iTOW 0, fTOW 4, week 8, leapS 10,
 // valid 11 (towValid 0x01, weekValid 0x02, leapSValid 0x04), tAcc 12. The
 // GPS time of UTC second `posix` with the true count; `leap_s` as reported.
-std::string timegps(std::int64_t posix, std::uint8_t valid, int leap_s = gps_minus_utc) {
+std::string timegps(std::int64_t posix, std::uint8_t valid, int leap_s = gps_minus_utc,
+                    std::uint32_t t_acc_ns = 25) {
     Bytes p(16);
     put(p, 0, itow_ms(posix), 4);
     put(p, 8, week(posix), 2);
     p[10] = static_cast<std::uint8_t>(leap_s);
     p[11] = valid;
-    put(p, 12, 25, 4);
+    put(p, 12, t_acc_ns, 4);
     return frame(0x01, 0x20, p);
 }
 // NAV-PVT (0x01 0x07, 92 bytes): iTOW 0, year 4, month 6, day 7, hour 8,
 // min 9, sec 10, valid 11 (validDate 0x01, validTime 0x02, fullyResolved
 // 0x04), tAcc 12, nano 16, fixType 20, flags 21 (gnssFixOK 0x01).
-std::string pvt(std::int64_t posix, std::uint8_t valid = 0x07, std::uint8_t fix_type = 3) {
+std::string pvt(std::int64_t posix, std::uint8_t valid = 0x07, std::uint8_t fix_type = 3,
+                std::uint32_t t_acc_ns = 25) {
     Bytes p(92);
     const Civil c = civil(posix);
     put(p, 0, itow_ms(posix), 4);
@@ -108,7 +111,7 @@ std::string pvt(std::int64_t posix, std::uint8_t valid = 0x07, std::uint8_t fix_
     p[9] = static_cast<std::uint8_t>(c.minute);
     p[10] = static_cast<std::uint8_t>(c.second);
     p[11] = valid;
-    put(p, 12, 25, 4);
+    put(p, 12, t_acc_ns, 4);
     p[20] = fix_type;
     p[21] = fix_type == 0 ? 0x00 : 0x01;
     return frame(0x01, 0x07, p);
@@ -152,6 +155,10 @@ struct Run {
     ubx::FrameCounters frames;
     // The core's pulse label as each cycle ended.
     std::vector<std::optional<PulseLabel>> labels;
+    // The receiver's health the core shows as each cycle ended.
+    std::vector<std::optional<UbxReceiver>> receivers;
+    // The accuracy published with each sample.
+    std::vector<std::optional<std::int64_t>> accuracies;
 };
 
 // Epoch k (UTC second base_second + k) written at (k + 1) s + 40 ms, at
@@ -167,6 +174,7 @@ template <typename Epoch> Run run_epochs(int count, Epoch&& epoch, int min_fixes
     core.on_cycle([&](const CycleOutcome& o) {
         run.outcomes.push_back(o);
         run.labels.push_back(core.pulse_label());
+        run.receivers.push_back(core.receiver());
     });
     ReplayOptions options;
     options.realtime_epoch = timespec{base_second - 1, 0};
@@ -174,6 +182,7 @@ template <typename Epoch> Run run_epochs(int count, Epoch&& epoch, int min_fixes
     for (const ReplayEvent& event : run.events) {
         if (event.kind == ReplayEvent::Kind::published) {
             run.samples.push_back(event.sample);
+            run.accuracies.push_back(event.accuracy_ns);
         } else if (event.kind == ReplayEvent::Kind::logged &&
                    event.message.level == MessageLevel::warn) {
             run.warnings.push_back(event.message.text);
@@ -236,6 +245,57 @@ TEST_CASE("UBX: NAV-TIMEGPS alone names UTC as GPS time - leapS", "[ubx]") {
     const Run run = run_epochs(4, [](int, std::int64_t t) { return timegps(t, 0x07); });
     CHECK(seconds_of(run) == range(2, 4));
     CHECK(run.outcomes.back().time->name() == "NAV-TIMEGPS");
+}
+
+TEST_CASE("UBX: the receiver's tAcc goes with its sample, and its health is shown", "[ubx]") {
+    // tAcc from NAV-TIMEUTC where the epoch has one, else NAV-TIMEGPS,
+    // else NAV-PVT: the message the time is taken from first (times()).
+    // Epochs 0-3 carry all three (TIMEUTC 30 ns, TIMEGPS 4 ms, PVT 2 s);
+    // epochs 4-6 only NAV-TIMEGPS (2.5 ms) and NAV-PVT (time only, 7 us).
+    const Run run = run_epochs(7, [](int k, std::int64_t t) {
+        if (k < 4) {
+            return pvt(t, 0x07, 3, 2'000'000'000) + timegps(t, 0x07, gps_minus_utc, 4'000'000) +
+                   timeutc(t, 0x07, 0, 30) + tim_tp(t + 1, 0, 0x0B);
+        }
+        return pvt(t, 0x07, 5, 7'000) + timegps(t, 0x07, gps_minus_utc, 2'500'000);
+    });
+    CHECK(seconds_of(run) == range(2, 7));
+    REQUIRE(run.accuracies.size() == 5);
+    CHECK(run.accuracies[0] == 30);
+    CHECK(run.accuracies[1] == 30);
+    CHECK(run.accuracies[2] == 2'500'000);
+    CHECK(run.accuracies[4] == 2'500'000);
+    REQUIRE(run.receivers.size() == 7);
+    REQUIRE(run.receivers[3]);
+    const UbxReceiver& all = *run.receivers[3];
+    CHECK(all.fix == "3D");
+    CHECK(all.leap_count == "known");
+    CHECK(all.time_accuracy_s == Approx(30e-9));
+    // TIM-TP flags 0x0B: UTC base, UTC available, RAIM 2 (active).
+    CHECK(all.tim_tp);
+    CHECK(all.pulse_locked);
+    CHECK(all.raim_active);
+    CHECK(ubx::describe(all) ==
+          "3D, leap-second count known, tAcc 30 ns, pulse locked to GNSS, RAIM active");
+    REQUIRE(run.receivers[6]);
+    const UbxReceiver& timing = *run.receivers[6];
+    CHECK(timing.fix == "time only");
+    CHECK(timing.time_accuracy_s == Approx(2.5e-3));
+    CHECK_FALSE(timing.tim_tp);
+    CHECK(ubx::describe(timing) == "time only, leap-second count known, tAcc 2.500 ms, no TIM-TP");
+}
+
+TEST_CASE("UBX: a fix without time, and a pulse not locked, in the receiver's health", "[ubx]") {
+    // NAV-PVT with gnssFixOK but fix type 1 (dead reckoning only), and a
+    // TIM-TP with TpNotLocked (0x20) and RAIM not active (1 << 2).
+    const Run run = run_epochs(4, [](int, std::int64_t t) {
+        return pvt(t, 0x07, 1) + timeutc(t, 0x07) + tim_tp(t + 1, 0, 0x27);
+    });
+    CHECK(run.samples.empty());
+    REQUIRE(run.receivers.back());
+    CHECK(ubx::describe(*run.receivers.back()) ==
+          "dead reckoning, leap-second count known, tAcc 25 ns, pulse NOT locked to GNSS, RAIM "
+          "not active");
 }
 
 TEST_CASE("UBX: leap count not known: withheld with the reason, logged once, then acquired",
@@ -397,14 +457,22 @@ TEST_CASE("UBX: TIM-TP labels the next pulse of a published epoch", "[ubx]") {
     REQUIRE(gps.labels.back());
     CHECK(gps.labels.back()->second.tv_sec == base_second + 4);
     CHECK_FALSE(gps.labels.back()->q_err_ps);
-    // TpNotLocked (0x20), or a UTC base without "UTC available" (0x01): no
-    // label.
-    for (const std::uint8_t flags : {std::uint8_t{0x23}, std::uint8_t{0x01}}) {
-        const Run none = run_epochs(
-            4, [flags](int, std::int64_t t) { return tim_tp(t + 1, 0, flags) + timeutc(t, 0x07); });
-        CHECK(seconds_of(none) == range(2, 4));
-        CHECK_FALSE(none.labels.back());
-    }
+    // A UTC base without "UTC available" (0x01): no label.
+    const Run none = run_epochs(
+        4, [](int, std::int64_t t) { return tim_tp(t + 1, 0, 0x01) + timeutc(t, 0x07); });
+    CHECK(seconds_of(none) == range(2, 4));
+    CHECK_FALSE(none.labels.back());
+    // TpNotLocked (0x20): a label that says so, for the pps refclock to
+    // withhold the pulse (PulseVerdict::not_locked); the fix's own samples
+    // go on.
+    const Run unlocked = run_epochs(
+        4, [](int, std::int64_t t) { return tim_tp(t + 1, 0, 0x23) + timeutc(t, 0x07); });
+    CHECK(seconds_of(unlocked) == range(2, 4));
+    REQUIRE(unlocked.labels.back());
+    CHECK_FALSE(unlocked.labels.back()->locked);
+    CHECK(unlocked.labels.back()->second.tv_sec == base_second + 4);
+    REQUIRE(run.labels.back());
+    CHECK(run.labels.back()->locked);
     // An epoch withheld (the leap count not known): no label.
     const Run unknown = run_epochs(
         4, [](int, std::int64_t t) { return tim_tp(t + 1, 0, 0x03) + timeutc(t, 0x03); });
