@@ -647,9 +647,8 @@ void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_
     // Stale 2 s after this cycle began, unless a newer one is published.
     // The receiver's word on its accuracy goes with the sample (issue 21:
     // tAcc sets the sample's precision), from a UBX epoch in this cycle.
-    const std::optional<std::uint32_t> accuracy = cycle_.epoch.time_accuracy_ns();
     rules_.publish(actions, sample, now_ns - cycle_.start_monotonic,
-                   accuracy ? std::optional<std::int64_t>{*accuracy} : std::nullopt);
+                   cycle_.epoch.time_accuracy_ns());
     rules_.device_works();
     arrival_.add(timespec_diff_ns(cycle_.start, reference));
     report(CycleOutcome::Kind::published, &time);

@@ -157,8 +157,7 @@ Actions PpsCore::fetched(const PpsFetch& fetch, const std::optional<Sample>& loc
         actions.lock_pulse = LockPulse{fetch.edge, numbering.second, *lock};
     }
     rules_.publish(actions, sample, timespec_diff_ns(handled.realtime, fetch.edge),
-                   own != nullptr && own->t_acc_ns ? std::optional<std::int64_t>{*own->t_acc_ns}
-                                                   : std::nullopt);
+                   own != nullptr ? own->t_acc_ns : std::nullopt);
     state(actions, fmt::format("locked to {}{}", lock_description(),
                                own != nullptr ? ", pulses labelled by the receiver (TIM-TP)" : ""));
     return actions;

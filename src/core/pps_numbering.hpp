@@ -95,7 +95,7 @@ struct PulseLabel {
     std::optional<std::int32_t> q_err_ps;
     // The receiver's estimate of its time's accuracy in the epoch that
     // carried the label (tAcc, ns): the pulse's precision is no finer.
-    std::optional<std::uint32_t> t_acc_ns;
+    std::optional<std::int64_t> t_acc_ns;
     // False when the receiver says the pulse is not locked to GNSS (TIM-TP
     // TpNotLocked): it comes from the receiver's free-running oscillator,
     // and is not published (PulseVerdict::not_locked).

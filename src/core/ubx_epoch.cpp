@@ -22,25 +22,6 @@ std::string_view to_string(LeapCount count) noexcept {
     return "?";
 }
 
-std::string_view fix_type_name(std::uint8_t fix_type) noexcept {
-    switch (fix_type) {
-    case 0:
-        return "no fix";
-    case 1:
-        return "dead reckoning";
-    case 2:
-        return "2D";
-    case 3:
-        return "3D";
-    case 4:
-        return "GNSS + dead reckoning";
-    case 5:
-        return "time only";
-    default:
-        return "unknown fix type";
-    }
-}
-
 std::string describe(const UbxReceiver& receiver) {
     std::string text = receiver.fix.empty() ? std::string("no NAV-PVT") : receiver.fix;
     text += ", leap-second count " + receiver.leap_count;
@@ -60,6 +41,26 @@ std::string describe(const UbxReceiver& receiver) {
 }
 
 namespace {
+
+// NAV-PVT's fixType as the status shows it.
+std::string_view fix_type_name(std::uint8_t fix_type) noexcept {
+    switch (fix_type) {
+    case 0:
+        return "no fix";
+    case 1:
+        return "dead reckoning";
+    case 2:
+        return "2D";
+    case 3:
+        return "3D";
+    case 4:
+        return "GNSS + dead reckoning";
+    case 5:
+        return "time only";
+    default:
+        return "unknown fix type";
+    }
+}
 
 template <typename Message, typename Decode>
 void keep(std::optional<Message>& slot, const Item& frame, Decode decode, std::uint64_t& malformed,
@@ -211,7 +212,7 @@ std::string_view Epoch::leap_source() const noexcept {
     return {};
 }
 
-std::optional<std::uint32_t> Epoch::time_accuracy_ns() const noexcept {
+std::optional<std::int64_t> Epoch::time_accuracy_ns() const noexcept {
     if (time_utc_) {
         return time_utc_->t_acc_ns;
     }

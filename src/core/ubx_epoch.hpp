@@ -38,8 +38,6 @@ enum class LeapCount : std::uint8_t {
 };
 
 std::string_view to_string(LeapCount count) noexcept;
-// NAV-PVT's fixType as the status shows it ("3D", "time only", ...).
-std::string_view fix_type_name(std::uint8_t fix_type) noexcept;
 // One line for `shmrefclock status` and the status page, e.g. "3D,
 // leap-second count known, tAcc 12 ns, pulse locked to GNSS, RAIM active".
 std::string describe(const UbxReceiver& receiver);
@@ -71,7 +69,7 @@ public:
     // The receiver's estimate of its time's accuracy (tAcc, ns): from
     // NAV-TIMEUTC, else NAV-TIMEGPS, else NAV-PVT, the messages whose time
     // is taken in that order (times()). None without any of them.
-    std::optional<std::uint32_t> time_accuracy_ns() const noexcept;
+    std::optional<std::int64_t> time_accuracy_ns() const noexcept;
 
     // The times the epoch names, one Sentence per message that names one,
     // in order of precedence: NAV-TIMEUTC, NAV-TIMEGPS, NAV-PVT. `stream`:
