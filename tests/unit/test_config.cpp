@@ -13,6 +13,7 @@
 
 #include "config/config.hpp"
 #include "config/keys.hpp"
+#include "test_data_dir.hpp"
 #include "tools/check_config.hpp"
 
 using namespace shmrefclock;
@@ -490,10 +491,6 @@ TEST_CASE("config: step-probation, seconds a new timeline holds before it is bel
 
 // ---- the man page's keys against the key table ----
 
-#ifndef SHMREFCLOCK_TEST_DATA_DIR
-#define SHMREFCLOCK_TEST_DATA_DIR "tests/data"
-#endif
-
 namespace {
 
 // Where shmrefclock.conf(5) documents a key: its .TP paragraph's tag
@@ -547,7 +544,7 @@ std::multimap<std::string, ManPlace> man_page_keys(const std::string& path) {
 
 TEST_CASE("config: shmrefclock.conf(5) documents every key of the key table, and no other") {
     const auto documented =
-        man_page_keys(SHMREFCLOCK_TEST_DATA_DIR "/../../man/shmrefclock.conf.5");
+        man_page_keys(shmrefclock::test::test_data_dir() + "/../../man/shmrefclock.conf.5");
     REQUIRE(documented.size() >= 10);
     // Each key documented where the table allows it.
     for (const auto& [key, place] : documented) {

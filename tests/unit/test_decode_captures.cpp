@@ -29,16 +29,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/nmea_parser.hpp"
+#include "test_data_dir.hpp"
 #include "tools/decode.hpp"
-
-#ifndef SHMREFCLOCK_TEST_DATA_DIR
-#define SHMREFCLOCK_TEST_DATA_DIR "tests/data"
-#endif
 
 namespace {
 
 const std::filesystem::path captures_dir =
-    std::filesystem::path{SHMREFCLOCK_TEST_DATA_DIR} / "nmea-captures";
+    std::filesystem::path{shmrefclock::test::test_data_dir()} / "nmea-captures";
 
 std::string read_file(const std::filesystem::path& path) {
     std::ifstream in{path, std::ios::binary};

@@ -19,11 +19,8 @@
 #include "core/nmea_parser.hpp"
 #include "core/ubx_frame.hpp"
 #include "core/ubx_messages.hpp"
+#include "test_data_dir.hpp"
 #include "ubx_test_frames.hpp"
-
-#ifndef SHMREFCLOCK_TEST_DATA_DIR
-#define SHMREFCLOCK_TEST_DATA_DIR "tests/data"
-#endif
 
 using namespace shmrefclock::ubx;
 
@@ -113,7 +110,7 @@ std::int64_t utc(int year, unsigned month, unsigned day, int hour, int minute, i
 
 // The TPV times gpsd decoded (whole seconds only), as POSIX seconds.
 std::set<std::int64_t> chk_tpv_seconds(const std::string& name) {
-    const std::string text = read_file(SHMREFCLOCK_TEST_DATA_DIR "/ubx/" + name);
+    const std::string text = read_file(shmrefclock::test::test_data_dir() + "/ubx/" + name);
     std::set<std::int64_t> seconds;
     std::size_t at = 0;
     while ((at = text.find("{\"class\":\"TPV\"", at)) != std::string::npos) {

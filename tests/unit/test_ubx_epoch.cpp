@@ -20,6 +20,7 @@
 #include "core/nmea_replay.hpp"
 #include "core/ubx_frame.hpp"
 #include "core/ubx_messages.hpp"
+#include "test_data_dir.hpp"
 #include "tools/decode.hpp"
 #include "ubx_test_frames.hpp"
 
@@ -593,7 +594,7 @@ std::vector<std::int64_t> leap_known_epochs_ms(const std::string& capture) {
 }
 
 Decoded decode_ubx(const std::string& name, std::optional<std::int64_t> day_of = std::nullopt) {
-    std::istringstream in(ubx_test::read_file(SHMREFCLOCK_TEST_DATA_DIR "/ubx/" + name));
+    std::istringstream in(ubx_test::read_file(shmrefclock::test::test_data_dir() + "/ubx/" + name));
     std::ostringstream out;
     std::ostringstream summary;
     DecodeOptions options;

@@ -11,9 +11,7 @@
 #include <string>
 #include <vector>
 
-#ifndef SHMREFCLOCK_TEST_DATA_DIR
-#define SHMREFCLOCK_TEST_DATA_DIR "tests/data"
-#endif
+#include "test_data_dir.hpp"
 
 namespace ubx_test {
 
@@ -27,7 +25,7 @@ inline std::string read_file(const std::string& path) {
 
 // A capture's bytes without gpsd's leading '#' lines.
 inline std::string capture(const std::string& name) {
-    const std::string text = read_file(SHMREFCLOCK_TEST_DATA_DIR "/ubx/" + name);
+    const std::string text = read_file(shmrefclock::test::test_data_dir() + "/ubx/" + name);
     std::size_t at = 0;
     while (at < text.size() && text[at] == '#') {
         const std::size_t end = text.find('\n', at);
