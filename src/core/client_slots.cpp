@@ -1,5 +1,7 @@
 #include "core/client_slots.hpp"
 
+#include <limits>
+
 namespace shmrefclock {
 
 void ClientSlots::opened(Id id, std::int64_t now_ns) {
@@ -45,28 +47,39 @@ bool ClientSlots::closing(Id id) const {
     return it != clients_.end() && it->second.closing;
 }
 
-ClientSlots::Admission ClientSlots::admit() {
+std::optional<ClientSlots::Id> ClientSlots::longest_idle(std::int64_t idle_before_ns) const {
+    // Ids grow with accept order, so among equal idle times the first found
+    // is the older connection.
+    std::optional<Id> victim;
+    std::int64_t victim_idle_since = 0;
+    for (const auto& [id, client] : clients_) {
+        if (client.closing || client.busy || client.idle_since_ns > idle_before_ns) {
+            continue;
+        }
+        if (!victim || client.idle_since_ns < victim_idle_since) {
+            victim = id;
+            victim_idle_since = client.idle_since_ns;
+        }
+    }
+    return victim;
+}
+
+ClientSlots::Admission ClientSlots::admit(std::int64_t now_ns) {
     if (held_ < limit_) {
         return {};
     }
-    // Ids grow with accept order, so among equal idle times the first found
-    // is the older connection.
-    Client* victim = nullptr;
-    Id victim_id = 0;
-    for (auto& [id, client] : clients_) {
-        if (client.closing || client.busy) {
-            continue;
+    std::optional<Id> victim = longest_idle(now_ns - grace_ns_);
+    if (!victim) {
+        if (held_ < limit_ + overflow_) {
+            return {}; // every idle one is young: admitted over the limit
         }
-        if (victim == nullptr || client.idle_since_ns < victim->idle_since_ns) {
-            victim = &client;
-            victim_id = id;
-        }
+        victim = longest_idle(std::numeric_limits<std::int64_t>::max());
     }
-    if (victim == nullptr) {
+    if (!victim) {
         return {std::nullopt, true};
     }
-    close(*victim);
-    return {victim_id, false};
+    close(clients_.at(*victim));
+    return {victim, false};
 }
 
 std::vector<ClientSlots::Id> ClientSlots::expire(std::int64_t now_ns) {

@@ -194,26 +194,28 @@ void ControlSocket::on_listener(const Stamp& stamp) {
             }
             break;
         }
-        const ClientSlots::Admission admission = slots_.admit();
+        const ClientSlots::Admission admission = slots_.admit(stamp.monotonic_ns);
         if (admission.refuse) {
             // Told, not queued: a fresh socket's send buffer takes one short
             // line, so this write never blocks; then closed at once.
             const std::string busy = control_error_reply(fmt::format(
                 "busy: {} clients are being answered, the most the daemon serves at once; "
                 "try again",
-                max_clients));
+                slots_.held()));
             [[maybe_unused]] const auto n =
                 ::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             note(stamp.monotonic_ns,
-                 fmt::format("{} clients being answered already: one more told busy", max_clients));
+                 fmt::format("{} clients being answered already: one more told busy",
+                             slots_.held()));
             continue;
         }
         if (admission.evict) {
             // Told why, as far as its socket takes it (it has sent no
             // request, so it has read nothing either), then closed.
             if (auto victim = clients_.find(*admission.evict); victim != clients_.end()) {
-                const std::string closed = control_error_reply(fmt::format(
-                    "closed: {} clients connected and this one had sent no request", max_clients));
+                const std::string closed = control_error_reply(
+                    fmt::format("closed: {} clients connected and this one had sent no request",
+                                slots_.held() + 1));
                 [[maybe_unused]] const auto n = ::send(victim->second->fd.get(), closed.data(),
                                                        closed.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             }
@@ -221,7 +223,7 @@ void ControlSocket::on_listener(const Stamp& stamp) {
             note(stamp.monotonic_ns,
                  fmt::format("{} clients connected: the one idle the longest (no request yet) "
                              "closed for a new one",
-                             max_clients));
+                             slots_.held() + 1));
         }
         const std::uint64_t id = next_id_++;
         auto client = std::make_unique<Client>();

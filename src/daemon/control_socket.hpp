@@ -42,8 +42,13 @@ public:
         std::function<void(const ControlRequest& request, const Stamp& now, Reply reply)>;
 
     // Clients connected at once; one more makes room (the longest idle is
-    // closed), or is told "busy" and closed when none is idle.
+    // closed), or is told "busy" and closed when none is idle. A client that
+    // has connected but not yet sent its request is not closed for another
+    // before client_grace_ns: while every idle one is younger, up to
+    // overflow_clients more are held (core/client_slots).
     static constexpr std::size_t max_clients = 16;
+    static constexpr std::size_t overflow_clients = 16;
+    static constexpr std::int64_t client_grace_ns = 500'000'000;
     // From accept() to the last byte of the reply taken.
     static constexpr std::int64_t client_deadline_ns = 2'000'000'000;
     // Connections accepted per wake-up of the loop, so that a burst of
@@ -101,7 +106,7 @@ private:
     Timer deadline_;
     EventLoop::Registration deadline_registration_ = 0;
     std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
-    ClientSlots slots_{max_clients, client_deadline_ns};
+    ClientSlots slots_{max_clients, client_deadline_ns, overflow_clients, client_grace_ns};
     std::uint64_t next_id_ = 1;
     WarningLimit misbehaving_;
     // Replies that arrive after this socket is gone find it expired.

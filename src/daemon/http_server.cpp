@@ -262,7 +262,7 @@ HttpServer::HttpServer(EventLoop& loop, const ListenAddress& address, Handler ha
     // MHD's own limit leaves room for the connections being closed (evicted
     // or at the end of their lifetime, until MHD has seen it): the limit on
     // connections holding a slot is ClientSlots'.
-    const unsigned mhd_limit = 2 * connection_limit;
+    const unsigned mhd_limit = mhd_connection_limit;
     // The logger first: MHD logs with its own (stderr) until it has seen it.
     MHD_Daemon* daemon = MHD_start_daemon(
         flags, 0, nullptr, nullptr, &HttpCallbacks::on_request, this, MHD_OPTION_EXTERNAL_LOGGER,
@@ -331,9 +331,9 @@ void HttpServer::on_listener(const Stamp& stamp) {
             break;
         }
         // Those being closed still count for MHD until it has seen the end.
-        const ClientSlots::Admission admission = slots_.open() >= 2 * connection_limit
+        const ClientSlots::Admission admission = slots_.open() >= mhd_connection_limit
                                                      ? ClientSlots::Admission{std::nullopt, true}
-                                                     : slots_.admit();
+                                                     : slots_.admit(stamp.monotonic_ns);
         if (admission.refuse) {
             // Every slot is answering a request: told, not queued. A fresh
             // socket's send buffer takes the short reply; then closed.
@@ -345,14 +345,14 @@ void HttpServer::on_listener(const Stamp& stamp) {
                 ::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             note(stamp.monotonic_ns, fmt::format("{} connections are being answered: one more "
                                                  "refused with 503",
-                                                 connection_limit));
+                                                 slots_.held()));
             continue;
         }
         if (admission.evict) {
             end(*admission.evict);
             note(stamp.monotonic_ns,
                  fmt::format("{} connections open: the one idle the longest closed for a new one",
-                             connection_limit));
+                             slots_.held() + 1));
         }
         // MHD owns the socket from here, and closes it if it cannot take it.
         MHD_add_connection(daemon_.get(), fd.release(), reinterpret_cast<sockaddr*>(&peer), length);

@@ -60,18 +60,26 @@ public:
     // - connections: 32 at once (a Prometheus server keeps one keep-alive
     //   connection per scrape target; a browser opens up to 6). One more
     //   closes the connection that has been idle the longest (between two
-    //   requests, or still sending its request); when all 32 are being
-    //   answered, the new one is closed at once.
+    //   requests, or still sending its request) if it has been idle for
+    //   0.5 s: a client held up between its connect and its request is not
+    //   closed for the next newcomer. While every idle one is younger, up to
+    //   16 more are held; past 48, the one idle the longest goes whatever
+    //   its age, and when all are being answered the new one gets 503.
     // - lifetime: 30 s from accept(), then the connection is closed whatever
     //   it is doing (a client reconnects; a slow one cannot keep a slot).
     // - per-connection memory: 16 KiB for the request line and headers
     //   (MHD answers larger with 431); Prometheus sends ~300 bytes,
-    //   Chromium ~1 KB. 32 x 16 KiB = 512 KiB at most, allocated only while
+    //   Chromium ~1 KB. 48 x 16 KiB = 768 KiB at most, allocated only while
     //   connections are open.
     // - idle timeout: 10 s without progress closes a connection, so a client
     //   that never reads its response, or idles, frees its slot (Prometheus's
     //   default scrape_timeout is 10 s too).
     static constexpr unsigned connection_limit = 32;
+    static constexpr unsigned connection_overflow = 16;
+    static constexpr std::int64_t connection_grace_ns = 500'000'000;
+    // MHD's own limit: room for the connections being closed (until MHD has
+    // seen the end) beside those holding a slot.
+    static constexpr unsigned mhd_connection_limit = 2 * (connection_limit + connection_overflow);
     static constexpr std::int64_t connection_lifetime_ns = 30'000'000'000;
     static constexpr std::size_t connection_memory_limit = 16 * 1024;
     static constexpr unsigned connection_timeout_s = 10;
@@ -127,7 +135,8 @@ private:
     EventLoop::Registration epoll_watch_ = 0;
     EventLoop::Registration timer_watch_ = 0;
     EventLoop::Registration lifetime_watch_ = 0;
-    ClientSlots slots_{connection_limit, connection_lifetime_ns};
+    ClientSlots slots_{connection_limit, connection_lifetime_ns, connection_overflow,
+                       connection_grace_ns};
     std::map<ClientSlots::Id, std::unique_ptr<Connection>> connections_;
     ClientSlots::Id next_id_ = 1;
     WarningLimit refused_;

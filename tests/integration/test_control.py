@@ -52,6 +52,7 @@ SYSTEM_UNIT = 2
 OFFSET = -1.0
 MIN_FIXES = 2
 MAX_CLIENTS = 16           # ControlSocket::max_clients (beyond it: the longest idle goes)
+GRACE_S = 0.5              # ControlSocket::client_grace_ns (...once idle this long)
 DEADLINE_S = 2.0           # ControlSocket::client_deadline_ns
 WATCHDOG_USEC = 1_000_000  # pings expected every 0.5 s
 QUIET_SECONDS = 8
@@ -387,8 +388,10 @@ def protocol(ctx, path, daemon):
         failures.append(f"slow request: {data!r} after {took:.3f} s, expected "
                         f"nothing and a close at ~{DEADLINE_S} s")
     # The cap: MAX_CLIENTS idle connections (one at a time, so that the
-    # first is the oldest), then one more makes room: the first idle one is
-    # told "closed" and closed, and the new one is answered.
+    # first is the oldest). One more while they are younger than GRACE_S is
+    # held over the limit and answered, closing nobody; one more after that
+    # makes room: the first idle one is told "closed" and closed, and the
+    # new one is answered.
     before = socket_fds(daemon.pid)
     idle_since = time.monotonic()
     idle = [connect(path) for _ in range(MAX_CLIENTS)]  # accepted in this order
@@ -396,11 +399,30 @@ def protocol(ctx, path, daemon):
                        f"the daemon to accept {MAX_CLIENTS} idle connections",
                        watch=[daemon])
     data, _ = exchange(path, b"status\n")
+    young = time.monotonic() - idle_since < GRACE_S
+    doc = one_json_line(data, "over the limit")
+    if doc.get("pid") != daemon.pid:
+        failures.append(f"client over the limit: {doc}, expected the live state")
+    if young:
+        idle[0].setblocking(False)
+        try:
+            early = idle[0].recv(256)
+        except BlockingIOError:
+            early = None
+        idle[0].setblocking(True)
+        if early is not None:
+            failures.append(f"a young idle client was closed for a newcomer: {early!r}")
+    else:
+        log(f"the machine was too slow to see the grace period "
+            f"({time.monotonic() - idle_since:.3f} s)")
+    harness.wait_until(lambda: time.monotonic() - idle_since > GRACE_S + 0.05, 5,
+                       "the idle clients to pass the grace period")
+    data, _ = exchange(path, b"status\n")
     # Unless the machine was so slow that the first one's deadline came
     # first (it is then closed with nothing).
     in_time = time.monotonic() - idle_since < DEADLINE_S - 0.2
     doc = one_json_line(data, "beyond the cap")
-    log(f"client {MAX_CLIENTS + 1}: {str(doc)[:80]}...")
+    log(f"client {MAX_CLIENTS + 2}: {str(doc)[:80]}...")
     if doc.get("pid") != daemon.pid:
         failures.append(f"client beyond the cap: {doc}, expected the live state")
     idle[0].settimeout(DEADLINE_S + 3)
