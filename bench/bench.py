@@ -747,8 +747,13 @@ def run(args):
     def shmrefclock_config(name, device, unit, metrics=None):
         path = os.path.join(tmp, f"{name}.conf")
         with open(path, "w") as f:
+            f.write("[daemon]\n")
             if metrics:
-                f.write(f'[daemon]\nmetrics = "{metrics}"\n')
+                f.write(f'metrics = "{metrics}"\n')
+            if args.sched_priority:
+                # The daemon's own option: its event loop SCHED_FIFO, the
+                # threads it starts at the normal policy.
+                f.write(f"sched-priority = {args.sched_priority}\nlock-memory = true\n")
             f.write(f'[[refclock]]\nname = "gps"\nsource = "nmea"\n'
                     f'device = "{device}"\nbaud = {args.baud}\n'
                     f'unit = {unit}\nmin-fixes = 1\n')
@@ -1297,6 +1302,10 @@ def main():
                         help="run both daemons SCHED_FIFO at PRIO (1-49; the "
                              "feeder is 50), as chronyd -P or systemd's "
                              "CPUSchedulingPolicy=fifo would")
+    parser.add_argument("--sched-priority", type=int, default=0, metavar="PRIO",
+                        help="shmrefclock's [daemon] sched-priority = PRIO and "
+                             "lock-memory = true (1-49; the feeder is 50); gpsd "
+                             "has no such option: compare with --daemon-fifo")
     parser.add_argument("--daemon-cpus",
                         help="pin both daemons to these CPUs (e.g. 1 or 0-1)")
     parser.add_argument("--capture", default=DEFAULT_CAPTURE,

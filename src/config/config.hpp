@@ -90,6 +90,10 @@ struct DaemonConfig {
     // The control socket `shmrefclock status` asks (daemon/control_socket);
     // empty: none.
     std::string control = std::string(default_control_path);
+    // SCHED_FIFO priority of the event loop (1..99), 0 for the normal
+    // policy; and whether the daemon's memory is locked (daemon/realtime).
+    int sched_priority = 0;
+    bool lock_memory = false;
 };
 
 struct Config {

@@ -95,6 +95,16 @@ bool set_metrics(KeyTarget& t, const Scalar& value) {
     return false;
 }
 
+bool set_sched_priority(KeyTarget& t, const Scalar& value) {
+    t.daemon.sched_priority = static_cast<int>(std::get<std::int64_t>(value));
+    return true;
+}
+
+bool set_lock_memory(KeyTarget& t, const Scalar& value) {
+    t.daemon.lock_memory = std::get<bool>(value);
+    return true;
+}
+
 // ---- [[refclock]] ----
 
 bool set_source(KeyTarget& t, const Scalar& value) {
@@ -199,6 +209,10 @@ constexpr KeyRule rules[] = {
     {.key = "leap-seconds", .section = daemon, .set = set_leap_seconds},
     {.key = "control", .section = daemon, .set = set_control},
     {.key = "metrics", .section = daemon, .set = set_metrics},
+    // SCHED_FIFO's range (sched_get_priority_max(SCHED_FIFO) is 99 on Linux).
+    {.key = "sched-priority", .section = daemon, .type = integer, .int_min = 0, .int_max = 99,
+     .set = set_sched_priority},
+    {.key = "lock-memory", .section = daemon, .type = boolean, .set = set_lock_memory},
 
     {.key = "name", .section = refclock, .sources = every_source, .needed = true, .set = set_name},
     // Read before the others: it decides which of them apply.

@@ -11,6 +11,7 @@
 #include "config_h.hpp"
 #include "core/time_format.hpp"
 #include "daemon/notify.hpp"
+#include "daemon/realtime.hpp"
 #include "io/log.hpp"
 #include "shmrefclock/shm.hpp"
 
@@ -79,6 +80,10 @@ int Daemon::run() {
 
     loop_.watch_first(clock_steps_.fd(), [this](const Stamp& stamp) { on_clock_step(stamp); });
 
+    // Before any thread starts: those started later run at the normal
+    // policy (daemon/realtime).
+    configure_realtime();
+
     leap_list_.load(config_.daemon.leap_seconds);
     refclocks_ = build(config_);
     for (auto& refclock : refclocks_) {
@@ -115,6 +120,17 @@ int Daemon::run() {
     control_.reset();
     refclocks_.clear();
     return 0;
+}
+
+void Daemon::configure_realtime() {
+    if (config_.daemon.lock_memory != lock_memory_) {
+        apply_memory_lock(config_.daemon.lock_memory);
+        lock_memory_ = config_.daemon.lock_memory;
+    }
+    if (config_.daemon.sched_priority != sched_priority_) {
+        apply_sched_priority(config_.daemon.sched_priority);
+        sched_priority_ = config_.daemon.sched_priority;
+    }
 }
 
 void Daemon::open_control() {
@@ -189,6 +205,7 @@ void Daemon::reload() {
         refclocks_ = std::move(built);
         config_ = std::move(next);
         set_log_level(effective_log_level(config_));
+        configure_realtime();
         if (control_moved) {
             open_control();
         }

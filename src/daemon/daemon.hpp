@@ -47,6 +47,8 @@ private:
     StateCapture capture(const Stamp& now, bool history) const;
     // Starts, replaces or stops the listener after [daemon] metrics.
     void configure_http(bool starting);
+    // [daemon] sched-priority and lock-memory, where they changed.
+    void configure_realtime();
 
     Config config_;
     std::optional<std::string> log_level_override_;
@@ -61,6 +63,9 @@ private:
     std::string status_note_;
     // When run() began, for the uptime.
     Stamp started_{};
+    // What configure_realtime() last applied.
+    int sched_priority_ = 0;
+    bool lock_memory_ = false;
     // The views the control socket and the listener hand out, rendered off
     // the loop; before them, so that it outlives their replies.
     Views views_{loop_, [this](const Stamp& now, bool history) { return capture(now, history); }};

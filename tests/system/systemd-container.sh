@@ -219,14 +219,18 @@ check "STATUS= is set (systemctl show StatusText)" [ -n "$status_text" ]
 check "STATUS= appears in systemctl status" \
     bash -c "nsenter -t $pid1 -a -- systemctl status $svc --no-pager | grep -q 'Status: \"'"
 
-exposure=$(in_ct systemd-analyze security "$svc" --no-pager 2>/dev/null |
-    sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
-echo "MEASURED $suite systemd-analyze security exposure $exposure" >> "$work/measured"
-if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'; then
-    ok "systemd-analyze security: exposure $exposure (<= 2.0)"
-else
-    fail "systemd-analyze security: exposure '$exposure' (must be <= 2.0)"
-fi
+check_exposure() { # WHAT: systemd-analyze security's overall exposure, at most 2.0
+    local exposure
+    exposure=$(in_ct systemd-analyze security "$svc" --no-pager 2>/dev/null |
+        sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+    echo "MEASURED $suite systemd-analyze security exposure$1 $exposure" >> "$work/measured"
+    if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'; then
+        ok "systemd-analyze security$1: exposure $exposure (<= 2.0)"
+    else
+        fail "systemd-analyze security$1: exposure '$exposure' (must be <= 2.0)"
+    fi
+}
+check_exposure ""
 
 # --- chronyd -x reads unit 2 ------------------------------------------------
 cat > "$root/root/chrony-test.conf" <<'EOF'
@@ -369,6 +373,47 @@ else
 fi
 rm -rf "$root/etc/systemd/system/$svc.d"
 in_ct systemctl daemon-reload
+
+# --- [daemon] sched-priority and lock-memory, with and without the drop-in --
+# The loop's policy and priority from chrt (util-linux), locked memory from
+# /proc/PID/status (VmLck).
+policy_of() { in_ct chrt -p "$1" 2>&1 | sed -n 's/.*policy: \(.*\)/\1/p;s/.*priority: \(.*\)/\1/p' | tr '\n' ' '; }
+locked_kb() { in_ct sed -n 's/^VmLck:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
+dropin=/usr/share/doc/shmrefclock/examples/realtime.conf
+check "the real-time drop-in is installed ($dropin)" in_ct test -f "$dropin"
+cp "$root/etc/shmrefclock.conf" "$work/shmrefclock.conf.saved"
+sed -i 's/^log-level = "info"$/log-level = "info"\nsched-priority = 10\nlock-memory = true/' \
+    "$root/etc/shmrefclock.conf"
+check "sched-priority = 10 and lock-memory = true pass --check-config" \
+    in_ct shmrefclock --check-config -c /etc/shmrefclock.conf
+in_ct systemctl reset-failed "$svc"
+in_ct systemctl restart "$svc"
+main=$(prop MainPID)
+got=$(policy_of "$main")
+active=$(in_ct systemctl is-active "$svc")
+check "without the drop-in the daemon runs on ($active) at the normal policy ($got)" \
+    [ "$active/$got" = "active/SCHED_OTHER 0 " ]
+check "without the drop-in one warning says why" \
+    bash -c "nsenter -t $pid1 -a -- journalctl -u $svc _PID=$main --no-pager -o cat | grep -q 'sched-priority = 10: cannot run SCHED_FIFO'"
+mkdir -p "$root/etc/systemd/system/$svc.d"
+in_ct cp "$dropin" "/etc/systemd/system/$svc.d/realtime.conf"
+in_ct systemctl daemon-reload
+in_ct systemctl reset-failed "$svc"
+in_ct systemctl restart "$svc"
+main=$(prop MainPID)
+got=$(policy_of "$main")
+# SCHED_RESET_ON_FORK: the threads the daemon starts run at the normal policy.
+check "with the drop-in the event loop runs SCHED_FIFO at priority 10 ($got)" \
+    [ "$got" = "SCHED_FIFO|SCHED_RESET_ON_FORK 10 " ]
+lck=$(locked_kb "$main")
+check "with the drop-in the daemon's memory is locked (VmLck ${lck:-?} kB)" [ "${lck:-0}" -gt 0 ]
+echo "MEASURED $suite locked memory with lock-memory = true: ${lck:-?} kB" >> "$work/measured"
+check_exposure " with realtime.conf"
+rm -rf "$root/etc/systemd/system/$svc.d"
+cp "$work/shmrefclock.conf.saved" "$root/etc/shmrefclock.conf"
+in_ct systemctl daemon-reload
+in_ct systemctl reset-failed "$svc"
+in_ct systemctl restart "$svc"
 
 # --- upgrade over itself keeps the edited conffile -------------------------
 before=$(sha256sum < "$root/etc/shmrefclock.conf")

@@ -392,6 +392,38 @@ TEST_CASE("metrics takes IPV4:PORT or [IPV6]:PORT, and is off by default") {
     }
 }
 
+TEST_CASE("sched-priority is 0..99 and lock-memory a boolean, both off by default") {
+    const std::string refclock = "[[refclock]]\nname = \"s\"\nsource = \"system\"\nunit = 2\n";
+    const Config defaults = parse(refclock);
+    CHECK(defaults.daemon.sched_priority == 0);
+    CHECK_FALSE(defaults.daemon.lock_memory);
+    const Config on = parse("[daemon]\nsched-priority = 99\nlock-memory = true\n" + refclock);
+    CHECK(on.daemon.sched_priority == 99);
+    CHECK(on.daemon.lock_memory);
+    CHECK(parse("[daemon]\nsched-priority = 1\n" + refclock).daemon.sched_priority == 1);
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"sched-priority = 100", "test.conf:2:18: sched-priority = 100 is out of range (0..99)"},
+        {"sched-priority = -1", "test.conf:2:18: sched-priority = -1 is out of range (0..99)"},
+        {"sched-priority = 9223372036854775807", "out of range (0..99)"},
+        {"sched-priority = \"high\"", "sched-priority must be an integer, not a string"},
+        {"sched-priority = 10.5", "sched-priority must be an integer, not a float"},
+        {"sched-priority = true", "sched-priority must be an integer, not a boolean"},
+        {"lock-memory = \"yes\"",
+         "test.conf:2:15: lock-memory must be a boolean (true or false), not a string"},
+        {"lock-memory = 1", "lock-memory must be a boolean (true or false), not an integer"},
+        {"lock-memory = [true]", "lock-memory must be a boolean (true or false), not an array"},
+    };
+    for (const auto& [line, message] : bad) {
+        INFO(line);
+        try {
+            parse("[daemon]\n" + line + "\n" + refclock);
+            FAIL("no error");
+        } catch (const ConfigError& e) {
+            CHECK_THAT(e.what(), Catch::Contains(message));
+        }
+    }
+}
+
 TEST_CASE("a refclock array of inline tables is read as [[refclock]] tables are") {
     const Config c = parse("refclock = [{name = \"a\", source = \"system\", unit = 1},\n"
                            "            {name = \"b\", source = \"system\", sock = \"/run/b\"}]\n");
