@@ -18,7 +18,7 @@ Actions read_line(NmeaCore& core, NmeaLine& line, NmeaRead::Wake wake, const Sta
         // Between cycles (inside one the batch timer reads): the kernel's
         // state once per cycle, for the witness, next to its first stamp.
         read.queued = line.queued();
-        read.kernel = line.kernel_clock();
+        read.kernel = line.kernel_clock(stamp);
     }
     std::string bytes;
     std::array<char, read_chunk> chunk{};
@@ -26,6 +26,15 @@ Actions read_line(NmeaCore& core, NmeaLine& line, NmeaRead::Wake wake, const Sta
         const LineRead got = line.read(chunk);
         if (got.status == LineRead::Status::bytes) {
             bytes.append(chunk.data(), got.size);
+            if (got.size < chunk.size()) {
+                // The line held less than a chunk: it is drained for now.
+                // Reading again to hear EAGAIN cost a syscall a wake-up
+                // (issue 22: 16 receivers at 10 Hz made 445 of them a
+                // second); what arrives meanwhile wakes the loop again
+                // (level-triggered) or is read by the next batch, and an
+                // end of data right behind the bytes by the next read.
+                break;
+            }
             continue;
         }
         if (got.status == LineRead::Status::interrupted) {

@@ -40,14 +40,15 @@ public:
     virtual int queued() = 0;
     // One read into `buffer`.
     virtual LineRead read(std::span<char> buffer) = 0;
-    // The kernel's clock state now (ntp_adjtime modes 0); nothing if the
-    // line has no kernel (a replay without one).
-    virtual std::optional<KernelClock> kernel_clock() = 0;
+    // The kernel's clock state at the wake-up stamped `stamp` (ntp_adjtime
+    // modes 0); nothing if the line has no kernel (a replay without one).
+    virtual std::optional<KernelClock> kernel_clock(const Stamp& stamp) = 0;
 };
 
 // Reads of a wake-up: at most max_reads of read_chunk bytes, so that a
 // receiver flooding the line cannot keep the loop here (the next batch
-// reads the rest).
+// reads the rest); a read shorter than read_chunk ends them (the line is
+// drained: no read just to hear EAGAIN).
 inline constexpr std::size_t read_chunk = 4096;
 inline constexpr int max_reads = 64;
 

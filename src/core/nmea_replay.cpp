@@ -137,7 +137,7 @@ private:
         return LineRead{LineRead::Status::bytes, count, 0};
     }
 
-    std::optional<KernelClock> kernel_clock() override {
+    std::optional<KernelClock> kernel_clock(const Stamp&) override {
         if (!options_.kernel_clock) {
             return std::nullopt;
         }

@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <optional>
 #include <system_error>
+#include <utility>
 
 #include <sys/timex.h>
 
@@ -75,6 +77,15 @@ KernelClock read_kernel_clock() noexcept {
         return KernelClock{};
     }
     return clock_from(state, static_cast<unsigned>(tx.status), tx.maxerror);
+}
+
+KernelClock read_kernel_clock_at(std::int64_t monotonic_ns) noexcept {
+    // Per thread: the loop's is the only one that reads it today.
+    thread_local std::optional<std::pair<std::int64_t, KernelClock>> last;
+    if (!last || last->first != monotonic_ns) {
+        last.emplace(monotonic_ns, read_kernel_clock());
+    }
+    return last->second;
 }
 
 } // namespace shmrefclock

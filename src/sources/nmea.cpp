@@ -64,7 +64,9 @@ public:
         return LineRead{LineRead::Status::failed, 0, errno};
     }
 
-    std::optional<KernelClock> kernel_clock() override { return read_kernel_clock(); }
+    std::optional<KernelClock> kernel_clock(const Stamp& stamp) override {
+        return read_kernel_clock_at(stamp.monotonic_ns);
+    }
 
     // The bytes read so far.
     std::size_t bytes() const { return bytes_; }

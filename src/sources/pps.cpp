@@ -271,7 +271,8 @@ void PpsSource::on_records(const Stamp& stamp) {
             lock_ != nullptr ? lock_->latest_sample() : std::optional<Sample>{};
         const std::optional<PulseLabel> label =
             lock_ != nullptr ? lock_->pulse_label() : std::optional<PulseLabel>{};
-        apply(core_.fetched(record.fetch, lock, label, stamp, read_kernel_clock()));
+        apply(core_.fetched(record.fetch, lock, label, stamp,
+                            read_kernel_clock_at(stamp.monotonic_ns)));
     }
 }
 
