@@ -5,14 +5,15 @@
 // late by milliseconds, and a page fault on a path that was swapped out
 // likewise (bench/README.md measures p50/p99 with and without).
 //
-// Applied to the calling thread (the loop's) with SCHED_RESET_ON_FORK, so
-// that the threads the daemon starts after it (the renderer of the views,
-// the PPS fetch threads, the resolver) start at the normal policy and never
-// compete with the loop. Never fatal: what the system does not allow (no
-// CAP_SYS_NICE and no RLIMIT_RTPRIO, systemd's RestrictRealtime=, no
-// CAP_IPC_LOCK and a small RLIMIT_MEMLOCK) is one warning naming the unit
-// settings that allow it (systemd/realtime.conf), and the daemon runs on
-// at the normal policy.
+// SCHED_FIFO is for the calling thread (the loop's) with
+// SCHED_RESET_ON_FORK, so that the threads the daemon starts after it (the
+// renderer of the views, the PPS fetch threads, the resolver) start at the
+// normal policy and never compete with the loop. Under the hardened systemd
+// unit the daemon may not raise its own policy (RestrictRealtime=yes): the
+// opt-in drop-in systemd/realtime.conf has systemd set it before the daemon
+// starts (CPUSchedulingPolicy=fifo, CPUSchedulingResetOnFork=yes), and the
+// daemon finds it in place. Never fatal: what the system does not allow is
+// one warning naming what would, and the daemon runs on.
 #pragma once
 
 namespace shmrefclock {
