@@ -97,14 +97,6 @@ def usage_of(pid):
     return run_ns, switches
 
 
-def peak_rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def measure(name, proc, args, units):
     """Warm up, then measure the window; returns the figures."""
     segments = [bench.Segment(unit) for unit in units]
@@ -131,7 +123,7 @@ def measure(name, proc, args, units):
         "name": name,
         "cpu_percent": 100.0 * (run1 - run0) / (elapsed * NS_PER_S),
         "wakeups_per_s": (switches1 - switches0) / elapsed,
-        "peak_rss_kb": peak_rss_kb(proc.pid),
+        "peak_rss_kb": bench.proc_usage(proc.pid)["hwm_kb"],
         "units_publishing": sum(1 for n in published if n > 0),
         "elapsed_s": elapsed,
     }

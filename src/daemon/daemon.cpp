@@ -123,11 +123,11 @@ int Daemon::run() {
 }
 
 void Daemon::configure_realtime() {
-    if (config_.daemon.lock_memory != lock_memory_) {
+    if (lock_memory_ != config_.daemon.lock_memory) {
         apply_memory_lock(config_.daemon.lock_memory);
         lock_memory_ = config_.daemon.lock_memory;
     }
-    if (config_.daemon.sched_priority != sched_priority_) {
+    if (sched_priority_ != config_.daemon.sched_priority) {
         apply_sched_priority(config_.daemon.sched_priority);
         sched_priority_ = config_.daemon.sched_priority;
     }

@@ -63,8 +63,10 @@ private:
     std::string status_note_;
     // When run() began, for the uptime.
     Stamp started_{};
-    // What configure_realtime() last applied.
-    int sched_priority_ = 0;
+    // What configure_realtime() last applied. The policy is unknown at start
+    // (a unit may have set SCHED_FIFO: sched-priority = 0 must undo it);
+    // nothing is locked at start (exec ends any mlockall).
+    std::optional<int> sched_priority_;
     bool lock_memory_ = false;
     // The views the control socket and the listener hand out, rendered off
     // the loop; before them, so that it outlives their replies.

@@ -262,14 +262,14 @@ HttpServer::HttpServer(EventLoop& loop, const ListenAddress& address, Handler ha
     // MHD's own limit leaves room for the connections being closed (evicted
     // or at the end of their lifetime, until MHD has seen it): the limit on
     // connections holding a slot is ClientSlots'.
-    const unsigned mhd_limit = mhd_connection_limit;
     // The logger first: MHD logs with its own (stderr) until it has seen it.
     MHD_Daemon* daemon = MHD_start_daemon(
         flags, 0, nullptr, nullptr, &HttpCallbacks::on_request, this, MHD_OPTION_EXTERNAL_LOGGER,
-        log, nullptr, MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        connection_memory_limit, MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, nullptr, MHD_OPTION_NOTIFY_COMPLETED, completed,
-        this, MHD_OPTION_NOTIFY_CONNECTION, notify, this, MHD_OPTION_END);
+        log, nullptr, MHD_OPTION_CONNECTION_LIMIT, mhd_connection_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        connection_timeout_s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, nullptr,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, this, MHD_OPTION_NOTIFY_CONNECTION, notify, this,
+        MHD_OPTION_END);
     if (daemon == nullptr) {
         throw HttpError(fmt::format("metrics: cannot listen on {}: libmicrohttpd refused to start",
                                     address_.text));

@@ -18,6 +18,7 @@ import socket
 
 import harness
 from harness import check, log
+from http_util import status_field
 
 UNIT = 2
 
@@ -46,14 +47,6 @@ def threads(pid):
     return found
 
 
-def locked_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmLck:"):
-                return int(line.split()[1])
-    return 0
-
-
 def ask(path):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(10)
@@ -77,7 +70,7 @@ def body(ctx):
     check(b'"pid"' in ask(control), "the control socket did not answer")
     fifo_reset = os.SCHED_FIFO | os.SCHED_RESET_ON_FORK
     seen = threads(proc.pid)
-    log(f"threads (policy, priority): {seen}; VmLck {locked_kb(proc.pid)} kB")
+    log(f"threads (policy, priority): {seen}; VmLck {status_field(proc.pid, 'VmLck')} kB")
     check(seen.get(proc.pid) == (fifo_reset, 10),
           f"the event loop runs {seen.get(proc.pid)}, expected SCHED_FIFO|RESET_ON_FORK 10")
     others = {tid: p for tid, p in seen.items() if tid != proc.pid}
@@ -85,7 +78,7 @@ def body(ctx):
     check(all(p == (os.SCHED_OTHER, 0) for p in others.values()),
           f"threads other than the loop not at the normal policy: {others}")
     if lock:
-        check(locked_kb(proc.pid) > 0, "lock-memory = true: nothing locked (VmLck 0)")
+        check(status_field(proc.pid, "VmLck") > 0, "lock-memory = true: nothing locked (VmLck 0)")
     else:
         log("the sanitizer build: lock-memory not tried (ASan's shadow memory)")
     harness.wait_until(lambda: "sched-priority = 10: the event loop runs SCHED_FIFO at "
@@ -95,10 +88,10 @@ def body(ctx):
     proc.popen.send_signal(signal.SIGHUP)
     harness.wait_until(lambda: "reloaded" in proc.output(), 10, "the reload", watch=[proc])
     seen = threads(proc.pid)
-    log(f"after the reload: {seen}; VmLck {locked_kb(proc.pid)} kB")
+    log(f"after the reload: {seen}; VmLck {status_field(proc.pid, 'VmLck')} kB")
     check(seen.get(proc.pid) == (os.SCHED_OTHER, 0),
           f"after sched-priority = 0 the loop runs {seen.get(proc.pid)}")
-    check(locked_kb(proc.pid) == 0, "after lock-memory = false memory is still locked")
+    check(status_field(proc.pid, "VmLck") == 0, "after lock-memory = false memory is still locked")
     harness.wait_for_valid_sample(UNIT, 10, watch=[proc])
 
 
