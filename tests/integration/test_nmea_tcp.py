@@ -130,8 +130,9 @@ def silent_peer(ctx):
             check(daemon.returncode == 0,
                   f"the daemon exited with {daemon.returncode}")
             samples, _ = watcher.snapshot()
-            problems, _ = fake_receiver.verify_samples(samples, receiver, 0,
-                                                       20_000_000)
+            problems, _ = fake_receiver.verify_samples(
+                samples, receiver, 0,
+                fake_receiver.max_first_byte_latency_ns())
             check(not problems, f"wrong samples: {problems[:5]}")
             reports = fake_receiver.sanitizer_reports(daemon.output())
             check(not reports, f"sanitizer or crash output: {reports[:5]}")
