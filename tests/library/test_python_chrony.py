@@ -7,15 +7,17 @@ import, print() for Python 3, and the README's typo `recev_time` (its next
 lines use `recv_time`). All of them publish the system time minus one second:
 
 1. the "off by one second" program: chrony must select SHM2 and report the
-   system clock 1.000 s fast (`tracking` "System time"), within 1 ms;
+   system clock 1.000 s fast (`tracking` "System time"): at most 1 ms
+   less, at most LATE (below) more;
 2. the field-access example (every field printed, then `valid = 0`, the
    float properties, precision, `count += 1`, `valid = 1`);
 3. update(clock_time, recv_time=recv_time, precision=-5);
 4. update(clock_time), the receive time defaulting to now.
 
 For 2-4 every sample chrony took in that example's time window (its
-refclocks.log "Raw offset", reference - receive) must be -1.000 s within
-1 ms, at least two per example. An independent ctypes reader (harness.py)
+refclocks.log "Raw offset", reference - receive) must be -1.000 s: at most
+1 ms above, at most LATE below (the time between the example's clock and
+receive times), at least two per example. An independent ctypes reader (harness.py)
 checks that the segment was always written with mode 1.
 """
 
@@ -31,7 +33,16 @@ import chrony
 
 UNIT = 2
 OFFSET = -1.0
+# Every example takes its receive time after its clock time (two calls of
+# time.time(), or update()'s own "now"), so reference - receive is -1.000 s
+# less the time between them: never above -1.000 s by more than rounding
+# (TOLERANCE), below it by however long the example was held up between
+# the two calls (1.2 ms seen in the sanitizer build with the machine busy).
+# LATE, generous, is a bound, not a timing claim: what the test tells apart
+# is a right receive time from a wrong one (none: the clock time itself,
+# off by 1 s; a stale one, by a second or more).
 TOLERANCE = 0.001
+LATE = 0.2
 ROUNDS = 4
 
 IMPORT = "import time\nimport shmrefclock as ntpdshm\n"
@@ -144,9 +155,10 @@ def body(ctx):
         f"{fast:+.9f} s, expected {-OFFSET:+.9f} (error "
         f"{(fast + OFFSET) * 1e6:+.1f} us)")
     failures = []
-    if abs(fast + OFFSET) > TOLERANCE:
+    if not -OFFSET - TOLERANCE <= fast <= -OFFSET + LATE:
         failures.append(f"off-by-one program: System time {fast:+.9f}, "
-                        f"expected {-OFFSET:+.9f} fast +/- {TOLERANCE}")
+                        f"expected {-OFFSET:+.9f} fast, {-TOLERANCE:+} to "
+                        f"{LATE:+}")
     program.stop()
 
     # 2-4, one after the other, each in its own time window.
@@ -177,9 +189,10 @@ def body(ctx):
             f"{[f'{x:+.6f}' for x in mine]}, expected {OFFSET:+.6f}")
         if len(mine) < 2:
             failures.append(f"{name}: only {len(mine)} samples taken by chrony")
-        bad = [x for x in mine if abs(x - OFFSET) > TOLERANCE]
+        bad = [x for x in mine if not OFFSET - LATE <= x <= OFFSET + TOLERANCE]
         if bad:
-            failures.append(f"{name}: offsets {bad} not {OFFSET} +/- {TOLERANCE}")
+            failures.append(f"{name}: offsets {bad} not {OFFSET}, {-LATE:+} "
+                            f"to {TOLERANCE:+}")
     if failures:
         raise Fail("; ".join(failures))
 
