@@ -10,7 +10,7 @@ set -euo pipefail
 
 build=(
     meson ninja-build pkg-config g++ libcli11-dev libspdlog-dev libfmt-dev
-    libsystemd-dev nettle-dev nlohmann-json3-dev pps-tools
+    nettle-dev nlohmann-json3-dev pps-tools
     # meson compiles through ccache when it is on PATH (tests/run.sh)
     ccache
 )

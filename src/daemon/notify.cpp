@@ -2,21 +2,13 @@
 
 #include <ctime>
 
-#include "config_h.hpp"
-#if SHMREFCLOCK_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
+#include "io/service_manager.hpp"
 
 namespace shmrefclock::notify {
 
 namespace {
 void send(const std::string& message) {
-#if SHMREFCLOCK_HAVE_SYSTEMD
-    // unset_environment = 0: a reload keeps notifying.
-    sd_notify(0, message.c_str());
-#else
-    (void)message;
-#endif
+    service_manager::notify(message);
 }
 } // namespace
 
@@ -45,13 +37,7 @@ void stopping() {
 }
 
 std::optional<std::uint64_t> watchdog_usec() {
-#if SHMREFCLOCK_HAVE_SYSTEMD
-    std::uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-        return usec;
-    }
-#endif
-    return std::nullopt;
+    return service_manager::watchdog_usec();
 }
 
 } // namespace shmrefclock::notify

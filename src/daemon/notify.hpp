@@ -1,5 +1,5 @@
-// Health reports to the service manager (sd_notify(3)). Without systemd
-// support compiled in, or without $NOTIFY_SOCKET, every call does nothing.
+// Health reports to the service manager (sd_notify(3), sent by
+// io/service_manager.hpp). Without $NOTIFY_SOCKET every call does nothing.
 #pragma once
 
 #include <cstdint>

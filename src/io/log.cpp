@@ -5,13 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <mutex>
+
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
-#include "config_h.hpp"
 #include "core/printable.hpp"
-#if SHMREFCLOCK_HAVE_SYSTEMD
-#include <spdlog/sinks/systemd_sink.h>
-#endif
 
 namespace shmrefclock {
 
@@ -62,7 +62,62 @@ private:
     std::shared_ptr<spdlog::sinks::sink> inner_;
 };
 
+// The journal's stream protocol: one line per message on stderr, its
+// priority as sd-daemon(3)'s "<N>" prefix, which journald turns into
+// PRIORITY= (SyslogLevelPrefix=, on by default). The journal adds the time,
+// _PID and the unit's SyslogIdentifier=. Written with one write(2), so that
+// a line is never interleaved. Replaces spdlog's systemd_sink and with it
+// libsystemd (io/service_manager.hpp says why).
+class JournalStreamSink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    explicit JournalStreamSink(int fd) : fd_(fd) {}
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        line_.clear();
+        line_ += '<';
+        line_ += static_cast<char>('0' + syslog_priority(msg.level));
+        line_ += '>';
+        line_.append(msg.payload.data(), msg.payload.size());
+        line_ += '\n';
+        std::string_view rest = line_;
+        while (!rest.empty()) {
+            const ssize_t n = ::write(fd_, rest.data(), rest.size());
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                return; // the journal is gone: nowhere else to say so
+            }
+            rest.remove_prefix(static_cast<std::size_t>(n));
+        }
+    }
+    void flush_() override {}
+
+private:
+    static int syslog_priority(spdlog::level::level_enum level) {
+        switch (level) {
+        case spdlog::level::critical:
+            return 2; // LOG_CRIT
+        case spdlog::level::err:
+            return 3; // LOG_ERR
+        case spdlog::level::warn:
+            return 4; // LOG_WARNING
+        case spdlog::level::info:
+            return 6; // LOG_INFO
+        default:
+            return 7; // LOG_DEBUG (trace, debug)
+        }
+    }
+    int fd_;
+    std::string line_;
+};
+
 } // namespace
+
+std::shared_ptr<spdlog::sinks::sink> journal_stream_sink(int fd) {
+    return std::make_shared<JournalStreamSink>(fd);
+}
 
 std::shared_ptr<spdlog::sinks::sink> escaping_sink(std::shared_ptr<spdlog::sinks::sink> inner) {
     return std::make_shared<EscapingSink>(std::move(inner));
@@ -70,15 +125,10 @@ std::shared_ptr<spdlog::sinks::sink> escaping_sink(std::shared_ptr<spdlog::sinks
 
 void setup_logging(std::string_view level) {
     std::shared_ptr<spdlog::logger> logger;
-#if SHMREFCLOCK_HAVE_SYSTEMD
     if (stderr_is_journal()) {
-        auto sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("shmrefclock");
-        logger = std::make_shared<spdlog::logger>("shmrefclock", escaping_sink(sink));
-        logger->set_pattern("%v"); // the journal keeps time and priority
+        logger = std::make_shared<spdlog::logger>(
+            "shmrefclock", escaping_sink(journal_stream_sink(STDERR_FILENO)));
     }
-#else
-    (void)stderr_is_journal;
-#endif
     if (!logger) {
         logger = std::make_shared<spdlog::logger>(
             "shmrefclock", escaping_sink(std::make_shared<spdlog::sinks::stderr_sink_mt>()));

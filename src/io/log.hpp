@@ -19,6 +19,11 @@ namespace shmrefclock {
 void setup_logging(std::string_view level);
 void set_log_level(std::string_view level);
 
+// Lines for the journal's stream on `fd` (stderr under systemd): the
+// message alone behind sd-daemon(3)'s priority prefix, "<3>text\n" for an
+// error; the journal adds the time, the pid and the identifier.
+std::shared_ptr<spdlog::sinks::sink> journal_stream_sink(int fd);
+
 // `inner`, with every message's text passed through printable() first. A
 // multi-line report (a reload's FILE:LINE:COLUMN list) is logged one line at
 // a time by its caller.

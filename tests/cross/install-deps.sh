@@ -6,8 +6,8 @@
 # files, so they come as :arm64 / :armhf; nettle is linked. libmicrohttpd is
 # built from subprojects/ with the cross C compiler. CLI11 and Catch2 are header-only and
 # Multi-Arch: foreign: the build machine's packages serve every target.
-# libsystemd is left out: the cross builds use -Dsystemd=disabled (the unit
-# files are architecture-independent and tested natively).
+# The cross builds use -Dsystemd=disabled (the unit files are
+# architecture-independent and tested natively); no build links libsystemd.
 set -euo pipefail
 
 arches=(arm64 armhf)

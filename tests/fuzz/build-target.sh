@@ -39,7 +39,6 @@ new=$out/include/config_h.hpp.new.$$
 cat >"$new" <<H
 #pragma once
 #define SHMREFCLOCK_VERSION "fuzz"
-#define SHMREFCLOCK_HAVE_SYSTEMD 0
 #define SHMREFCLOCK_RELEASE_YEAR $year
 #define SHMREFCLOCK_RELEASE_MONTH ${month}u
 #define SHMREFCLOCK_RELEASE_DAY ${day}u

@@ -8,7 +8,7 @@ packages=(
     debhelper dpkg-dev fakeroot lintian file bc
     mmdebstrap arch-test systemd-container qemu-user-static binfmt-support
     # build dependencies of the package (debian/control)
-    meson ninja-build pkg-config libcli11-dev libfmt-dev libspdlog-dev libsystemd-dev
+    meson ninja-build pkg-config libcli11-dev libfmt-dev libspdlog-dev
     nettle-dev pps-tools systemd
 )
 exec "$(dirname "$0")/../apt-install-missing.sh" system/install-deps "${packages[@]}"

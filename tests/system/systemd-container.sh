@@ -62,7 +62,7 @@ done
 [ "$root_only" = yes ] || [ -f "$deb" ] || die "prerequisite: package $2 not found"
 
 # --- the root file system, cached ------------------------------------------
-# The package's own libraries (libc, libsystemd, libnettle) are in every
+# The package's own library (libc; nettle is linked statically) is in every
 # minbase root: the container has no network, so apt inside it installs only
 # what the root already holds.
 packages=systemd,systemd-sysv,dbus,chrony
@@ -395,6 +395,11 @@ check "without the drop-in the daemon runs on ($active) at the normal policy ($g
     [ "$active/$got" = "active/SCHED_OTHER 0 " ]
 check "without the drop-in one warning says why" \
     bash -c "nsenter -t $pid1 -a -- journalctl -u $svc _PID=$main --no-pager -o cat | grep -q 'sched-priority = 10: cannot run SCHED_FIFO'"
+# The journal's stream protocol (src/io/log.cpp): the "<4>" prefix is the
+# entry's PRIORITY, not text; -p warning..warning selects it, and an info
+# line of the same start is not there.
+check "the journal has that warning at priority 4 (warning), its text without a prefix" \
+    bash -c "nsenter -t $pid1 -a -- journalctl -u $svc _PID=$main -p warning..warning --no-pager -o cat | grep -qx 'sched-priority = 10: cannot run SCHED_FIFO.*' && ! nsenter -t $pid1 -a -- journalctl -u $svc _PID=$main -p warning..warning --no-pager -o cat | grep -q 'refclock(s) from'"
 mkdir -p "$root/etc/systemd/system/$svc.d"
 in_ct cp "$dropin" "/etc/systemd/system/$svc.d/realtime.conf"
 in_ct systemctl daemon-reload

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <sstream>
+#include <unistd.h>
 
 #include <spdlog/sinks/ostream_sink.h>
 
@@ -45,4 +46,33 @@ TEST_CASE("a message that quotes a newline is logged as one line") {
                   "or directory\n"
                   "info receiver sent $GPRMC\\r\\n\\x00\\x1b\n"
                   "info nothing to escape\n");
+}
+
+TEST_CASE("the journal's stream gets each message behind its syslog priority") {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    {
+        spdlog::logger logger("test", escaping_sink(journal_stream_sink(fds[1])));
+        logger.set_level(spdlog::level::trace);
+        logger.critical("c");
+        logger.error("e {}", 1);
+        logger.warn("w");
+        logger.info("i");
+        logger.debug("d");
+        logger.trace("t");
+        logger.error("forged\n<2>critical");
+        logger.flush();
+    }
+    close(fds[1]);
+    std::string text;
+    char buffer[512];
+    ssize_t n = 0;
+    while ((n = read(fds[0], buffer, sizeof buffer)) > 0) {
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+    close(fds[0]);
+    // sd-daemon(3): <2> LOG_CRIT, <3> LOG_ERR, <4> LOG_WARNING, <6> LOG_INFO,
+    // <7> LOG_DEBUG; no time, level name or identifier (the journal adds them),
+    // and a quoted newline cannot start a line with a priority of its own.
+    CHECK(text == "<2>c\n<3>e 1\n<4>w\n<6>i\n<7>d\n<7>t\n<3>forged\\n<2>critical\n");
 }
