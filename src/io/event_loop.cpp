@@ -1,5 +1,6 @@
 #include "io/event_loop.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -7,6 +8,7 @@
 #include <string>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "shmrefclock/sample.hpp"
 
@@ -38,20 +40,114 @@ EventLoop::EventLoop()
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, receivers_.get(), &event) != 0) {
         fail("epoll_ctl(ADD)");
     }
+    alarm_timer_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!alarm_timer_.valid()) {
+        fail("timerfd_create");
+    }
+    watch(alarm_timer_.get(), [this](const Stamp& stamp) { fire_alarms(stamp); });
 }
 
-EventLoop::Registration EventLoop::add(int epoll, int fd, Handler handler, Ready ready) {
+EventLoop::Alarm EventLoop::add_alarm(Handler handler) {
+    const Alarm alarm = alarms_.add();
+    alarm_handlers_.emplace(alarm, std::move(handler));
+    return alarm;
+}
+
+void EventLoop::arm_alarm(Alarm alarm, std::int64_t after_ns, std::int64_t period_ns) {
+    if (after_ns <= 0) {
+        alarms_.disarm(alarm);
+        return;
+    }
+    const std::int64_t base = wake_ns_ ? *wake_ns_ : stamp_now().monotonic_ns;
+    alarms_.arm(alarm, base + after_ns, period_ns);
+    if (!firing_alarms_) {
+        set_alarm_timer();
+    }
+}
+
+void EventLoop::remove_alarm(Alarm alarm) {
+    alarms_.remove(alarm);
+    alarm_handlers_.erase(alarm);
+}
+
+void EventLoop::set_alarm_timer() {
+    const std::optional<std::int64_t> wake = alarms_.next_wake(alarm_slack_ns);
+    // Nothing armed, or the timerfd fires first anyway: no syscall. A
+    // disarmed alarm leaves the timerfd as it was; its wake-up finds
+    // nothing due and moves the timerfd on.
+    if (!wake || (alarm_timer_ns_ && *alarm_timer_ns_ <= *wake)) {
+        return;
+    }
+    // Relative, from the clock the stamps are read from: a deadline is in
+    // this process's view of CLOCK_MONOTONIC, which a test's libfaketime
+    // moves away from the kernel's (an absolute expiry would then never
+    // come); relative delays are the same in both.
+    const std::int64_t delay = std::max<std::int64_t>(*wake - stamp_now().monotonic_ns, 1);
+    itimerspec spec{};
+    spec.it_value = {static_cast<time_t>(delay / ns_per_s), static_cast<long>(delay % ns_per_s)};
+    if (timerfd_settime(alarm_timer_.get(), 0, &spec, nullptr) != 0) {
+        fail("timerfd_settime");
+    }
+    alarm_timer_ns_ = *wake;
+}
+
+void EventLoop::fire_alarms(const Stamp& stamp) {
+    std::uint64_t count = 0;
+    if (::read(alarm_timer_.get(), &count, sizeof count) == sizeof count) {
+        alarm_timer_ns_.reset(); // expired: armed for nothing now
+    }
+    firing_alarms_ = true;
+    for (const Alarm alarm : alarms_.take_due(stamp.monotonic_ns)) {
+        const auto it = alarm_handlers_.find(alarm);
+        if (it == alarm_handlers_.end()) {
+            continue; // removed by an earlier handler
+        }
+        // Copy: the handler may remove its alarm.
+        Handler handler = it->second;
+        handler(stamp);
+        if (!running_) {
+            break;
+        }
+    }
+    firing_alarms_ = false;
+    set_alarm_timer();
+}
+
+EventLoop::Registration EventLoop::add(int epoll, int fd, Handler handler, Ready ready, bool once) {
     const Registration id = next_++;
     // Registrations, not fds, go into epoll: a handler may close an fd and a
     // new one may get the same number within one batch of events.
     epoll_event event{};
-    event.events = ready == Ready::input ? EPOLLIN : EPOLLOUT;
+    event.events = (ready == Ready::input ? EPOLLIN : EPOLLOUT) | (once ? EPOLLONESHOT : 0u);
     event.data.u64 = id;
     if (epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) != 0) {
         fail("epoll_ctl(ADD)");
     }
-    watches_.emplace(id, Watch{fd, std::move(handler), false, epoll});
+    watches_.emplace(id, Watch{fd, std::move(handler), false, epoll, once, false});
     return id;
+}
+
+EventLoop::Registration EventLoop::watch_receiver_once(int fd, Handler handler) {
+    return add(receivers_.get(), fd, std::move(handler), Ready::input, true);
+}
+
+void EventLoop::resume(Registration registration) {
+    const auto it = watches_.find(registration);
+    if (it == watches_.end() || !it->second.paused) {
+        return;
+    }
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLONESHOT;
+    event.data.u64 = registration;
+    if (epoll_ctl(it->second.epoll, EPOLL_CTL_MOD, it->second.fd, &event) != 0) {
+        fail("epoll_ctl(MOD)");
+    }
+    it->second.paused = false;
+}
+
+bool EventLoop::paused(Registration registration) const {
+    const auto it = watches_.find(registration);
+    return it != watches_.end() && it->second.paused;
 }
 
 EventLoop::Registration EventLoop::watch(int fd, Handler handler, Ready ready) {
@@ -137,10 +233,14 @@ void EventLoop::dispatch(const epoll_event* events, int n, const Stamp& stamp, b
         if (it == watches_.end() || it->second.first != first) {
             continue; // unwatched by an earlier handler in this batch, or not this pass
         }
+        // The kernel disabled a one-shot watch when it reported it.
+        it->second.paused = it->second.once;
         // Copy: the handler may unwatch itself.
         Handler handler = it->second.handler;
+        wake_ns_ = stamp.monotonic_ns;
         handler(stamp);
     }
+    wake_ns_.reset();
 }
 
 Timer::Timer() : fd_(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <sys/epoll.h>
 
+#include "core/alarm_schedule.hpp"
 #include "core/stamp.hpp"
 #include "io/unique_fd.hpp"
 
@@ -41,8 +42,34 @@ public:
     // fresh stamp: a stamp is late by at most one other handler, not by a
     // batch (issue 18: six page fetchers made stamps up to 39 ms late).
     Registration watch_receiver(int fd, Handler handler);
+    // A receiver watch that pauses after each wake-up it is served in
+    // (EPOLLONESHOT: the kernel disables it, no syscall); resume() enables
+    // it again with one EPOLL_CTL_MOD. An NMEA line is read by its batch
+    // alarm for the rest of a cycle once its first byte is stamped: pausing
+    // costs nothing and resuming one syscall, where unwatch() and a new
+    // watch cost two and an allocation in the kernel (issue 22).
+    Registration watch_receiver_once(int fd, Handler handler);
+    // Enable a paused watch_receiver_once registration; nothing otherwise.
+    void resume(Registration registration);
+    // Whether a watch_receiver_once registration is paused (served, not
+    // resumed).
+    bool paused(Registration registration) const;
     // Safe to call from inside a handler, for any registration.
     void unwatch(Registration registration);
+
+    // Alarms: timers that share the loop's one timerfd (core/
+    // alarm_schedule.hpp says why). The handler is called with the stamp of
+    // the wake-up that found the alarm due, at most alarm_slack_ns late.
+    using Alarm = AlarmSchedule::Id;
+    static constexpr std::int64_t alarm_slack_ns = 1'000'000;
+    Alarm add_alarm(Handler handler);
+    // Due `after_ns` after the wake-up being served (the instant epoll_wait
+    // returned; outside one, now), so that alarms armed for one delay from
+    // one wake-up fire together; then every `period_ns` (0: once).
+    // `after_ns` <= 0 disarms. Safe inside any handler.
+    void arm_alarm(Alarm alarm, std::int64_t after_ns, std::int64_t period_ns);
+    void disarm_alarm(Alarm alarm) { alarms_.disarm(alarm); }
+    void remove_alarm(Alarm alarm);
 
     // Dispatch until stop() is called.
     void run();
@@ -53,13 +80,19 @@ private:
         int fd;
         Handler handler;
         bool first = false;
-        int epoll = -1; // the epoll set it is in
+        int epoll = -1;      // the epoll set it is in
+        bool once = false;   // EPOLLONESHOT
+        bool paused = false; // once, served and not resumed
     };
-    Registration add(int epoll, int fd, Handler handler, Ready ready);
+    Registration add(int epoll, int fd, Handler handler, Ready ready, bool once = false);
     void dispatch(const epoll_event* events, int n, const Stamp& stamp, bool first);
     // Serve the ready receivers (and the clock-step watch beside them);
     // stamp, if given, is the one of the wake-up that is being served.
     void serve_receivers(const Stamp* stamp);
+    void fire_alarms(const Stamp& stamp);
+    // The timerfd at the alarms' next wake, when that is earlier than the
+    // instant it is armed for (a later one: the loop re-arms when it fires).
+    void set_alarm_timer();
     UniqueFd epoll_;
     // The receivers' and the clock-step watch's own set, itself watched by
     // epoll_ under the registration `receivers_id`.
@@ -68,6 +101,13 @@ private:
     std::map<Registration, Watch> watches_;
     Registration next_ = 1;
     bool running_ = false;
+    // The monotonic stamp of the wake-up whose handlers are running.
+    std::optional<std::int64_t> wake_ns_;
+    AlarmSchedule alarms_;
+    std::map<Alarm, Handler> alarm_handlers_;
+    UniqueFd alarm_timer_; // CLOCK_MONOTONIC, armed relative (set_alarm_timer)
+    std::optional<std::int64_t> alarm_timer_ns_;
+    bool firing_alarms_ = false;
 };
 
 // A periodic CLOCK_MONOTONIC timerfd, owned.

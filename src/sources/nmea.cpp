@@ -85,20 +85,18 @@ NmeaSource::NmeaSource(EventLoop& loop, SourceSink& sink, const RefclockConfig& 
     if (const auto* address = std::get_if<DeviceAddress>(&parsed)) {
         if (const auto* tcp = std::get_if<TcpAddress>(address)) {
             tcp_ = *tcp;
-            silence_watch_ = loop.watch(silence_.fd(), [this](const Stamp&) {
-                if (silence_.expirations() > 0) {
-                    on_silence();
-                }
-            });
+            silence_ = loop.add_alarm([this](const Stamp&) { on_silence(); });
         }
     }
 }
 
 NmeaSource::~NmeaSource() {
-    watch_device(false);
+    unwatch_device();
     unwatch(resolve_watch_);
     unwatch(connect_watch_);
-    unwatch(silence_watch_);
+    if (silence_) {
+        loop().remove_alarm(*silence_);
+    }
 }
 
 void NmeaSource::unwatch(EventLoop::Registration& registration) {
@@ -138,14 +136,28 @@ void NmeaSource::on_timer(TimerId id, const Stamp& stamp) {
 }
 
 void NmeaSource::watch_device(bool watch) {
+    device_wanted_ = watch;
     if (watch && device_watch_ == 0 && device_.fd.valid()) {
-        device_watch_ = loop().watch_receiver(device_.fd.get(), [this](const Stamp& stamp) {
+        // Paused by each wake-up it is served in (EventLoop::
+        // watch_receiver_once); what the core then asks for decides whether
+        // it resumes: a first byte hands the line to the batch alarm.
+        device_watch_ = loop().watch_receiver_once(device_.fd.get(), [this](const Stamp& stamp) {
             read_device(NmeaRead::Wake::device, stamp);
+            if (device_wanted_ && device_watch_ != 0) {
+                loop().resume(device_watch_);
+            }
         });
-    } else if (!watch && device_watch_ != 0) {
-        loop().unwatch(device_watch_);
-        device_watch_ = 0;
+    } else if (watch && device_watch_ != 0) {
+        loop().resume(device_watch_);
+    } else if (!watch && device_watch_ != 0 && !loop().paused(device_watch_)) {
+        // Not right after its wake-up (which paused it): stop it for real.
+        unwatch_device();
     }
+}
+
+void NmeaSource::unwatch_device() {
+    device_wanted_ = false;
+    unwatch(device_watch_);
 }
 
 void NmeaSource::write_device(const std::string& bytes) {
@@ -168,13 +180,15 @@ void NmeaSource::write_device(const std::string& bytes) {
 }
 
 void NmeaSource::close_device() {
-    watch_device(false);
+    // Unwatched whether paused or not: the fd goes, and its number may come
+    // back with the next device.
+    unwatch_device();
     unwatch(resolve_watch_);
     unwatch(connect_watch_);
     // A lookup still running is abandoned, not waited for.
     resolution_.reset();
-    if (tcp_) {
-        silence_.disarm();
+    if (silence_) {
+        loop().disarm_alarm(*silence_);
     }
     pps_device_.reset();
     device_.fd.reset();
@@ -232,7 +246,7 @@ void NmeaSource::on_resolved() {
     }
     // A connect() that neither completes nor fails (a peer that drops SYNs)
     // ends like a silent connection.
-    silence_.arm(tcp_silence_s * ns_per_s, 0);
+    loop().arm_alarm(*silence_, tcp_silence_s * ns_per_s, 0);
     connect_watch_ = loop().watch(
         device_.fd.get(), [this](const Stamp&) { on_connected(); }, EventLoop::Ready::output);
 }
@@ -243,7 +257,7 @@ void NmeaSource::on_connected() {
         apply(core_.device_failed(fmt::format("{}: {}", config_.device, problem)));
         return;
     }
-    silence_.arm(tcp_silence_s * ns_per_s, 0);
+    loop().arm_alarm(*silence_, tcp_silence_s * ns_per_s, 0);
     device_opened();
 }
 
@@ -314,7 +328,7 @@ void NmeaSource::read_device(NmeaRead::Wake wake, const Stamp& stamp) {
     if (line.bytes() > 0 && tcp_) {
         // Re-armed by every read that brings bytes; a read that then failed
         // closes the device, and the timer with it.
-        silence_.arm(tcp_silence_s * ns_per_s, 0);
+        loop().arm_alarm(*silence_, tcp_silence_s * ns_per_s, 0);
     }
     apply(actions);
 }

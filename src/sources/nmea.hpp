@@ -56,6 +56,7 @@ private:
     void on_timer(TimerId id, const Stamp& stamp) override;
     void close_device() override;
     void watch_device(bool watch) override;
+    void unwatch_device();
     // A UBX configuration request (core/ubx_configure.hpp): one
     // non-blocking write; what the device does not take now is dropped, and
     // the request is sent again when its answer does not come.
@@ -65,13 +66,15 @@ private:
     NmeaCore core_;
     NmeaDevice device_;
     EventLoop::Registration device_watch_ = 0;
+    // What the core last asked for (Actions::watch_device).
+    bool device_wanted_ = false;
     // tcp:// only.
     std::optional<TcpAddress> tcp_;
     std::unique_ptr<Resolution> resolution_;
     EventLoop::Registration resolve_watch_ = 0;
     EventLoop::Registration connect_watch_ = 0; // while connect() is under way
-    Timer silence_;
-    EventLoop::Registration silence_watch_ = 0;
+    // An alarm (re-armed by every read: no syscall while the peer talks).
+    std::optional<EventLoop::Alarm> silence_;
     std::optional<std::string> pps_device_;
 };
 

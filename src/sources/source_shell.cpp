@@ -8,24 +8,17 @@ SourceShell::SourceShell(std::string name, EventLoop& loop, SourceSink& sink)
     : name_(std::move(name)), loop_(loop), sink_(sink) {}
 
 SourceShell::~SourceShell() {
-    for (auto& registered : timers_) {
-        if (registered && registered->watch != 0) {
-            loop_.unwatch(registered->watch);
+    for (const auto& alarm : alarms_) {
+        if (alarm) {
+            loop_.remove_alarm(*alarm);
         }
     }
 }
 
-SourceShell::Registered& SourceShell::timer(TimerId id) {
-    auto& slot = timers_[static_cast<std::size_t>(id)];
+EventLoop::Alarm SourceShell::alarm(TimerId id) {
+    auto& slot = alarms_[static_cast<std::size_t>(id)];
     if (!slot) {
-        slot = std::make_unique<Registered>();
-        Registered* registered = slot.get();
-        registered->watch =
-            loop_.watch(registered->timer.fd(), [this, id, registered](const Stamp& stamp) {
-                if (registered->timer.expirations() > 0) {
-                    on_timer(id, stamp);
-                }
-            });
+        slot = loop_.add_alarm([this, id](const Stamp& stamp) { on_timer(id, stamp); });
     }
     return *slot;
 }
@@ -80,7 +73,7 @@ void SourceShell::apply(const Actions& actions) {
         write_device(actions.device_write);
     }
     for (const TimerRequest& request : actions.timers) {
-        timer(request.id).timer.arm(request.after_ns, request.period_ns);
+        loop_.arm_alarm(alarm(request.id), request.after_ns, request.period_ns);
     }
     if (actions.watch_device) {
         watch_device(*actions.watch_device);

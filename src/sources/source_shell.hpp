@@ -1,5 +1,6 @@
 // What every source's shell shares (docs/design.md, "Source cores"): it
-// owns the timers a core asks for, registers them with the event loop once,
+// owns the timers a core asks for, as the event loop's alarms (one timerfd
+// for all of them: core/alarm_schedule.hpp), added once,
 // and carries out a core's Actions -- log, publish, withdraw, arm, report
 // health. A source's own shell adds only its device: open, read, close.
 #pragma once
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/source_rules.hpp"
@@ -48,17 +50,13 @@ protected:
     bool starting_ = false;
 
 private:
-    struct Registered {
-        Timer timer;
-        EventLoop::Registration watch = 0;
-    };
-    Registered& timer(TimerId id);
+    EventLoop::Alarm alarm(TimerId id);
     void log(const Message& message);
 
     std::string name_;
     EventLoop& loop_;
     SourceSink& sink_;
-    std::array<std::unique_ptr<Registered>, timer_count> timers_;
+    std::array<std::optional<EventLoop::Alarm>, timer_count> alarms_;
     // Failures that repeat: the first, then a summary (io/log.hpp).
     RateLimitedLog device_log_;
     // State changes that may flap (a lock lost and found every other

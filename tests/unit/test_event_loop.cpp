@@ -149,3 +149,92 @@ TEST_CASE("event loop: a receiver unwatched by a client's handler is not called"
 
     CHECK_FALSE(receiver_called);
 }
+
+TEST_CASE("event loop: alarms armed from one wake-up for one delay fire in one wake-up") {
+    EventLoop loop;
+    Pipe start;
+    std::vector<int> fired;
+    std::vector<std::int64_t> fired_at;
+    std::int64_t armed_at = 0;
+    std::vector<EventLoop::Alarm> alarms;
+    for (int i = 0; i < 3; ++i) {
+        alarms.push_back(loop.add_alarm([&, i](const Stamp& stamp) {
+            fired.push_back(i);
+            fired_at.push_back(stamp.monotonic_ns);
+            if (fired.size() == 3) {
+                loop.stop();
+            }
+        }));
+    }
+    loop.watch(start.read_end.get(), [&](const Stamp& stamp) {
+        start.take();
+        armed_at = stamp.monotonic_ns;
+        // In reverse: the order they fire in is their deadlines', then the
+        // order they were added.
+        for (int i = 2; i >= 0; --i) {
+            loop.arm_alarm(alarms[static_cast<std::size_t>(i)], 2'000'000, 0);
+        }
+    });
+    start.put();
+    loop.run();
+    CHECK(fired == std::vector<int>{0, 1, 2});
+    // One wake-up: the same stamp for all three, and none before the
+    // deadline counted from the wake-up that armed them.
+    CHECK(fired_at[0] == fired_at[1]);
+    CHECK(fired_at[1] == fired_at[2]);
+    CHECK(fired_at[0] >= armed_at + 2'000'000);
+}
+
+TEST_CASE("event loop: a periodic alarm repeats until disarmed, and a removed alarm never fires") {
+    EventLoop loop;
+    int ticks = 0;
+    bool removed_fired = false;
+    const auto removed = loop.add_alarm([&](const Stamp&) { removed_fired = true; });
+    EventLoop::Alarm periodic = 0;
+    periodic = loop.add_alarm([&](const Stamp&) {
+        if (++ticks == 3) {
+            loop.disarm_alarm(periodic);
+            // A last one-shot alarm ends the run after the periodic one
+            // would have fired again had it not been disarmed.
+            const auto last = loop.add_alarm([&](const Stamp&) { loop.stop(); });
+            loop.arm_alarm(last, 5'000'000, 0);
+        }
+    });
+    loop.arm_alarm(removed, 1'000'000, 0);
+    loop.remove_alarm(removed);
+    loop.arm_alarm(periodic, 1'000'000, 1'000'000);
+    loop.run();
+    CHECK(ticks == 3);
+    CHECK_FALSE(removed_fired);
+}
+
+TEST_CASE("event loop: a one-shot receiver watch pauses after its wake-up until resumed") {
+    EventLoop loop;
+    Pipe receiver, other;
+    int served = 0;
+    EventLoop::Registration watch = 0;
+    watch = loop.watch_receiver_once(receiver.read_end.get(), [&](const Stamp&) {
+        ++served;
+        CHECK(loop.paused(watch));
+        // Nothing read: a level-triggered watch would be served again at
+        // once. This one is not until resumed.
+        other.put();
+    });
+    int other_calls = 0;
+    loop.watch(other.read_end.get(), [&](const Stamp&) {
+        other.take();
+        // Level-triggered, the receiver (its byte unread) would have been
+        // served again before this handler, at the same wake-up.
+        if (++other_calls == 1) {
+            CHECK(served == 1);
+            // Paused: the byte still queued does not wake the loop; resume.
+            loop.resume(watch);
+            CHECK_FALSE(loop.paused(watch));
+        } else {
+            loop.stop();
+        }
+    });
+    receiver.put();
+    loop.run();
+    CHECK(served == 2);
+}
