@@ -23,9 +23,12 @@ prints a markdown table.
 - CPU = utime+stime from /proc/PID/stat over each mode's window, as % of one
   core (schedstat, in ns, is shown next to it: stat ticks are 10 ms).
   Peak RSS = VmHWM at the end of the run.
-- chrony std dev = `chronyc -c sourcestats` Std Dev at the end of the paced
-  phase, from chronyd -x reading each daemon's SHM unit (a second chronyd in
-  gpsd's IPC namespace for gpsd's).
+- chrony std dev = `chronyc -c sourcestats` Std Dev at the end of each of
+  --repeats repeats of the paced phase (default 5 of 100 cycles; the byte
+  order alternates between them), from chronyd -x reading each daemon's SHM
+  unit (a second chronyd in gpsd's IPC namespace for gpsd's): median and
+  range over the repeats, and whether the daemons' difference is larger
+  than that spread.
 - The metrics listener: a third shmrefclock on TCP with `[daemon] metrics`
   against the TCP twin without it, then scraped (--scrapes) and measured
   again.
@@ -262,16 +265,22 @@ def feeder_main(names, capture):
     # line discipline; that kworker must not wait for the feeder's sends.
     # The metrics instance's copy goes last, after the pty: it leaves the
     # other channels' timing as it was without it.
-    writers = [(name, conns[name].sendall) for name in tcp_names
-               if name != "shmrefclock-metrics"]
-    pty_writer = ("pty", lambda data: os.write(master, data))
-    if use_pty:
-        writers.insert(0 if plan["pty_first"] else len(writers), pty_writer)
-    if "shmrefclock-metrics" in conns:
-        writers.append(("shmrefclock-metrics",
-                        conns["shmrefclock-metrics"].sendall))
+    # plan["pty_first"]: per cycle, the repeats of the paced phase
+    # alternate it (bench.py's --repeats).
+    def writers_for(pty_first):
+        writers = [(name, conns[name].sendall) for name in tcp_names
+                   if name != "shmrefclock-metrics"]
+        pty_writer = ("pty", lambda data: os.write(master, data))
+        if use_pty:
+            writers.insert(0 if pty_first else len(writers), pty_writer)
+        if "shmrefclock-metrics" in conns:
+            writers.append(("shmrefclock-metrics",
+                            conns["shmrefclock-metrics"].sendall))
+        return writers
+    orders = {order: writers_for(order) for order in (False, True)}
     gc.disable()
     for index, mode in enumerate(plan["modes"]):
+        writers = orders[plan["pty_first"][index]]
         second = plan["start_sec"] + index
         data = (ubx_epoch(second) if plan["protocol"] == "ubx" else
                 nmea_cycle(cycles[index % len(cycles)], second))
@@ -814,13 +823,23 @@ def run(args):
                     chronyds.append(Chronyd(
                         "chronyd-gpsd", [(d.unit, CHRONY_REFIDS["gpsd"],
                                           "gpsd")], tmp, ns_pid=d.proc.pid))
-        modes = (["paced"] * args.warmup + ["paced"] * args.paced_cycles +
+        paced_total = args.paced_cycles * args.repeats
+        modes = (["paced"] * args.warmup + ["paced"] * paced_total +
                  ["burst"] * args.cycles)
+        # Repeat k of the paced phase writes each byte to the pty first when
+        # k is odd (--pty-first: even), so that neither daemon's channel
+        # always has the earlier write; the warm-up and the bursts as
+        # --pty-first says.
+        pty_first = ([args.pty_first] * args.warmup +
+                     [args.pty_first != (k % 2 == 1)
+                      for k in range(args.repeats)
+                      for _ in range(args.paced_cycles)] +
+                     [args.pty_first] * args.cycles)
         start_sec = time.time_ns() // NS_PER_S + 2
         feeder.stdin.write(json.dumps({"start_sec": start_sec, "modes": modes,
                                        "baud": args.baud,
                                        "protocol": "ubx" if args.ubx else "nmea",
-                                       "pty_first": args.pty_first,
+                                       "pty_first": pty_first,
                                        "report_after_ns": int(0.8 * NS_PER_S),
                                        "phase": args.phase}) + "\n")
         feeder.stdin.flush()
@@ -828,15 +847,23 @@ def run(args):
         # cycle to just before the cycle after its last.
         phase_ns = int(args.phase * NS_PER_S)
         first_paced = start_sec + args.warmup
-        first_burst = first_paced + args.paced_cycles
+        first_burst = first_paced + paced_total
         windows = {
             "paced": (first_paced, first_burst),
             "burst": (first_burst, first_burst + args.cycles),
         }
-        edges = sorted({s for w in windows.values() for s in w})
+        # The repeats of the paced phase, each chrony's view on its own:
+        # --paced-cycles is more than the 64 samples chrony's regression
+        # keeps, so that each repeat's sourcestats hold its own cycles only.
+        repeats = [(first_paced + k * args.paced_cycles,
+                    first_paced + (k + 1) * args.paced_cycles)
+                   for k in range(args.repeats)]
+        edges = sorted({s for w in windows.values() for s in w} |
+                       {hi for _, hi in repeats})
         edge_ns = {s: s * NS_PER_S + phase_ns - 50_000_000 for s in edges}
         usage = {}  # (daemon, edge second) -> proc_usage
-        chrony_stats = {}  # refid -> chronyc sourcestats at the paced end
+        # (repeat, refid) -> chronyc sourcestats at the repeat's end
+        chrony_stats = {}
         busy = {}   # edge second -> system_busy
         load = {}
         cycles = {}
@@ -879,13 +906,15 @@ def run(args):
                         usage[(d.name, s)] = proc_usage(d.proc.pid)
                     usage[("bench", s)] = (proc_usage(feeder.pid)["run_ns"] +
                                            proc_usage(os.getpid())["run_ns"])
-                    if s == first_burst:
-                        # The end of the paced phase: 50 ms before the
-                        # first burst cycle, chrony has read the last paced
-                        # sample (it reads SHM once a second).
+                    for k, (_, hi) in enumerate(repeats):
+                        if s != hi:
+                            continue
+                        # The end of a repeat: 50 ms before the next
+                        # cycle, chrony has read the repeat's last sample
+                        # (it reads SHM once a second).
                         for c in chronyds:
                             for refid, st in c.sourcestats().items():
-                                chrony_stats[refid] = st
+                                chrony_stats[(k, refid)] = st
             for d in daemons:
                 if d.proc.poll() is not None:
                     raise SystemExit(f"bench: {d.name} exited "
@@ -917,15 +946,20 @@ def run(args):
     results = analyse(args, daemons, cycles, windows, usage, busy, load, final)
     for d in daemons:
         refid = CHRONY_REFIDS.get(d.name)
-        st = chrony_stats.get(refid)
-        if st is not None:
+        per_repeat = []
+        for k, window in enumerate(repeats):
+            st = chrony_stats.get((k, refid))
+            if st is None:
+                continue
             for c in chronyds:
                 if any(r == refid for _, r, _ in c.refclocks):
-                    raw = c.readings(refid, *windows["paced"])
+                    raw = c.readings(refid, *window)
                     st["readings"] = len(raw)
                     st["readings_sd_s"] = (statistics.stdev(raw)
                                            if len(raw) > 1 else None)
-            results[(d.name, "paced")]["chrony"] = st
+            per_repeat.append(st)
+        if per_repeat:
+            results[(d.name, "paced")]["chrony"] = per_repeat
     lo, hi = min(edges), max(edges)
     bench_cpu = (100 * (usage[("bench", hi)] - usage[("bench", lo)]) / 1e9
                  / (hi - lo)) if ("bench", hi) in usage else float("nan")
@@ -1015,7 +1049,7 @@ def report(args, daemons, cycles, results, windows, busy, load, start_sec,
       f"(tree {git_revision()}; {args.binary}); "
       f"{tool_version([args.gpsd, '-V'])}")
     p(f"- run: {datetime.datetime.fromtimestamp(start_sec, datetime.timezone.utc):%Y-%m-%d %H:%M:%SZ}, "
-      f"{args.warmup} warm-up + {args.paced_cycles} paced + {args.cycles} "
+      f"{args.warmup} warm-up + {args.repeats} × {args.paced_cycles} paced + {args.cycles} "
       f"burst cycles, one a second, first byte {args.phase * 1000:.0f} ms "
       f"after the second; {what}, "
       f"{sizes[0]}–{sizes[-1]} bytes as sent; paced = one "
@@ -1066,7 +1100,7 @@ def report(args, daemons, cycles, results, windows, busy, load, start_sec,
             p(f"| {labels[name]} | {label} | {r['matched']}/{r['expected']} "
               f"| {fmt_ms(r.get('median'))} | {fmt_ms(r.get('p99'))} "
               f"| {fmt_ms(r.get('jitter'))} "
-              f"| {fmt_ms(chrony_sd(r))} "
+              f"| {fmt_spread(chrony_spread(r, 'sd_s')) if mode == 'paced' else '–'} "
               f"| {r['cpu']:.2f} % | {r['cpu_sched']:.3f} % "
               f"| {r['wakeups']:.1f} | {r['hwm_kb'] / 1024:.1f} MB |"
               if "cpu" in r else f"| {labels[name]} | {label} | – |")
@@ -1093,26 +1127,40 @@ def report(args, daemons, cycles, results, windows, busy, load, start_sec,
       "a second. Peak RSS = VmHWM at the end of the run (one figure for both "
       "modes). A ratio is left out (–) where a CPU (stat) figure is under 5 "
       "ticks.")
-    stats = [(labels[n], results[(n, "paced")].get("chrony"))
+    stats = [(n, results[(n, "paced")].get("chrony"))
              for n in names if (n, "paced") in results]
-    stats = [(label, st) for label, st in stats if st]
+    stats = [(n, st) for n, st in stats if st]
     if stats:
         p("")
+        p(f"### chrony's view, {args.repeats} repeats of the paced phase")
+        p("")
         p("chrony std dev = the Std Dev column of `chronyc -c sourcestats` "
-          "read at the end of the paced phase, from `chronyd -x` (it never "
+          f"read at the end of each repeat ({args.paced_cycles} cycles; "
+          "chrony's regression keeps at most 64 samples, so each repeat's "
+          "figure is its own), from `chronyd -x` (it never "
           "touches the clock) reading the daemon's SHM unit with "
           f"`refclock SHM N refid XXXX {CHRONY_OPTIONS}` (one reading a "
           "second, each a measurement, nothing averaged; gpsd's unit by a "
-          "second chronyd in gpsd's IPC namespace). chrony's regression over "
-          "its last samples (it drops the older ones when their residuals "
-          "fail its runs test): " + ", ".join(
-              f"{label} {st['np']} samples over {st['span_s']:.0f} s, "
-              f"offset {st['offset_s'] * 1e3:+.3f} ms" for label, st in stats)
-          + ". The std dev of all the readings chrony took in the paced "
-          "phase (refclocks.log's raw offsets): " + ", ".join(
-              f"{label} {fmt_ms(st['readings_sd_s'] * 1e3)} "
-              f"({st['readings']} readings)" for label, st in stats
-              if st.get("readings_sd_s") is not None) + ".")
+          "second chronyd in gpsd's IPC namespace); readings std dev = the "
+          "std dev of all the readings chrony took in the repeat "
+          "(refclocks.log's raw offsets). Median (min–max) over the "
+          "repeats; the byte order alternates between them (even repeats "
+          f"{'the pty' if args.pty_first else 'the sockets'} first).")
+        p("")
+        p("| daemon | chrony std dev | readings std dev | samples in "
+          "chrony's regression | offset (median) |")
+        p("|---|---|---|---|---|")
+        for n, repeats_st in stats:
+            nps = sorted(st["np"] for st in repeats_st)
+            offset = statistics.median(st["offset_s"] for st in repeats_st)
+            p(f"| {labels[n]} | {fmt_spread(chrony_spread(results[(n, 'paced')], 'sd_s'))} "
+              f"| {fmt_spread(chrony_spread(results[(n, 'paced')], 'readings_sd_s'))} "
+              f"| {nps[len(nps) // 2]} ({nps[0]}–{nps[-1]}) "
+              f"| {offset * 1e3:+.3f} ms |")
+        verdicts = spread_verdicts(names, labels, results)
+        if verdicts:
+            p("")
+            p("; ".join(verdicts) + ".")
     p("")
     p("Samples whose second was never sent, or sent once and published "
       "twice: " + ", ".join(f"{labels[n]} {by_name[n].unmatched}"
@@ -1175,8 +1223,53 @@ def report(args, daemons, cycles, results, windows, busy, load, start_sec,
 
 
 def chrony_sd(r):
-    st = r.get("chrony") if r else None
-    return st["sd_s"] * 1e3 if st else None
+    """The median over the repeats of chrony's sourcestats std dev, ms."""
+    spread = chrony_spread(r, "sd_s")
+    return spread[0] if spread else None
+
+
+def chrony_spread(r, key):
+    """(median, min, max) in ms of `key` ("sd_s" or "readings_sd_s") over
+    the repeats of the paced phase, or None."""
+    repeats = r.get("chrony") if r else None
+    values = sorted(st[key] * 1e3 for st in repeats or ()
+                    if st.get(key) is not None)
+    if not values:
+        return None
+    return statistics.median(values), values[0], values[-1]
+
+
+def fmt_spread(spread):
+    if spread is None:
+        return "–"
+    median, lo, hi = spread
+    return f"{fmt_ms(median)} ({lo:.3f}–{hi:.3f})"
+
+
+def spread_verdicts(names, labels, results):
+    """One sentence per shmrefclock channel against gpsd: is the difference
+    of chrony's median std dev larger than the spread of the repeats (their
+    ranges do not overlap), or not."""
+    g = chrony_spread(results.get(("gpsd", "paced")), "sd_s")
+    out = []
+    for name in names:
+        if name == "gpsd" or g is None:
+            continue
+        s = chrony_spread(results.get((name, "paced")), "sd_s")
+        if s is None:
+            continue
+        if s[2] < g[1] or g[2] < s[1]:
+            better = labels[name] if s[0] < g[0] else labels["gpsd"]
+            out.append(f"{labels[name]} against {labels['gpsd']}: the ranges "
+                       f"do not overlap, so the difference ({fmt_ms(s[0])} "
+                       f"vs {fmt_ms(g[0])}) is larger than the spread; "
+                       f"{better} is steadier in chrony's view")
+        else:
+            out.append(f"{labels[name]} against {labels['gpsd']}: the ranges "
+                       f"overlap ({s[1]:.3f}–{s[2]:.3f} vs {g[1]:.3f}–"
+                       f"{g[2]:.3f} ms), so the difference is not larger "
+                       f"than the spread")
+    return out
 
 
 def metrics_report(p, args, results, windows, final, scraped):
@@ -1254,9 +1347,14 @@ def main():
                     "cycles (see the module docstring).")
     parser.add_argument("--cycles", type=int, default=100,
                         help="measured burst cycles (default 100)")
-    parser.add_argument("--paced-cycles", type=int, default=150,
-                        help="measured paced cycles (default 150: chrony's "
-                             "std dev needs samples)")
+    parser.add_argument("--paced-cycles", type=int, default=100,
+                        help="measured paced cycles of each repeat (default "
+                             "100: more than the 64 samples chrony's "
+                             "regression keeps)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="repeats of the paced phase, chrony's view read "
+                             "at the end of each, the byte order alternating "
+                             "(default 5)")
     parser.add_argument("--quick", action="store_true",
                         help="5 warm-up, 30 paced and 15 burst cycles")
     parser.add_argument("--no-chrony", dest="chrony", action="store_false",
@@ -1328,6 +1426,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.cycles, args.paced_cycles, args.warmup = 15, 30, 5
+        args.repeats = 2
     if args.baud is None:
         args.baud = 115200 if args.ubx else 9600
     if os.environ.get(NS_GUARD) != "1":
