@@ -474,6 +474,14 @@ STALL_THRESHOLD_MS = 4
 _stall_monitor = _StallMonitor()
 
 
+def schedstat(pid):
+    """A process's main thread's CPU time, time waiting for a CPU (ns) and
+    time slices (/proc/PID/schedstat): whether a late stamp was the loop or
+    the CPU, measured in the run itself."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return [int(x) for x in f.read().split()]
+
+
 def machine_stall(start_ns, end_ns, longer_than_ns=0):
     """The longest stall of a CPU (tests/stall-monitor) overlapping
     [start_ns, end_ns] and lasting more than longer_than_ns, as (cpu,

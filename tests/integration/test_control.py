@@ -494,23 +494,16 @@ def status_live(ctx, config, path, daemon):
     check("kernel clock (ntp_adjtime, read-only)" in lines, "text lost the kernel part")
 
 
-def schedstat(pid):
-    """The daemon's CPU time, time waiting for a CPU (ns) and time slices
-    (/proc/PID/schedstat): whether a late stamp was the loop or the CPU."""
-    with open(f"/proc/{pid}/schedstat") as f:
-        return [int(x) for x in f.read().split()]
-
-
 def flood(ctx, path, daemon, receiver, watcher, notify):
     here = os.path.abspath(__file__)
     # The quiet figure first, then the flood, in this one run.
     quiet_start = fake_receiver.realtime_ns()
     quiet_mono = time.monotonic()
-    sched_0 = schedstat(daemon.pid)
+    sched_0 = harness.schedstat(daemon.pid)
     time.sleep(QUIET_SECONDS)
     flood_start = fake_receiver.realtime_ns()
     flood_mono = time.monotonic()
-    sched_1 = schedstat(daemon.pid)
+    sched_1 = harness.schedstat(daemon.pid)
     sched_quiet = [b - a for a, b in zip(sched_0, sched_1)]
     procs = [subprocess.Popen([sys.executable, here, "flood", kind, str(path),
                                str(FLOOD_SECONDS)], stdout=subprocess.PIPE, text=True)
@@ -522,7 +515,7 @@ def flood(ctx, path, daemon, receiver, watcher, notify):
         results.update(json.loads(out.strip().splitlines()[-1]))
     flood_end = fake_receiver.realtime_ns()
     flood_end_mono = time.monotonic()
-    sched_flood = [b - a for a, b in zip(sched_1, schedstat(daemon.pid))]
+    sched_flood = [b - a for a, b in zip(sched_1, harness.schedstat(daemon.pid))]
     log(f"flood: {results}")
     check(daemon.running(), "the daemon died in the flood")
 
