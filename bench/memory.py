@@ -85,17 +85,19 @@ def status_field(pid, key):
     return 0
 
 
-def feed(master, stop):
-    """A cycle a second, its first byte 0.1 s after the second."""
+def feed(masters, stop):
+    """A cycle a second to each pty, its first byte 0.1 s after the second."""
     cycle = bench.BUILTIN_CYCLE
     while not stop.is_set():
         now = bench.realtime_ns()
         second = now // bench.NS_PER_S + 1
         bench.sleep_until(second * bench.NS_PER_S + 100_000_000)
-        try:
-            os.write(master, bench.nmea_cycle(cycle, second))
-        except OSError:
-            pass
+        data = bench.nmea_cycle(cycle, second)
+        for master in masters:
+            try:
+                os.write(master, data)
+            except OSError:
+                pass
 
 
 def ask_control(path, request):
@@ -120,6 +122,9 @@ def main():
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--port", type=int, default=9463)
+    parser.add_argument("--gpsd", default=shutil.which("gpsd") or "/usr/sbin/gpsd",
+                        help="gpsd, measured beside the daemon on the same cycles")
+    parser.add_argument("--no-gpsd", dest="with_gpsd", action="store_false")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("memory: run as root (private IPC and network namespaces)")
@@ -147,7 +152,22 @@ def main():
     env = dict(os.environ, LD_PRELOAD=args.emulator,
                SHMREFCLOCK_PPS_EMULATE="/dev/pps0", SHMREFCLOCK_PPS_OFFSET_NS="20000")
     stop = threading.Event()
-    feeder = threading.Thread(target=feed, args=(master, stop), daemon=True)
+    masters = [master]
+    gpsd = None
+    if args.with_gpsd:
+        # The same cycles on a pty of its own, with the same /dev/pps0
+        # (the emulator preloaded into it too), in an IPC namespace of its
+        # own (it creates units 0-7 at start): its peak RSS beside ours.
+        gpsd_master, gpsd_slave = os.openpty()
+        tty.setraw(gpsd_slave)
+        masters.append(gpsd_master)
+        gpsd_log = open(os.path.join(tmp, "gpsd.log"), "w")
+        gpsd = subprocess.Popen(
+            ["unshare", "--ipc", "--", args.gpsd, "-N", "-n", "-b", "-D", "0",
+             "-S", "2947", "-F", os.path.join(tmp, "gpsd.sock"),
+             os.ttyname(gpsd_slave), "/dev/pps0"],
+            stdout=gpsd_log, stderr=subprocess.STDOUT, env=env)
+    feeder = threading.Thread(target=feed, args=(masters, stop), daemon=True)
     feeder.start()
     log = open(os.path.join(tmp, "daemon.log"), "w")
     proc = subprocess.Popen([binary, "-c", config], stdout=log, stderr=subprocess.STDOUT,
@@ -174,11 +194,17 @@ def main():
             g["rss"] for g in groups.values())
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{args.port}/metrics",
                                          timeout=5).read().decode()
+        gpsd_hwm = None
+        if gpsd is not None:
+            if gpsd.poll() is not None:
+                sys.exit(f"memory: gpsd exited with {gpsd.returncode}; see {gpsd_log.name}")
+            gpsd_hwm = status_field(gpsd.pid, "VmHWM")
     finally:
         stop.set()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
+        for running in (proc, gpsd):
+            if running is not None and running.poll() is None:
+                running.send_signal(signal.SIGTERM)
+                running.wait(timeout=10)
     published = {line.split("{")[1].split("}")[0]: line.split()[-1]
                  for line in metrics.splitlines()
                  if line.startswith("shmrefclock_samples_published_total{")}
@@ -192,6 +218,11 @@ def main():
     print(f"Peak RSS (VmHWM) **{hwm / 1024:.2f} MB**, RSS at the end {rss / 1024:.2f} MB "
           f"(the PPS emulator's own {emulator_rss} kB left out of the parts below, not "
           f"of these two).\n")
+    if gpsd_hwm is not None:
+        print(f"gpsd ({bench.tool_version([args.gpsd, '-V'])}) on the same cycles, on a pty of "
+              f"its own with the same /dev/pps0, in the same run: peak RSS (VmHWM) "
+              f"**{gpsd_hwm / 1024:.2f} MB**; shmrefclock's is "
+              f"{'below' if hwm < gpsd_hwm else 'NOT below'} it.\n")
     print("| part | RSS (kB) | PSS (kB) | private (kB) |")
     print("|---|---:|---:|---:|")
     for name, g in sorted(groups.items(), key=lambda item: -item[1]["rss"]):
@@ -200,7 +231,8 @@ def main():
     for g in groups.values():
         total.update(g)
     print(f"| **total** | **{total['rss']}** | **{total['pss']}** | **{total['private']}** |")
-    print("\n" + json.dumps({"hwm_kb": hwm, "rss_kb": rss, "groups": groups}))
+    print("\n" + json.dumps({"hwm_kb": hwm, "rss_kb": rss, "gpsd_hwm_kb": gpsd_hwm,
+                              "groups": groups}))
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
