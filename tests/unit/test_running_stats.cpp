@@ -173,6 +173,14 @@ TEST_CASE("history: one point per second, the last hour, oldest first") {
     REQUIRE(points.size() == 3600);
     CHECK(points.front().unix_s == 1);
     CHECK(points.back().unix_s == 3600);
+    // Stored compactly (8 bytes a point): a date in 2040 and an NMEA offset
+    // come back to the second and to a float's precision.
+    SecondHistory compact;
+    compact.add(2'200'000'000, -0.1234567);
+    points = compact.points(2'200'000'000);
+    REQUIRE(points.size() == 1);
+    CHECK(points[0].unix_s == 2'200'000'000);
+    CHECK(points[0].value == Approx(-0.1234567).margin(1e-8));
 }
 
 // ---------------------------------------------------------------------------
