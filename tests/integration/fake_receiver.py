@@ -284,13 +284,18 @@ class FakeReceiver:
     def close_pty(self):
         """Hang up: close the master (the slave's reader sees end of data)."""
         with self._lock:
+            # Stamped before the close: os.close() lets the segment watcher
+            # thread run, which can see the daemon's withdrawal before this
+            # thread takes a stamp after it (seen under load, nmea_faults
+            # "valid not cleared" with the withdrawal stamped 'earlier').
+            now = realtime_ns()
             if self._master is not None:
                 os.close(self._master)
                 self._master = None
-                self.pty_events.append((realtime_ns(), "closed"))
+                self.pty_events.append((now, "closed"))
             if self._slave_open:
                 self._slave_open = False
-                self.closes.append(realtime_ns())
+                self.closes.append(now)
 
     def swap_pty(self, gap=0.0):
         """Close the pty, wait `gap` s, create a new one behind the symlink;
@@ -305,10 +310,11 @@ class FakeReceiver:
     def drop_clients(self):
         """TCP: close every connection (the daemon sees end of data)."""
         with self._lock:
+            now = realtime_ns()  # before the closes, as in close_pty()
             for client in self._clients:
                 client.close()
             self._clients = []
-            self.closes.append(realtime_ns())
+            self.closes.append(now)
 
     def _watch_slave(self):
         """Record when the daemon opens and closes the pty's slave: the
