@@ -134,6 +134,17 @@ Timeline::Judgement Timeline::add(timespec reference, std::int64_t receive_ns, b
 
     if (believed_ && judgeable(*believed_, receive_ns)) {
         const Fit on_believed = fit(*believed_, point);
+        if (on_believed.on && continues_step(point)) {
+            // On both: a step the believed timeline's allowance has grown
+            // to cover (50 ms + 1000 ppm of the time since its last
+            // anchor: a 0.1 s step after 50 s of refusals). The cycle
+            // continues the new timeline more closely: it stays on
+            // probation, not believed by the clock's drift allowance.
+            Fit off = on_believed;
+            off.on = false;
+            off.deviation_ns = timespec_diff_ns(point.reference, carried(*believed_, receive_ns));
+            return off_timeline(point, scale_ns, off, before, evidence);
+        }
         if (on_believed.on) {
             // The believed timeline holds: a new one that had started is
             // forgotten (it did not hold continuously).
@@ -155,6 +166,20 @@ Timeline::Judgement Timeline::add(timespec reference, std::int64_t receive_ns, b
         return off_timeline(point, scale_ns, on_believed, before, evidence);
     }
     return off_timeline(point, scale_ns, Fit{false, 0, 0}, before, evidence);
+}
+
+bool Timeline::continues_step(const TimelinePoint& point) const {
+    if (!candidate_ || !candidate_->needs_evidence || !believed_ ||
+        !fit(candidate_->anchors, point).on) {
+        return false;
+    }
+    const std::int64_t from_step = std::llabs(
+        timespec_diff_ns(point.reference, carried(candidate_->anchors, point.receive_ns)));
+    const std::int64_t from_believed =
+        std::llabs(timespec_diff_ns(point.reference, carried(*believed_, point.receive_ns)));
+    // A tie goes to the believed timeline: two stamps late by tens of ms on
+    // a loaded machine must not start a probation.
+    return from_step < from_believed;
 }
 
 Timeline::Judgement Timeline::off_timeline(const TimelinePoint& point, std::int64_t scale_ns,

@@ -179,6 +179,10 @@ private:
     static Fit fit(const Anchors& anchors, const TimelinePoint& point);
     // The old timeline's reference at `point`'s stamp, carried from its newest anchor.
     static timespec carried(const Anchors& anchors, std::int64_t receive_ns);
+    // A step on probation goes on with `point`: it is on the new timeline
+    // and nearer to it than to the believed one (which may still take it,
+    // its allowance grown with the time since its last anchor).
+    bool continues_step(const TimelinePoint& point) const;
     // The cycle is off the believed timeline, or there is none to judge
     // by: it belongs to a new one, which is believed after min-fixes
     // cycles if nothing was believed before, else only on evidence.

@@ -405,8 +405,8 @@ def body(ctx):
         # timeline (2c9f45a's CI trial, the fake receiver not stalled). A
         # late stamp is refused, never published: the wrong-sample check
         # above is what may not fail. How late stamps are under the load
-        # is the bench's figure (bench/http_load.py), and the median and
-        # p90 below this test's.
+        # is the bench's figure (bench/http_load.py), and the median below
+        # this test's.
         if missed:
             log(f"cycles {missed} not published under the load (see the daemon's log)")
         check(len(missed) <= 2 * rounds,

@@ -58,6 +58,10 @@ Cases (meson runs each as a test of its own; each under ~60 s):
              a receiver a second ahead from the start that corrects itself,
              believed as soon as the kernel (synchronized 6 s later through
              the clock emulator) vouches for it: late, never wrong
+  random     three variants drawn from a seed (a walk, a step, and one of
+             either; rates, steps, hidings and lengths from the ranges in
+             random_variants()): each run checks variants that are in no
+             list. The seed is logged; SHMREFCLOCK_IT_SEED=N repeats a run.
 Or a variant not in the repository:
   test_nmea_hostile.py custom kind=walk rate=0.07 every=3 hide=q0 good=15
 """
@@ -65,6 +69,7 @@ Or a variant not in the repository:
 import calendar
 import dataclasses
 import os
+import random
 import signal
 import sys
 import time
@@ -520,10 +525,38 @@ def judge_correction(variant, name, text, nmea, pps, fault_ns):
     return failures
 
 
+def random_variants(rng):
+    """A walk, a step and one of either, from ranges the daemon must catch:
+    walks of 0.02 to 0.3 s a second (20 to 300 times the timeline's
+    1000 ppm), steps of 0.2 to 0.9 s or 1 to 3 whole seconds (over its 50 ms
+    tolerance, and the whole seconds a wrong leap count or a firmware bug
+    makes), either way; a refused cycle every 2 to 5 cycles or none, hidden
+    each of the three ways; 10 to 30 good cycles first. Each variant lasts
+    at most 50 cycles, so the case stays inside its time limit."""
+    def walk():
+        rate = round(rng.uniform(0.02, 0.3), 3) * rng.choice((1, -1))
+        return Variant("walk", rate=rate, good=rng.randint(10, 30),
+                       faulty=rng.randint(12, 20), every=rng.choice((0, 2, 3, 4, 5)),
+                       hide=rng.choice(("no_fix", "q0", "disagree")))
+
+    def step():
+        size = rng.choice((round(rng.uniform(0.2, 0.9), 2), rng.randint(1, 3)))
+        return Variant("step", step=size * rng.choice((1, -1)), good=rng.randint(10, 30),
+                       faulty=rng.randint(12, 20), every=rng.choice((0, 2, 3, 4, 5)),
+                       hide=rng.choice(("no_fix", "q0", "disagree")))
+
+    return [walk(), step(), rng.choice((walk, step))()]
+
+
 def body(ctx):
     args = sys.argv[1:] or ["walks"]
     if args[0] == "custom":
         variants = [parse_variant(args[1:])]
+    elif args[0] == "random":
+        seed = os.environ.get("SHMREFCLOCK_IT_SEED")
+        seed = int(seed) if seed else random.SystemRandom().randrange(2 ** 32)
+        log(f"random seed {seed} (SHMREFCLOCK_IT_SEED={seed} repeats it)")
+        variants = random_variants(random.Random(seed))
     else:
         check(args[0] in CASES, f"unknown case {args[0]}")
         variants = CASES[args[0]]
