@@ -50,6 +50,12 @@ std::optional<std::string> device_problem(const std::string& device) {
     if (device.empty()) {
         return "device must not be empty";
     }
+    if (device.size() > max_device_length) {
+        // Nothing longer can be opened (PATH_MAX), and every message about
+        // the device quotes it whole.
+        return fmt::format("device = \"{}\" is {} bytes: a device path is at most {} (PATH_MAX)",
+                           toml::excerpt(device), device.size(), max_device_length);
+    }
     if (has_control_characters(device)) {
         // A NUL would cut the path open() sees; a newline would forge log
         // lines in every message that names the device.

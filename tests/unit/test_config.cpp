@@ -473,6 +473,17 @@ TEST_CASE("a message quotes at most 64 characters of a key or a value") {
                                  !Catch::Contains(std::string(65, 'x')));
         }
     }
+    // A device is quoted whole by the messages about it at run time: one
+    // longer than any path open() takes is refused here, quoted cut.
+    CHECK_THROWS_WITH(parse("[[refclock]]\nname = \"g\"\nsource = \"nmea\"\nunit = 0\n"
+                            "device = \"/dev/" +
+                            long_text + "\"\n"),
+                      Catch::Contains("is 10005 bytes: a device path is at most 4095") &&
+                          Catch::Contains(std::string(59, 'x') + "...") &&
+                          !Catch::Contains(std::string(65, 'x')));
+    CHECK_NOTHROW(parse("[[refclock]]\nname = \"g\"\nsource = \"nmea\"\nunit = 0\n"
+                        "device = \"/" +
+                        std::string(4094, 'd') + "\"\n"));
     CHECK_THROWS_WITH(parse("[daemon]\nmetrics = \"" + long_text + ":1\"\n" + refclock),
                       Catch::Contains("is not an IPv4 address") &&
                           !Catch::Contains(std::string(65, 'x')));
