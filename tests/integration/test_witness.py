@@ -153,13 +153,25 @@ def body(ctx):
     if expected in ("witness", "date"):
         check(not samples, f"published {len(samples)} samples, e.g. "
               f"{samples[0].sample if samples else None}")
-        status = notify.statuses[-1] if notify.statuses else ""
+
+        def last_status(says):
+            """The last STATUS= that `says` (a predicate): a machine stall
+            inside the fake's last cycle can split it, and the fragment's
+            own verdict ("no fix") is then the last STATUS= (seen beside
+            stress-ng under the sanitizers, a CPU gone 106 ms). Nothing was
+            published, whatever the fragments said (checked above)."""
+            said = [s for s in notify.statuses if says(s)]
+            if len(said) != len(notify.statuses):
+                log(f"STATUS= sequence: {notify.statuses}")
+            return said[-1] if said else ""
+
         if expected == "witness":
             # Health, with the count of refused cycles.
-            match = re.search(r"refused by the kernel witness: receiver "
-                              r"(\d+\.\d{3}) s ahead of .*; (\d+) cycles "
-                              r"refused", status)
-            check(match, f"STATUS= does not say why: {status!r}")
+            pattern = (r"refused by the kernel witness: receiver "
+                       r"(\d+\.\d{3}) s ahead of .*; (\d+) cycles refused")
+            status = last_status(lambda s: re.search(pattern, s))
+            match = re.search(pattern, status)
+            check(match, f"STATUS= does not say why: {notify.statuses[-3:]!r}")
             want = shift(0)
             difference = float(match.group(1))
             # The receiver's time minus its first byte's stamp: the shift
@@ -180,8 +192,8 @@ def body(ctx):
                   f"the log says by how much {warned} (want once, ~{want}): "
                   f"{refused[:3]}")
         else:
-            check("2014-02-19" in status and "refused date" in status,
-                  f"STATUS= does not say why: {status!r}")
+            status = last_status(lambda s: "2014-02-19" in s and "refused date" in s)
+            check(status, f"STATUS= does not say why: {notify.statuses[-3:]!r}")
             check(any("2014-02-19" in line and "refused" in line
                       for line in output.splitlines()),
                   "the log does not say why")
