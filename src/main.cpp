@@ -236,7 +236,8 @@ int main(int argc, char** argv) {
     monitor->add_flag("--json", args.json, "one JSON object per line");
 
     auto* decode = app.add_subcommand(
-        "decode", "replay an NMEA capture through the nmea source and print, cycle by cycle, "
+        "decode", "replay an NMEA or u-blox (UBX, or UBX and NMEA) capture through the nmea "
+                  "source and print, cycle by cycle, "
                   "what the daemon would publish or why not");
     decode->add_flag("--json", args.json, "one JSON object per cycle");
     decode

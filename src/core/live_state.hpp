@@ -194,9 +194,14 @@ struct UbxReceiver {
     // NAV-PVT's fix type: "no fix", "dead reckoning", "2D", "3D",
     // "GNSS + dead reckoning", "time only"; empty without NAV-PVT.
     std::string fix;
+    // The same as a number, for /metrics: NAV-PVT's fixType (0 no fix, 1
+    // dead reckoning, 2 2D, 3 3D, 4 GNSS + dead reckoning, 5 time only), 0
+    // while gnssFixOK is clear; -1 without NAV-PVT.
+    int fix_type = -1;
     // "not said", "not known", "known" (ubx::LeapCount): UTC is published
     // only while known.
     std::string leap_count;
+    bool leap_count_known = false;
     // tAcc of NAV-TIMEUTC, NAV-TIMEGPS or NAV-PVT; NaN without any of them.
     double time_accuracy_s = std::numeric_limits<double>::quiet_NaN();
     // Whether the epoch had a TIM-TP; and what it said: the time pulse is
@@ -207,7 +212,18 @@ struct UbxReceiver {
 
     template <typename Self, typename Visit> static void fields(Self& self, Visit&& visit) {
         visit(FieldInfo{"fix"}, self.fix);
+        visit(FieldInfo{"fix_type", "shmrefclock_ubx_fix_type",
+                        "The receiver's last NAV-PVT fix type (0 no fix, 1 dead reckoning, 2 "
+                        "2D, 3 3D, 4 GNSS + dead reckoning, 5 time only; 0 while gnssFixOK is "
+                        "clear), -1 without NAV-PVT. No fix or dead reckoning alone withholds "
+                        "the epoch."},
+              self.fix_type);
         visit(FieldInfo{"leap_count"}, self.leap_count);
+        visit(FieldInfo{"leap_count_known", "shmrefclock_ubx_leap_count_known",
+                        "1 if the receiver's last epoch said it knows the leap-second count "
+                        "(NAV-TIMEUTC validUTC, NAV-TIMEGPS leapS valid or NAV-TIMELS from a "
+                        "satellite): UTC is published only then."},
+              self.leap_count_known);
         visit(FieldInfo{"time_accuracy_s", "shmrefclock_ubx_time_accuracy_seconds",
                         "The receiver's estimate of its time's accuracy (u-blox tAcc) in its "
                         "last epoch: the published precision is no finer."},

@@ -185,6 +185,16 @@ void NmeaCore::take_item(const ubx::Item& item) {
         parser_.feed(item.text(), [this](const nmea::Sentence& sentence) { classify(sentence); });
         return;
     }
+    if (ubx::is(ubx::mon_ver, item.message_class, item.message_id)) {
+        // The receiver's protocol version decides how the timing messages'
+        // lengths are checked (ubx::length_rule): MON-VER comes when polled
+        // (ubx-configure, gpsd, u-center) or at the receiver's start-up.
+        if (const auto version = ubx::decode_mon_ver(ubx::Payload{item.bytes})) {
+            if (const auto protocol = ubx::protocol_version(*version)) {
+                protocol_ = protocol;
+            }
+        }
+    }
     if (configurator_ && (item.message_class == ubx::ack_ack.message_class ||
                           ubx::is(ubx::mon_ver, item.message_class, item.message_id) ||
                           ubx::is(ubx::cfg_tp5, item.message_class, item.message_id))) {
@@ -195,7 +205,7 @@ void NmeaCore::take_item(const ubx::Item& item) {
         cycle_.foreign_frame = true;
         return;
     }
-    cycle_.epoch.add(item);
+    cycle_.epoch.add(item, ubx::length_rule(protocol_));
 }
 
 void NmeaCore::classify(const nmea::Sentence& sentence) {

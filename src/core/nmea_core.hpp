@@ -186,6 +186,8 @@ public:
     std::uint64_t ubx_malformed() const { return ubx_malformed_; }
     // What the receiver last said about the leap-second count (UBX).
     ubx::LeapCount leap_count() const { return stream_leap_; }
+    // The protocol version of the receiver's last MON-VER, if one came.
+    const std::optional<ubx::ProtocolVersion>& protocol() const { return protocol_; }
     // The receiver's health from its last UBX epoch with a timing message.
     const std::optional<UbxReceiver>& receiver() const { return receiver_; }
     // The receiver's label of its next pulse (u-blox TIM-TP), from the last
@@ -276,6 +278,7 @@ private:
     // What the receiver last said about the leap-second count: NMEA cycles
     // of the same stream are gated by it.
     ubx::LeapCount stream_leap_ = ubx::LeapCount::unsaid;
+    std::optional<ubx::ProtocolVersion> protocol_; // from the last MON-VER
     std::optional<UbxReceiver> receiver_;
     // GPS - UTC as the receiver last said it knows it (for TIM-TP in GPS time).
     std::optional<int> stream_leap_seconds_;

@@ -63,9 +63,9 @@ std::string_view fix_type_name(std::uint8_t fix_type) noexcept {
 }
 
 template <typename Message, typename Decode>
-void keep(std::optional<Message>& slot, const Item& frame, Decode decode, std::uint64_t& malformed,
-          bool& kept) {
-    const std::optional<Message> message = decode(Payload{frame.bytes});
+void keep(std::optional<Message>& slot, const Item& frame, Decode decode, Lengths lengths,
+          std::uint64_t& malformed, bool& kept) {
+    const std::optional<Message> message = decode(Payload{frame.bytes}, lengths);
     if (!message) {
         ++malformed;
         return;
@@ -148,7 +148,7 @@ void judge(nmea::Sentence& sentence, bool has_time, bool leap_known, bool fix, b
 
 } // namespace
 
-void Epoch::add(const Item& frame) {
+void Epoch::add(const Item& frame, Lengths lengths) {
     if (frame.kind != Item::Kind::frame) {
         return;
     }
@@ -157,24 +157,24 @@ void Epoch::add(const Item& frame) {
     const std::uint8_t i = frame.message_id;
     bool kept = false;
     if (is(nav_pvt, c, i)) {
-        keep(pvt_, frame, decode_nav_pvt, malformed_, kept);
+        keep(pvt_, frame, decode_nav_pvt, lengths, malformed_, kept);
         if (kept) {
             pvt_at_ = {frame.stream_begin, frame.stream_end};
         }
     } else if (is(nav_timeutc, c, i)) {
-        keep(time_utc_, frame, decode_nav_timeutc, malformed_, kept);
+        keep(time_utc_, frame, decode_nav_timeutc, lengths, malformed_, kept);
         if (kept) {
             time_utc_at_ = {frame.stream_begin, frame.stream_end};
         }
     } else if (is(nav_timegps, c, i)) {
-        keep(time_gps_, frame, decode_nav_timegps, malformed_, kept);
+        keep(time_gps_, frame, decode_nav_timegps, lengths, malformed_, kept);
         if (kept) {
             time_gps_at_ = {frame.stream_begin, frame.stream_end};
         }
     } else if (is(nav_timels, c, i)) {
-        keep(time_ls_, frame, decode_nav_timels, malformed_, kept);
+        keep(time_ls_, frame, decode_nav_timels, lengths, malformed_, kept);
     } else if (is(ubx::tim_tp, c, i)) {
-        keep(tim_tp_, frame, decode_tim_tp, malformed_, kept);
+        keep(tim_tp_, frame, decode_tim_tp, lengths, malformed_, kept);
     }
 }
 
@@ -229,8 +229,10 @@ UbxReceiver Epoch::receiver(LeapCount count) const {
     UbxReceiver out;
     if (pvt_) {
         out.fix = pvt_->gnss_fix_ok() ? std::string(fix_type_name(pvt_->fix_type)) : "no fix";
+        out.fix_type = pvt_->gnss_fix_ok() ? pvt_->fix_type : 0;
     }
     out.leap_count = std::string(to_string(count));
+    out.leap_count_known = count == LeapCount::known;
     if (const auto accuracy = time_accuracy_ns()) {
         out.time_accuracy_s = static_cast<double>(*accuracy) / 1e9;
     }

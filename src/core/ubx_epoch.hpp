@@ -47,8 +47,9 @@ public:
     // A frame of the cycle (Item::Kind::frame). A timing message is decoded
     // and kept (the first of each kind; a second one is counted as a
     // repeat); a known message whose payload does not decode is counted
-    // malformed; other messages only count as frames.
-    void add(const Item& frame);
+    // malformed; other messages only count as frames. `lengths`: the
+    // receiver's protocol version's rule (length_rule).
+    void add(const Item& frame, Lengths lengths = Lengths::at_least);
 
     // Whether the cycle held any UBX frame at all, and any timing message.
     bool any_frame() const noexcept { return frames_ > 0; }

@@ -93,6 +93,25 @@ std::optional<EpochTime> epoch_time(const UtcDateTime& utc) noexcept {
     return time;
 }
 
+namespace {
+
+bool length_fits(Payload p, std::size_t size, Lengths lengths) noexcept {
+    return lengths == Lengths::exact ? p.size() == size : p.size() >= size;
+}
+
+} // namespace
+
+Lengths length_rule(const std::optional<ProtocolVersion>& version) noexcept {
+    if (!version) {
+        return Lengths::at_least;
+    }
+    const int major = version->major;
+    const bool m8 = major >= 15 && major <= 23;
+    const bool f9 = major >= 27 && major <= 33;
+    const bool m10 = major == 34;
+    return m8 || f9 || m10 ? Lengths::exact : Lengths::at_least;
+}
+
 bool decoded_message(std::uint8_t message_class, std::uint8_t message_id) noexcept {
     for (const MessageType type : {nav_pvt, nav_timegps, nav_timeutc, nav_timels, tim_tp, mon_ver,
                                    cfg_tp5, ack_nak, ack_ack}) {
@@ -103,8 +122,8 @@ bool decoded_message(std::uint8_t message_class, std::uint8_t message_id) noexce
     return false;
 }
 
-std::optional<NavPvt> decode_nav_pvt(Payload p) noexcept {
-    if (p.size() < NavPvt::size) {
+std::optional<NavPvt> decode_nav_pvt(Payload p, Lengths lengths) noexcept {
+    if (!length_fits(p, NavPvt::size, lengths)) {
         return std::nullopt;
     }
     NavPvt m;
@@ -118,8 +137,8 @@ std::optional<NavPvt> decode_nav_pvt(Payload p) noexcept {
     return m;
 }
 
-std::optional<NavTimeUtc> decode_nav_timeutc(Payload p) noexcept {
-    if (p.size() < NavTimeUtc::size) {
+std::optional<NavTimeUtc> decode_nav_timeutc(Payload p, Lengths lengths) noexcept {
+    if (!length_fits(p, NavTimeUtc::size, lengths)) {
         return std::nullopt;
     }
     NavTimeUtc m;
@@ -130,8 +149,8 @@ std::optional<NavTimeUtc> decode_nav_timeutc(Payload p) noexcept {
     return m;
 }
 
-std::optional<NavTimeGps> decode_nav_timegps(Payload p) noexcept {
-    if (p.size() < NavTimeGps::size) {
+std::optional<NavTimeGps> decode_nav_timegps(Payload p, Lengths lengths) noexcept {
+    if (!length_fits(p, NavTimeGps::size, lengths)) {
         return std::nullopt;
     }
     NavTimeGps m;
@@ -144,8 +163,8 @@ std::optional<NavTimeGps> decode_nav_timegps(Payload p) noexcept {
     return m;
 }
 
-std::optional<NavTimeLs> decode_nav_timels(Payload p) noexcept {
-    if (p.size() < NavTimeLs::size || u1(p, 4) != 0) {
+std::optional<NavTimeLs> decode_nav_timels(Payload p, Lengths lengths) noexcept {
+    if (!length_fits(p, NavTimeLs::size, lengths) || u1(p, 4) != 0) {
         return std::nullopt;
     }
     NavTimeLs m;
@@ -162,8 +181,8 @@ std::optional<NavTimeLs> decode_nav_timels(Payload p) noexcept {
     return m;
 }
 
-std::optional<TimTp> decode_tim_tp(Payload p) noexcept {
-    if (p.size() < TimTp::size) {
+std::optional<TimTp> decode_tim_tp(Payload p, Lengths lengths) noexcept {
+    if (!length_fits(p, TimTp::size, lengths)) {
         return std::nullopt;
     }
     TimTp m;

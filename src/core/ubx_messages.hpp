@@ -181,11 +181,22 @@ struct Ack {
     std::uint8_t message_id = 0;
 };
 
-std::optional<NavPvt> decode_nav_pvt(Payload payload) noexcept;
-std::optional<NavTimeUtc> decode_nav_timeutc(Payload payload) noexcept;
-std::optional<NavTimeGps> decode_nav_timegps(Payload payload) noexcept;
-std::optional<NavTimeLs> decode_nav_timels(Payload payload) noexcept; // version 0 only
-std::optional<TimTp> decode_tim_tp(Payload payload) noexcept;
+// How a timing message's length is checked (issue 21: "lengths checked per
+// protocol version"). `exact`: the receiver's protocol version is one whose
+// interface description gives the length (length_rule), and a payload of
+// any other length is malformed. `at_least`: the version is not known (no
+// MON-VER seen) or not one of those: the message is read by the fields
+// every version has, and a longer payload is taken.
+enum class Lengths : std::uint8_t { at_least, exact };
+std::optional<NavPvt> decode_nav_pvt(Payload payload, Lengths lengths = Lengths::at_least) noexcept;
+std::optional<NavTimeUtc> decode_nav_timeutc(Payload payload,
+                                             Lengths lengths = Lengths::at_least) noexcept;
+std::optional<NavTimeGps> decode_nav_timegps(Payload payload,
+                                             Lengths lengths = Lengths::at_least) noexcept;
+// Version 0 only.
+std::optional<NavTimeLs> decode_nav_timels(Payload payload,
+                                           Lengths lengths = Lengths::at_least) noexcept;
+std::optional<TimTp> decode_tim_tp(Payload payload, Lengths lengths = Lengths::at_least) noexcept;
 // Refuses a length that is not 40 + 30 * N.
 std::optional<MonVer> decode_mon_ver(Payload payload);
 // `message_id`: the frame's (0x01 ACK-ACK, 0x00 ACK-NAK).
@@ -198,6 +209,13 @@ struct ProtocolVersion {
 // From MON-VER's extension "PROTVER=27.10" (protocol 18 and later) or
 // "PROTVER 15.00" (earlier M8 firmware).
 std::optional<ProtocolVersion> protocol_version(const MonVer& version);
+// The length rule for a receiver of `version`: exact for the versions whose
+// interface descriptions this reader follows -- u-blox 8 / M8 (protocol 15
+// to 23), F9 (27 to 33), M10 (34) -- where NAV-PVT is 92 bytes, NAV-TIMEUTC
+// 20, NAV-TIMEGPS 16, NAV-TIMELS 24 and TIM-TP 16; at_least for any other
+// version (u-blox 7's 84-byte NAV-PVT is refused as short either way) and
+// without one.
+Lengths length_rule(const std::optional<ProtocolVersion>& version) noexcept;
 
 // Whether the receiver says it knows the leap-second count (GPS - UTC), so
 // that the UTC it reports is not built on its firmware's default. Any one of

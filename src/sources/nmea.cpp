@@ -360,7 +360,8 @@ void NmeaSource::fill_state(RefclockState& state, const Stamp&) const {
         {"bad_checksum", framed.bad_checksum, "checksum wrong"},
         {"over_long", framed.over_long, "length over 2048 bytes, refused"},
         {"truncated", framed.truncated, "cut short"},
-        {"malformed", core_.ubx_malformed(), "a timing message of a length no version has"},
+        {"malformed", core_.ubx_malformed(),
+         "a timing message too short, or not the length its protocol version gives"},
     };
     for (std::size_t i = 0; i < cycle_outcome_count; ++i) {
         const auto kind = static_cast<CycleOutcome::Kind>(i);

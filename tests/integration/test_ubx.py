@@ -312,7 +312,8 @@ def body(ctx, mixed):
 
     # The receiver's health in the live state, while it was locked.
     log(f"gps ubx_receiver before TpNotLocked: {receiver_state}")
-    expected_state = {"fix": "", "leap_count": "known",
+    expected_state = {"fix": "", "fix_type": -1, "leap_count": "known",
+                      "leap_count_known": True,
                       "time_accuracy_s": T_ACC_NS / NS, "tim_tp": True,
                       "pulse_locked": True, "raim_active": True}
     if receiver_state != expected_state:
@@ -507,7 +508,7 @@ def body_timels(ctx):
 # `configure_never` (issue 21, Done-when 3): ubx-configure = true, a fake
 # that answers MON-VER (protocol 27.12) and CFG-VALSET as named. Asserted:
 # the daemon writes a MON-VER poll and then one CFG-VALSET in RAM only
-# (layers 0x01; never CFG-CFG, BBR or flash) enabling the three messages
+# (layers 0x01; never CFG-CFG, BBR or flash) enabling the five messages
 # and aligning the time pulse, at most 3 tries of each, logs what came of
 # it, and publishes the receiver's seconds throughout. Case `configure_m8`:
 # a protocol 18 receiver that acknowledges everything: one CFG-MSG per
@@ -520,7 +521,7 @@ CONFIGURE_LOG = {
     "late": "receiver configured (protocol 27.12, RAM only): 1 request(s) "
             "acknowledged, 0 refused, 0 unanswered",
     "never": "no answer to MON-VER after 3 tries",
-    "m8": "receiver configured (protocol 18.00, RAM only): 5 request(s) "
+    "m8": "receiver configured (protocol 18.00, RAM only): 7 request(s) "
           "acknowledged, 0 refused, 0 unanswered",
 }
 
@@ -584,10 +585,11 @@ def body_configure(ctx, answer):
             keys = {struct.unpack_from("<I", payload, 4 + 5 * i)[0]: payload[8 + 5 * i]
                     for i in range((len(payload) - 4) // 5)}
             log(f"CFG-VALSET keys {', '.join(f'{k:#x}={v}' for k, v in keys.items())}")
-            # CFG-MSGOUT-UBX_NAV_TIMEUTC, _NAV_TIMELS, _TIM_TP on UART1 (a
-            # pty is no USB device); CFG-TP-ALIGN_TO_TOW_TP1 = 1,
-            # CFG-TP-TIMEGRID_TP1 = 0 (UTC).
+            # CFG-MSGOUT-UBX_NAV_TIMEUTC, _NAV_TIMELS, _TIM_TP,
+            # _NAV_TIMEGPS, _NAV_PVT on UART1 (a pty is no USB device);
+            # CFG-TP-ALIGN_TO_TOW_TP1 = 1, CFG-TP-TIMEGRID_TP1 = 0 (UTC).
             if keys != {0x2091005c: 1, 0x20910061: 1, 0x2091017e: 1,
+                        0x20910048: 1, 0x20910007: 1,
                         0x1005000a: 1, 0x2005000c: 0}:
                 failures.append(f"CFG-VALSET keys {keys}")
     seconds = [o.sample.clock_ns // NS for o in gps.snapshot()[0]]
@@ -602,12 +604,15 @@ def body_configure(ctx, answer):
 
 def check_m8(requests, failures):
     """The requests after MON-VER to the protocol 18 receiver: CFG-MSG for
-    NAV-TIMEUTC, NAV-TIMELS and TIM-TP at rate 1, the CFG-TP5 poll of
+    NAV-TIMEUTC, NAV-TIMELS, TIM-TP, NAV-TIMEGPS and NAV-PVT at rate 1, the
+    CFG-TP5 poll of
     TIMEPULSE, then TP5_ALIGNED; each once (all were acknowledged)."""
     written = [((r[1], r[2]), r[3]) for r in requests]
     expected = [((0x06, 0x01), bytes([0x01, 0x21, 1])),
                 ((0x06, 0x01), bytes([0x01, 0x26, 1])),
                 ((0x06, 0x01), bytes([0x0D, 0x01, 1])),
+                ((0x06, 0x01), bytes([0x01, 0x20, 1])),
+                ((0x06, 0x01), bytes([0x01, 0x07, 1])),
                 ((0x06, 0x31), bytes([0])),
                 ((0x06, 0x31), TP5_ALIGNED)]
     log(f"m8: requests after MON-VER {[(f'{c:#x} {i:#x}', p.hex()) for (c, i), p in written]}")

@@ -98,23 +98,28 @@ TEST_CASE("configure: protocol 27 -> one CFG-VALSET in RAM, acknowledged", "[ubx
     CHECK(request[0].message_id == 0x8A);
     const auto& p = request[0].bytes;
     // version 0, layers RAM (bit 0) only: never BBR (bit 1) or flash (bit 2).
-    REQUIRE(p.size() == 4 + 5 * 5);
+    REQUIRE(p.size() == 4 + 7 * 5);
     CHECK(p[0] == 0);
     CHECK(p[1] == 0x01);
-    // CFG-MSGOUT-UBX_NAV_TIMEUTC_USB, _NAV_TIMELS_USB, _TIM_TP_USB, each 1
-    // (the F9 interface description's keys).
+    // CFG-MSGOUT-UBX_NAV_TIMEUTC_USB, _NAV_TIMELS_USB, _TIM_TP_USB,
+    // _NAV_TIMEGPS_USB, _NAV_PVT_USB, each 1 (the F9 and M10 interface
+    // descriptions' keys).
     CHECK(u32(p, 4) == 0x2091005e);
     CHECK(p[8] == 1);
     CHECK(u32(p, 9) == 0x20910063);
     CHECK(p[13] == 1);
     CHECK(u32(p, 14) == 0x20910180);
     CHECK(p[18] == 1);
+    CHECK(u32(p, 19) == 0x2091004a);
+    CHECK(p[23] == 1);
+    CHECK(u32(p, 24) == 0x20910009);
+    CHECK(p[28] == 1);
     // The time pulse on the UTC second: CFG-TP-ALIGN_TO_TOW_TP1 = 1,
     // CFG-TP-TIMEGRID_TP1 = 0 (UTC).
-    CHECK(u32(p, 19) == 0x1005000a);
-    CHECK(p[23] == 1);
-    CHECK(u32(p, 24) == 0x2005000c);
-    CHECK(p[28] == 0);
+    CHECK(u32(p, 29) == 0x1005000a);
+    CHECK(p[33] == 1);
+    CHECK(u32(p, 34) == 0x2005000c);
+    CHECK(p[38] == 0);
 
     // An ACK for something else changes nothing; the right one ends it.
     CHECK(configurator.answer(ack(true, 0x06, 0x01)).messages.empty());
@@ -148,7 +153,7 @@ TEST_CASE("configure: both ports when the device cannot tell", "[ubx]") {
     const Actions valset = configurator.answer(mon_ver_answer({"PROTVER=34.10"}));
     const std::vector<Item> request = frames_of(valset.device_write);
     REQUIRE(request.size() == 1);
-    REQUIRE(request[0].bytes.size() == 4 + 8 * 5);
+    REQUIRE(request[0].bytes.size() == 4 + 12 * 5);
     CHECK(u32(request[0].bytes, 4) == 0x2091005c); // _UART1
     CHECK(u32(request[0].bytes, 9) == 0x2091005e); // _USB
 }
@@ -181,7 +186,7 @@ Bytes tp5_payload(std::uint32_t flags) {
 Actions to_tp5_poll(Configurator& configurator) {
     (void)configurator.start();
     Actions actions = configurator.answer(mon_ver_answer({"PROTVER=18.00"}));
-    for (int i = 0; i < 3; ++i) {
+    for (std::size_t i = 0; i < std::size(enabled_messages); ++i) {
         actions = configurator.answer(ack(true, 0x06, 0x01));
     }
     return actions;
@@ -193,9 +198,10 @@ TEST_CASE("configure: before protocol 27 -> CFG-MSG per message; a NAK is a warn
     Configurator configurator(Ports{.uart1 = true, .usb = false});
     (void)configurator.start();
     Actions actions = configurator.answer(mon_ver_answer({"PROTVER=18.00", "GPS;GLO"}));
-    // NAV-TIMEUTC, NAV-TIMELS, TIM-TP, one at a time: (class, id, rate 1).
+    // NAV-TIMEUTC, NAV-TIMELS, TIM-TP, NAV-TIMEGPS, NAV-PVT, one at a time:
+    // (class, id, rate 1).
     const std::vector<std::vector<std::uint8_t>> expected = {
-        {0x01, 0x21, 1}, {0x01, 0x26, 1}, {0x0D, 0x01, 1}};
+        {0x01, 0x21, 1}, {0x01, 0x26, 1}, {0x0D, 0x01, 1}, {0x01, 0x20, 1}, {0x01, 0x07, 1}};
     for (std::size_t i = 0; i < expected.size(); ++i) {
         INFO(i);
         const std::vector<Item> request = frames_of(actions.device_write);
@@ -221,9 +227,9 @@ TEST_CASE("configure: before protocol 27 -> CFG-MSG per message; a NAK is a warn
     CHECK(has_log(actions, "refused the CFG-TP5 poll", MessageLevel::warn));
     CHECK(actions.device_write.empty());
     CHECK(configurator.state() == Configurator::State::done);
-    CHECK(configurator.acknowledged() == 2);
+    CHECK(configurator.acknowledged() == 4);
     CHECK(configurator.refused() == 2);
-    CHECK(has_log(actions, "2 request(s) acknowledged, 2 refused", MessageLevel::warn));
+    CHECK(has_log(actions, "4 request(s) acknowledged, 2 refused", MessageLevel::warn));
 }
 
 TEST_CASE("configure: CFG-TP5 sent back aligned to the UTC second, the owner's settings kept",
@@ -256,9 +262,9 @@ TEST_CASE("configure: CFG-TP5 sent back aligned to the UTC second, the owner's s
     CHECK(configurator.state() == Configurator::State::configuring);
     actions = configurator.answer(ack(true, 0x06, 0x31));
     CHECK(configurator.state() == Configurator::State::done);
-    CHECK(configurator.acknowledged() == 5); // 3 CFG-MSG, the poll, the set
+    CHECK(configurator.acknowledged() == 7); // 5 CFG-MSG, the poll, the set
     CHECK(
-        has_log(actions, "5 request(s) acknowledged, 0 refused, 0 unanswered", MessageLevel::info));
+        has_log(actions, "7 request(s) acknowledged, 0 refused, 0 unanswered", MessageLevel::info));
 }
 
 TEST_CASE("configure: a time pulse already on the UTC second is not written", "[ubx]") {
@@ -276,7 +282,7 @@ TEST_CASE("configure: a time pulse already on the UTC second is not written", "[
     if (grid == 0) {
         CHECK(actions.device_write.empty());
         CHECK(configurator.state() == Configurator::State::done);
-        CHECK(configurator.acknowledged() == 4);
+        CHECK(configurator.acknowledged() == 6); // 5 CFG-MSG, the poll
     } else {
         const std::vector<Item> set = frames_of(actions.device_write);
         REQUIRE(set.size() == 1);
@@ -330,11 +336,12 @@ TEST_CASE("configure: an answer after a timeout counts once; a request unanswere
     CHECK(has_log(actions, "no answer to CFG-MSG (NAV-TIMEUTC at 1 Hz) after 3 tries",
                   MessageLevel::warn));
     // The next is sent; its ACK comes after one timeout and the resend:
-    // counted once, and the third request follows, acknowledged at once.
+    // counted once, and the third to fifth follow, acknowledged at once.
     (void)configurator.timeout();
-    (void)configurator.answer(ack(true, 0x06, 0x01));
-    (void)configurator.answer(ack(true, 0x06, 0x01));
-    CHECK(configurator.acknowledged() == 2);
+    for (int i = 0; i < 4; ++i) {
+        (void)configurator.answer(ack(true, 0x06, 0x01));
+    }
+    CHECK(configurator.acknowledged() == 4);
     CHECK(configurator.unanswered() == 1);
     // The CFG-TP5 poll is next: never answered, it is left after 3 tries.
     for (int i = 0; i < Configurator::max_tries; ++i) {

@@ -69,8 +69,8 @@ std::uint16_t week(std::int64_t posix) {
 // month 14, day 15, hour 16, min 17, sec 18, valid 19 (validTOW 0x01,
 // validWKN 0x02, validUTC 0x04).
 std::string timeutc(std::int64_t posix, std::uint8_t valid, std::int32_t nano = 321'000,
-                    std::uint32_t t_acc_ns = 25) {
-    Bytes p(20);
+                    std::uint32_t t_acc_ns = 25, std::size_t extra_bytes = 0) {
+    Bytes p(20 + extra_bytes);
     const Civil c = civil(posix);
     put(p, 0, itow_ms(posix), 4);
     put(p, 4, t_acc_ns, 4);
@@ -335,6 +335,73 @@ TEST_CASE("UBX: validUTC cleared withdraws the sample within the epoch", "[ubx]"
     CHECK(*withdrawn > 6 * s + 40 * ms);
     CHECK(*withdrawn < 6 * s + 200 * ms);
     CHECK(count_containing(run.warnings, "sample withdrawn") == 1);
+}
+
+// UBX-MON-VER (0x0A 0x04) with one extension, e.g. "PROTVER=18.00".
+std::string mon_ver(const std::string& extension) {
+    Bytes p(40 + 30);
+    const std::string sw = "ROM CORE 3.01 (107888)";
+    std::copy(sw.begin(), sw.end(), p.begin());
+    std::copy(extension.begin(), extension.end(), p.begin() + 40);
+    return frame(0x0A, 0x04, p);
+}
+
+TEST_CASE("UBX: lengths checked per protocol version", "[ubx]") {
+    using ubx::Lengths;
+    // The versions whose interface descriptions give the lengths (M8 15-23,
+    // F9 27-33, M10 34): exact; any other, or none said: the shared fields.
+    for (const int major : {15, 18, 23, 27, 29, 33, 34}) {
+        INFO(major);
+        CHECK(ubx::length_rule(ubx::ProtocolVersion{major, 0}) == Lengths::exact);
+    }
+    for (const int major : {14, 24, 26, 50}) {
+        INFO(major);
+        CHECK(ubx::length_rule(ubx::ProtocolVersion{major, 0}) == Lengths::at_least);
+    }
+    CHECK(ubx::length_rule(std::nullopt) == Lengths::at_least);
+    const Bytes payload(24, 0);
+    CHECK(ubx::decode_nav_timeutc(ubx::Payload{payload}, Lengths::at_least));
+    CHECK_FALSE(ubx::decode_nav_timeutc(ubx::Payload{payload}, Lengths::exact));
+    CHECK(ubx::decode_nav_timeutc(ubx::Payload{payload.data(), 20}, Lengths::exact));
+    CHECK_FALSE(ubx::decode_nav_timeutc(ubx::Payload{payload.data(), 19}, Lengths::at_least));
+
+    // Through the core: a NAV-TIMEUTC 4 bytes too long is malformed from a
+    // receiver whose MON-VER says protocol 18, and read by its 20 bytes
+    // from one that never said or says a version this reader does not know.
+    const auto run_with = [](const std::string& first) {
+        return run_epochs(6, [&](int k, std::int64_t t) {
+            return (k == 0 ? first : std::string()) + timeutc(t, 0x07, 321'000, 25, 4);
+        });
+    };
+    CHECK(run_with(mon_ver("PROTVER=18.00")).samples.empty());
+    CHECK(seconds_of(run_with("")) == range(2, 6));
+    CHECK(seconds_of(run_with(mon_ver("PROTVER=25.00"))) == range(2, 6));
+    // The right length from the protocol 18 receiver is published.
+    const Run right = run_epochs(6, [](int k, std::int64_t t) {
+        return (k == 0 ? mon_ver("PROTVER=18.00") : std::string()) + timeutc(t, 0x07);
+    });
+    CHECK(seconds_of(right) == range(2, 6));
+}
+
+TEST_CASE("UBX: steps and walks are judged by the timeline as NMEA cycles are", "[ubx]") {
+    // Issue 21: "the integrity checks (date rules, continuity, witness)
+    // apply to UBX as to NMEA". A receiver a second behind from epoch 8 on
+    // (validUTC set throughout): the step is on probation, never published.
+    const Run step =
+        run_epochs(20, [](int k, std::int64_t t) { return timeutc(k < 8 ? t : t - 1, 0x07); });
+    CHECK(seconds_of(step) == range(2, 8));
+    CHECK(std::count_if(step.outcomes.begin(), step.outcomes.end(), [](const CycleOutcome& o) {
+              return o.kind == CycleOutcome::Kind::probation;
+          }) > 0);
+    // A walk of 0.12 s a second from epoch 8: nothing published after it.
+    const Run walk = run_epochs(16, [](int k, std::int64_t t) {
+        const std::int32_t nano = k < 8 ? 0 : static_cast<std::int32_t>((k - 8) * 120 * ms);
+        return timeutc(t, 0x07, nano);
+    });
+    CHECK(seconds_of(walk) == range(2, 9));
+    for (const Sample& sample : walk.samples) {
+        CHECK(sample.reference_time.tv_nsec < 100 * ms);
+    }
 }
 
 TEST_CASE("UBX: NAV-TIMEUTC without validUTC is withheld, NAV-TIMEUTC's own word", "[ubx]") {
