@@ -40,6 +40,9 @@ Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_
     // again, or a reopen after an error, is still judged by what was
     // believed; only a restart silence begins afresh (core/timeline.hpp).
     check_.break_run();
+    // Another receiver may be behind the path now: its lengths are read by
+    // the shared fields until its own MON-VER names its protocol.
+    protocol_.reset();
     in_cycle_ = false;
     actions.watch_device = true;
     rules_.set_health(actions, fmt::format("waiting for data on {}", settings_.device));
