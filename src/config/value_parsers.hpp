@@ -25,11 +25,11 @@ std::optional<unsigned> parse_perm(std::string_view text);
 // without control characters (it is logged).
 bool valid_socket_path(std::string_view path);
 
-// What is wrong with a device address (core/device_address.hpp), as the
-// whole message: nothing when it is usable.
 // The longest `device`: PATH_MAX - 1, the longest path open() takes (and a
 // tcp://HOST:PORT is far shorter). Messages quote the device whole.
 inline constexpr std::size_t max_device_length = 4095;
+// What is wrong with a device address (core/device_address.hpp), as the
+// whole message: nothing when it is usable.
 std::optional<std::string> device_problem(const std::string& device);
 
 } // namespace shmrefclock

@@ -186,8 +186,6 @@ public:
     std::uint64_t ubx_malformed() const { return ubx_malformed_; }
     // What the receiver last said about the leap-second count (UBX).
     ubx::LeapCount leap_count() const { return stream_leap_; }
-    // The protocol version of the receiver's last MON-VER, if one came.
-    const std::optional<ubx::ProtocolVersion>& protocol() const { return protocol_; }
     // The receiver's health from its last UBX epoch with a timing message.
     const std::optional<UbxReceiver>& receiver() const { return receiver_; }
     // The receiver's label of its next pulse (u-blox TIM-TP), from the last
