@@ -380,7 +380,18 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns,
     }
     judge_epoch(actions);
     // Only a published cycle's label is the receiver's word (publish()).
+    // A cycle without a TIM-TP of its own that names no time, or the
+    // published second again, says nothing against it: the tail of an
+    // epoch delivered late (a USB adapter's, or a stalled writer's, seen
+    // in CI) must not leave the next pulse unlabelled; nor must a 2-10 Hz
+    // receiver's cycles between its seconds.
+    std::optional<PulseLabel> kept = std::move(pulse_label_);
     pulse_label_.reset();
+    const auto keep_label = [&] {
+        if (!cycle_.epoch.tim_tp()) {
+            pulse_label_ = std::move(kept);
+        }
+    };
     const nmea::Counters& now = parser_.counters();
     if (now.bad_checksum != reported_.bad_checksum || now.garbage != reported_.garbage ||
         now.over_long != reported_.over_long || now.malformed != reported_.malformed) {
@@ -392,6 +403,7 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns,
     }
     const nmea::Sentence* time = cycle_.sentences.time();
     if (!cycle_.first) {
+        keep_label();
         // Nothing that bears a time: line noise between cycles, or a cycle
         // whose every sentence failed its checksum. That says nothing about
         // the fix, so like a missed cycle it neither counts nor breaks the
@@ -567,6 +579,7 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns,
         return;
     }
     case Timeline::Verdict::repeat:
+        keep_label();
         report(CycleOutcome::Kind::repeat, time);
         return;
     case Timeline::Verdict::acquiring:
@@ -604,11 +617,19 @@ void NmeaCore::finish_cycle(Actions& actions, std::int64_t now_ns,
         // known (issue 23: a 2 Hz receiver's first cycle, at .5 s, was
         // published). They have counted as evidence above (acquisition,
         // the timeline); one sample a second is published, and a pps
-        // refclock numbers its pulses from it.
+        // refclock numbers its pulses from it. On the timeline, its TIM-TP
+        // labels the next pulse as a published cycle's does (a 10 Hz
+        // receiver sends it in the epoch before the pulse).
+        if (cycle_.epoch.tim_tp()) {
+            take_pulse_label();
+        } else {
+            keep_label();
+        }
         report(CycleOutcome::Kind::sub_second, time);
         return;
     }
     if (verdict == Timeline::Verdict::same_second) {
+        keep_label();
         report(CycleOutcome::Kind::same_second, time);
         return;
     }
@@ -649,14 +670,7 @@ void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_
         sample.leap = receiver_leap_announcement(announced_leap_->at, announced_leap_->change,
                                                  reference.tv_sec);
     }
-    pulse_label_ = cycle_.epoch.pulse_label(stream_leap_seconds_);
-    if (pulse_label_) {
-        pulse_label_->announced = cycle_.start;
-        if (announced_leap_) {
-            pulse_label_->leap = receiver_leap_announcement(
-                announced_leap_->at, announced_leap_->change, pulse_label_->second.tv_sec);
-        }
-    }
+    take_pulse_label();
     // Stale 2 s after this cycle began, unless a newer one is published.
     // The receiver's word on its accuracy goes with the sample (issue 21:
     // tAcc sets the sample's precision), from a UBX epoch in this cycle.
@@ -670,6 +684,17 @@ void NmeaCore::publish(Actions& actions, const nmea::Sentence& time, std::int64_
                             time.date_repaired ? " (date repaired: GPS week rollover)" : ""));
     rules_.set_health(actions, fmt::format("fix, time from {}", time.name()));
     log_arrival_once(actions);
+}
+
+void NmeaCore::take_pulse_label() {
+    pulse_label_ = cycle_.epoch.pulse_label(stream_leap_seconds_);
+    if (pulse_label_) {
+        pulse_label_->announced = cycle_.start;
+        if (announced_leap_) {
+            pulse_label_->leap = receiver_leap_announcement(
+                announced_leap_->at, announced_leap_->change, pulse_label_->second.tv_sec);
+        }
+    }
 }
 
 void NmeaCore::log_arrival_once(Actions& actions) {

@@ -261,6 +261,8 @@ private:
     void finish_cycle(Actions& actions, std::int64_t now_ns, const LeapListLoad* leap_seconds);
     void report(CycleOutcome::Kind kind, const nmea::Sentence* time);
     void publish(Actions& actions, const nmea::Sentence& time, std::int64_t now_ns);
+    // The cycle's TIM-TP, if any, as the label of the next pulse.
+    void take_pulse_label();
     // Once, after arrival_log_cycles published cycles: what the live state
     // shows as nmea_arrival, with what it is worth.
     void log_arrival_once(Actions& actions);

@@ -6,6 +6,7 @@
 #include <istream>
 #include <optional>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -136,6 +137,7 @@ public:
     Decoder(std::ostream& out, const DecodeOptions& options) : out_(out), options_(options) {}
 
     void run(std::string_view capture) {
+        capture_ = capture;
         ByteSchedule schedule;
         ReplayOptions replay_options;
         const std::int64_t byte_ns = byte_time_ns(options_.baud);
@@ -417,28 +419,57 @@ private:
         line_.busiest_second_bytes = std::max(line_.busiest_second_bytes, line_.second_bytes);
     }
 
-    // The lowest standard rate that carries the busiest second in 80% of
-    // it (a cycle needs a quiet gap before the next), 8N1.
-    static int rate_for(std::size_t bytes_per_second) {
+    // The lowest standard rate above `above` that carries the busiest
+    // second in 80% of it (a cycle needs a quiet gap before the next), 8N1,
+    // and at which the capture replays without queueing and without a cycle
+    // whose time came too late after its first byte: a ZED-F9T's UBX and
+    // NMEA, 3.5 kB a second, fit 57600 Bd, but there its NAV-TIMEGPS comes
+    // 0.5 s after the epoch's first byte and nothing is published (issue
+    // 21). Tried by replaying the capture again at each rate, with no
+    // summary.
+    int rate_for(int above) const {
+        std::optional<int> fits;
         for (const int rate : valid_bauds) { // the rates a refclock's `baud` takes
-            if (static_cast<double>(bytes_per_second) * 10.0 <= 0.8 * rate) {
+            if (rate <= above ||
+                static_cast<double>(line_.busiest_second_bytes) * 10.0 > 0.8 * rate) {
+                continue;
+            }
+            fits = fits.value_or(rate);
+            DecodeOptions trial = options_;
+            trial.baud = rate;
+            trial.summary = nullptr;
+            std::ostringstream discarded;
+            Decoder decoder(discarded, trial);
+            decoder.run(capture_);
+            if (decoder.line_.longest_queue_ns <= max_queue_ns && decoder.time_late_cycles_ == 0) {
                 return rate;
             }
         }
-        return valid_bauds.back();
+        return fits.value_or(valid_bauds.back());
     }
 
     // Hints for a replay that publishes little for a reason of the replay's
     // own, not the receiver's: the line rate, or the date rules' today.
     void hint(std::ostream& summary) const {
         if (line_.longest_queue_ns > max_queue_ns) {
-            const int rate = rate_for(line_.busiest_second_bytes);
             summary << fmt::format(
                 "decode: the capture does not fit the line at {} Bd: its busiest second holds {} "
                 "bytes, and each cycle queued behind the last (up to {:.1f} s), so cycles run "
                 "together; replay it at its receiver's rate, e.g. --baud {}\n",
                 options_.baud, line_.busiest_second_bytes,
-                static_cast<double>(line_.longest_queue_ns) / ns_per_s, rate);
+                static_cast<double>(line_.longest_queue_ns) / ns_per_s, rate_for(0));
+        } else if (time_late_cycles_ > 0 && published_ == 0 && options_.baud < valid_bauds.back()) {
+            // The line carries each second, but what the receiver sends
+            // before its time takes more than half of it: the daemon at this
+            // rate would refuse every cycle too (NmeaCore::max_time_lead_ns).
+            summary << fmt::format(
+                "decode: at {} Bd the time of {} cycles came more than {:.1f} s after the cycle's "
+                "first byte, behind the messages sent before it; a receiver sending these at this "
+                "rate is never published: raise its rate or send fewer messages (replay with e.g. "
+                "--baud {})\n",
+                options_.baud, time_late_cycles_,
+                static_cast<double>(NmeaCore::max_time_lead_ns) / ns_per_s,
+                rate_for(options_.baud));
         }
         if (first_refused_date_ && dated_cycles_ > 0 && date_refused_cycles_ == dated_cycles_) {
             summary << fmt::format(
@@ -453,6 +484,7 @@ private:
 
     void write(const CycleOutcome& outcome) {
         ++cycles_;
+        time_late_cycles_ += outcome.kind == CycleOutcome::Kind::time_late ? 1 : 0;
         const bool published = outcome.kind == CycleOutcome::Kind::published;
         published_ += published ? 1 : 0;
         const nmea::Sentence* time = outcome.time ? &*outcome.time : nullptr;
@@ -519,8 +551,10 @@ private:
 
     std::ostream& out_;
     const DecodeOptions& options_;
+    std::string_view capture_; // run()'s, for rate_for's trials
     std::uint64_t cycles_ = 0;
     std::uint64_t published_ = 0;
+    std::uint64_t time_late_cycles_ = 0;
     std::uint64_t dated_cycles_ = 0;        // cycles whose sentence names a date and time
     std::uint64_t date_refused_cycles_ = 0; // of those, with the date refused
     std::optional<std::string> first_refused_date_;

@@ -12,19 +12,23 @@
 // - the split of the input into reads changes nothing but where other runs
 //   are cut;
 // - the decoders and helpers keep their ranges on any payload;
-// - through the nmea source's core (NmeaCore reading UBX only, replayed as
-//   the daemon's shell drives it, one cycle per NAV iTOW at 115200 Bd),
+// - through the nmea source's core (NmeaCore, replayed as the daemon's
+//   shell drives it, one cycle per NAV iTOW at 115200 Bd), reading UBX
+//   only or UBX and NMEA cut into each other (issue 21, Done-when 4),
 //   nothing crashes and every published second is one that a frame of the
 //   input names with the leap-second count known: NAV-TIMEUTC with
 //   validUTC, NAV-TIMEGPS with its TOW, week and leapS valid (GPS - leapS),
 //   or NAV-PVT when a frame of the input said the count is known -- never
-//   a time the receiver built on its firmware's count (issue 21).
+//   a time the receiver built on its firmware's count; or, with NMEA read,
+//   the time of day of an NMEA sentence of the input, but never one of a
+//   cycle that began after a frame said the count is not known, when no
+//   frame of the input says it is (the NMEA is gated by the UBX's word).
 //
 // Input: byte 0 picks options, the rest is the stream.
 //   bit 0: rewrite the checksum of every header whose length fits the
 //     input first, so that the fuzzer gets past the checksum to the fields;
 //   bits 1-7: seed of the read sizes (0: fed byte by byte); bits 6-7 also
-//     min-fixes - 1 for the core.
+//     min-fixes - 1 for the core, bit 5 also whether the core reads NMEA.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -36,6 +40,7 @@
 #include <vector>
 
 #include "core/nmea_core.hpp"
+#include "core/nmea_parser.hpp"
 #include "core/nmea_replay.hpp"
 #include "core/ubx_frame.hpp"
 #include "core/ubx_messages.hpp"
@@ -46,6 +51,13 @@ using namespace shmrefclock::ubx;
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
+
+// check_core's line: the writes of one second follow each other byte after
+// byte (87 us apart at 115200 Bd); those of two seconds are at least 0.29 s
+// apart (run-fuzz.sh's max_len, 8 KiB, takes 0.71 s), which the core sees as
+// the end of a cycle (its batch period is 25 ms). Anything between the two
+// tells them apart.
+constexpr std::int64_t quiet_between_writes_ns = 10'000'000;
 
 void fix_checksums(Bytes& bytes) {
     for (std::size_t at = 0; at + header_size <= bytes.size(); ++at) {
@@ -222,10 +234,10 @@ std::optional<std::int64_t> posix_of(const std::optional<EpochTime>& time) {
 }
 
 // The times (POSIX ms) the frames name with the leap-second count known,
-// worked out from each frame alone (NAV-PVT's with any frame's word).
-std::vector<std::int64_t> named_with_count_known(const std::vector<Item>& frames) {
+// worked out from each frame alone (NAV-PVT's with any frame's word);
+// `any_known` is set when a frame says the count is known.
+std::vector<std::int64_t> named_with_count_known(const std::vector<Item>& frames, bool& any_known) {
     std::vector<std::int64_t> named;
-    bool any_known = false;
     for (const Item& frame : frames) {
         const Payload payload{frame.bytes};
         if (is(nav_timeutc, frame.message_class, frame.message_id)) {
@@ -249,7 +261,7 @@ std::vector<std::int64_t> named_with_count_known(const std::vector<Item>& frames
             }
         }
     }
-    if (any_known) {
+    if (any_known) { // in these frames or the other cut's: the core's word is the stream's
         for (const Item& frame : frames) {
             if (is(nav_pvt, frame.message_class, frame.message_id)) {
                 if (const auto m = decode_nav_pvt(Payload{frame.bytes})) {
@@ -263,8 +275,72 @@ std::vector<std::int64_t> named_with_count_known(const std::vector<Item>& frames
     return named;
 }
 
-// The input through NmeaCore (UBX only), its frames and the bytes between
-// them written a second apart at each new NAV iTOW, at 115200 Bd.
+// Whether a frame says the leap-second count is not known, at the length
+// every protocol version's rule accepts (ubx::length_rule): the core keeps
+// it, or an earlier frame of its type in the same epoch, which says the
+// same when no frame of the input says the count is known.
+bool says_count_unknown(const Item& frame) {
+    const Payload payload{frame.bytes};
+    const std::uint8_t c = frame.message_class;
+    const std::uint8_t i = frame.message_id;
+    if (is(nav_timeutc, c, i) && payload.size() == NavTimeUtc::size) {
+        const auto m = decode_nav_timeutc(payload);
+        return m && !leap_count_known(*m);
+    }
+    if (is(nav_timegps, c, i) && payload.size() == NavTimeGps::size) {
+        const auto m = decode_nav_timegps(payload);
+        return m && !leap_count_known(*m);
+    }
+    if (is(nav_timels, c, i) && payload.size() == NavTimeLs::size) {
+        const auto m = decode_nav_timels(payload);
+        return m && !leap_count_known(*m);
+    }
+    return false;
+}
+
+// The stream as the core cuts it: the line goes quiet between two writes
+// a second apart (never inside one, nor between two of the same second),
+// and the core hands what its framer holds then to the NMEA parser
+// (NmeaCore::finish_cycle). Returns the frames; the NMEA parser's sentences'
+// times of day (ms, 23:59:60 as 23:59:59, as POSIX has it) go to
+// `nmea_times`.
+std::vector<Item> frame_as_the_core(const shmrefclock::ByteSchedule& schedule,
+                                    std::vector<std::int64_t>& nmea_times) {
+    namespace s = shmrefclock;
+    Framer framer;
+    s::nmea::Parser parser(std::chrono::year{2000} / 1 / 1);
+    std::vector<Item> frames;
+    const auto take = [&](std::vector<Item> items) {
+        for (Item& item : items) {
+            if (item.kind == Item::Kind::frame) {
+                frames.push_back(std::move(item));
+                continue;
+            }
+            parser.feed(item.text(), [&](const s::nmea::Sentence& sentence) {
+                if (sentence.time) {
+                    const s::nmea::TimeOfDay& t = *sentence.time;
+                    nmea_times.push_back(
+                        (t.hour * 3600LL + t.minute * 60LL + std::min(t.second, 59)) * 1000 +
+                        t.nanosecond / 1'000'000);
+                }
+            });
+        }
+    };
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(schedule.bytes.data());
+    std::size_t from = 0;
+    for (std::size_t at = 1; at <= schedule.bytes.size(); ++at) {
+        if (at == schedule.bytes.size() ||
+            schedule.arrival_ns[at] - schedule.arrival_ns[at - 1] > quiet_between_writes_ns) {
+            take(framer.feed(std::span<const std::uint8_t>{bytes + from, at - from}));
+            take(framer.finish());
+            from = at;
+        }
+    }
+    return frames;
+}
+
+// The input through NmeaCore, its frames and the bytes between them
+// written a second apart at each new NAV iTOW, at 115200 Bd.
 void check_core(const Bytes& input, const Result& framed, unsigned options) {
     namespace s = shmrefclock;
     s::ByteSchedule schedule;
@@ -295,21 +371,50 @@ void check_core(const Bytes& input, const Result& framed, unsigned options) {
     }
     s::NmeaSettings settings{"fuzz", 115200, static_cast<int>(options >> 6 & 3) + 1,
                              std::chrono::year{2000} / 1 / 1};
-    settings.read_nmea = false;
+    settings.read_nmea = (options & 0x20) != 0;
     settings.stamps_are_evidence = false;
     s::NmeaCore core(settings);
     s::ReplayOptions replay_options;
     replay_options.realtime_epoch = timespec{1'700'000'000, 0};
-    const std::vector<std::int64_t> named = named_with_count_known(framed.frames);
+    std::vector<std::int64_t> nmea_times;
+    const std::vector<Item> frames = frame_as_the_core(schedule, nmea_times);
+    // Both cuts of the stream (the whole input's and the core's): a frame
+    // the one finds, the other may hand to the NMEA parser.
+    bool any_known = false;
+    std::vector<std::int64_t> named = named_with_count_known(framed.frames, any_known);
+    const std::vector<std::int64_t> named_here = named_with_count_known(frames, any_known);
+    named.insert(named.end(), named_here.begin(), named_here.end());
+    // When no frame says the count is known: the line's time at the end of
+    // the first frame that says it is not (the NMEA after it is gated).
+    std::optional<std::int64_t> unknown_said_ns;
+    if (!any_known) {
+        for (const Item& frame : frames) {
+            if (says_count_unknown(frame)) {
+                unknown_said_ns = schedule.arrival_ns.at(frame.stream_end - 1);
+                break;
+            }
+        }
+    }
     for (const s::ReplayEvent& event : s::replay(core, schedule, replay_options)) {
         if (event.kind != s::ReplayEvent::Kind::published) {
             continue;
         }
         const timespec reference = event.sample.reference_time;
-        FUZZ_CHECK(reference.tv_nsec % 1'000'000 == 0);
         const std::int64_t ms =
             static_cast<std::int64_t>(reference.tv_sec) * 1000 + reference.tv_nsec / 1'000'000;
-        FUZZ_CHECK(std::find(named.begin(), named.end(), ms) != named.end());
+        if (reference.tv_nsec % 1'000'000 == 0 &&
+            std::find(named.begin(), named.end(), ms) != named.end()) {
+            continue;
+        }
+        // Not a second a frame names with the count known: only NMEA's.
+        FUZZ_CHECK(settings.read_nmea);
+        const std::int64_t of_day = (ms % (86'400 * 1000) + 86'400 * 1000) % (86'400 * 1000);
+        FUZZ_CHECK(std::find(nmea_times.begin(), nmea_times.end(), of_day) != nmea_times.end());
+        if (unknown_said_ns) {
+            const std::int64_t received_ns =
+                s::timespec_diff_ns(event.sample.receive_time, replay_options.realtime_epoch);
+            FUZZ_CHECK(received_ns <= *unknown_said_ns);
+        }
     }
 }
 

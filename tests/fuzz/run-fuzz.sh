@@ -2,7 +2,8 @@
 # Build the NMEA libFuzzer target (the parser and the cycle decision, with an
 # emulated kernel clock as the witness) and run it for FUZZ_SECONDS (default
 # 60), seeded with the receiver captures in tests/data/nmea-captures; then
-# the UBX target (the framer and the timing messages' decoders) for
+# the UBX target (the framer, the timing messages' decoders, and the nmea
+# source's core on UBX alone or UBX and NMEA cut into each other) for
 # FUZZ_UBX_SECONDS (default FUZZ_SECONDS), seeded with the u-blox captures
 # in tests/data/ubx.
 #

@@ -160,16 +160,25 @@ struct Run {
     std::vector<std::optional<UbxReceiver>> receivers;
     // The accuracy published with each sample.
     std::vector<std::optional<std::int64_t>> accuracies;
+    // The core's pulse label after the last byte.
+    std::optional<PulseLabel> last_label;
 };
 
 // Epoch k (UTC second base_second + k) written at (k + 1) s + 40 ms, at
 // 115200 Bd; monotonic 0 is realtime base_second - 1 s.
+Run run_schedule(const ByteSchedule& schedule, int min_fixes = 3);
+
 template <typename Epoch> Run run_epochs(int count, Epoch&& epoch, int min_fixes = 3) {
     ByteSchedule schedule;
     const std::int64_t byte_ns = byte_time_ns(115200);
     for (int k = 0; k < count; ++k) {
         schedule.write((k + 1) * s + 40 * ms, epoch(k, base_second + k), byte_ns);
     }
+    return run_schedule(schedule, min_fixes);
+}
+
+// The bytes of `schedule` through a core at 115200 Bd.
+Run run_schedule(const ByteSchedule& schedule, int min_fixes) {
     NmeaCore core(NmeaSettings{"test", 115200, min_fixes, floor_date});
     Run run;
     core.on_cycle([&](const CycleOutcome& o) {
@@ -190,6 +199,7 @@ template <typename Epoch> Run run_epochs(int count, Epoch&& epoch, int min_fixes
         }
     }
     run.frames = core.frame_counters();
+    run.last_label = core.pulse_label();
     return run;
 }
 
@@ -549,6 +559,74 @@ TEST_CASE("UBX: TIM-TP labels the next pulse of a published epoch", "[ubx]") {
     }
 }
 
+// In CI a stalled writer delivered an epoch's NMEA 100 ms after its UBX: a
+// cycle of its own naming the same second, which took the label with it,
+// and the next pulse went out without its qErr.
+TEST_CASE("UBX: an epoch's late tail and the cycles between seconds keep the pulse label",
+          "[ubx]") {
+    const std::int64_t byte_ns = byte_time_ns(115200);
+    for (const bool timeless : {false, true}) {
+        INFO((timeless ? "a NAV-SAT tail" : "an NMEA tail naming the same second"));
+        ByteSchedule schedule;
+        for (int k = 0; k < 6; ++k) {
+            const std::int64_t t = base_second + k;
+            schedule.write((k + 1) * s + 40 * ms, tim_tp(t + 1, 100 * k, 0x03) + timeutc(t, 0x07),
+                           byte_ns);
+            schedule.write((k + 1) * s + 190 * ms, timeless ? nav_sat(t) : nmea_cycle(t), byte_ns);
+        }
+        const Run run = run_schedule(schedule);
+        REQUIRE(run.outcomes.size() >= 6);
+        std::optional<std::int64_t> labelled;
+        for (std::size_t i = 0; i < run.outcomes.size(); ++i) {
+            INFO(i);
+            if (run.outcomes[i].kind == K::published) {
+                REQUIRE(run.labels[i]);
+                labelled = run.labels[i]->second.tv_sec;
+            } else if (labelled) {
+                // The same time again: a repeat of the cycle.
+                CHECK(run.outcomes[i].kind == K::repeat);
+                REQUIRE(run.labels[i]);
+                CHECK(run.labels[i]->second.tv_sec == *labelled);
+            }
+        }
+        CHECK(labelled == base_second + 6);
+        REQUIRE(run.last_label);
+        CHECK(run.last_label->second.tv_sec == base_second + 6);
+        CHECK(run.last_label->q_err_ps == 500);
+    }
+    // A tail with a TIM-TP of its own that is not published (the same
+    // time again) is no word of the receiver's: the label goes.
+    ByteSchedule schedule;
+    for (int k = 0; k < 5; ++k) {
+        const std::int64_t t = base_second + k;
+        schedule.write((k + 1) * s + 40 * ms, tim_tp(t + 1, 0, 0x03) + timeutc(t, 0x07), byte_ns);
+        if (k == 4) {
+            schedule.write((k + 1) * s + 190 * ms, tim_tp(t + 1, 0, 0x03) + nmea_cycle(t), byte_ns);
+        }
+    }
+    const Run doubled = run_schedule(schedule);
+    REQUIRE(doubled.outcomes.back().kind == K::repeat);
+    CHECK_FALSE(doubled.last_label);
+    // A 10 Hz receiver: TIM-TP in the epoch before the pulse, which is not
+    // published (one sample a second), labels it; the epochs without one
+    // keep the label.
+    ByteSchedule fast;
+    for (int k = 0; k < 40; ++k) {
+        // Epoch k at base_second + k / 10 s, written 40 ms after it.
+        const std::int64_t t_ms = base_second * 1000 + 100 * k;
+        std::string epoch = timeutc(t_ms / 1000, 0x07,
+                                    static_cast<std::int32_t>(t_ms % 1000) * 1'000'000 + 321'000);
+        if (t_ms % 1000 == 900) {
+            epoch = tim_tp(t_ms / 1000 + 1, 7, 0x03) + epoch;
+        }
+        fast.write((1040 + 100 * k) * ms, epoch, byte_ns);
+    }
+    const Run ten_hz = run_schedule(fast);
+    REQUIRE_FALSE(ten_hz.samples.empty());
+    REQUIRE(ten_hz.last_label);
+    CHECK(ten_hz.last_label->q_err_ps == 7);
+}
+
 TEST_CASE("UBX: NAV-TIMELS announces a leap second on its last UTC day only", "[ubx]") {
     // The receiver names 2026-12-30 23:59:57 .. 2026-12-31 00:00:02 and
     // announces +1 at 2027-01-01 00:00:00 (timeToLsEvent from each epoch):
@@ -660,13 +738,14 @@ std::vector<std::int64_t> leap_known_epochs_ms(const std::string& capture) {
     return epochs;
 }
 
-Decoded decode_ubx(const std::string& name, std::optional<std::int64_t> day_of = std::nullopt) {
+Decoded decode_ubx(const std::string& name, std::optional<std::int64_t> day_of = std::nullopt,
+                   int baud = 115200) {
     std::istringstream in(ubx_test::read_file(shmrefclock::test::test_data_dir() + "/ubx/" + name));
     std::ostringstream out;
     std::ostringstream summary;
     DecodeOptions options;
     options.json = true;
-    options.baud = 115200;
+    options.baud = baud;
     options.summary = &summary;
     if (day_of) {
         // As the capture was taken: its own day is the date rules' today
@@ -742,4 +821,26 @@ TEST_CASE("decode: ublox-glo.log, a cold start, publishes nothing, and says why"
         CHECK(reason == "leap-second count not yet known to the receiver");
     }
     CHECK(decoded.summary.find("leap-second count not known at the end") != std::string::npos);
+}
+
+// The ZED-F9T sends 3.5 kB a second of UBX and NMEA: that fits 57600 Bd,
+// but there its NAV-TIMEGPS begins 0.5 s after the epoch's first byte and
+// nothing is published. The hint named 57600; it names a rate that works,
+// and says why at 57600.
+TEST_CASE("decode: the rate a capture's hint names publishes it", "[ubx][captures]") {
+    const std::string name = "ublox-zed-f9t-ubx_nmea_l5.log";
+    const std::vector<std::int64_t> epochs = leap_known_epochs_ms(ubx_test::capture(name));
+    REQUIRE_FALSE(epochs.empty());
+    const std::int64_t day_of = epochs.front() / 1000;
+    const Decoded slow = decode_ubx(name, day_of, 9600);
+    CHECK(slow.published.empty());
+    CHECK_THAT(slow.summary, Catch::Contains("does not fit the line at 9600 Bd"));
+    CHECK_THAT(slow.summary, Catch::Contains("e.g. --baud 115200"));
+    const Decoded fits = decode_ubx(name, day_of, 57600);
+    CHECK(fits.published.empty());
+    CHECK_THAT(fits.summary, Catch::Contains("more than 0.5 s after the cycle's first byte"));
+    CHECK_THAT(fits.summary, Catch::Contains("e.g. --baud 115200"));
+    const Decoded named = decode_ubx(name, day_of, 115200);
+    CHECK(named.published.size() >= 5);
+    CHECK_THAT(named.summary, !Catch::Contains("--baud"));
 }
