@@ -345,6 +345,11 @@ def body(ctx, mixed):
     # label's qErr and tAcc.
     refused = {calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S"))
                for m in re.finditer(r"gps: receiver time (\S{19})", output)}
+    # So may a cycle this machine held the fake up in (CycleRecord.stalled:
+    # its stamp late, or its bytes split into two cycles; seen in CI beside
+    # a fuzzer), or one the fake skipped because its writer woke late.
+    on_time = {r.reported for r in receiver.cycles if not r.stalled}
+    excused = 0
     for observation in pps_samples:
         sample = observation.sample
         second, nsec = divmod(sample.clock_ns, NS)
@@ -358,10 +363,13 @@ def body(ctx, mixed):
         if second in unlocked_pulses:
             failures.append(f"pps published {second}, whose TIM-TP said "
                             "TpNotLocked")
-        if (second - 1 in refused and sample.receive_ns == second * NS + EDGE_NS
+        if ((second - 1 in refused or second - 1 not in on_time)
+                and sample.receive_ns == second * NS + EDGE_NS
                 and sample.precision == -20):
             log(f"pps {second}: numbered by the fix, the cycle of "
-                f"{second - 1} having been refused")
+                f"{second - 1} having been "
+                f"{'refused' if second - 1 in refused else 'stalled or skipped'}")
+            excused += 1
             continue
         if sample.precision != PPS_PRECISION_FOR_T_ACC:
             failures.append(f"pps {second}: precision {sample.precision}, "
@@ -372,9 +380,9 @@ def body(ctx, mixed):
             failures.append(f"pps {second}: receive {sample.receive_ns}, "
                             f"expected edge + qErr {expected} "
                             f"(qErr {q_err_ps(second)} ps)")
-    if labelled < PUBLISHED_BEFORE_CLEARING - 1:
+    if labelled < PUBLISHED_BEFORE_CLEARING - 1 - excused:
         failures.append(f"pulses_labelled {labelled}, expected at least "
-                        f"{PUBLISHED_BEFORE_CLEARING - 1}")
+                        f"{PUBLISHED_BEFORE_CLEARING - 1 - excused}")
     if pps_counters["pulses_q_err_applied"] < labelled:
         failures.append(f"pulses_q_err_applied "
                         f"{pps_counters['pulses_q_err_applied']} < labelled "
