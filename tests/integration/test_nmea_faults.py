@@ -137,10 +137,26 @@ class Run:
         `within_cycles` cycles; (observation, record)."""
         def first():
             return self.watcher.first_sample_after(after_ns)
-        observation = harness.wait_until(
-            first, within_cycles + 1.5,
-            f"samples to resume within {within_cycles} cycles",
-            interval=0.02, watch=[self.daemon])
+        message = f"samples to resume within {within_cycles} cycles"
+        try:
+            observation = harness.wait_until(
+                first, within_cycles + 1.5, message, interval=0.02,
+                watch=[self.daemon])
+        except Fail:
+            # A cycle the fake (or the machine under it) stalled in may
+            # rightly be refused, and the run of agreeing cycles starts
+            # again (CI, sanitizer build, CPUs gone 100 ms): then, as
+            # expect() does, the bound is not checked, and the samples
+            # must still resume after MIN_FIXES + 1 more cycles.
+            stalled = [r for r in self.rx.cycles
+                       if r.first_write_ns >= after_ns and r.stalled]
+            if not stalled:
+                raise
+            self.note(f"NOT CHECKED: {message}: the fake receiver or the "
+                      f"machine stalled in cycle(s) {[r.index for r in stalled]}")
+            observation = harness.wait_until(
+                first, MIN_FIXES + 2.5, "samples to resume after the stall",
+                interval=0.02, watch=[self.daemon])
         # The fake records a cycle once its last byte is out, which may come
         # after the daemon published it (a cycle whose tail bears no time,
         # or a writer held up before its bookkeeping): wait for the record.

@@ -83,7 +83,16 @@ def body(ctx):
     check(len(pings) >= 5, f"{len(pings)} WATCHDOG=1 in 1.5 s, expected ~7")
     gaps = [b - a for a, b in zip(pings, pings[1:])]
     log(f"watchdog: {len(pings)} pings, gaps {min(gaps):.3f}..{max(gaps):.3f} s")
-    check(all(0.1 < g < 0.35 for g in gaps), f"watchdog gaps {gaps} not ~0.2 s")
+    # What systemd needs: no gap reaching WatchdogSec, and pings at about
+    # half of it, not a flood. Judged by the median, as the daemon keeps
+    # its timer's schedule: a ping a stall of the machine made 0.13 s late
+    # is followed by one 0.07 s later (CI, sanitizer build, a CPU gone
+    # 103 ms), which is right.
+    check(max(gaps) < WATCHDOG_USEC / 1e6,
+          f"watchdog gaps {gaps}: one reaches WatchdogSec")
+    median = sorted(gaps)[len(gaps) // 2]
+    check(0.15 < median < 0.25, f"watchdog gaps {gaps}: median {median:.3f} s, "
+          "not ~0.2 s")
 
     sample, offset = offset_of_next_sample(None, proc)
     check(abs(offset - -1.0) < 1e-6, f"offset before reload {offset}")
