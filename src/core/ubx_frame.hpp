@@ -124,6 +124,8 @@ private:
     void drain(std::vector<Item>& out);
     void accept(std::size_t length, std::vector<Item>& out);
     void hand_on(std::uint8_t byte, std::uint64_t at, std::vector<Item>& out);
+    // A run of other bytes, the first at stream position `at`.
+    void hand_on(std::span<const std::uint8_t> bytes, std::uint64_t at, std::vector<Item>& out);
     void flush_other(std::vector<Item>& out);
     void run(std::uint8_t byte, std::vector<Item>& out);
 

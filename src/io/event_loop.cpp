@@ -92,10 +92,12 @@ void EventLoop::set_alarm_timer() {
 }
 
 void EventLoop::fire_alarms(const Stamp& stamp) {
-    std::uint64_t count = 0;
-    if (::read(alarm_timer_.get(), &count, sizeof count) == sizeof count) {
-        alarm_timer_ns_.reset(); // expired: armed for nothing now
-    }
+    // The timerfd's wake-up brought us here: it is armed for nothing now.
+    // Its expiry count is not read: the timerfd_settime that arms it for
+    // the next alarm clears it (timerfd_create(2)), a syscall a wake-up
+    // fewer (issue 22). With nothing left to arm, it is read below, or its
+    // expiry would wake the loop again and again.
+    alarm_timer_ns_.reset();
     firing_alarms_ = true;
     for (const Alarm alarm : alarms_.take_due(stamp.monotonic_ns)) {
         const auto it = alarm_handlers_.find(alarm);
@@ -111,6 +113,10 @@ void EventLoop::fire_alarms(const Stamp& stamp) {
     }
     firing_alarms_ = false;
     set_alarm_timer();
+    if (!alarm_timer_ns_) {
+        std::uint64_t count = 0;
+        (void)::read(alarm_timer_.get(), &count, sizeof count);
+    }
 }
 
 EventLoop::Registration EventLoop::add(int epoll, int fd, Handler handler, Ready ready, bool once) {
