@@ -18,6 +18,11 @@ time (/proc/PID/task/*/schedstat) over the wall time; wake-ups = voluntary
 (/proc/PID/task/*/status); peak RSS (VmHWM). Every receiver's unit must
 publish samples during the window, or the run fails.
 
+The floor: bench/waker.c, built with cc, wakes as often as the daemon did
+(its wake-ups a second) on a timerfd and does nothing else; its CPU,
+measured the same way right after the daemon, is what the machine charges
+for the wake-ups alone. The daemon's CPU above it is its work.
+
 Usage: sudo bench/many.py [--receivers 16] [--rate 10] [--seconds 60]
 See bench/README.md.
 """
@@ -97,6 +102,15 @@ def usage_of(pid):
     return run_ns, switches
 
 
+def build_waker(build_dir):
+    """bench/waker.c, compiled into `build_dir`."""
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "waker.c")
+    binary = os.path.join(build_dir, "bench-waker")
+    os.makedirs(build_dir, exist_ok=True)
+    bench.run_checked(["cc", "-O2", "-Wall", "-Werror", "-o", binary, source])
+    return binary
+
+
 def measure(name, proc, args, units):
     """Warm up, then measure the window; returns the figures."""
     segments = [bench.Segment(unit) for unit in units]
@@ -152,6 +166,7 @@ def main():
                   ["unshare", "--ipc", "--", sys.executable, os.path.abspath(__file__)]
                   + sys.argv[1:], dict(os.environ, **{NS_GUARD: "1"}))
     binary = args.binary or bench.build(args.build_dir)
+    waker = build_waker(args.build_dir)
 
     tmp = tempfile.mkdtemp(prefix="shmrefclock-many-")
     masters, slaves = [], []
@@ -176,7 +191,7 @@ def main():
         # gpsd's own units: it writes no SHM for ptys, so none is checked.
         runs.append(("gpsd", [args.gpsd, "-N", "-n", "-b", "-F",
                               os.path.join(tmp, "gpsd.sock")] + slaves, []))
-    total = len(runs) * (args.warmup + args.seconds + 5) + 10
+    total = (len(runs) + 1) * (args.warmup + args.seconds + 5) + 10  # + the floor
     feed = os.fork()
     if feed == 0:
         os._exit(feeder(masters, args.rate, args.baud,
@@ -200,6 +215,14 @@ def main():
             if checked and results[-1]["units_publishing"] != len(checked):
                 sys.exit(f"many: only {results[-1]['units_publishing']} of "
                          f"{len(checked)} units published; see {log.name}")
+            if name == "shmrefclock":
+                # The floor, right after the daemon: the same wake-ups, no work.
+                rate = max(results[-1]["wakeups_per_s"], 1.0)
+                proc = subprocess.Popen([waker, f"{rate:.1f}"])
+                try:
+                    results.append(measure("floor", proc, args, []))
+                finally:
+                    bench.stop_process(proc, open(os.devnull, "w"))
     finally:
         os.kill(feed, signal.SIGKILL)
         os.waitpid(feed, 0)
@@ -214,7 +237,13 @@ def main():
           f"{args.seconds:.0f} s measured after {args.warmup:.0f} s\n")
     print("| daemon | CPU (% of one core) | wake-ups/s | peak RSS | units publishing |")
     print("|---|---|---|---|---|")
+    floor = next((r for r in results if r["name"] == "floor"), None)
     for r in results:
+        if r["name"] == "floor":
+            print(f"| floor: bench/waker at the daemon's wake-ups, no work | "
+                  f"{r['cpu_percent']:.3f} % | {r['wakeups_per_s']:.0f} | "
+                  f"{r['peak_rss_kb'] / 1024:.1f} MB | - |")
+            continue
         if "exited" in r:
             # gpsd 3.22 takes at most MAX_DEVICES (4) devices.
             print(f"| {r['name']} | exited ({r['exited']}): {' '.join(r['said'])} | | | |")
@@ -222,6 +251,10 @@ def main():
         units = f"{r['units_publishing']}/{args.receivers}" if r["name"] != "gpsd" else "-"
         print(f"| {r['name']} | {r['cpu_percent']:.3f} % | {r['wakeups_per_s']:.0f} | "
               f"{r['peak_rss_kb'] / 1024:.1f} MB | {units} |")
+    own = next((r for r in results if r["name"] == "shmrefclock"), None)
+    if floor and own:
+        print(f"\nshmrefclock's CPU above the floor (its work, not its wake-ups): "
+              f"{own['cpu_percent'] - floor['cpu_percent']:.3f} % of one core")
     print("\n" + json.dumps(results))
     return 0
 
