@@ -69,7 +69,8 @@ Stamp at(std::int64_t s) {
 }
 
 Stamp at_ms(std::int64_t ms) {
-    return Stamp{{static_cast<time_t>(ms / 1000), (ms % 1000) * 1'000'000}, ms * 1'000'000};
+    return Stamp{{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1'000'000)},
+                 ms * 1'000'000};
 }
 
 const std::string rmc = "$GPRMC,120000.00,A,4404.1351,N,12118.8556,W,0.04,359.11,070126,,,A*41\r\n";
