@@ -44,7 +44,6 @@ Actions NmeaCore::opened(std::int64_t monotonic_ns, bool line_rate, std::string_
     // the shared fields until its own MON-VER names its protocol.
     protocol_.reset();
     in_cycle_ = false;
-    quiet_watch_ = false;
     actions.watch_device = true;
     rules_.set_health(actions, fmt::format("waiting for data on {}", settings_.device));
     answers_.clear();
@@ -68,7 +67,6 @@ Actions NmeaCore::device_failed(const std::string& message) {
 void NmeaCore::fail(Actions& actions, const std::string& message) {
     ++activity_.device_failures;
     in_cycle_ = false;
-    quiet_watch_ = false;
     actions.disarm(TimerId::batch);
     rules_.device_failed(actions, message);
 }
@@ -78,9 +76,7 @@ Actions NmeaCore::handle(const NmeaRead& read) {
     if (read.kernel) {
         witness_.kernel_clock(*read.kernel);
     }
-    // A device wake-up inside a cycle: the quiet watch saw bytes.
-    const bool watched = read.wake == NmeaRead::Wake::device && in_cycle_;
-    if (read.wake == NmeaRead::Wake::device && !watched) {
+    if (read.wake == NmeaRead::Wake::device) {
         woke(actions, read.stamp, read.queued);
     }
     take(read.bytes);
@@ -92,43 +88,12 @@ Actions NmeaCore::handle(const NmeaRead& read) {
         fail(actions, *read.failure);
         return actions;
     }
-    if (watched) {
-        // Not quiet: the batch timer reads on, and the device rests until
-        // a batch read sees the stream at a message's end again.
-        note_read(read.stamp.monotonic_ns, read.bytes.size());
-        quiet_watch_ = false;
-        actions.watch_device = false;
-    } else if (read.wake == NmeaRead::Wake::device) {
+    if (read.wake == NmeaRead::Wake::device) {
         read_done(actions, read.stamp.monotonic_ns, read.bytes.size());
     } else {
         batch(actions, read.stamp.monotonic_ns, read.bytes.size(), read.leap_seconds);
-        if (in_cycle_ && !read.bytes.empty() && at_message_end(read.bytes)) {
-            // The line may have gone quiet: watch it, so that the next batch
-            // timer learns it from the loop instead of from an empty read
-            // (issue 22). Only at a message's end: mid-sentence more bytes
-            // are due within milliseconds, and each would wake the loop.
-            quiet_watch_ = true;
-            actions.watch_device = true;
-        }
     }
     return actions;
-}
-
-bool NmeaCore::at_message_end(std::string_view bytes) const {
-    if (settings_.read_ubx && framer_.buffered() > 0) {
-        return false; // a frame or a 0xB5 is pending
-    }
-    // An NMEA line's end, or (the framer holding nothing) a UBX frame's:
-    // take() has just handed the last frame to the epoch if the stream
-    // ended with one.
-    return bytes.back() == '\n' || (settings_.read_ubx && last_frame_end_ == stream_pos_);
-}
-
-void NmeaCore::note_read(std::int64_t wake_ns, std::size_t total) {
-    if (total > 0) {
-        last_data_ns_ = wake_ns;
-        cycle_.reads.push_back({stream_pos_, wake_ns});
-    }
 }
 
 void NmeaCore::woke(Actions& actions, const Stamp& stamp, int queued) {
@@ -223,7 +188,6 @@ void NmeaCore::take_item(const ubx::Item& item) {
         parser_.feed(item.text(), [this](const nmea::Sentence& sentence) { classify(sentence); });
         return;
     }
-    last_frame_end_ = item.stream_end;
     if (ubx::is(ubx::mon_ver, item.message_class, item.message_id)) {
         // The receiver's protocol version decides how the timing messages'
         // lengths are checked (ubx::length_rule): MON-VER comes when polled
@@ -271,7 +235,10 @@ void NmeaCore::classify(const nmea::Sentence& sentence) {
 }
 
 void NmeaCore::read_done(Actions& actions, std::int64_t wake_ns, std::size_t total) {
-    note_read(wake_ns, total);
+    if (total > 0) {
+        last_data_ns_ = wake_ns;
+        cycle_.reads.push_back({stream_pos_, wake_ns});
+    }
     if (total == 0 && in_cycle_) {
         // Readable but nothing to read: a hangup is reported by read() as an
         // error, so this was spurious. Wait for the next byte.
@@ -286,7 +253,10 @@ void NmeaCore::batch(Actions& actions, std::int64_t monotonic_ns, std::size_t to
     if (!in_cycle_) {
         return;
     }
-    note_read(monotonic_ns, total);
+    if (total > 0) {
+        last_data_ns_ = monotonic_ns;
+        cycle_.reads.push_back({stream_pos_, monotonic_ns});
+    }
     const std::int64_t age = monotonic_ns - cycle_.start_monotonic;
     if (total > 0 && age < max_cycle_ns) {
         return; // still arriving
@@ -313,7 +283,6 @@ void NmeaCore::batch(Actions& actions, std::int64_t monotonic_ns, std::size_t to
     }
     // Quiet for a batch period: the cycle is complete.
     in_cycle_ = false;
-    quiet_watch_ = false;
     actions.disarm(TimerId::batch);
     actions.watch_device = true;
 }

@@ -11,9 +11,7 @@
 // first byte of the reporting cycle, not the end of the sentence that
 // carried the time. A cycle starts with the first byte after the line has
 // been quiet; once it is stamped, the rest of the cycle is read in batches
-// from a timer instead of waking for every byte, and once a batch leaves
-// the stream at a message's end the device is watched again, so that the
-// next batch learns without a read that the line went quiet.
+// from a timer instead of waking for every byte.
 #pragma once
 
 #include <array>
@@ -109,8 +107,8 @@ std::string_view name(CycleOutcome::Kind kind);
 // loop, when, and everything the reads then returned. The driver
 // (nmea_driver.hpp) builds it, for the daemon and for `decode` alike.
 struct NmeaRead {
-    // The device became readable (between cycles; inside one, when the
-    // quiet watch is on), or the batch timer fired (inside a cycle).
+    // The device became readable (between cycles, when it is watched), or
+    // the batch timer fired (inside a cycle, when it is not).
     enum class Wake : std::uint8_t { device, batch };
     Wake wake = Wake::device;
     Stamp stamp{};          // the wake-up
@@ -170,18 +168,10 @@ public:
     // device's wake-up stamps a new cycle's first byte, inside one the batch
     // timer's reads add to it until the line goes quiet.
     Actions handle(const NmeaRead& read);
-    // What the driver reads for a wake-up (nmea_driver.cpp), so that no
-    // syscall is made for an answer the core would not use (issue 22).
-    // A device wake-up starts a cycle: the bytes queued (on a line-rate
-    // device only, the one whose queue dates the first byte) and the
-    // kernel's clock state are wanted; a device wake-up inside a cycle is
-    // the quiet watch's, and only its bytes are.
-    bool starts_cycle() const { return !in_cycle_; }
-    bool wants_queued() const { return line_rate_ && !in_cycle_; }
-    // The batch timer need not read: the device is watched and has not
-    // woken the loop since the last read, so nothing came (the loop serves
-    // a readable device before a timer of the same wake-up).
-    bool quiet_since_last_read() const { return in_cycle_ && quiet_watch_; }
+    // Whether the driver asks a device wake-up's bytes queued (FIONREAD):
+    // only a line-rate device's queue dates the first byte (woke()); on a
+    // pty or TCP the answer would go unused (issue 22: a syscall a cycle).
+    bool wants_queued() const { return line_rate_; }
     // The stale timer fired.
     Actions stale();
     // The answer timer fired: a UBX configuration request is unanswered.
@@ -264,11 +254,6 @@ private:
     // the message that said so.
     void withhold_leap_unknown(Actions& actions, const nmea::Sentence& time);
     void read_done(Actions& actions, std::int64_t wake_ns, std::size_t total);
-    // A read inside the cycle returned `total` bytes at `wake_ns`.
-    void note_read(std::int64_t wake_ns, std::size_t total);
-    // After a batch read that brought bytes: whether the stream ends at a
-    // sentence's or a frame's end, where a receiver may fall quiet.
-    bool at_message_end(std::string_view bytes) const;
     void batch(Actions& actions, std::int64_t monotonic_ns, std::size_t total,
                const LeapListLoad* leap_seconds);
     void fail(Actions& actions, const std::string& message);
@@ -351,12 +336,6 @@ private:
     Witness witness_;
     bool line_rate_ = false;
     bool in_cycle_ = false;
-    // Inside a cycle, the device is watched again since the last batch
-    // read at a message's end: until it wakes the loop, no byte came, and the
-    // next batch timer needs no read to learn that the line went quiet.
-    bool quiet_watch_ = false;
-    // The stream position one past the last UBX frame read.
-    std::uint64_t last_frame_end_ = 0;
     std::int64_t opened_monotonic_ = 0;
     // Monotonic time of the last read that returned bytes.
     std::int64_t last_data_ns_ = 0;

@@ -14,18 +14,14 @@ Actions read_line(NmeaCore& core, NmeaLine& line, NmeaRead::Wake wake, const Sta
     read.wake = wake;
     read.stamp = stamp;
     read.leap_seconds = leap_seconds;
-    if (wake == NmeaRead::Wake::device && core.starts_cycle()) {
-        // The kernel's state once per cycle, for the witness, next to its
-        // first stamp; the bytes queued only where they date the first one.
+    if (wake == NmeaRead::Wake::device) {
+        // Between cycles (inside one the batch timer reads): the kernel's
+        // state once per cycle, for the witness, next to its first stamp;
+        // the bytes queued where they date the first one.
         if (core.wants_queued()) {
             read.queued = line.queued();
         }
         read.kernel = line.kernel_clock(stamp);
-    }
-    if (wake == NmeaRead::Wake::batch && core.quiet_since_last_read()) {
-        // Nothing came since the last read (the device is watched): the
-        // empty read that would say so is not made (issue 22).
-        return core.handle(read);
     }
     std::string bytes;
     std::array<char, read_chunk> chunk{};

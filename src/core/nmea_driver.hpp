@@ -52,10 +52,9 @@ public:
 inline constexpr std::size_t read_chunk = 4096;
 inline constexpr int max_reads = 64;
 
-// `wake` at `stamp`: on a device wake-up that starts a cycle, the bytes
-// queued (where the core uses them) and the kernel's state; then the reads,
-// none for a batch timer the core says follows a quiet watch; handed to
-// `core` as one NmeaRead with the daemon's leap-second list (null: none, as
+// `wake` at `stamp`: on a device wake-up, the bytes queued (where the core
+// uses them) and the kernel's state, then the reads, handed to `core` as
+// one NmeaRead with the daemon's leap-second list (null: none, as
 // `decode`). Returns the core's actions.
 Actions read_line(NmeaCore& core, NmeaLine& line, NmeaRead::Wake wake, const Stamp& stamp,
                   const LeapListLoad* leap_seconds);

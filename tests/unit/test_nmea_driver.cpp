@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <numeric>
 #include <string>
 
 #include "core/nmea_driver.hpp"
@@ -14,13 +13,11 @@ using namespace shmrefclock;
 
 namespace {
 
-// A line holding `pending` bytes ('x', or the last of them `text`), or an
-// endless flood.
+// A line holding `pending` bytes, or an endless flood.
 class CountingLine final : public NmeaLine {
 public:
     explicit CountingLine(std::size_t pending, bool flood = false)
         : pending_(pending), flood_(flood) {}
-    explicit CountingLine(std::string text) : pending_(text.size()), flood_(false), text_(text) {}
 
     int queued() override {
         ++queued_calls;
@@ -33,9 +30,6 @@ public:
             return LineRead{LineRead::Status::drained, 0, 0};
         }
         std::memset(buffer.data(), 'x', count);
-        if (!text_.empty()) {
-            std::memcpy(buffer.data(), text_.data() + (text_.size() - pending_), count);
-        }
         if (!flood_) {
             pending_ -= count;
         }
@@ -53,7 +47,6 @@ public:
 private:
     std::size_t pending_;
     bool flood_;
-    std::string text_;
 };
 
 // Opened on a line with a line rate (a UART) or without (a pty, TCP).
@@ -67,13 +60,6 @@ NmeaCore make_core(bool line_rate = true) {
 Stamp at(std::int64_t s) {
     return Stamp{{static_cast<time_t>(s), 0}, s * 1'000'000'000};
 }
-
-Stamp at_ms(std::int64_t ms) {
-    return Stamp{{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1'000'000)},
-                 ms * 1'000'000};
-}
-
-const std::string rmc = "$GPRMC,120000.00,A,4404.1351,N,12118.8556,W,0.04,359.11,070126,,,A*41\r\n";
 
 } // namespace
 
@@ -107,51 +93,4 @@ TEST_CASE("a full chunk is read again; a flood stops at max_reads") {
     CountingLine flood(0, true);
     read_line(core, flood, NmeaRead::Wake::batch, at(1000), nullptr);
     CHECK(flood.reads == max_reads);
-}
-
-TEST_CASE("a batch read ending at a sentence's end watches the line instead of reading it empty") {
-    NmeaCore core = make_core();
-    CountingLine first(rmc.substr(0, 20));
-    read_line(core, first, NmeaRead::Wake::device, at_ms(1000), nullptr);
-
-    SECTION("mid-sentence: the next batch timer reads") {
-        CountingLine middle(rmc.substr(20, 20));
-        const Actions actions =
-            read_line(core, middle, NmeaRead::Wake::batch, at_ms(1025), nullptr);
-        CHECK_FALSE(actions.watch_device.has_value());
-        CHECK_FALSE(core.quiet_since_last_read());
-        CountingLine empty(0);
-        read_line(core, empty, NmeaRead::Wake::batch, at_ms(1050), nullptr);
-        CHECK(empty.reads == 1);
-        CHECK(core.starts_cycle()); // the empty read ended the cycle
-    }
-    SECTION("at the sentence's end: watched, and a quiet batch timer ends the cycle unread") {
-        CountingLine rest(rmc.substr(20));
-        const Actions actions = read_line(core, rest, NmeaRead::Wake::batch, at_ms(1025), nullptr);
-        REQUIRE(actions.watch_device == std::optional<bool>(true));
-        CHECK(core.quiet_since_last_read());
-        CountingLine unread(0);
-        const Actions quiet = read_line(core, unread, NmeaRead::Wake::batch, at_ms(1050), nullptr);
-        CHECK(unread.reads == 0);
-        CHECK(core.starts_cycle());
-        CHECK(quiet.watch_device == std::optional<bool>(true));
-        const auto& cycles = core.activity().cycles;
-        CHECK(std::accumulate(cycles.begin(), cycles.end(), std::uint64_t{0}) == 1); // finished
-    }
-    SECTION("the watch wakes inside the cycle: its bytes are read, and the batch timer reads on") {
-        CountingLine rest(rmc.substr(20));
-        read_line(core, rest, NmeaRead::Wake::batch, at_ms(1025), nullptr);
-        CountingLine more("$GPGSA,A,3,05,13,,,,,,,,,,,1.8,0.9,1.5*31\r\n");
-        const Actions woke = read_line(core, more, NmeaRead::Wake::device, at_ms(1030), nullptr);
-        CHECK(more.reads == 1);
-        CHECK(more.queued_calls == 0); // not a cycle's first byte
-        CHECK(more.kernel_reads == 0);
-        CHECK(woke.watch_device == std::optional<bool>(false));
-        CHECK_FALSE(core.starts_cycle());
-        CHECK_FALSE(core.quiet_since_last_read());
-        CountingLine empty(0);
-        read_line(core, empty, NmeaRead::Wake::batch, at_ms(1050), nullptr);
-        CHECK(empty.reads == 1);
-        CHECK(core.starts_cycle());
-    }
 }
