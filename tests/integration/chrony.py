@@ -9,6 +9,7 @@ system clock is ahead of it); refclocks.log's "Raw offset" is each sample's
 reference - receive time.
 """
 
+import datetime
 import re
 
 import harness
@@ -86,18 +87,26 @@ def system_time_fast(value):
     return magnitude if match.group(2) == "fast" else -magnitude
 
 
-def refclock_raw_offsets(path, refid):
-    """'Raw offset' of each sample of `refid` in chrony's refclocks.log."""
+def refclock_raw_samples(path, refid):
+    """(time, 'Raw offset') of each sample of `refid` in chrony's
+    refclocks.log: the sample's time (UTC, POSIX seconds) and its offset."""
     if not path.exists():
         return []
-    offsets = []
+    samples = []
     for line in path.read_text().splitlines():
         cols = line.split()
         # Date Time Refid DP L P Raw-offset Cooked-offset Disp.; lines with
         # '-' for DP are the filter's outputs, not raw samples.
         if len(cols) == 9 and cols[2] == refid and cols[3] != "-":
-            offsets.append(float(cols[6]))
-    return offsets
+            when = datetime.datetime.strptime(f"{cols[0]} {cols[1]}", "%Y-%m-%d %H:%M:%S.%f")
+            samples.append((when.replace(tzinfo=datetime.timezone.utc).timestamp(),
+                            float(cols[6])))
+    return samples
+
+
+def refclock_raw_offsets(path, refid):
+    """'Raw offset' of each sample of `refid` in chrony's refclocks.log."""
+    return [offset for _, offset in refclock_raw_samples(path, refid)]
 
 
 def tracking_log_offsets(path, refid):
