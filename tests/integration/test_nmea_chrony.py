@@ -120,7 +120,8 @@ def body(ctx):
         failures.append(f"System time {tracking['System time']!r}, expected "
                         f"0 +/- {bound:.6f} s")
 
-    raw = chrony.refclock_raw_offsets(ctx.path("refclocks.log"), "NMEA")
+    samples = chrony.refclock_raw_samples(ctx.path("refclocks.log"), "NMEA")
+    raw = [offset for _, offset in samples]
     if raw:
         log(f"refclocks.log raw offsets (reference - receive), {len(raw)} "
             f"samples: min {min(raw) * 1e6:+.1f} us, median "
@@ -135,7 +136,7 @@ def body(ctx):
     # against a bound from a median lateness of 2.3 ms).
     by_second = {r.boundary: r for r in receiver.cycles}
     own = []  # raw offset + the lateness of the cycle it came from
-    for when, offset in chrony.refclock_raw_samples(ctx.path("refclocks.log"), "NMEA"):
+    for when, offset in samples:
         record = by_second.get(int(when - DELAY))
         if record is not None:
             own.append(offset + (record.first_written_ns - record.boundary * NS
