@@ -177,6 +177,9 @@ class CycleRecord:
     dropped: int           # bytes the device did not take (buffer full)
     max_late_ns: int = 0   # the latest a byte was written after its due time
     max_gap_ns: int = 0    # the longest time between two bytes' writes
+    # verify_samples excused its sample's late stamp (a stall, the loop's
+    # wait for a CPU): published, though not among the good samples.
+    late_excused: bool = False
 
     @property
     def stalled(self):
@@ -189,7 +192,17 @@ class CycleRecord:
         be published, but the cycle may be lost."""
         return (self.max_gap_ns > 15_000_000
                 or self.max_late_ns > 25_000_000
-                or self.machine_stall is not None)
+                or self.machine_stall is not None
+                or self.loop_wait_ns > 25_000_000)
+
+    @property
+    def loop_wait_ns(self):
+        """How long the daemon's loop waited for a CPU, runnable, while the
+        cycle was written or the line was to go quiet after it
+        (harness.loop_waited): its stamp may be late by as much, and a
+        stamp late by half the timeline tolerance may rightly be refused."""
+        return harness.loop_waited(self.first_write_ns,
+                                   self.end_ns + QUIET_GAP_NS)
 
     @property
     def machine_stall(self):
@@ -802,6 +815,19 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
                 harness.log(f"{receiver.name}: cycle {record.index}: "
                             f"reference - receive {error / 1e6:+.3f} ms off, "
                             f"excused: {harness.stall_text(stall)}")
+                record.late_excused = True
+                continue
+            waited = (harness.loop_waited(record.first_write_ns,
+                                          sample.receive_ns)
+                      if record is not None else 0)
+            # The loop waiting for a CPU makes a stamp late by as long as
+            # it waited, never early and never a second wrong.
+            if 0 < error <= waited + max_error_ns:
+                harness.log(f"{receiver.name}: cycle {record.index}: "
+                            f"reference - receive {error / 1e6:+.3f} ms off, "
+                            f"excused: the daemon's loop waited "
+                            f"{waited / 1e6:.1f} ms for a CPU")
+                record.late_excused = True
                 continue
             if (record is not None and record.max_gap_ns >= QUIET_GAP_NS
                     and abs(error) <= record.max_gap_ns + max_error_ns):
@@ -819,7 +845,8 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
                    if record is not None else "")
             problems.append(f"reference - receive is {error / 1e6:+.3f} ms "
                             "off the offset minus the receiver's delay: "
-                            f"{sample}{gap}")
+                            f"{sample}{gap}; the daemon's loop waited "
+                            f"{waited / 1e6:.1f} ms for a CPU")
             continue
         if record is None:
             problems.append(f"no cycle was written before {sample}")
@@ -843,10 +870,19 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
             harness.log(f"{receiver.name}: cycle {record.index}: receive "
                         f"stamp {latency / 1e6:.3f} ms after its first byte, "
                         f"excused: {harness.stall_text(stall)}")
+            record.late_excused = True
+        elif latency > max_latency_ns and latency <= (waited := harness.loop_waited(
+                record.first_written_ns, sample.receive_ns)) + max_latency_ns:
+            harness.log(f"{receiver.name}: cycle {record.index}: receive "
+                        f"stamp {latency / 1e6:.3f} ms after its first byte, "
+                        f"excused: the daemon's loop waited "
+                        f"{waited / 1e6:.1f} ms for a CPU")
+            record.late_excused = True
         elif latency > max_latency_ns:
             problems.append(f"receive stamp {latency / 1e6:.3f} ms after "
                             f"cycle {record.index}'s first byte (> "
-                            f"{max_latency_ns / 1e6} ms): {sample}")
+                            f"{max_latency_ns / 1e6} ms; the daemon's loop "
+                            f"waited {waited / 1e6:.1f} ms for a CPU): {sample}")
         else:
             good.append((observation, record, latency))
     return problems, good
@@ -857,13 +893,17 @@ def excused(receiver, min_fixes):
     itself stalled: a stalled cycle and the min-fixes cycles after it."""
     result = set()
     for record in receiver.cycles:
+        if record.late_excused:
+            result.add(record.index)
         if record.stalled:
             stall = record.machine_stall
             harness.log(f"{receiver.name}: cycle {record.index} stalled: "
                         f"{record.max_gap_ns / 1e6:.1f} ms between two "
                         f"bytes, a byte {record.max_late_ns / 1e6:.1f} ms "
                         "late" + (f", {harness.stall_text(stall)}"
-                                  if stall else ""))
+                                  if stall else "")
+                        + f", the daemon's loop waited "
+                        f"{record.loop_wait_ns / 1e6:.1f} ms for a CPU")
             result.update(range(record.index, record.index + min_fixes + 1))
     return result
 

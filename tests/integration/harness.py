@@ -32,6 +32,7 @@ The daemon under test is `$SHMREFCLOCK` (meson passes it); without it,
 defaults to the one holding this file.
 """
 
+import bisect
 import contextlib
 import ctypes
 import ctypes.util
@@ -47,6 +48,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -492,6 +494,83 @@ def machine_stall(start_ns, end_ns, longer_than_ns=0):
     return max(overlapping, key=lambda s: s[2] - s[1], default=None)
 
 
+class _LoopWaitMonitor:
+    """How long each daemon under test waited for a CPU, over time: its
+    main thread's (the event loop's) run_delay (/proc/PID/schedstat),
+    sampled every PERIOD_S by one thread for all of them. A stamp is late
+    by as long as the loop waited, runnable, for the CPU (CI runs two
+    suites and the cross builds on two CPUs; seen: a cycle's first byte
+    stamped 70 ms late with no CPU taken from the machine), and a test may
+    excuse such a late stamp or lost cycle as it does a stall, never a
+    wrong second. The window a question names is widened to the samples
+    around it, so the answer is at most the waits near it: an upper bound,
+    which is what an excuse may use."""
+
+    PERIOD_S = 0.01
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.samples = {}  # pid -> [(CLOCK_REALTIME ns, run_delay ns)]
+        self.live = set()
+        self.thread = None
+
+    def watch(self, pid):
+        with self.lock:
+            self.samples[pid] = []
+            self.live.add(pid)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, daemon=True,
+                                               name="loop-wait monitor")
+                self.thread.start()
+
+    def _run(self):
+        while True:
+            with self.lock:
+                pids = list(self.live)
+            for pid in pids:
+                try:
+                    wait_ns = schedstat(pid)[1]
+                except (OSError, ValueError, IndexError):
+                    with self.lock:
+                        self.live.discard(pid)
+                    continue
+                with self.lock:
+                    self.samples[pid].append((time.time_ns(), wait_ns))
+            time.sleep(self.PERIOD_S)
+
+    def waited(self, start_ns, end_ns):
+        """The most any watched daemon's loop waited for a CPU between the
+        last sample at or before start_ns and the first at or after end_ns
+        (ns). Where the samples do not reach that far (the window began
+        before the daemon, or ends after the latest sample), the nearest
+        sample inside stands in: less, never more."""
+        most = 0
+        with self.lock:
+            series = [list(s) for s in self.samples.values()]
+        for samples in series:
+            times = [t for t, _ in samples]
+            before = max(bisect.bisect_right(times, start_ns) - 1, 0)
+            after = min(bisect.bisect_left(times, end_ns), len(samples) - 1)
+            if after > before:
+                most = max(most, samples[after][1] - samples[before][1])
+        return most
+
+    def forget(self, pid):
+        """Stop sampling `pid` (it exited; its number may be reused), keeping
+        what was sampled."""
+        with self.lock:
+            self.live.discard(pid)
+
+
+_loop_wait_monitor = _LoopWaitMonitor()
+
+
+def loop_waited(start_ns, end_ns):
+    """How long a daemon's event loop waited for a CPU around [start_ns,
+    end_ns] (CLOCK_REALTIME), at most (_LoopWaitMonitor)."""
+    return _loop_wait_monitor.waited(start_ns, end_ns)
+
+
 def stall_text(stall):
     cpu, start, end = stall
     return f"CPU {cpu} gone {(end - start) / 1e6:.1f} ms (tests/stall-monitor)"
@@ -512,9 +591,13 @@ class Proc:
                 preexec_fn=_daemon_setup if daemon else _child_setup)
         self.pid = self.popen.pid
         self.returncode = None
+        if daemon:
+            _loop_wait_monitor.watch(self.pid)
 
     def poll(self):
         self.returncode = self.popen.poll()
+        if self.returncode is not None:
+            _loop_wait_monitor.forget(self.pid)
         return self.returncode
 
     def running(self):
@@ -536,6 +619,7 @@ class Proc:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         self.returncode = self.popen.returncode
+        _loop_wait_monitor.forget(self.pid)
         return self.returncode
 
     def output(self):
