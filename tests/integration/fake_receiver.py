@@ -197,12 +197,13 @@ class CycleRecord:
 
     @property
     def loop_wait_ns(self):
-        """How long the daemon's loop waited for a CPU, runnable, while the
-        cycle was written or the line was to go quiet after it
-        (harness.loop_waited): its stamp may be late by as much, and a
-        stamp late by half the timeline tolerance may rightly be refused."""
-        return harness.loop_waited(self.first_write_ns,
-                                   self.end_ns + QUIET_GAP_NS)
+        """The longest the daemon's loop waited at once for a CPU,
+        runnable, while the cycle was written or the line was to go quiet
+        after it (harness.loop_wait): its stamp may be late by as much, and
+        a stamp late by half the timeline tolerance may rightly be
+        refused."""
+        return harness.loop_wait(self.first_write_ns,
+                                 self.end_ns + QUIET_GAP_NS)
 
     @property
     def machine_stall(self):
@@ -817,7 +818,7 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
                             f"excused: {harness.stall_text(stall)}")
                 record.late_excused = True
                 continue
-            waited = (harness.loop_waited(record.first_write_ns,
+            waited = (harness.loop_wait(record.first_write_ns,
                                           sample.receive_ns)
                       if record is not None else 0)
             # The loop waiting for a CPU makes a stamp late by as long as
@@ -826,7 +827,7 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
                 harness.log(f"{receiver.name}: cycle {record.index}: "
                             f"reference - receive {error / 1e6:+.3f} ms off, "
                             f"excused: the daemon's loop waited "
-                            f"{waited / 1e6:.1f} ms for a CPU")
+                            f"{waited / 1e6:.1f} ms at once for a CPU")
                 record.late_excused = True
                 continue
             if (record is not None and record.max_gap_ns >= QUIET_GAP_NS
@@ -846,7 +847,7 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
             problems.append(f"reference - receive is {error / 1e6:+.3f} ms "
                             "off the offset minus the receiver's delay: "
                             f"{sample}{gap}; the daemon's loop waited "
-                            f"{waited / 1e6:.1f} ms for a CPU")
+                            f"{waited / 1e6:.1f} ms at once for a CPU")
             continue
         if record is None:
             problems.append(f"no cycle was written before {sample}")
@@ -871,18 +872,18 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
                         f"stamp {latency / 1e6:.3f} ms after its first byte, "
                         f"excused: {harness.stall_text(stall)}")
             record.late_excused = True
-        elif latency > max_latency_ns and latency <= (waited := harness.loop_waited(
+        elif latency > max_latency_ns and latency <= (waited := harness.loop_wait(
                 record.first_written_ns, sample.receive_ns)) + max_latency_ns:
             harness.log(f"{receiver.name}: cycle {record.index}: receive "
                         f"stamp {latency / 1e6:.3f} ms after its first byte, "
                         f"excused: the daemon's loop waited "
-                        f"{waited / 1e6:.1f} ms for a CPU")
+                        f"{waited / 1e6:.1f} ms at once for a CPU")
             record.late_excused = True
         elif latency > max_latency_ns:
             problems.append(f"receive stamp {latency / 1e6:.3f} ms after "
                             f"cycle {record.index}'s first byte (> "
                             f"{max_latency_ns / 1e6} ms; the daemon's loop "
-                            f"waited {waited / 1e6:.1f} ms for a CPU): {sample}")
+                            f"waited {waited / 1e6:.1f} ms at once for a CPU): {sample}")
         else:
             good.append((observation, record, latency))
     return problems, good
@@ -903,7 +904,7 @@ def excused(receiver, min_fixes):
                         "late" + (f", {harness.stall_text(stall)}"
                                   if stall else "")
                         + f", the daemon's loop waited "
-                        f"{record.loop_wait_ns / 1e6:.1f} ms for a CPU")
+                        f"{record.loop_wait_ns / 1e6:.1f} ms at once for a CPU")
             result.update(range(record.index, record.index + min_fixes + 1))
     return result
 

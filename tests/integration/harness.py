@@ -495,16 +495,21 @@ def machine_stall(start_ns, end_ns, longer_than_ns=0):
 
 
 class _LoopWaitMonitor:
-    """How long each daemon under test waited for a CPU, over time: its
-    main thread's (the event loop's) run_delay (/proc/PID/schedstat),
-    sampled every PERIOD_S by one thread for all of them. A stamp is late
-    by as long as the loop waited, runnable, for the CPU (CI runs two
-    suites and the cross builds on two CPUs; seen: a cycle's first byte
-    stamped 70 ms late with no CPU taken from the machine), and a test may
-    excuse such a late stamp or lost cycle as it does a stall, never a
-    wrong second. The window a question names is widened to the samples
-    around it, so the answer is at most the waits near it: an upper bound,
-    which is what an excuse may use."""
+    """How long each daemon under test waited for a CPU at once: its main
+    thread's (the event loop's) run_delay (/proc/PID/schedstat), sampled
+    every PERIOD_S by one thread for all of them. A stamp is late by as
+    long as the loop waited, runnable, for the CPU (CI runs two suites and
+    the cross builds on two CPUs; seen: a cycle's first byte stamped 70 ms
+    late with no CPU taken from the machine), and a test may excuse such a
+    late stamp or lost cycle as it does a stall, never a wrong second.
+
+    run_delay grows when a wait ends. The waits of one thread do not
+    overlap, and all but the first of those that end between two samples
+    also began between them: so the growth less the time between the
+    samples is a wait that lasted at least that long, at once. Many short
+    waits (a loop busy with clients, each wake-up a little late) add up to
+    no such wait: a test that loads the daemon itself is not excused by
+    its own load."""
 
     PERIOD_S = 0.01
 
@@ -538,21 +543,20 @@ class _LoopWaitMonitor:
                     self.samples[pid].append((time.time_ns(), wait_ns))
             time.sleep(self.PERIOD_S)
 
-    def waited(self, start_ns, end_ns):
-        """The most any watched daemon's loop waited for a CPU between the
-        last sample at or before start_ns and the first at or after end_ns
-        (ns). Where the samples do not reach that far (the window began
-        before the daemon, or ends after the latest sample), the nearest
-        sample inside stands in: less, never more."""
+    def longest_wait(self, start_ns, end_ns):
+        """The longest wait for a CPU, at once, that any watched daemon's
+        loop is known to have ended between the sample before start_ns and
+        the first at or after end_ns (ns; 0 if none is known)."""
         most = 0
         with self.lock:
             series = [list(s) for s in self.samples.values()]
         for samples in series:
             times = [t for t, _ in samples]
-            before = max(bisect.bisect_right(times, start_ns) - 1, 0)
-            after = min(bisect.bisect_left(times, end_ns), len(samples) - 1)
-            if after > before:
-                most = max(most, samples[after][1] - samples[before][1])
+            first = max(bisect.bisect_right(times, start_ns), 1)
+            last = min(bisect.bisect_left(times, end_ns), len(samples) - 1)
+            for i in range(first, last + 1):
+                grown = samples[i][1] - samples[i - 1][1]
+                most = max(most, grown - (samples[i][0] - samples[i - 1][0]))
         return most
 
     def forget(self, pid):
@@ -565,10 +569,11 @@ class _LoopWaitMonitor:
 _loop_wait_monitor = _LoopWaitMonitor()
 
 
-def loop_waited(start_ns, end_ns):
-    """How long a daemon's event loop waited for a CPU around [start_ns,
-    end_ns] (CLOCK_REALTIME), at most (_LoopWaitMonitor)."""
-    return _loop_wait_monitor.waited(start_ns, end_ns)
+def loop_wait(start_ns, end_ns):
+    """The longest a daemon's event loop is known to have waited for a CPU
+    at once, in a wait that ended within [start_ns, end_ns]
+    (CLOCK_REALTIME; the samples around it) (_LoopWaitMonitor)."""
+    return _loop_wait_monitor.longest_wait(start_ns, end_ns)
 
 
 def stall_text(stall):

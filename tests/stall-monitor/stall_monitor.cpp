@@ -6,7 +6,7 @@
 //
 // One thread per CPU the process may run on, pinned to it at SCHED_FIFO
 // priority 90 (above the fake receivers' writers, so that nothing a test
-// runs can hold it up for long), sleeps 1 ms at a time. A wake-up more than
+// runs can hold it up for long), sleeps 2 ms at a time. A wake-up more than
 // THRESHOLD_MS (default 4) later than asked is a stall of that CPU, printed
 // as one line on stdout:
 //
@@ -59,7 +59,13 @@ void* watch_cpu(void* arg) {
         std::fprintf(stderr, "stall-monitor: CPU %d: no real-time priority (%s)\n", watch.cpu,
                      std::strerror(error));
     }
-    constexpr std::int64_t period_ns = 1'000'000;
+    // 2 ms: a stall shorter than the period plus the threshold can go
+    // unseen, and none that short costs a test a cycle (the harness
+    // excuses a lost cycle only for a stall over 10 ms). Each test runs a
+    // monitor, and CI runs four tests at a time on two CPUs: at 1 ms, the
+    // monitors' 8,000 wake-ups a second took about an eighth of the
+    // machine (6.4 % of a CPU each, measured during a CI run).
+    constexpr std::int64_t period_ns = 2'000'000;
     std::int64_t last = now_ns(CLOCK_MONOTONIC);
     std::int64_t last_real = now_ns(CLOCK_REALTIME);
     for (;;) {
