@@ -427,9 +427,10 @@ def realtime_thread(name, priority=20):
 
 class _StallMonitor:
     """tests/stall-monitor, started for the whole test: when this machine
-    took a CPU away from everything on it. A test may excuse a cycle lost
-    in such a stall (a pty's bytes handed over late although written on
-    time), never a wrong sample."""
+    took a CPU away from everything on it, and when the kernel handed a
+    pty's bytes to their reader late. A test may excuse a cycle lost in
+    such a stall (a pty's bytes handed over late although written on time),
+    never a wrong sample."""
 
     def __init__(self):
         self.path = None
@@ -456,8 +457,10 @@ class _StallMonitor:
             for line in pathlib.Path(self.path).read_text().splitlines():
                 fields = line.split()
                 if len(fields) == 4 and fields[0] == "stall":
-                    result.append((int(fields[1]), int(fields[2]),
-                                   int(fields[3])))
+                    # A CPU's number, or "pty": the kernel handed a pty's
+                    # bytes to their reader late.
+                    where = fields[1] if fields[1] == "pty" else int(fields[1])
+                    result.append((where, int(fields[2]), int(fields[3])))
         return result
 
     def stop(self):
@@ -578,6 +581,9 @@ def loop_wait(start_ns, end_ns):
 
 def stall_text(stall):
     cpu, start, end = stall
+    if cpu == "pty":
+        return (f"a pty's byte handed over {(end - start) / 1e6:.1f} ms after "
+                "its write (tests/stall-monitor)")
     return f"CPU {cpu} gone {(end - start) / 1e6:.1f} ms (tests/stall-monitor)"
 
 
@@ -816,9 +822,14 @@ def main(name, body, timeout=85):
         ctx.stop_all()
         _stall_monitor.stop()
         stalls = _stall_monitor.stalls()
-        if stalls:
-            log(f"the machine took a CPU away {len(stalls)} times, the longest "
-                f"{stall_text(max(stalls, key=lambda s: s[2] - s[1]))}")
+        cpus = [s for s in stalls if s[0] != "pty"]
+        ptys = [s for s in stalls if s[0] == "pty"]
+        if cpus:
+            log(f"the machine took a CPU away {len(cpus)} times, the longest "
+                f"{stall_text(max(cpus, key=lambda s: s[2] - s[1]))}")
+        if ptys:
+            log(f"the kernel handed a pty's bytes over late {len(ptys)} times, "
+                f"the latest {stall_text(max(ptys, key=lambda s: s[2] - s[1]))}")
         if code == EXIT_FAIL:
             ctx.dump_logs()
         if keep:

@@ -27,10 +27,12 @@ Where the writer fell behind its schedule by more than the daemon's batch
 period (a loaded machine), the daemon met other timing than the schedule:
 its samples are then compared, exactly, with decode of the bytes as they
 were written (each line at the time its first byte went out). Where the
-machine also took a CPU away for longer than that (tests/stall-monitor), the
-bytes reached the daemon at times neither decode met: each sample it
-published must then name the time of the cycle that was on the line when it
-was stamped (no second of its own).
+machine also took a CPU away or handed a pty's bytes over late
+(tests/stall-monitor), or the daemon's loop waited for a CPU
+(harness.loop_wait), for longer than that, the bytes reached the daemon at
+times neither decode met: each sample it published must then name the time
+of the cycle that was on the line when it was stamped (no second of its
+own).
 """
 
 import datetime
@@ -346,14 +348,22 @@ def body(ctx):
     failures = []
     total = 0
     compared_loosely = 0
+    # What held the bytes up on their way to the daemon, or the daemon
+    # itself, for longer than the quiet gap: a CPU the machine took away, a
+    # pty's bytes handed over late by the kernel (tests/stall-monitor), or
+    # the daemon's loop waiting for a CPU (harness.loop_wait).
     stall = harness.machine_stall(start_ns, deadline, QUIET_GAP_MS * 1_000_000)
+    waited_ns = harness.loop_wait(start_ns, deadline)
+    held_ns, held = ((stall[2] - stall[1], harness.stall_text(stall)) if stall else
+                     (waited_ns, f"the daemon's loop waited {waited_ns / 1e6:.1f} ms at once "
+                      "for a CPU") if waited_ns > QUIET_GAP_MS * 1_000_000 else (0, None))
     for unit, capture in enumerate(captures):
         got = [iso_ms(sample) for sample in seen[unit]]
         total += len(got)
         late_ms = player.late_ns[unit] / 1e6
         log(f"{capture.name}: decode {len(expected[unit])} published, daemon {len(got)}"
             f" (writer at worst {late_ms:.1f} ms late)")
-        if late_ms > QUIET_GAP_MS or stall is not None:
+        if late_ms > QUIET_GAP_MS or held is not None:
             # The writer paused longer than the quiet gap that ends a cycle
             # (a loaded machine, seen at 103 ms in CI): the daemon met other
             # timing than decode replayed, and may rightly lose the cycles
@@ -367,22 +377,20 @@ def body(ctx):
                 [player.written_ns[unit][first] for first, _ in lines]))
             log(f"{capture.name}: decode of the bytes as written: {len(met)} published")
             compared_loosely += 1
-            if got != met and stall is not None:
-                # The machine also took a CPU away for longer than the quiet
-                # gap: the bytes reached the daemon later than written, so
+            if got != met and held is not None:
+                # The bytes also reached the daemon, or the daemon reached
+                # them, later than written, by more than the quiet gap: so
                 # neither decode met its timing (the daemon may cut, refuse
                 # and acquire cycles where neither did). What it published
                 # must still be no second of its own: each sample names the
                 # time of the cycle that was on the line when it was
                 # stamped.
-                log(f"{capture.name}: compared with the cycles on the line: "
-                    f"{harness.stall_text(stall)}")
+                log(f"{capture.name}: compared with the cycles on the line: {held}")
                 for sample in seen[unit]:
                     problem = not_on_the_line(sample, cycles[unit], player.written_ns[unit],
-                                              stall[2] - stall[1])
+                                              held_ns)
                     if problem:
-                        failures.append(f"{capture.name}: {problem}; "
-                                        f"{harness.stall_text(stall)}")
+                        failures.append(f"{capture.name}: {problem}; {held}")
                 continue
             if got != met:
                 failures.append(f"{capture.name}: the writer paused {late_ms:.1f} ms; decode "
@@ -391,6 +399,9 @@ def body(ctx):
             continue
         if got != expected[unit]:
             failures.append(f"{capture.name}: decode said {expected[unit]}, daemon published {got}")
+    if failures and held is None:
+        log(f"nothing held the bytes or the daemon up for over {QUIET_GAP_MS} ms (the "
+            f"longest wait of its loop for a CPU: {waited_ns / 1e6:.1f} ms)")
     check(total > 0, "no capture published anything: nothing was compared")
     log(f"{compared_loosely} of 20 captures compared with decode of the bytes as written "
         "(writer paused)")
