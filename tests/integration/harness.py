@@ -32,7 +32,6 @@ The daemon under test is `$SHMREFCLOCK` (meson passes it); without it,
 defaults to the one holding this file.
 """
 
-import bisect
 import contextlib
 import ctypes
 import ctypes.util
@@ -48,7 +47,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
@@ -445,22 +443,40 @@ class _StallMonitor:
         self.path = os.path.join(directory, "stall-monitor.log")
         with open(self.path, "wb") as out:
             self.popen = subprocess.Popen(
-                [program, str(STALL_THRESHOLD_MS)], stdin=subprocess.DEVNULL,
+                [program, str(STALL_THRESHOLD_MS)], stdin=subprocess.PIPE,
                 stdout=out, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def watch(self, pid):
+        """Have the monitor measure `pid`'s waits for a CPU (loop_wait)."""
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(OSError):
+                self.popen.stdin.write(f"{pid}\n".encode())
+                self.popen.stdin.flush()
+
+    def _lines(self, kind, fields_count):
+        if self.path is None:
+            return []
+        with contextlib.suppress(OSError):
+            return [line.split() for line in
+                    pathlib.Path(self.path).read_text().splitlines()
+                    if line.startswith(kind + " ")
+                    and len(line.split()) == fields_count]
+        return []
+
+    def waits(self):
+        """[(pid, start_ns, end_ns, wait_ns)] so far: a daemon's main thread
+        waited at least wait_ns at once for a CPU, in a wait that ended
+        between the two (CLOCK_REALTIME)."""
+        return [tuple(int(x) for x in fields[1:]) for fields in self._lines("wait", 5)]
 
     def stalls(self):
         """[(cpu, start_ns, end_ns)] so far, CLOCK_REALTIME."""
-        if self.path is None:
-            return []
         result = []
-        with contextlib.suppress(OSError):
-            for line in pathlib.Path(self.path).read_text().splitlines():
-                fields = line.split()
-                if len(fields) == 4 and fields[0] == "stall":
-                    # A CPU's number, or "pty": the kernel handed a pty's
-                    # bytes to their reader late.
-                    where = fields[1] if fields[1] == "pty" else int(fields[1])
-                    result.append((where, int(fields[2]), int(fields[3])))
+        for fields in self._lines("stall", 4):
+            # A CPU's number, or "pty": the kernel handed a pty's bytes to
+            # their reader late.
+            where = fields[1] if fields[1] == "pty" else int(fields[1])
+            result.append((where, int(fields[2]), int(fields[3])))
         return result
 
     def stop(self):
@@ -471,6 +487,9 @@ class _StallMonitor:
             if self.popen.poll() is None:
                 self.popen.kill()
                 self.popen.wait()
+        if self.popen is not None and self.popen.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.popen.stdin.close()
 
 
 # A CPU gone for more than this is a stall (tests/stall-monitor); a cycle
@@ -497,86 +516,18 @@ def machine_stall(start_ns, end_ns, longer_than_ns=0):
     return max(overlapping, key=lambda s: s[2] - s[1], default=None)
 
 
-class _LoopWaitMonitor:
-    """How long each daemon under test waited for a CPU at once: its main
-    thread's (the event loop's) run_delay (/proc/PID/schedstat), sampled
-    every PERIOD_S by one thread for all of them. A stamp is late by as
-    long as the loop waited, runnable, for the CPU (CI runs two suites and
-    the cross builds on two CPUs; seen: a cycle's first byte stamped 70 ms
-    late with no CPU taken from the machine), and a test may excuse such a
-    late stamp or lost cycle as it does a stall, never a wrong second.
-
-    run_delay grows when a wait ends. The waits of one thread do not
-    overlap, and all but the first of those that end between two samples
-    also began between them: so the growth less the time between the
-    samples is a wait that lasted at least that long, at once. Many short
-    waits (a loop busy with clients, each wake-up a little late) add up to
-    no such wait: a test that loads the daemon itself is not excused by
-    its own load."""
-
-    PERIOD_S = 0.01
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.samples = {}  # pid -> [(CLOCK_REALTIME ns, run_delay ns)]
-        self.live = set()
-        self.thread = None
-
-    def watch(self, pid):
-        with self.lock:
-            self.samples[pid] = []
-            self.live.add(pid)
-            if self.thread is None:
-                self.thread = threading.Thread(target=self._run, daemon=True,
-                                               name="loop-wait monitor")
-                self.thread.start()
-
-    def _run(self):
-        while True:
-            with self.lock:
-                pids = list(self.live)
-            for pid in pids:
-                try:
-                    wait_ns = schedstat(pid)[1]
-                except (OSError, ValueError, IndexError):
-                    with self.lock:
-                        self.live.discard(pid)
-                    continue
-                with self.lock:
-                    self.samples[pid].append((time.time_ns(), wait_ns))
-            time.sleep(self.PERIOD_S)
-
-    def longest_wait(self, start_ns, end_ns):
-        """The longest wait for a CPU, at once, that any watched daemon's
-        loop is known to have ended between the sample before start_ns and
-        the first at or after end_ns (ns; 0 if none is known)."""
-        most = 0
-        with self.lock:
-            series = [list(s) for s in self.samples.values()]
-        for samples in series:
-            times = [t for t, _ in samples]
-            first = max(bisect.bisect_right(times, start_ns), 1)
-            last = min(bisect.bisect_left(times, end_ns), len(samples) - 1)
-            for i in range(first, last + 1):
-                grown = samples[i][1] - samples[i - 1][1]
-                most = max(most, grown - (samples[i][0] - samples[i - 1][0]))
-        return most
-
-    def forget(self, pid):
-        """Stop sampling `pid` (it exited; its number may be reused), keeping
-        what was sampled."""
-        with self.lock:
-            self.live.discard(pid)
-
-
-_loop_wait_monitor = _LoopWaitMonitor()
-
-
 def loop_wait(start_ns, end_ns):
     """The longest a daemon's event loop is known to have waited for a CPU
-    at once, in a wait that ended within [start_ns, end_ns]
-    (CLOCK_REALTIME; the samples around it) (_LoopWaitMonitor)."""
-    return _loop_wait_monitor.longest_wait(start_ns, end_ns)
+    at once, runnable, in a wait that ended within [start_ns, end_ns]
+    (CLOCK_REALTIME; the monitor's wake-ups around it), in ns: its stamps
+    may be late by as much (seen in CI, with two suites and the cross
+    builds on two CPUs: a cycle's first byte stamped 70 ms late with no CPU
+    taken from the machine). A test may excuse a late stamp or a lost cycle
+    by it as by a stall, never a wrong second. tests/stall-monitor measures
+    it from the daemons' run_delay; a loop busy with its clients, each
+    wake-up a little late, adds up to no such wait."""
+    return max((w[3] for w in _stall_monitor.waits()
+                if w[1] <= end_ns and w[2] >= start_ns), default=0)
 
 
 def stall_text(stall):
@@ -603,12 +554,10 @@ class Proc:
         self.pid = self.popen.pid
         self.returncode = None
         if daemon:
-            _loop_wait_monitor.watch(self.pid)
+            _stall_monitor.watch(self.pid)
 
     def poll(self):
         self.returncode = self.popen.poll()
-        if self.returncode is not None:
-            _loop_wait_monitor.forget(self.pid)
         return self.returncode
 
     def running(self):
@@ -630,7 +579,6 @@ class Proc:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         self.returncode = self.popen.returncode
-        _loop_wait_monitor.forget(self.pid)
         return self.returncode
 
     def output(self):

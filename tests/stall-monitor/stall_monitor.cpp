@@ -2,7 +2,7 @@
 // running on it, so that a test can tell a daemon that was wrong from one
 // that was not given the CPU (tests/README.md, "Load").
 //
-//   stall-monitor [THRESHOLD_MS]
+//   stall-monitor [THRESHOLD_MS] < PIDS
 //
 // One thread per CPU the process may run on, pinned to it at SCHED_FIFO
 // priority 90 (above the fake receivers' writers, so that nothing a test
@@ -33,6 +33,22 @@
 // with CLOCK_REALTIME nanoseconds of its write and of the read: every pty's
 // bytes written in that interval may have reached their reader as late.
 //
+// The same thread, at each of its wake-ups, reads the run_delay of each
+// process named on stdin (one PID a line: the daemons under test) from
+// /proc/PID/schedstat: the time its main thread (the daemon's event loop)
+// spent runnable, waiting for a CPU. It grows when a wait ends, and one
+// thread's waits do not overlap: so the growth between two wake-ups less
+// the time between them is a wait that lasted at least that long at once
+// (many short waits, a loop busy with its clients, add up to none). One over
+// THRESHOLD_MS is printed as
+//
+//   wait PID START_NS END_NS WAIT_NS
+//
+// with the CLOCK_REALTIME nanoseconds of the two wake-ups it ended between.
+// Sampled here, at real-time priority, the wake-ups are on time whatever
+// the load (a sampler in the test's Python would itself wait, and widen
+// the interval the bound is taken over).
+//
 // Runs until SIGTERM or SIGINT. Without real-time priority it says so on
 // stderr and still runs: it then also reports the guest's own delays.
 #include <cerrno>
@@ -43,6 +59,7 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <mutex>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -119,6 +136,85 @@ struct PtyWatch {
     std::int64_t threshold_ns;
 };
 
+// The processes whose main thread's waits are watched: added from stdin,
+// dropped when their schedstat can no longer be read.
+struct Waiter {
+    long pid;
+    int fd;                      // /proc/PID/schedstat, read again with pread
+    std::int64_t run_delay = -1; // at the last wake-up, or -1
+};
+std::mutex waiters_lock;
+std::vector<Waiter> waiters;
+
+// run_delay in ns (the second field of /proc/PID/schedstat), or -1.
+std::int64_t run_delay(int fd) {
+    char text[128];
+    const ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    if (n <= 0) {
+        return -1;
+    }
+    text[n] = '\0';
+    unsigned long long on_cpu = 0;
+    unsigned long long waiting = 0;
+    if (std::sscanf(text, "%llu %llu", &on_cpu, &waiting) != 2) {
+        return -1;
+    }
+    return static_cast<std::int64_t>(waiting);
+}
+
+void sample_waits(std::int64_t now, std::int64_t now_real, std::int64_t last,
+                  std::int64_t last_real, std::int64_t threshold_ns) {
+    const std::lock_guard<std::mutex> hold(waiters_lock);
+    for (auto it = waiters.begin(); it != waiters.end();) {
+        const std::int64_t delay = run_delay(it->fd);
+        if (delay < 0) {
+            close(it->fd);
+            it = waiters.erase(it);
+            continue;
+        }
+        if (it->run_delay >= 0) {
+            const std::int64_t at_once = (delay - it->run_delay) - (now - last);
+            if (at_once > threshold_ns) {
+                char line[128];
+                const int n = std::snprintf(line, sizeof line, "wait %ld %lld %lld %lld\n", it->pid,
+                                            static_cast<long long>(last_real),
+                                            static_cast<long long>(now_real),
+                                            static_cast<long long>(at_once));
+                if (n > 0 && write(STDOUT_FILENO, line, static_cast<size_t>(n)) < 0) {
+                    std::exit(1);
+                }
+            }
+        }
+        it->run_delay = delay;
+        ++it;
+    }
+}
+
+// Reads PIDs from stdin, one a line, until it closes.
+void* read_pids(void*) {
+    std::string pending;
+    char buffer[256];
+    for (;;) {
+        const ssize_t n = read(STDIN_FILENO, buffer, sizeof buffer);
+        if (n <= 0) {
+            return nullptr;
+        }
+        pending.append(buffer, static_cast<std::size_t>(n));
+        for (std::size_t end; (end = pending.find('\n')) != std::string::npos;) {
+            const long pid = std::strtol(pending.substr(0, end).c_str(), nullptr, 10);
+            pending.erase(0, end + 1);
+            const std::string path = "/proc/" + std::to_string(pid) + "/schedstat";
+            const int fd = pid > 0 ? open(path.c_str(), O_RDONLY | O_CLOEXEC) : -1;
+            if (fd < 0) {
+                std::fprintf(stderr, "stall-monitor: cannot watch %ld's waits\n", pid);
+                continue;
+            }
+            const std::lock_guard<std::mutex> hold(waiters_lock);
+            waiters.push_back({pid, fd});
+        }
+    }
+}
+
 void* watch_pty(void* arg) {
     const PtyWatch watch = *static_cast<const PtyWatch*>(arg);
     sched_param param{};
@@ -128,11 +224,16 @@ void* watch_pty(void* arg) {
                      std::strerror(error));
     }
     constexpr std::int64_t period_ns = 5'000'000;
+    std::int64_t last = now_ns(CLOCK_MONOTONIC);
+    std::int64_t last_real = now_ns(CLOCK_REALTIME);
     for (;;) {
         const timespec period{0, period_ns};
         clock_nanosleep(CLOCK_MONOTONIC, 0, &period, nullptr);
         const std::int64_t written = now_ns(CLOCK_MONOTONIC);
         const std::int64_t written_real = now_ns(CLOCK_REALTIME);
+        sample_waits(written, written_real, last, last_real, watch.threshold_ns);
+        last = written;
+        last_real = written_real;
         const char byte = 'x';
         if (write(watch.master, &byte, 1) != 1) {
             std::perror("stall-monitor: pty: write");
@@ -207,7 +308,14 @@ int main(int argc, char** argv) {
         std::perror("stall-monitor: pthread_create");
         return 1;
     }
-    std::fprintf(stderr, "stall-monitor: watching %zu CPUs and a pty, threshold %.1f ms\n",
+    pthread_t pid_reader;
+    if (pthread_create(&pid_reader, nullptr, read_pids, nullptr) != 0) {
+        std::perror("stall-monitor: pthread_create");
+        return 1;
+    }
+    std::fprintf(stderr,
+                 "stall-monitor: watching %zu CPUs, a pty and the waits of the PIDs on stdin, "
+                 "threshold %.1f ms\n",
                  watches.size(), threshold_ms);
     int signal_number = 0;
     sigwait(&stop, &signal_number);
