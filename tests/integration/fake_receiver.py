@@ -822,8 +822,11 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
                                           sample.receive_ns)
                       if record is not None else 0)
             # The loop waiting for a CPU makes a stamp late by as long as
-            # it waited, never early and never a second wrong.
-            if 0 < error <= waited + max_error_ns:
+            # it waited, never early and never a second wrong: the
+            # reference must be the cycle's own.
+            if (0 < error <= waited + max_error_ns
+                    and sample.clock_ns == record.reported_ns + offset_ns
+                    and record.truthful):
                 harness.log(f"{receiver.name}: cycle {record.index}: "
                             f"reference - receive {error / 1e6:+.3f} ms off, "
                             f"excused: the daemon's loop waited "

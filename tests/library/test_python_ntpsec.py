@@ -2,9 +2,12 @@
 """The off-by-one programs feed NTPsec's ntpd (`refclock shm unit 2`), one
 after the other: examples/off_by_one.py, then python-ntpdshm's own program
 (unchanged but for `import shmrefclock as ntpdshm`, test_python_chrony.py).
-For each, every peerstats offset must be -1.000 s within 1 ms (the reference
-1 s behind the system clock; the sign is worked out in test_ntpsec.py's
-docstring), with SHM(2) reachable and the system peer at the last line.
+For each, every peerstats offset must be -1.000 s (the reference 1 s
+behind the system clock; the sign is worked out in test_ntpsec.py's
+docstring): at most 1 ms above, at most test_python_chrony.LATE below (a
+program that takes its receive time after its clock time is held up
+between the two under load: -1.00112 s seen in CI's sanitizer suite), with
+SHM(2) reachable and the system peer at the last line.
 
 Like test_ntpsec.py, which does the same for the daemon: ntpd starts first
 and creates the segment 0600 (`mode 1`); the example attaches to it with
@@ -24,6 +27,7 @@ import test_python_chrony
 UNIT = test_ntpsec.UNIT
 OFFSET = -1.0
 TOLERANCE = 0.001
+LATE = test_python_chrony.LATE
 MIN_LINES = 4
 
 
@@ -58,8 +62,9 @@ def body(ctx):
             log(f"{name}: peerstats: {line} -> offset {offset:+.9f} s "
                 f"(expected {OFFSET:+.9f}, error "
                 f"{(offset - OFFSET) * 1e6:+.1f} us)")
-            if abs(offset - OFFSET) > TOLERANCE:
-                failures.append(f"{name}: offset {offset:+.9f}")
+            if not OFFSET - LATE <= offset <= OFFSET + TOLERANCE:
+                failures.append(f"{name}: offset {offset:+.9f}, not "
+                                f"{OFFSET:+.3f} {-LATE:+} to {TOLERANCE:+}")
         last = lines[-1][0]
         if not (last >> 12) & 1:
             failures.append(f"{name}: status {last:04x}: SHM({UNIT}) not "
