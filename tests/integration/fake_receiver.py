@@ -806,31 +806,17 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
         error = (earliest - delay_ns if delay_ns < earliest else
                  delay_ns - latest if delay_ns > latest else 0)
         if abs(error) > max_error_ns:
-            stall = (harness.machine_stall(record.first_write_ns,
-                                           sample.receive_ns)
-                     if record is not None else None)
-            # A stall can make a stamp late by as long as it lasted, never
-            # a second wrong.
-            if stall is not None and abs(error) <= (stall[2] - stall[1]
-                                                    + max_error_ns):
-                harness.log(f"{receiver.name}: cycle {record.index}: "
-                            f"reference - receive {error / 1e6:+.3f} ms off, "
-                            f"excused: {harness.stall_text(stall)}")
-                record.late_excused = True
-                continue
-            waited = (harness.loop_wait(record.first_write_ns,
-                                          sample.receive_ns)
-                      if record is not None else 0)
-            # The loop waiting for a CPU makes a stamp late by as long as
-            # it waited, never early and never a second wrong: the
-            # reference must be the cycle's own.
-            if (0 < error <= waited + max_error_ns
+            held_ns, why = (hold_up(record.first_write_ns, sample.receive_ns)
+                            if record is not None else (0, None))
+            # A stall or the loop's wait makes a stamp late by as long as it
+            # lasted, never early and never a second wrong: the reference
+            # must be its own truthful cycle's.
+            if (why is not None and 0 < error <= held_ns + max_error_ns
                     and sample.clock_ns == record.reported_ns + offset_ns
                     and record.truthful):
                 harness.log(f"{receiver.name}: cycle {record.index}: "
                             f"reference - receive {error / 1e6:+.3f} ms off, "
-                            f"excused: the daemon's loop waited "
-                            f"{waited / 1e6:.1f} ms at once for a CPU")
+                            f"excused: {why}")
                 record.late_excused = True
                 continue
             if (record is not None and record.max_gap_ns >= QUIET_GAP_NS
@@ -849,8 +835,7 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
                    if record is not None else "")
             problems.append(f"reference - receive is {error / 1e6:+.3f} ms "
                             "off the offset minus the receiver's delay: "
-                            f"{sample}{gap}; the daemon's loop waited "
-                            f"{waited / 1e6:.1f} ms at once for a CPU")
+                            f"{sample}{gap}; held up: {why or 'nothing seen'}")
             continue
         if record is None:
             problems.append(f"no cycle was written before {sample}")
@@ -868,46 +853,46 @@ def verify_samples(observations, receiver, offset_ns, max_latency_ns,
                             f"({record.label or 'faulty'}, reported "
                             f"{utc_text(record.reported)} at true "
                             f"{utc_text(record.boundary)}): {sample}")
-        elif latency > max_latency_ns and (stall := harness.machine_stall(
-                record.first_written_ns, sample.receive_ns)) is not None and (
-                    latency <= stall[2] - stall[1] + max_latency_ns):
+        elif latency > max_latency_ns and latency <= (held := hold_up(
+                record.first_written_ns, sample.receive_ns))[0] + max_latency_ns:
             harness.log(f"{receiver.name}: cycle {record.index}: receive "
                         f"stamp {latency / 1e6:.3f} ms after its first byte, "
-                        f"excused: {harness.stall_text(stall)}")
-            record.late_excused = True
-        elif latency > max_latency_ns and latency <= (waited := harness.loop_wait(
-                record.first_written_ns, sample.receive_ns)) + max_latency_ns:
-            harness.log(f"{receiver.name}: cycle {record.index}: receive "
-                        f"stamp {latency / 1e6:.3f} ms after its first byte, "
-                        f"excused: the daemon's loop waited "
-                        f"{waited / 1e6:.1f} ms at once for a CPU")
+                        f"excused: {held[1]}")
             record.late_excused = True
         elif latency > max_latency_ns:
             problems.append(f"receive stamp {latency / 1e6:.3f} ms after "
                             f"cycle {record.index}'s first byte (> "
-                            f"{max_latency_ns / 1e6} ms; the daemon's loop "
-                            f"waited {waited / 1e6:.1f} ms at once for a CPU): {sample}")
+                            f"{max_latency_ns / 1e6} ms; held up: "
+                            f"{held[1] or 'nothing seen'}): {sample}")
         else:
             good.append((observation, record, latency))
     return problems, good
 
 
+def hold_up(start_ns, end_ns):
+    """The longest the machine held a cycle's bytes or the daemon up within
+    [start_ns, end_ns], as (ns, why), or (0, None): a stall (a CPU gone, a
+    pty's bytes handed over late: tests/stall-monitor) or the daemon's loop
+    waiting at once for a CPU (harness.loop_wait). A stamp may be late by
+    as much, never a second wrong."""
+    stall = harness.machine_stall(start_ns, end_ns)
+    waited = harness.loop_wait(start_ns, end_ns)
+    if stall is not None and stall[2] - stall[1] >= waited:
+        return stall[2] - stall[1], harness.stall_text(stall)
+    if waited:
+        return waited, (f"the daemon's loop waited {waited / 1e6:.1f} ms at "
+                        "once for a CPU")
+    return 0, None
+
+
 def held_up(record, latency_ns):
     """Why a cycle's stamp may have been late through the machine rather
-    than the daemon, or None: between its first byte's write and the stamp,
-    a stall (a CPU gone, a pty's bytes handed over late: tests/stall-monitor)
-    or the daemon's loop waiting at once for a CPU (harness.loop_wait). For
-    statistics of the daemon's own latency, which such a cycle would skew
-    (seen in CI: a pty's bytes handed over 38 ms late, 27 times in one
-    30-second test)."""
-    end_ns = record.first_written_ns + latency_ns
-    stall = harness.machine_stall(record.first_write_ns, end_ns)
-    if stall is not None:
-        return harness.stall_text(stall)
-    waited = harness.loop_wait(record.first_write_ns, end_ns)
-    if waited:
-        return f"the daemon's loop waited {waited / 1e6:.1f} ms at once for a CPU"
-    return None
+    than the daemon (hold_up between its first byte's write and the stamp),
+    or None. For statistics of the daemon's own latency, which such a cycle
+    would skew (seen in CI: a pty's bytes handed over 38 ms late, 27 times
+    in one 30-second test)."""
+    return hold_up(record.first_write_ns,
+                   record.first_written_ns + latency_ns)[1]
 
 
 def excused(receiver, min_fixes):

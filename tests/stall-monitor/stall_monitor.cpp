@@ -53,6 +53,7 @@
 // stderr and still runs: it then also reports the guest's own delays.
 #include <cerrno>
 #include <csignal>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -76,13 +77,48 @@ std::int64_t now_ns(clockid_t clock) {
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-void print_stall(const char* what, std::int64_t start_ns, std::int64_t end_ns) {
-    // One write(2) of a short line: the threads' lines never mix.
-    char line[96];
-    const int n = std::snprintf(line, sizeof line, "stall %s %lld %lld\n", what,
-                                static_cast<long long>(start_ns), static_cast<long long>(end_ns));
+// One write(2) of one short line: the threads' lines never mix.
+__attribute__((format(printf, 1, 2))) void print_line(const char* format, ...) {
+    char line[128];
+    va_list args;
+    va_start(args, format);
+    const int n = std::vsnprintf(line, sizeof line, format, args);
+    va_end(args);
     if (n > 0 && write(STDOUT_FILENO, line, static_cast<size_t>(n)) < 0) {
         std::exit(1);
+    }
+}
+
+void print_stall(const char* what, std::int64_t start_ns, std::int64_t end_ns) {
+    print_line("stall %s %lld %lld\n", what, static_cast<long long>(start_ns),
+               static_cast<long long>(end_ns));
+}
+
+// A moment on both clocks: the monotonic one to measure, the real-time one
+// to report (the tests' records are CLOCK_REALTIME).
+struct Instant {
+    std::int64_t mono;
+    std::int64_t real;
+};
+
+Instant now() {
+    return {now_ns(CLOCK_MONOTONIC), now_ns(CLOCK_REALTIME)};
+}
+
+Instant sleep_then_now(std::int64_t period_ns) {
+    const timespec period{0, static_cast<long>(period_ns)};
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &period, nullptr);
+    return now();
+}
+
+// SCHED_FIFO 90 for the calling thread: above the fake receivers' writers,
+// so that nothing a test runs can hold a watch up for long.
+void take_watch_priority(const std::string& who) {
+    sched_param param{};
+    param.sched_priority = 90;
+    if (const int error = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); error != 0) {
+        std::fprintf(stderr, "stall-monitor: %s: no real-time priority (%s)\n", who.c_str(),
+                     std::strerror(error));
     }
 }
 
@@ -99,13 +135,8 @@ void* watch_cpu(void* arg) {
     if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) {
         std::fprintf(stderr, "stall-monitor: CPU %d: cannot pin to it\n", watch.cpu);
     }
-    sched_param param{};
-    param.sched_priority = 90;
-    const int error = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
-    if (error != 0) {
-        std::fprintf(stderr, "stall-monitor: CPU %d: no real-time priority (%s)\n", watch.cpu,
-                     std::strerror(error));
-    }
+    const std::string cpu = std::to_string(watch.cpu);
+    take_watch_priority("CPU " + cpu);
     // 2 ms: a stall shorter than the period plus the threshold can go
     // unseen, and none that short costs a test a cycle (the harness
     // excuses a lost cycle only for a stall over 10 ms). Each test runs a
@@ -113,19 +144,13 @@ void* watch_cpu(void* arg) {
     // monitors' 8,000 wake-ups a second took about an eighth of the
     // machine (6.4 % of a CPU each, measured during a CI run).
     constexpr std::int64_t period_ns = 2'000'000;
-    std::int64_t last = now_ns(CLOCK_MONOTONIC);
-    std::int64_t last_real = now_ns(CLOCK_REALTIME);
+    Instant last = now();
     for (;;) {
-        const timespec period{0, period_ns};
-        clock_nanosleep(CLOCK_MONOTONIC, 0, &period, nullptr);
-        const std::int64_t now = now_ns(CLOCK_MONOTONIC);
-        const std::int64_t now_real = now_ns(CLOCK_REALTIME);
-        if (now - last - period_ns > watch.threshold_ns) {
-            const std::string cpu = std::to_string(watch.cpu);
-            print_stall(cpu.c_str(), last_real, now_real);
+        const Instant woke = sleep_then_now(period_ns);
+        if (woke.mono - last.mono - period_ns > watch.threshold_ns) {
+            print_stall(cpu.c_str(), last.real, woke.real);
         }
-        last = now;
-        last_real = now_real;
+        last = woke;
     }
     return nullptr;
 }
@@ -162,8 +187,7 @@ std::int64_t run_delay(int fd) {
     return static_cast<std::int64_t>(waiting);
 }
 
-void sample_waits(std::int64_t now, std::int64_t now_real, std::int64_t last,
-                  std::int64_t last_real, std::int64_t threshold_ns) {
+void sample_waits(Instant woke, Instant last, std::int64_t threshold_ns) {
     const std::lock_guard<std::mutex> hold(waiters_lock);
     for (auto it = waiters.begin(); it != waiters.end();) {
         const std::int64_t delay = run_delay(it->fd);
@@ -173,16 +197,10 @@ void sample_waits(std::int64_t now, std::int64_t now_real, std::int64_t last,
             continue;
         }
         if (it->run_delay >= 0) {
-            const std::int64_t at_once = (delay - it->run_delay) - (now - last);
+            const std::int64_t at_once = (delay - it->run_delay) - (woke.mono - last.mono);
             if (at_once > threshold_ns) {
-                char line[128];
-                const int n = std::snprintf(line, sizeof line, "wait %ld %lld %lld %lld\n", it->pid,
-                                            static_cast<long long>(last_real),
-                                            static_cast<long long>(now_real),
-                                            static_cast<long long>(at_once));
-                if (n > 0 && write(STDOUT_FILENO, line, static_cast<size_t>(n)) < 0) {
-                    std::exit(1);
-                }
+                print_line("wait %ld %lld %lld %lld\n", it->pid, static_cast<long long>(last.real),
+                           static_cast<long long>(woke.real), static_cast<long long>(at_once));
             }
         }
         it->run_delay = delay;
@@ -217,23 +235,13 @@ void* read_pids(void*) {
 
 void* watch_pty(void* arg) {
     const PtyWatch watch = *static_cast<const PtyWatch*>(arg);
-    sched_param param{};
-    param.sched_priority = 90;
-    if (const int error = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); error != 0) {
-        std::fprintf(stderr, "stall-monitor: pty: no real-time priority (%s)\n",
-                     std::strerror(error));
-    }
+    take_watch_priority("pty");
     constexpr std::int64_t period_ns = 5'000'000;
-    std::int64_t last = now_ns(CLOCK_MONOTONIC);
-    std::int64_t last_real = now_ns(CLOCK_REALTIME);
+    Instant last = now();
     for (;;) {
-        const timespec period{0, period_ns};
-        clock_nanosleep(CLOCK_MONOTONIC, 0, &period, nullptr);
-        const std::int64_t written = now_ns(CLOCK_MONOTONIC);
-        const std::int64_t written_real = now_ns(CLOCK_REALTIME);
-        sample_waits(written, written_real, last, last_real, watch.threshold_ns);
+        const Instant written = sleep_then_now(period_ns);
+        sample_waits(written, last, watch.threshold_ns);
         last = written;
-        last_real = written_real;
         const char byte = 'x';
         if (write(watch.master, &byte, 1) != 1) {
             std::perror("stall-monitor: pty: write");
@@ -245,8 +253,8 @@ void* watch_pty(void* arg) {
             std::fprintf(stderr, "stall-monitor: pty: the byte did not come back\n");
             return nullptr;
         }
-        if (now_ns(CLOCK_MONOTONIC) - written > watch.threshold_ns) {
-            print_stall("pty", written_real, now_ns(CLOCK_REALTIME));
+        if (const Instant read_at = now(); read_at.mono - written.mono > watch.threshold_ns) {
+            print_stall("pty", written.real, read_at.real);
         }
     }
 }
